@@ -1,0 +1,308 @@
+package backend
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Op names one op of the closed catalogue. The catalogue covers the forward
+// and backward pass of I-JEPA; its semantics are the table below, and the CPU
+// backend (backend/cpu) is its executable specification.
+type Op uint16
+
+// The ops, in catalogue order. Add new ops at the end and bump APIVersion.
+const (
+	OpMatMul Op = iota + 1
+	OpAdd
+	OpMul
+	OpScale
+	OpAxpy
+	OpColSum
+	OpLayerNorm
+	OpLayerNormBwd
+	OpSoftmax
+	OpSoftmaxBwd
+	OpGELU
+	OpGELUBwd
+	OpGather
+	OpScatterAdd
+	OpSplitHeads
+	OpMergeHeads
+	OpPatchify
+	OpSmoothL1
+	OpSmoothL1Bwd
+	OpMSE
+	OpMSEBwd
+	OpSum
+	OpSumSq
+	OpAdamW
+	OpEMA
+	OpFill
+	OpCopy
+	numOps
+)
+
+// Role says how an op uses an argument.
+type Role uint8
+
+// Argument roles.
+const (
+	// In is read only.
+	In Role = iota + 1
+	// Out is written entirely; its previous contents are ignored.
+	Out
+	// InOut is read, then written (accumulators, optimiser state).
+	InOut
+)
+
+// String returns "in", "out" or "inout".
+func (r Role) String() string {
+	switch r {
+	case In:
+		return "in"
+	case Out:
+		return "out"
+	case InOut:
+		return "inout"
+	}
+	return "?"
+}
+
+// Arg describes one tensor argument of an op.
+type Arg struct {
+	Name string
+	Role Role
+	// DType is the argument's element type: I32 for indices, F32 (the
+	// op's float type) otherwise.
+	DType DType
+	// Optional arguments may be nil in a Call.
+	Optional bool
+	// Variadic marks an argument that stands for one or more consecutive
+	// tensors (at most one per op).
+	Variadic bool
+}
+
+// Spec is an op's row in the catalogue.
+type Spec struct {
+	Name string
+	Args []Arg
+	// Attrs lists the Attrs fields the op reads.
+	Attrs []string
+	// InPlace ops allow an output to be the same storage as an input of the
+	// same shape; for every other op, outputs share no storage with any
+	// other argument.
+	InPlace bool
+	// Optional ops may be missing from a backend; callers then compose them
+	// from other ops.
+	Optional bool
+	// Semantics is the exact definition, in the notation of the table.
+	Semantics string
+	check     func(c Call) error
+}
+
+func in(name string) Arg    { return Arg{Name: name, Role: In, DType: F32} }
+func out(name string) Arg   { return Arg{Name: name, Role: Out, DType: F32} }
+func inout(name string) Arg { return Arg{Name: name, Role: InOut, DType: F32} }
+func opt(a Arg) Arg         { a.Optional = true; return a }
+func many(a Arg) Arg        { a.Variadic = true; return a }
+func idx(name string) Arg   { return Arg{Name: name, Role: In, DType: I32} }
+
+// specs is the op catalogue: the one place where each op's arguments and
+// meaning are defined. Notation: tensors are row-major; "x as [R,C]" views a
+// tensor's elements as R rows of C; sums run over the named index; arithmetic
+// is float32 unless stated.
+var specs = [numOps]Spec{
+	OpMatMul: {Name: "matmul", Args: []Arg{inout("c"), in("a"), in("b")},
+		Attrs: []string{"TransA", "TransB", "Alpha", "Beta"}, check: checkMatMul,
+		Semantics: "c[z] = Alpha * op(a[z]) @ op(b[z]) + Beta * c[z] for every batch z, where op(x) = x^T when the Trans flag is set. " +
+			"a, b and c are all rank 2 ([M,K] @ [K,N] -> [M,N]) or all rank 3 with one batch size Z. " +
+			"When Beta is 0, c is not read (even NaN in c is ignored). Accumulation in float32 or wider."},
+	OpAdd: {Name: "add", Args: []Arg{out("y"), in("a"), in("b")}, InPlace: true, check: checkBroadcast,
+		Semantics: "y = a + b. b has a's shape or a trailing part of it (b's shape equals the last dims of a's) and is repeated over a's leading dims (bias and position rows). y has a's shape."},
+	OpMul: {Name: "mul", Args: []Arg{out("y"), in("a"), in("b")}, InPlace: true, check: checkBroadcast,
+		Semantics: "y = a * b elementwise, with b broadcast over a's leading dims as in add."},
+	OpScale: {Name: "scale", Args: []Arg{out("y"), in("x")}, Attrs: []string{"Alpha"}, InPlace: true, check: checkSameShape,
+		Semantics: "y = Alpha * x."},
+	OpAxpy: {Name: "axpy", Args: []Arg{inout("y"), in("x")}, Attrs: []string{"Alpha"}, InPlace: true, check: checkSameShape,
+		Semantics: "y = y + Alpha * x (gradient accumulation)."},
+	OpColSum: {Name: "colsum", Args: []Arg{out("y"), in("x")}, check: checkColSum,
+		Semantics: "With y's shape a trailing part of x's and x as [R,C] where C = numel(y): y[j] = sum_r x[r,j] (the gradient of a broadcast add). Accumulation in float32 or wider."},
+	OpLayerNorm: {Name: "layernorm", Args: []Arg{out("y"), out("mean"), out("rstd"), in("x"), opt(in("gamma")), opt(in("beta"))},
+		Attrs: []string{"Eps"}, check: checkLayerNorm,
+		Semantics: "Over the last dim C of x, row by row (x as [R,C]): mean[r] = sum_j x[r,j]/C; var = sum_j (x[r,j]-mean[r])^2/C (biased); rstd[r] = 1/sqrt(var+Eps); " +
+			"y[r,j] = (x[r,j]-mean[r])*rstd[r]*gamma[j] + beta[j]. gamma and beta are [C], both given or both nil (nil: no affine, gamma=1, beta=0). mean and rstd are [R]."},
+	OpLayerNormBwd: {Name: "layernorm_bwd", Args: []Arg{out("dx"), opt(out("dgamma")), opt(out("dbeta")), in("dy"), in("x"), in("mean"), in("rstd"), opt(in("gamma"))},
+		check: checkLayerNormBwd,
+		Semantics: "Gradients of layernorm given dy, with xhat = (x-mean)*rstd and g = dy*gamma (g = dy without gamma): " +
+			"dx[r,j] = rstd[r] * (g[r,j] - sum_k g[r,k]/C - xhat[r,j] * sum_k g[r,k]*xhat[r,k]/C); dgamma[j] = sum_r dy[r,j]*xhat[r,j]; dbeta[j] = sum_r dy[r,j]. " +
+			"dgamma and dbeta are written (not accumulated) when given, and must be nil without gamma."},
+	OpSoftmax: {Name: "softmax", Args: []Arg{out("y"), in("x")}, Attrs: []string{"Alpha"}, check: checkSameShape,
+		Semantics: "Over the last dim, row by row: y[r,j] = exp(Alpha*x[r,j] - m) / sum_k exp(Alpha*x[r,k] - m) with m = max_k Alpha*x[r,k]."},
+	OpSoftmaxBwd: {Name: "softmax_bwd", Args: []Arg{out("dx"), in("dy"), in("y")}, Attrs: []string{"Alpha"}, check: checkSameShape,
+		Semantics: "dx[r,j] = Alpha * y[r,j] * (dy[r,j] - sum_k dy[r,k]*y[r,k]), the gradient of softmax with input scale Alpha, given its output y."},
+	OpGELU: {Name: "gelu", Args: []Arg{out("y"), in("x")}, InPlace: true, check: checkSameShape,
+		Semantics: "y = x * Phi(x) = 0.5*x*(1 + erf(x/sqrt(2))), the exact GELU (PyTorch's default). erf accurate to float32."},
+	OpGELUBwd: {Name: "gelu_bwd", Args: []Arg{out("dx"), in("dy"), in("x")}, InPlace: true, check: checkSameShape,
+		Semantics: "dx = dy * (Phi(x) + x*phi(x)) with phi(x) = exp(-x^2/2)/sqrt(2*pi)."},
+	OpGather: {Name: "gather", Args: []Arg{out("y"), in("x"), idx("idx")}, check: checkGather,
+		Semantics: "x as [S,C] (S = x's first dim); y's shape is idx's shape followed by x's dims after the first; y as [R,C] with R = numel(idx): y[r,:] = x[idx[r],:]. Every index must be in [0,S)."},
+	OpScatterAdd: {Name: "scatter_add", Args: []Arg{inout("y"), in("x"), idx("idx")}, check: checkScatterAdd,
+		Semantics: "The adjoint of gather: y as [S,C], x as [R,C] with x's shape idx's shape followed by y's dims after the first: y[idx[r],:] += x[r,:] for r in order. Repeated indices accumulate. Every index must be in [0,S)."},
+	OpSplitHeads: {Name: "split_heads", Args: []Arg{many(out("out")), in("x")}, Attrs: []string{"Heads"}, check: checkHeads,
+		Semantics: "With G outputs, H = Heads, x [B,T,G*H*E] seen as [B,T,G,H,E]: out_g[b,h,t,e] = x[b,t,g,h,e], each out_g [B,H,T,E]. (G=3 splits a fused qkv projection in PyTorch's (3, heads, head_dim) order.)"},
+	OpMergeHeads: {Name: "merge_heads", Args: []Arg{out("y"), many(in("in"))}, Attrs: []string{"Heads"}, check: checkHeads,
+		Semantics: "The inverse of split_heads: with G inputs in_g [B,H,T,E], y [B,T,G*H*E] seen as [B,T,G,H,E]: y[b,t,g,h,e] = in_g[b,h,t,e]."},
+	OpPatchify: {Name: "patchify", Args: []Arg{out("y"), in("img")}, Attrs: []string{"Patch"}, check: checkPatchify,
+		Semantics: "img [B,C,H,W] with P = Patch dividing H and W; y [B,(H/P)*(W/P),C*P*P]: y[b, i*(W/P)+j, c*P*P + u*P + v] = img[b, c, i*P+u, j*P+v]. " +
+			"A patch embedding is then a matmul with a Conv2d weight [D,C,P,P] read as [D,C*P*P]."},
+	OpSmoothL1: {Name: "smooth_l1", Args: []Arg{out("loss"), in("pred"), in("target")}, Attrs: []string{"Beta"}, check: checkLoss,
+		Semantics: "loss[0] = mean over all N elements of l(d), d = pred-target, l(d) = 0.5*d^2/Beta if |d| < Beta else |d| - 0.5*Beta (PyTorch's smooth_l1_loss; Beta > 0). loss is [1]. Accumulation in float32 or wider."},
+	OpSmoothL1Bwd: {Name: "smooth_l1_bwd", Args: []Arg{out("dpred"), in("dloss"), in("pred"), in("target")}, Attrs: []string{"Beta"}, check: checkLossBwd,
+		Semantics: "dpred = dloss[0]/N * (d/Beta if |d| < Beta else sign(d)), d = pred-target, N = numel(pred). dloss is [1]."},
+	OpMSE: {Name: "mse", Args: []Arg{out("loss"), in("pred"), in("target")}, check: checkLoss,
+		Semantics: "loss[0] = mean over all N elements of (pred-target)^2. loss is [1]. Accumulation in float32 or wider."},
+	OpMSEBwd: {Name: "mse_bwd", Args: []Arg{out("dpred"), in("dloss"), in("pred"), in("target")}, check: checkLossBwd,
+		Semantics: "dpred = dloss[0] * 2*(pred-target)/N, N = numel(pred). dloss is [1]."},
+	OpSum: {Name: "sum", Args: []Arg{out("y"), in("x")}, check: checkReduce,
+		Semantics: "y[0] = sum of all elements of x. y is [1]. Accumulation in float32 or wider."},
+	OpSumSq: {Name: "sumsq", Args: []Arg{out("y"), in("x")}, check: checkReduce,
+		Semantics: "y[0] = sum of the squares of all elements of x. y is [1]. Accumulation in float32 or wider."},
+	OpAdamW: {Name: "adamw", Args: []Arg{inout("param"), inout("m"), inout("v"), in("grad")},
+		Attrs: []string{"LR", "Beta1", "Beta2", "Eps", "WeightDecay", "Step"}, check: checkAdamW,
+		Semantics: "One AdamW step as torch.optim.AdamW (amsgrad off), all four tensors of one shape, t = Step >= 1: " +
+			"param *= 1 - LR*WeightDecay; m = Beta1*m + (1-Beta1)*grad; v = Beta2*v + (1-Beta2)*grad^2; " +
+			"param -= (LR/(1-Beta1^t)) * m / (sqrt(v)/sqrt(1-Beta2^t) + Eps). The scalars 1-LR*WeightDecay, 1-Beta1, 1-Beta2, LR/(1-Beta1^t) and sqrt(1-Beta2^t) are computed in float64, then rounded to float32."},
+	OpEMA: {Name: "ema", Args: []Arg{inout("target"), in("online")}, Attrs: []string{"Momentum"}, check: checkSameShape,
+		Semantics: "target = m*target + (1-m)*online with m = Momentum; m and 1-m are computed in float64, then rounded to float32."},
+	OpFill: {Name: "fill", Args: []Arg{out("y")}, Attrs: []string{"Alpha"}, check: checkFill,
+		Semantics: "Every element of y = Alpha."},
+	OpCopy: {Name: "copy", Args: []Arg{out("y"), in("x")}, check: checkCopy,
+		Semantics: "y = x, element by element; x and y have the same number of elements (their shapes may differ)."},
+}
+
+// Ops returns every op of the catalogue in order.
+func Ops() []Op {
+	ops := make([]Op, 0, numOps-1)
+	for o := Op(1); o < numOps; o++ {
+		ops = append(ops, o)
+	}
+	return ops
+}
+
+// Valid reports whether o is an op of the catalogue.
+func (o Op) Valid() bool { return o >= 1 && o < numOps }
+
+// Spec returns the op's row of the catalogue. It panics for an invalid op.
+func (o Op) Spec() Spec {
+	if !o.Valid() {
+		panic(fmt.Sprintf("backend: invalid op %d", uint16(o)))
+	}
+	return specs[o]
+}
+
+// String returns the op's name ("matmul").
+func (o Op) String() string {
+	if !o.Valid() {
+		return fmt.Sprintf("op(%d)", uint16(o))
+	}
+	return specs[o].Name
+}
+
+// ParseOp returns the op with the given name.
+func ParseOp(name string) (Op, error) {
+	for o := Op(1); o < numOps; o++ {
+		if specs[o].Name == name {
+			return o, nil
+		}
+	}
+	return 0, fmt.Errorf("backend: unknown op %q", name)
+}
+
+// Signature formats the op's arguments and attributes, e.g.
+// "matmul(inout c, in a, in b; TransA TransB Alpha Beta)".
+func (o Op) Signature() string {
+	s := o.Spec()
+	args := make([]string, len(s.Args))
+	for i, a := range s.Args {
+		t := a.Role.String() + " " + a.Name
+		if a.DType == I32 {
+			t += ":i32"
+		}
+		if a.Variadic {
+			t += "..."
+		}
+		if a.Optional {
+			t += "?"
+		}
+		args[i] = t
+	}
+	sig := s.Name + "(" + strings.Join(args, ", ")
+	if len(s.Attrs) > 0 {
+		sig += "; " + strings.Join(s.Attrs, " ")
+	}
+	return sig + ")"
+}
+
+// CatalogueHash returns a short fingerprint of the catalogue (names, argument
+// lists and attributes in order), which the plugin handshake compares.
+func CatalogueHash() string {
+	var b strings.Builder
+	for o := Op(1); o < numOps; o++ {
+		b.WriteString(o.Signature())
+		b.WriteByte('\n')
+	}
+	// FNV-1a, 64 bits.
+	h := uint64(14695981039346656037)
+	for _, c := range []byte(b.String()) {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return fmt.Sprintf("%016x", h)
+}
+
+// argNames returns the display name of each of n arguments of a call of o,
+// numbering the tensors of a variadic argument.
+func (o Op) argNames(n int) []string {
+	names := make([]string, 0, n)
+	if !o.Valid() {
+		for i := 0; i < n; i++ {
+			names = append(names, fmt.Sprintf("arg%d", i))
+		}
+		return names
+	}
+	args := specs[o].Args
+	extra := n - len(args) // how many more tensors the variadic argument holds
+	for _, a := range args {
+		if a.Variadic {
+			for k := 0; k <= extra; k++ {
+				names = append(names, fmt.Sprintf("%s%d", a.Name, k))
+			}
+			continue
+		}
+		names = append(names, a.Name)
+	}
+	for len(names) < n {
+		names = append(names, fmt.Sprintf("arg%d", len(names)))
+	}
+	return names[:n]
+}
+
+// Table formats the whole catalogue as a Markdown table: name, signature and
+// semantics. docs/OPS.md is this output.
+func Table() string {
+	var b strings.Builder
+	b.WriteString("| op | arguments; attributes | semantics |\n|---|---|---|\n")
+	for o := Op(1); o < numOps; o++ {
+		s := specs[o]
+		sig := strings.TrimSuffix(strings.TrimPrefix(o.Signature(), s.Name+"("), ")")
+		notes := s.Semantics
+		if s.InPlace {
+			notes += " Outputs may be the same storage as an input."
+		}
+		if s.Optional {
+			notes += " Optional."
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.Name, strings.ReplaceAll(sig, "|", "\\|"), strings.ReplaceAll(notes, "|", "\\|"))
+	}
+	return b.String()
+}
