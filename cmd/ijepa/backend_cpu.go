@@ -1,0 +1,4 @@
+package main
+
+// The CPU reference backend is always linked in.
+import _ "github.com/ijepa-go/ijepa/backend/cpu"

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/conformance"
+	"github.com/ijepa-go/ijepa/conformance/naive"
+)
+
+func init() {
+	register(command{
+		name:    "conformance",
+		summary: "check every op of a backend against the reference",
+		usage:   "[--backend NAME] [--op REGEX] [--seed N]",
+		run:     runConformance,
+	})
+}
+
+func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("conformance", stderr)
+	spec := fs.String("backend", "cpu", "backend to check: cpu, vulkan[:DEVICE], plugin:PATH")
+	opRe := fs.String("op", "", "check only ops whose name matches this regular expression")
+	seed := fs.Uint64("seed", 0, "seed of every input (0: a random one, printed so the run can be replayed)")
+	ref := fs.String("reference", "", "reference: cpu or naive (default: naive for the cpu backend, cpu otherwise)")
+	maxFail := fs.Int("failures", 10, "failing cases to print per op (-1: all)")
+	noFD := fs.Bool("no-fd", false, "skip the finite-difference checks of backward ops")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	opts := conformance.Options{Seed: *seed, NoGradients: *noFD}
+	if opts.Seed == 0 {
+		opts.Seed = rand.Uint64() >> 1
+	}
+	if *opRe != "" {
+		re, err := regexp.Compile(*opRe)
+		if err != nil {
+			return fmt.Errorf("%w: --op: %v", errUsage, err)
+		}
+		matched := false
+		for _, op := range backend.Ops() {
+			matched = matched || re.MatchString(op.String())
+		}
+		if !matched {
+			var names []string
+			for _, op := range backend.Ops() {
+				names = append(names, op.String())
+			}
+			return fmt.Errorf("%w: --op %q matches no op (ops: %s)", errUsage, *opRe, strings.Join(names, " "))
+		}
+		opts.Ops = re
+	}
+	b, err := backend.Open(*spec)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	switch r := *ref; {
+	case r == "naive" || r == "" && b.Info().Backend == "cpu":
+		opts.Reference = naive.New()
+	case r == "cpu" || r == "":
+		if opts.Reference, err = backend.Open("cpu"); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: --reference %q: want cpu or naive", errUsage, r)
+	}
+	opts.Reopen = func() (backend.Backend, error) { return backend.Open(*spec) }
+	rep := conformance.Run(b, opts)
+	if err := rep.Write(stdout, *maxFail); err != nil {
+		return err
+	}
+	if rep.Failed() {
+		return exitCode(1)
+	}
+	return nil
+}

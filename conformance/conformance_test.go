@@ -1,0 +1,134 @@
+package conformance_test
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu"
+	"github.com/ijepa-go/ijepa/conformance"
+	"github.com/ijepa-go/ijepa/conformance/naive"
+)
+
+const seed = 20261128
+
+// The CPU reference passes every case against the naive float64 statement of
+// the ops, and every backward op passes finite differences.
+func TestCPUAgainstNaive(t *testing.T) {
+	rep := conformance.Run(cpu.New(), conformance.Options{Seed: seed, Reference: naive.New()})
+	var buf bytes.Buffer
+	rep.Write(&buf, -1)
+	if rep.Failed() {
+		t.Fatalf("the CPU backend fails conformance:\n%s", buf.String())
+	}
+	for _, o := range rep.Ops {
+		if o.Cases == 0 || o.Unsupp > 0 {
+			t.Errorf("%v: %d cases, %d unsupported", o.Op, o.Cases, o.Unsupp)
+		}
+	}
+	t.Logf("\n%s", buf.String())
+}
+
+// Every op of the catalogue has cases, and every backward op has finite-
+// difference checks.
+func TestCoverage(t *testing.T) {
+	n := map[backend.Op]int{}
+	for _, c := range conformance.Cases() {
+		n[c.Op]++
+		if err := checkShapes(c); err != nil {
+			t.Errorf("%s: %v", c.Name(), err)
+		}
+	}
+	for _, op := range backend.Ops() {
+		if n[op] == 0 {
+			t.Errorf("%v has no conformance case", op)
+		}
+	}
+	fd := map[backend.Op]bool{}
+	for _, g := range conformance.GradCases() {
+		fd[g.Case.Op] = true
+	}
+	for _, op := range []backend.Op{backend.OpLayerNormBwd, backend.OpSoftmaxBwd, backend.OpGELUBwd,
+		backend.OpSmoothL1Bwd, backend.OpMSEBwd, backend.OpScatterAdd, backend.OpMergeHeads} {
+		if !fd[op] {
+			t.Errorf("%v has no finite-difference check", op)
+		}
+	}
+}
+
+// checkShapes validates a case's call on the host, as a backend would.
+func checkShapes(c conformance.Case) error {
+	b := naive.New()
+	args := make([]*backend.Tensor, len(c.Shapes))
+	specs := backend.Expand(backend.Call{Op: c.Op, Args: args})
+	v := conformance.Inputs(c, 1)
+	for i, s := range c.Shapes {
+		if s == nil {
+			continue
+		}
+		args[i], _ = b.New(specs[i].DType, s...)
+		if v.I[i] != nil {
+			backend.WriteI32(b, args[i], v.I[i])
+		}
+	}
+	return backend.Check(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs})
+}
+
+// perturbed is a CPU backend with one op wrong: it adds a small error (0.1% and 1e-3) to
+// the op's first output, the kind of slip a new kernel makes.
+type perturbed struct {
+	*cpu.Backend
+	op backend.Op
+}
+
+func (p perturbed) Run(c backend.Call) {
+	p.Backend.Run(c)
+	if c.Op != p.op {
+		return
+	}
+	out := c.Args[0]
+	v, err := backend.ReadF32(p.Backend, out)
+	if err != nil {
+		return
+	}
+	for i := range v {
+		v[i] = v[i]*1.001 + 1e-3
+	}
+	backend.WriteF32(p.Backend, out, v)
+}
+
+// A deliberately wrong backend fails exactly the op that is wrong.
+func TestFindsPlantedBug(t *testing.T) {
+	for _, op := range []backend.Op{backend.OpGELU, backend.OpLayerNormBwd, backend.OpMatMul, backend.OpScatterAdd} {
+		t.Run(op.String(), func(t *testing.T) {
+			rep := conformance.Run(perturbed{cpu.New(), op}, conformance.Options{Seed: seed, Reference: cpu.New()})
+			for _, o := range rep.Ops {
+				if o.Op == op && o.Failed != o.Cases {
+					t.Errorf("%v: %d of %d cases failed, want all", op, o.Failed, o.Cases)
+				}
+				if o.Op != op && o.Failed > 0 {
+					t.Errorf("%v failed %d cases although only %v is wrong: %s", o.Op, o.Failed, op, o.Failures[0].Msg)
+				}
+			}
+		})
+	}
+}
+
+func TestFilterAndReplay(t *testing.T) {
+	opts := conformance.Options{Seed: 7, Reference: naive.New(), Ops: regexp.MustCompile("^gelu$"), NoGradients: true}
+	r1 := conformance.Run(cpu.New(), opts)
+	r2 := conformance.Run(cpu.New(), opts)
+	if len(r1.Ops) != 1 || r1.Ops[0].Op != backend.OpGELU {
+		t.Fatalf("filter kept %v", r1.Ops)
+	}
+	if r1.Ops[0].Worst != r2.Ops[0].Worst {
+		t.Errorf("two runs with one seed differ: %g vs %g", r1.Ops[0].Worst, r2.Ops[0].Worst)
+	}
+	var buf bytes.Buffer
+	r1.Write(&buf, 3)
+	if !strings.Contains(buf.String(), "seed 7") || !strings.Contains(buf.String(), "PASS") {
+		t.Errorf("report:\n%s", buf.String())
+	}
+}

@@ -1,0 +1,176 @@
+package conformance
+
+import (
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/conformance/naive"
+)
+
+// Values are the initial contents of a call's arguments: F32 data, or I32
+// data for index arguments; nil for an absent optional argument.
+type Values struct {
+	F [][]float32
+	I [][]int32
+}
+
+// caseRNG returns the generator of a case: a function of the run's seed and
+// the case's name only, so a case replays alone with the same seed.
+func caseRNG(seed uint64, name string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return rand.New(rand.NewPCG(seed, h.Sum64()))
+}
+
+func uniform(r *rand.Rand, n int, lo, hi float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(lo + (hi-lo)*r.Float64())
+	}
+	return v
+}
+
+// garbage fills outputs that the op must overwrite, so that an element a
+// kernel forgets to write shows up as NaN.
+func garbage(n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(math.NaN())
+	}
+	return v
+}
+
+// Inputs returns the deterministic initial values of every argument of c.
+func Inputs(c Case, seed uint64) Values {
+	r := caseRNG(seed, c.Name())
+	specs := backend.Expand(backend.Call{Op: c.Op, Args: make([]*backend.Tensor, len(c.Shapes))})
+	v := Values{F: make([][]float32, len(c.Shapes)), I: make([][]int32, len(c.Shapes))}
+	for i, s := range c.Shapes {
+		if s == nil {
+			continue
+		}
+		n := s.NumElements()
+		switch {
+		case specs[i].DType == backend.I32:
+			v.I[i] = indices(r, n, indexRows(c))
+		case specs[i].Role == backend.Out:
+			v.F[i] = garbage(n)
+		default:
+			v.F[i] = uniform(r, n, -1, 1)
+		}
+	}
+	prepare(c, v, r)
+	return v
+}
+
+// indexRows returns the number of rows an op's indices address.
+func indexRows(c Case) int {
+	if c.Op == backend.OpGather {
+		return c.Shapes[1][0]
+	}
+	return c.Shapes[0][0]
+}
+
+func indices(r *rand.Rand, n, rows int) []int32 {
+	v := make([]int32, n)
+	for i := range v {
+		v[i] = int32(r.IntN(rows))
+	}
+	return v
+}
+
+// derive computes forward outputs with the float64 reference, for backward
+// ops whose inputs must be consistent with a forward pass.
+func derive(op backend.Op, shapes []backend.Shape, at backend.Attrs, in [][]float32) [][]float32 {
+	args := make([][]float64, len(shapes))
+	for i, s := range shapes {
+		if s == nil {
+			continue
+		}
+		args[i] = make([]float64, s.NumElements())
+		for k := range in[i] {
+			args[i][k] = float64(in[i][k])
+		}
+	}
+	if err := naive.Exec(op, args, shapes, at); err != nil {
+		panic(err) // every op has a naive implementation
+	}
+	out := make([][]float32, len(args))
+	for i, a := range args {
+		out[i] = make([]float32, len(a))
+		for k, x := range a {
+			out[i][k] = float32(x)
+		}
+	}
+	return out
+}
+
+// lnEps is the epsilon under which layernorm_bwd cases derive mean and rstd.
+const lnEps = 1e-5
+
+// prepare adjusts the default uniform inputs where an op needs a domain
+// (positive second moments, a wider GELU range, scaled gammas) or inputs
+// consistent with a forward pass (mean and rstd, softmax outputs).
+func prepare(c Case, v Values, r *rand.Rand) {
+	s := c.Shapes
+	switch c.Op {
+	case backend.OpMatMul:
+		if c.Attrs.Beta == 0 {
+			v.F[0] = garbage(len(v.F[0])) // must not be read
+		}
+	case backend.OpLayerNorm:
+		if s[4] != nil {
+			v.F[4] = uniform(r, len(v.F[4]), 0.5, 1.5)
+		}
+	case backend.OpLayerNormBwd:
+		if s[7] != nil {
+			v.F[7] = uniform(r, len(v.F[7]), 0.5, 1.5)
+		}
+		rows := s[5][0]
+		fwd := derive(backend.OpLayerNorm, []backend.Shape{s[4], s[5], s[6], s[4], nil, nil}, backend.Attrs{Eps: lnEps},
+			[][]float32{nil, nil, nil, v.F[4], nil, nil})
+		v.F[5], v.F[6] = fwd[1][:rows], fwd[2][:rows]
+	case backend.OpSoftmax:
+		v.F[1] = uniform(r, len(v.F[1]), -8, 8)
+	case backend.OpSoftmaxBwd:
+		x := uniform(r, len(v.F[2]), -8, 8)
+		v.F[2] = derive(backend.OpSoftmax, []backend.Shape{s[2], s[2]}, c.Attrs, [][]float32{nil, x})[0]
+	case backend.OpGELU:
+		v.F[1] = uniform(r, len(v.F[1]), -6, 6)
+	case backend.OpGELUBwd:
+		v.F[2] = uniform(r, len(v.F[2]), -6, 6)
+	case backend.OpSmoothL1, backend.OpSmoothL1Bwd, backend.OpMSE, backend.OpMSEBwd:
+		p, t := 1, 2
+		if c.Op == backend.OpSmoothL1Bwd || c.Op == backend.OpMSEBwd {
+			p, t = 2, 3
+			v.F[1] = uniform(r, 1, 0.5, 2)
+		}
+		v.F[p] = uniform(r, len(v.F[p]), -2, 2)
+		v.F[t] = uniform(r, len(v.F[t]), -2, 2)
+		awayFromKink(r, v.F[p], v.F[t], c.Attrs.Beta)
+	case backend.OpAdamW:
+		for i := range v.F[2] {
+			v.F[2][i] *= v.F[2][i] * 0.01 // second moments are not negative
+		}
+		for _, k := range []int{1, 3} {
+			for i := range v.F[k] {
+				v.F[k][i] *= 0.1
+			}
+		}
+	}
+}
+
+// awayFromKink moves pred where |pred-target| is within 1e-3 of beta, where a
+// finite difference would straddle the switch of the smooth-L1 loss.
+func awayFromKink(r *rand.Rand, pred, target []float32, beta float64) {
+	if beta == 0 {
+		return
+	}
+	for i := range pred {
+		for math.Abs(math.Abs(float64(pred[i])-float64(target[i]))-beta) < 1e-3 {
+			pred[i] = float32(-2 + 4*r.Float64())
+		}
+	}
+}
