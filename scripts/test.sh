@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every check the project has: formatting, vet, the build, and all tests
+# (the CPU reference, the Vulkan backend on whatever Vulkan device exists —
+# lavapipe in CI —, plugins as subprocesses, and the GLFW viewer under Xvfb).
+# This is the README's test command and what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+
+echo "== gofmt" >&2
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+
+echo "== go vet" >&2
+go vet ./...
+
+echo "== go build" >&2
+go build ./...
+
+echo "== go test" >&2
+go test -timeout 20m ./...
+
+if [ -x scripts/test-viewer.sh ]; then
+  echo "== viewer under Xvfb" >&2
+  scripts/test-viewer.sh
+fi
+echo "== all checks passed" >&2
