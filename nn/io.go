@@ -1,0 +1,152 @@
+package nn
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/nn/safetensors"
+)
+
+// Named is a tensor with the name it is saved under.
+type Named struct {
+	Name string
+	T    *backend.Tensor
+}
+
+// ParamTensors returns the values of params named prefix + parameter name.
+func ParamTensors(prefix string, params []*Param) []Named {
+	out := make([]Named, len(params))
+	for i, p := range params {
+		out[i] = Named{prefix + p.Name, p.Value}
+	}
+	return out
+}
+
+// SaveFile writes tensors (read back from be one at a time) and metadata to
+// path in safetensors format, atomically: it writes a temporary file in the
+// same directory, syncs it, and renames it over path, so a crash leaves
+// either the old file or the new one.
+func SaveFile(path string, be backend.Backend, tensors []Named, metadata map[string]string) (err error) {
+	list := make([]safetensors.Tensor, len(tensors))
+	for i, t := range tensors {
+		t := t
+		if t.T == nil || t.T.Released() {
+			return fmt.Errorf("nn: save %s: tensor %s is not allocated", path, t.Name)
+		}
+		shape := make([]int64, len(t.T.Shape()))
+		for k, d := range t.T.Shape() {
+			shape[k] = int64(d)
+		}
+		dt := "F32"
+		if t.T.DType() == backend.I32 {
+			dt = "I32"
+		} else if t.T.DType() != backend.F32 {
+			return fmt.Errorf("nn: save %s: tensor %s has dtype %v (only f32 and i32 are saved)", path, t.Name, t.T.DType())
+		}
+		list[i] = safetensors.Tensor{Name: t.Name, DType: dt, Shape: shape,
+			Fill: func(dst []byte) error { return be.Read(t.T, dst) }}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("nn: save: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = safetensors.Write(tmp, list, metadata); err != nil {
+		return fmt.Errorf("nn: save %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("nn: save %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("nn: save %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("nn: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadFile reads the tensors of path into the given tensors by name and
+// returns the file's metadata. The file must hold exactly these names, each
+// with the tensor's dtype and shape; otherwise nothing is written to the
+// backend and the error names the first tensor that differs, with both
+// shapes.
+func LoadFile(path string, be backend.Backend, tensors []Named) (map[string]string, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("nn: load: %w", err)
+	}
+	defer f.Close()
+	want := map[string]bool{}
+	for _, t := range tensors {
+		want[t.Name] = true
+		info, ok := f.Info(t.Name)
+		if !ok {
+			return nil, fmt.Errorf("nn: load %s: the checkpoint has no tensor %s (is it from another model?)", path, t.Name)
+		}
+		if !sameShape(info.Shape, t.T.Shape()) {
+			return nil, fmt.Errorf("nn: load %s: tensor %s has shape %v in the checkpoint, the model wants %v", path, t.Name, fmtShape(info.Shape), t.T.Shape())
+		}
+		dt := "F32"
+		if t.T.DType() == backend.I32 {
+			dt = "I32"
+		}
+		if info.DType != dt {
+			return nil, fmt.Errorf("nn: load %s: tensor %s is %s in the checkpoint, the model wants %s", path, t.Name, info.DType, dt)
+		}
+	}
+	var extra []string
+	for _, n := range f.Names() {
+		if !want[n] {
+			extra = append(extra, n)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return nil, fmt.Errorf("nn: load %s: the checkpoint has %d tensors the model does not (first: %s)", path, len(extra), extra[0])
+	}
+	var buf []byte
+	for _, t := range tensors {
+		n := t.T.Bytes()
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		b := buf[:n]
+		if err := f.Read(t.Name, b); err != nil {
+			return nil, fmt.Errorf("nn: load %s: %w", path, err)
+		}
+		be.Write(t.T, b)
+	}
+	if err := be.Sync(); err != nil {
+		return nil, fmt.Errorf("nn: load %s: %w", path, err)
+	}
+	return f.Metadata, nil
+}
+
+func sameShape(a []int64, b backend.Shape) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != int64(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func fmtShape(s []int64) string {
+	sh := make(backend.Shape, len(s))
+	for i, d := range s {
+		sh[i] = int(d)
+	}
+	return sh.String()
+}

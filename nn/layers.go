@@ -1,0 +1,336 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/ijepa-go/ijepa/backend"
+)
+
+// Layers take activations as tensors of shape [..., features] and return
+// new tensors the caller owns and releases. Their own intermediates are
+// released before they return; through a Tape, what the backward pass needs
+// stays alive in the tape. Errors returned at once are allocation and
+// reshape failures; op errors are the backend's sticky error.
+
+// InitStd is the standard deviation of every Linear and conv weight, and of
+// the predictor's mask token, in the official trainer.
+const InitStd = 0.02
+
+// BlockEps is the LayerNorm epsilon of the ViT blocks and final norms.
+const BlockEps = 1e-6
+
+// normalInit is N(0, 0.02^2) truncated at ±2.
+var normalInit = Init{Kind: InitNormal, Std: InitStd}
+
+// scope holds handles to release when a layer returns.
+type scope struct {
+	be  backend.Backend
+	hs  []*backend.Tensor
+	err error
+}
+
+func (s *scope) new(shape ...int) *backend.Tensor {
+	if s.err != nil {
+		return nil
+	}
+	t, err := s.be.New(backend.F32, shape...)
+	if err != nil {
+		s.err = err
+		return nil
+	}
+	s.hs = append(s.hs, t)
+	return t
+}
+
+// keep allocates a tensor that the layer returns (not released by done).
+func (s *scope) keep(shape ...int) *backend.Tensor {
+	if s.err != nil {
+		return nil
+	}
+	t, err := s.be.New(backend.F32, shape...)
+	if err != nil {
+		s.err = err
+		return nil
+	}
+	return t
+}
+
+func (s *scope) view(t *backend.Tensor, shape ...int) *backend.Tensor {
+	if s.err != nil {
+		return nil
+	}
+	if t.Shape().Equal(shape) {
+		return t
+	}
+	v, err := backend.Reshape(t, shape...)
+	if err != nil {
+		s.err = err
+		return nil
+	}
+	s.hs = append(s.hs, v)
+	return v
+}
+
+// done releases the scope's handles and returns its error; on error it also
+// releases out (the result being built) and returns nil for it.
+func (s *scope) done(out *backend.Tensor, what string) (*backend.Tensor, error) {
+	for _, h := range s.hs {
+		s.be.Release(h)
+	}
+	s.hs = nil
+	if s.err != nil {
+		if out != nil {
+			s.be.Release(out)
+		}
+		return nil, fmt.Errorf("nn: %s: %w", what, s.err)
+	}
+	return out, nil
+}
+
+// rows returns the product of all but the last dim of shape.
+func rows(shape backend.Shape) int { return shape.NumElements() / shape[len(shape)-1] }
+
+// Linear is y = x W^T + b with W [Out, In] (PyTorch's nn.Linear layout).
+type Linear struct {
+	Weight, Bias *Param // Bias may be nil
+	In, Out      int
+}
+
+// NewLinear declares name.weight [out, in] ~ N(0, 0.02^2) and, with bias,
+// name.bias [out] = 0.
+func NewLinear(b *Builder, name string, in, out int, bias bool) *Linear {
+	return newLinearShaped(b, name, in, out, bias, out, in)
+}
+
+// newLinearShaped declares a Linear whose weight is stored with another
+// shape of [out, in] (a Conv2d weight [out, C, P, P]).
+func newLinearShaped(b *Builder, name string, in, out int, bias bool, wshape ...int) *Linear {
+	s := b.Sub(name)
+	l := &Linear{In: in, Out: out, Weight: s.Param("weight", normalInit, true, wshape...)}
+	if bias {
+		l.Bias = s.Param("bias", Init{Kind: InitZeros}, true, out)
+	}
+	return l
+}
+
+// Params returns the layer's parameters.
+func (l *Linear) Params() []*Param {
+	if l.Bias == nil {
+		return []*Param{l.Weight}
+	}
+	return []*Param{l.Weight, l.Bias}
+}
+
+// Forward maps x [..., In] to a new tensor [..., Out].
+func (l *Linear) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, error) {
+	s := &scope{be: be}
+	xs := x.Shape()
+	if xs[len(xs)-1] != l.In {
+		return nil, fmt.Errorf("nn: linear %s: input %v, want last dim %d", l.Weight.Name, xs, l.In)
+	}
+	r := rows(xs)
+	yshape := append(xs[:len(xs)-1:len(xs)-1], l.Out)
+	y := s.keep(yshape...)
+	if y == nil {
+		return s.done(nil, "linear "+l.Weight.Name)
+	}
+	xv, yv := s.view(x, r, l.In), s.view(y, r, l.Out)
+	w := s.view(l.Weight.Value, l.Out, l.In)
+	if s.err == nil {
+		backend.MatMul(be, yv, xv, w, false, true, 1, 0)
+		if l.Bias != nil {
+			backend.Add(be, yv, yv, l.Bias.Value)
+		}
+	}
+	return s.done(y, "linear "+l.Weight.Name)
+}
+
+// LayerNorm normalises the last dim, with an affine scale and shift unless
+// it was declared without (then its Weight and Bias are nil).
+type LayerNorm struct {
+	Weight, Bias *Param
+	Dim          int
+	Eps          float64
+}
+
+// NewLayerNorm declares name.weight [dim] = 1 and name.bias [dim] = 0.
+func NewLayerNorm(b *Builder, name string, dim int, eps float64) *LayerNorm {
+	s := b.Sub(name)
+	return &LayerNorm{
+		Weight: s.Param("weight", Init{Kind: InitOnes}, true, dim),
+		Bias:   s.Param("bias", Init{Kind: InitZeros}, true, dim),
+		Dim:    dim, Eps: eps,
+	}
+}
+
+// Params returns the layer's parameters.
+func (l *LayerNorm) Params() []*Param {
+	if l.Weight == nil {
+		return nil
+	}
+	return []*Param{l.Weight, l.Bias}
+}
+
+// Forward normalises x [..., Dim] into a new tensor.
+func (l *LayerNorm) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, error) {
+	s := &scope{be: be}
+	xs := x.Shape()
+	if xs[len(xs)-1] != l.Dim {
+		return nil, fmt.Errorf("nn: layernorm: input %v, want last dim %d", xs, l.Dim)
+	}
+	r := rows(xs)
+	y := s.keep(xs...)
+	mean, rstd := s.new(r), s.new(r)
+	if s.err == nil {
+		var g, b *backend.Tensor
+		if l.Weight != nil {
+			g, b = l.Weight.Value, l.Bias.Value
+		}
+		backend.LayerNorm(be, y, mean, rstd, x, g, b, l.Eps)
+	}
+	return s.done(y, "layernorm")
+}
+
+// Attention is multi-head self-attention with a fused qkv projection (with
+// bias) split in PyTorch's (3, heads, head_dim) order, scores scaled by
+// head_dim^-0.5, softmax, and an output projection.
+type Attention struct {
+	QKV, Proj *Linear
+	Dim       int
+	Heads     int
+}
+
+// NewAttention declares name.qkv [3*dim, dim] (+bias) and name.proj [dim,
+// dim] (+bias).
+func NewAttention(b *Builder, name string, dim, heads int) *Attention {
+	s := b.Sub(name)
+	return &Attention{
+		QKV:  NewLinear(s, "qkv", dim, 3*dim, true),
+		Proj: NewLinear(s, "proj", dim, dim, true),
+		Dim:  dim, Heads: heads,
+	}
+}
+
+// Params returns the layer's parameters.
+func (a *Attention) Params() []*Param { return append(a.QKV.Params(), a.Proj.Params()...) }
+
+// Forward attends over the tokens of x [B, T, Dim] and returns [B, T, Dim].
+func (a *Attention) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, error) {
+	xs := x.Shape()
+	if len(xs) != 3 || a.Dim%a.Heads != 0 {
+		return nil, fmt.Errorf("nn: attention: input %v must be [B,T,%d] and %d heads divide it", xs, a.Dim, a.Heads)
+	}
+	bsz, t, h, e := xs[0], xs[1], a.Heads, a.Dim/a.Heads
+	qkv, err := a.QKV.Forward(be, x)
+	if err != nil {
+		return nil, err
+	}
+	s := &scope{be: be}
+	s.hs = append(s.hs, qkv)
+	q, k, v := s.new(bsz, h, t, e), s.new(bsz, h, t, e), s.new(bsz, h, t, e)
+	scores, probs := s.new(bsz*h, t, t), s.new(bsz*h, t, t)
+	o := s.new(bsz*h, t, e)
+	merged := s.new(bsz, t, a.Dim)
+	if s.err == nil {
+		backend.SplitHeads(be, qkv, h, q, k, v)
+		backend.MatMul(be, scores, s.view(q, bsz*h, t, e), s.view(k, bsz*h, t, e), false, true, 1, 0)
+		backend.Softmax(be, probs, scores, 1/math.Sqrt(float64(e)))
+		backend.MatMul(be, o, probs, s.view(v, bsz*h, t, e), false, false, 1, 0)
+		backend.MergeHeads(be, merged, h, s.view(o, bsz, h, t, e))
+	}
+	var out *backend.Tensor
+	if s.err == nil {
+		out, s.err = a.Proj.Forward(be, merged)
+	}
+	return s.done(out, "attention")
+}
+
+// MLP is Linear(dim, hidden) -> exact GELU -> Linear(hidden, dim).
+type MLP struct {
+	FC1, FC2 *Linear
+}
+
+// NewMLP declares name.fc1 [hidden, dim] and name.fc2 [dim, hidden], with
+// biases.
+func NewMLP(b *Builder, name string, dim, hidden int) *MLP {
+	s := b.Sub(name)
+	return &MLP{FC1: NewLinear(s, "fc1", dim, hidden, true), FC2: NewLinear(s, "fc2", hidden, dim, true)}
+}
+
+// Params returns the layer's parameters.
+func (m *MLP) Params() []*Param { return append(m.FC1.Params(), m.FC2.Params()...) }
+
+// Forward maps x [..., dim] to a new tensor [..., dim].
+func (m *MLP) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, error) {
+	h, err := m.FC1.Forward(be, x)
+	if err != nil {
+		return nil, err
+	}
+	s := &scope{be: be, hs: []*backend.Tensor{h}}
+	g := s.new(h.Shape()...)
+	var out *backend.Tensor
+	if s.err == nil {
+		backend.GELU(be, g, h)
+		out, s.err = m.FC2.Forward(be, g)
+	}
+	return s.done(out, "mlp")
+}
+
+// Block is a pre-norm transformer block:
+// x = x + attn(norm1(x)); x = x + mlp(norm2(x)).
+type Block struct {
+	Norm1 *LayerNorm
+	Attn  *Attention
+	Norm2 *LayerNorm
+	MLP   *MLP
+}
+
+// NewBlock declares name.norm1, name.attn, name.norm2 and name.mlp.
+func NewBlock(b *Builder, name string, dim, heads, hidden int) *Block {
+	s := b.Sub(name)
+	return &Block{
+		Norm1: NewLayerNorm(s, "norm1", dim, BlockEps),
+		Attn:  NewAttention(s, "attn", dim, heads),
+		Norm2: NewLayerNorm(s, "norm2", dim, BlockEps),
+		MLP:   NewMLP(s, "mlp", dim, hidden),
+	}
+}
+
+// Params returns the block's parameters.
+func (bl *Block) Params() []*Param {
+	var ps []*Param
+	ps = append(ps, bl.Norm1.Params()...)
+	ps = append(ps, bl.Attn.Params()...)
+	ps = append(ps, bl.Norm2.Params()...)
+	return append(ps, bl.MLP.Params()...)
+}
+
+// Forward maps x [B, T, dim] to a new tensor [B, T, dim]. The residual sums
+// are added in place into the branch outputs.
+func (bl *Block) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, error) {
+	h, err := bl.Norm1.Forward(be, x)
+	if err != nil {
+		return nil, err
+	}
+	a, err := bl.Attn.Forward(be, h)
+	be.Release(h)
+	if err != nil {
+		return nil, err
+	}
+	backend.Add(be, a, a, x)
+	h, err = bl.Norm2.Forward(be, a)
+	if err != nil {
+		be.Release(a)
+		return nil, err
+	}
+	m, err := bl.MLP.Forward(be, h)
+	be.Release(h)
+	if err != nil {
+		be.Release(a)
+		return nil, err
+	}
+	backend.Add(be, m, m, a)
+	be.Release(a)
+	return m, nil
+}

@@ -1,0 +1,419 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/ijepa-go/ijepa/backend"
+)
+
+// rule is the backward rule of one op: which arguments' values it reads, and
+// how it turns the gradients of the op's outputs into contributions to the
+// gradients of its inputs. Rules are written only with ops of the
+// catalogue, so they run on every backend.
+type rule struct {
+	// saves reports whether the rule reads the value of argument i of a
+	// recorded call (the tape then keeps a handle of it).
+	saves func(e *entry, i int, t *Tape) bool
+	// grad applies the rule; nil for ops that are not differentiable.
+	grad func(g *gradCtx) error
+}
+
+// savesArgs returns a saves function for the arguments at the given indices.
+func savesArgs(idx ...int) func(e *entry, i int, t *Tape) bool {
+	return func(e *entry, i int, t *Tape) bool {
+		for _, k := range idx {
+			if i == k {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// tracked reports whether input argument i of e depends on a watched tensor.
+func (t *Tape) trackedArg(e *entry, i int) bool {
+	a := &e.args[i]
+	return !a.isNil && a.role != backend.Out && t.tracked[a.in]
+}
+
+// rules is the table of backward rules, one per op of the catalogue. Ops
+// whose grad is nil are not differentiable; running them on tracked inputs
+// is fine as long as no gradient flows back through them.
+var rules = map[backend.Op]rule{
+	// c = Alpha*op(a)@op(b) + Beta*c_old.
+	backend.OpMatMul: {
+		saves: func(e *entry, i int, t *Tape) bool {
+			switch i {
+			case 1:
+				return t.trackedArg(e, 2)
+			case 2:
+				return t.trackedArg(e, 1)
+			}
+			return false
+		},
+		grad: func(g *gradCtx) error {
+			dc := g.out(0)
+			at := g.e.attrs
+			alpha := at.Alpha
+			g.matmulInto(1, func(da *backend.Tensor, beta float64) {
+				b := g.value(2)
+				if !at.TransA { // da = dc @ op(b)^T
+					backend.MatMul(g.b(), da, dc, b, false, !at.TransB, alpha, beta)
+				} else { // da = op(b) @ dc^T
+					backend.MatMul(g.b(), da, b, dc, at.TransB, true, alpha, beta)
+				}
+			})
+			g.matmulInto(2, func(db *backend.Tensor, beta float64) {
+				a := g.value(1)
+				if !at.TransB { // db = op(a)^T @ dc
+					backend.MatMul(g.b(), db, a, dc, !at.TransA, false, alpha, beta)
+				} else { // db = dc^T @ op(a)
+					backend.MatMul(g.b(), db, dc, a, true, at.TransA, alpha, beta)
+				}
+			})
+			if at.Beta != 0 {
+				g.axpy(0, dc, at.Beta)
+			}
+			return nil
+		},
+	},
+	// y = a + b, b broadcast over a's leading dims.
+	backend.OpAdd: {grad: func(g *gradCtx) error {
+		dy := g.out(0)
+		g.axpy(1, dy, 1)
+		addBroadcastGrad(g, 2, dy)
+		return nil
+	}},
+	// y = a * b, b broadcast.
+	backend.OpMul: {
+		saves: func(e *entry, i int, t *Tape) bool {
+			switch i {
+			case 1:
+				return t.trackedArg(e, 2)
+			case 2:
+				return t.trackedArg(e, 1)
+			}
+			return false
+		},
+		grad: func(g *gradCtx) error {
+			dy := g.out(0)
+			g.write(1, func(da *backend.Tensor) { backend.Mul(g.b(), da, dy, g.value(2)) })
+			if g.needs(2) {
+				p := g.tmp(dy.Shape())
+				if p == nil {
+					return nil
+				}
+				backend.Mul(g.b(), p, dy, g.value(1))
+				addBroadcastGrad(g, 2, p)
+			}
+			return nil
+		},
+	},
+	// y = Alpha*x.
+	backend.OpScale: {grad: func(g *gradCtx) error {
+		g.axpy(1, g.out(0), g.e.attrs.Alpha)
+		return nil
+	}},
+	// y = y_old + Alpha*x.
+	backend.OpAxpy: {grad: func(g *gradCtx) error {
+		dy := g.out(0)
+		g.axpy(1, dy, g.e.attrs.Alpha)
+		g.axpy(0, dy, 1)
+		return nil
+	}},
+	// y[j] = sum_r x[r,j]: dx[r,j] = dy[j].
+	backend.OpColSum: {grad: func(g *gradCtx) error {
+		dy := g.out(0)
+		g.accumulate(1, func(dx *backend.Tensor) { backend.Add(g.b(), dx, dx, dy) })
+		return nil
+	}},
+	// y, mean, rstd = layernorm(x, gamma, beta).
+	backend.OpLayerNorm: {
+		saves: savesArgs(1, 2, 3, 4),
+		grad: func(g *gradCtx) error {
+			if g.out(1) != nil || g.out(2) != nil {
+				return fmt.Errorf("no gradient flows through layernorm's mean and rstd")
+			}
+			dy := g.out(0)
+			x, mean, rstd := g.value(3), g.value(1), g.value(2)
+			var gamma *backend.Tensor
+			if !g.e.args[4].isNil {
+				gamma = g.value(4)
+			}
+			if g.err != nil {
+				return nil
+			}
+			// layernorm_bwd writes dx, dgamma and dbeta in one pass; each
+			// goes straight into a fresh gradient or through a scratch.
+			dst := make([]*backend.Tensor, 6)
+			var finish []func()
+			for _, i := range []int{3, 4, 5} {
+				if i != 3 && gamma == nil {
+					continue
+				}
+				if !g.needs(i) {
+					if i == 3 {
+						dst[i] = g.tmp(g.shape(3))
+					}
+					continue
+				}
+				d, fin := g.dest(i)
+				dst[i] = d
+				finish = append(finish, fin)
+			}
+			if g.err != nil {
+				return nil
+			}
+			if gamma != nil && (dst[4] == nil) != (dst[5] == nil) {
+				// The op writes dgamma and dbeta together.
+				for _, i := range []int{4, 5} {
+					if dst[i] == nil {
+						dst[i] = g.tmp(g.shape(i))
+					}
+				}
+			}
+			backend.LayerNormBwd(g.b(), dst[3], dst[4], dst[5], dy, x, mean, rstd, gamma)
+			for _, f := range finish {
+				f()
+			}
+			return nil
+		},
+	},
+	// y = softmax(Alpha*x).
+	backend.OpSoftmax: {saves: savesArgs(0), grad: func(g *gradCtx) error {
+		dy, y := g.out(0), g.value(0)
+		g.write(1, func(dx *backend.Tensor) { backend.SoftmaxBwd(g.b(), dx, dy, y, g.e.attrs.Alpha) })
+		return nil
+	}},
+	backend.OpGELU: {saves: savesArgs(1), grad: func(g *gradCtx) error {
+		dy, x := g.out(0), g.value(1)
+		g.write(1, func(dx *backend.Tensor) { backend.GELUBwd(g.b(), dx, dy, x) })
+		return nil
+	}},
+	// y[r] = x[idx[r]]: dx[idx[r]] += dy[r].
+	backend.OpGather: {saves: savesArgs(2), grad: func(g *gradCtx) error {
+		dy, ix := g.out(0), g.value(2)
+		g.accumulate(1, func(dx *backend.Tensor) { backend.ScatterAdd(g.b(), dx, dy, ix) })
+		return nil
+	}},
+	// y[idx[r]] += x[r]: dx[r] = dy[idx[r]], dy_old = dy.
+	backend.OpScatterAdd: {saves: savesArgs(2), grad: func(g *gradCtx) error {
+		dy, ix := g.out(0), g.value(2)
+		g.write(1, func(dx *backend.Tensor) { backend.Gather(g.b(), dx, dy, ix) })
+		g.axpy(0, dy, 1)
+		return nil
+	}},
+	// outs_g = split(x): dx = merge(douts).
+	backend.OpSplitHeads: {grad: func(g *gradCtx) error {
+		n := len(g.e.args)
+		x := n - 1
+		g.write(x, func(dx *backend.Tensor) {
+			ins := make([]*backend.Tensor, 0, n-1)
+			for k := 0; k < n-1; k++ {
+				d := g.out(k)
+				if d == nil {
+					d = g.tmp(g.shape(k))
+					if d == nil {
+						return
+					}
+					backend.Fill(g.b(), d, 0)
+				}
+				ins = append(ins, d)
+			}
+			backend.MergeHeads(g.b(), dx, g.e.attrs.Heads, ins...)
+		})
+		return nil
+	}},
+	// y = merge(ins): dins = split(dy).
+	backend.OpMergeHeads: {grad: func(g *gradCtx) error {
+		dy := g.out(0)
+		n := len(g.e.args)
+		outs := make([]*backend.Tensor, 0, n-1)
+		var finish []func()
+		for k := 1; k < n; k++ {
+			if g.needs(k) {
+				d, fin := g.dest(k)
+				outs = append(outs, d)
+				finish = append(finish, fin)
+			} else {
+				outs = append(outs, g.tmp(g.shape(k)))
+			}
+		}
+		if g.err != nil {
+			return nil
+		}
+		backend.SplitHeads(g.b(), dy, g.e.attrs.Heads, outs...)
+		for _, f := range finish {
+			f()
+		}
+		return nil
+	}},
+	// y[b, i*Wp+j, c*P*P+u*P+v] = img[b,c,i*P+u,j*P+v]. Its adjoint is the
+	// inverse permutation, composed from two merge_heads: patchify is
+	// img [B*C*Hp, P, Wp, P] -> split -> [B*C*Hp, Wp, P, P] = [B, C, N, P*P]
+	// -> split -> [B, N, C, P*P].
+	backend.OpPatchify: {grad: func(g *gradCtx) error {
+		dy := g.out(0)
+		s := g.shape(1)
+		bsz, c, h, w := s[0], s[1], s[2], s[3]
+		p := g.e.attrs.Patch
+		hp, wp := h/p, w/p
+		g.write(1, func(dimg *backend.Tensor) {
+			dyv, err := g.view(dy, backend.Shape{bsz, hp * wp, c * p * p})
+			if err != nil {
+				g.fail(err)
+				return
+			}
+			mid := g.tmp(backend.Shape{bsz, c, hp * wp * p * p})
+			if mid == nil {
+				return
+			}
+			midv, err := g.view(mid, backend.Shape{bsz, c, hp * wp, p * p})
+			if err != nil {
+				g.fail(err)
+				return
+			}
+			// dy [B, N, C*PP] = merge of [B, C, N, PP] with Heads = C.
+			backend.SplitHeads(g.b(), dyv, c, midv)
+			dv, err := g.view(dimg, backend.Shape{bsz * c * hp, p, wp * p})
+			if err != nil {
+				g.fail(err)
+				return
+			}
+			mv, err := g.view(mid, backend.Shape{bsz * c * hp, wp, p, p})
+			if err != nil {
+				g.fail(err)
+				return
+			}
+			// [B*C*Hp, Wp, P, P] -> [B*C*Hp, P, Wp*P]: y[b,t,h,e] with
+			// T = P (u), H = Wp (j), E = P (v).
+			backend.MergeHeads(g.b(), dv, wp, mv)
+		})
+		return nil
+	}},
+	backend.OpSmoothL1: {saves: savesArgs(1, 2), grad: func(g *gradCtx) error {
+		lossGrad(g, func(d, dl, p, t *backend.Tensor) { backend.SmoothL1Bwd(g.b(), d, dl, p, t, g.e.attrs.Beta) })
+		return nil
+	}},
+	backend.OpMSE: {saves: savesArgs(1, 2), grad: func(g *gradCtx) error {
+		lossGrad(g, func(d, dl, p, t *backend.Tensor) { backend.MSEBwd(g.b(), d, dl, p, t) })
+		return nil
+	}},
+	// y[0] = sum(x): dx = dy[0] everywhere.
+	backend.OpSum: {grad: func(g *gradCtx) error {
+		dy := g.out(0)
+		n := g.shape(1).NumElements()
+		g.accumulate(1, func(dx *backend.Tensor) {
+			v, err := g.view(dx, backend.Shape{n, 1})
+			if err != nil {
+				g.fail(err)
+				return
+			}
+			backend.Add(g.b(), v, v, dy)
+		})
+		return nil
+	}},
+	// y[0] = sum(x^2): dx = 2*x*dy[0].
+	backend.OpSumSq: {saves: savesArgs(1), grad: func(g *gradCtx) error {
+		dy := g.out(0)
+		n := g.shape(1).NumElements()
+		if !g.needs(1) {
+			return nil
+		}
+		x, err := g.view(g.value(1), backend.Shape{n, 1})
+		if err != nil || g.err != nil {
+			return err
+		}
+		p := g.tmp(backend.Shape{n, 1})
+		if p == nil {
+			return nil
+		}
+		backend.Mul(g.b(), p, x, dy)
+		g.axpy(1, p, 2)
+		return nil
+	}},
+	// y = x (same number of elements).
+	backend.OpCopy: {grad: func(g *gradCtx) error {
+		g.axpy(1, g.out(0), 1)
+		return nil
+	}},
+	// fill has no inputs and is never recorded; the rest are backward or
+	// update ops, not differentiable.
+	backend.OpFill:         {},
+	backend.OpLayerNormBwd: {},
+	backend.OpSoftmaxBwd:   {},
+	backend.OpGELUBwd:      {},
+	backend.OpSmoothL1Bwd:  {},
+	backend.OpMSEBwd:       {},
+	backend.OpAdamW:        {},
+	backend.OpEMA:          {},
+}
+
+// addBroadcastGrad adds the gradient of a broadcast operand (argument i, of
+// a shape that is a trailing part of dy's) to its gradient: dy itself when
+// the shapes match, else its column sums.
+func addBroadcastGrad(g *gradCtx, i int, dy *backend.Tensor) {
+	if !g.needs(i) {
+		return
+	}
+	if g.shape(i).NumElements() == dy.NumElements() {
+		g.axpy(i, dy, 1)
+		return
+	}
+	g.write(i, func(db *backend.Tensor) { backend.ColSum(g.b(), db, dy) })
+}
+
+// lossGrad applies the rule of a loss op (loss = f(pred, target)), given the
+// op's backward: dpred = bwd(dloss, pred, target), dtarget = -dpred.
+func lossGrad(g *gradCtx, bwd func(dpred, dloss, pred, target *backend.Tensor)) {
+	dl := g.out(0)
+	p, t := g.value(1), g.value(2)
+	if g.err != nil {
+		return
+	}
+	if g.needs(2) {
+		d := g.tmp(g.shape(1))
+		if d == nil {
+			return
+		}
+		bwd(d, dl, p, t)
+		g.axpy(1, d, 1)
+		g.axpy(2, d, -1)
+		return
+	}
+	g.write(1, func(d *backend.Tensor) { bwd(d, dl, p, t) })
+}
+
+// dest returns where a contribution to the gradient of input i that an op
+// writes (not accumulates) should go, and a function to call after the op:
+// the gradient itself when fresh, else a scratch that finish adds to it.
+func (g *gradCtx) dest(i int) (*backend.Tensor, func()) {
+	nop := func() {}
+	s := g.slot(i)
+	if s == nil {
+		return nil, nop
+	}
+	dst, err := g.view(s.t, g.shape(i))
+	if err != nil {
+		g.fail(err)
+		return nil, nop
+	}
+	if s.fresh {
+		s.fresh = false
+		return dst, nop
+	}
+	tmp := g.tmp(g.shape(i))
+	return tmp, func() {
+		if tmp != nil {
+			backend.Axpy(g.b(), dst, tmp, 1)
+		}
+	}
+}
+
+func init() {
+	for _, op := range backend.Ops() {
+		if _, ok := rules[op]; !ok {
+			panic(fmt.Sprintf("nn: no backward rule entry for op %v", op))
+		}
+	}
+}
