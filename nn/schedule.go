@@ -64,13 +64,13 @@ type Schedule struct {
 // ScheduleConfig holds the values of the official config that set the
 // schedules (the optimization section) and the iterations per epoch.
 type ScheduleConfig struct {
-	ItersPerEpoch          int
-	Epochs                 int
-	IPEScale               float64
-	WarmupEpochs           float64
-	StartLR, LR, FinalLR   float64
-	WeightDecay, FinalWD   float64
-	EMAStart, EMAEnd       float64
+	ItersPerEpoch        int
+	Epochs               int
+	IPEScale             float64
+	WarmupEpochs         float64
+	StartLR, LR, FinalLR float64
+	WeightDecay, FinalWD float64
+	EMAStart, EMAEnd     float64
 }
 
 // NewSchedule builds the schedules as the official trainer does:

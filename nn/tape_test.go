@@ -130,7 +130,9 @@ type counting struct {
 	live map[*backend.Storage]string
 }
 
-func newCounting() *counting { return &counting{Backend: cpu.New(), live: map[*backend.Storage]string{}} }
+func newCounting() *counting {
+	return &counting{Backend: cpu.New(), live: map[*backend.Storage]string{}}
+}
 
 func (c *counting) New(dt backend.DType, shape ...int) (*backend.Tensor, error) {
 	x, err := c.Backend.New(dt, shape...)
