@@ -74,33 +74,36 @@ func SaveFile(path string, be backend.Backend, tensors []Named, metadata map[str
 	return nil
 }
 
-// LoadFile reads the tensors of path into the given tensors by name and
-// returns the file's metadata. The file must hold exactly these names, each
-// with the tensor's dtype and shape; otherwise nothing is written to the
-// backend and the error names the first tensor that differs, with both
-// shapes.
-func LoadFile(path string, be backend.Backend, tensors []Named) (map[string]string, error) {
+// CheckFile reports whether the file at path holds exactly the given
+// tensors' names, each with the tensor's dtype and shape, and returns its
+// metadata; it reads only the header. The error names the first tensor that
+// differs, with both shapes.
+func CheckFile(path string, tensors []Named) (map[string]string, error) {
 	f, err := safetensors.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("nn: load: %w", err)
 	}
 	defer f.Close()
+	return f.Metadata, checkHeader(path, f, tensors)
+}
+
+func checkHeader(path string, f *safetensors.File, tensors []Named) error {
 	want := map[string]bool{}
 	for _, t := range tensors {
 		want[t.Name] = true
 		info, ok := f.Info(t.Name)
 		if !ok {
-			return nil, fmt.Errorf("nn: load %s: the checkpoint has no tensor %s (is it from another model?)", path, t.Name)
+			return fmt.Errorf("nn: load %s: the checkpoint has no tensor %s (is it from another model?)", path, t.Name)
 		}
 		if !sameShape(info.Shape, t.T.Shape()) {
-			return nil, fmt.Errorf("nn: load %s: tensor %s has shape %v in the checkpoint, the model wants %v", path, t.Name, fmtShape(info.Shape), t.T.Shape())
+			return fmt.Errorf("nn: load %s: tensor %s has shape %v in the checkpoint, the model wants %v", path, t.Name, fmtShape(info.Shape), t.T.Shape())
 		}
 		dt := "F32"
 		if t.T.DType() == backend.I32 {
 			dt = "I32"
 		}
 		if info.DType != dt {
-			return nil, fmt.Errorf("nn: load %s: tensor %s is %s in the checkpoint, the model wants %s", path, t.Name, info.DType, dt)
+			return fmt.Errorf("nn: load %s: tensor %s is %s in the checkpoint, the model wants %s", path, t.Name, info.DType, dt)
 		}
 	}
 	var extra []string
@@ -111,7 +114,22 @@ func LoadFile(path string, be backend.Backend, tensors []Named) (map[string]stri
 	}
 	if len(extra) > 0 {
 		sort.Strings(extra)
-		return nil, fmt.Errorf("nn: load %s: the checkpoint has %d tensors the model does not (first: %s)", path, len(extra), extra[0])
+		return fmt.Errorf("nn: load %s: the checkpoint has %d tensors the model does not (first: %s)", path, len(extra), extra[0])
+	}
+	return nil
+}
+
+// LoadFile reads the tensors of path into the given tensors by name and
+// returns the file's metadata. The file must pass CheckFile; otherwise
+// nothing is written to the backend.
+func LoadFile(path string, be backend.Backend, tensors []Named) (map[string]string, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("nn: load: %w", err)
+	}
+	defer f.Close()
+	if err := checkHeader(path, f, tensors); err != nil {
+		return nil, err
 	}
 	var buf []byte
 	for _, t := range tensors {
