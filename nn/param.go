@@ -185,18 +185,29 @@ func Free(be backend.Backend, params []*Param) {
 	}
 }
 
-// CopyValues copies the values of src into dst, parameter by parameter; the
-// two lists must declare the same shapes in the same order (a target encoder
-// and its online encoder).
-func CopyValues(be backend.Backend, dst, src []*Param) error {
+// AllocCopy allocates dst's values on be as copies of src's (a target
+// encoder from its online encoder); the two lists must declare the same
+// shapes in the same order. Nothing is drawn at random.
+func AllocCopy(be backend.Backend, dst, src []*Param) error {
 	if len(dst) != len(src) {
 		return fmt.Errorf("nn: copy: %d parameters into %d", len(src), len(dst))
 	}
 	for i := range dst {
 		if !dst[i].Shape.Equal(src[i].Shape) {
+			Free(be, dst[:i])
 			return fmt.Errorf("nn: copy %s %v into %s %v: shapes differ", src[i].Name, src[i].Shape, dst[i].Name, dst[i].Shape)
 		}
-		backend.Copy(be, dst[i].Value, src[i].Value)
+		if dst[i].Value != nil || src[i].Value == nil {
+			Free(be, dst[:i])
+			return fmt.Errorf("nn: copy %s into %s: the source must be allocated and the destination not", src[i].Name, dst[i].Name)
+		}
+		t, err := be.New(backend.F32, dst[i].Shape...)
+		if err != nil {
+			Free(be, dst[:i])
+			return fmt.Errorf("nn: alloc %s %v: %w", dst[i].Name, dst[i].Shape, err)
+		}
+		dst[i].Value = t
+		backend.Copy(be, t, src[i].Value)
 	}
 	return be.Err()
 }

@@ -169,10 +169,7 @@ func (m *Model) Alloc(be backend.Backend, seed uint64) error {
 	if err := nn.Alloc(be, m.Predictor.Params(), seed); err != nil {
 		return fail(err)
 	}
-	if err := nn.Alloc(be, m.Target.Params(), seed); err != nil {
-		return fail(err)
-	}
-	if err := nn.CopyValues(be, m.Target.Params(), m.Encoder.Params()); err != nil {
+	if err := nn.AllocCopy(be, m.Target.Params(), m.Encoder.Params()); err != nil {
 		return fail(err)
 	}
 	if err := nn.AllocGrads(be, m.Trainable()); err != nil {

@@ -576,3 +576,41 @@ func TestSaveLoadResumes(t *testing.T) {
 		t.Errorf("loading into another head count: %v", err)
 	}
 }
+
+// TestFeaturesAreMeanPooled checks Features against the mean over tokens of
+// the encoder output computed on the host.
+func TestFeaturesAreMeanPooled(t *testing.T) {
+	be := cpu.New()
+	m := newModel(t, be, tinyConfig(SmoothL1), 4)
+	r := rand.New(rand.NewPCG(2, 3))
+	randomize(t, be, r, m.Target.Params(), 0.3)
+	bt := randomBatch(r, m.EncCfg, 3, 1, 2, 2)
+	f, err := m.Features(bt.Images, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := backend.FromF32(be, bt.Images, 3, 3, 8, 8)
+	h, err := m.Target.Forward(be, img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hv, err := backend.ReadF32(be, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	N, D := m.EncCfg.NumPatches(), m.EncCfg.Dim
+	for b := 0; b < 3; b++ {
+		for j := 0; j < D; j++ {
+			s := 0.0
+			for n := 0; n < N; n++ {
+				s += float64(hv[(b*N+n)*D+j])
+			}
+			if math.Abs(s/float64(N)-float64(f[b*D+j])) > 1e-5 {
+				t.Fatalf("image %d feature %d: %v, want the token mean %v", b, j, f[b*D+j], s/float64(N))
+			}
+		}
+	}
+	if _, err := m.Features(bt.Images[1:], false); err == nil {
+		t.Error("a ragged image buffer was accepted")
+	}
+}
