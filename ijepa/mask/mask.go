@@ -214,7 +214,7 @@ func (c *Collator) checkFeasible() error {
 			fix = fmt.Sprintf("raise %s or use a larger patch grid (a larger crop_size or a smaller patch_size)", blk.scaleKey)
 		}
 		return &SettingError{Key: "min_keep", Msg: fmt.Sprintf(
-			"impossible settings: on a %dx%d patch grid a %s block can be as small as %v = %d patches, "+
+			"impossible settings: on the %dx%d patch grid a %s block can be as small as %v = %d patches, "+
 				"but a block counts only with more than min_keep = %d patches, so sampling could never finish "+
 				"(the official sampler loops forever here); %s",
 			cfg.Height, cfg.Width, blk.what, s, s.Area(), cfg.MinKeep, fix)}
