@@ -328,3 +328,57 @@ func TestOpen(t *testing.T) {
 	_, err = Open(Spec{Kind: KindImageFolder, Path: filepath.Join(root, "train")})
 	checkErr(t, "no split folder", err, "train")
 }
+
+// Every prefix of a valid file and every single-byte change of its header
+// gives an error or a valid dataset, never a panic.
+func TestCorruptFilesNeverPanic(t *testing.T) {
+	dir := t.TempDir()
+	pix := make([]byte, 2*3*3)
+	images := idxFile(8, []int{2, 3, 3}, pix)
+	labels := idxFile(8, []int{2}, []byte{1, 0})
+	lb := writeFile(t, filepath.Join(dir, "labels"), labels)
+	variants := [][]byte{gz(t, images)}
+	for n := 0; n < len(images); n++ {
+		variants = append(variants, images[:n])
+	}
+	for i := 0; i < 16; i++ {
+		for _, b := range []byte{0x00, 0x01, 0x7f, 0xff} {
+			v := append([]byte{}, images...)
+			v[i] = b
+			variants = append(variants, v)
+		}
+	}
+	zipped := gz(t, images)
+	for n := 0; n < len(zipped); n += 3 {
+		variants = append(variants, zipped[:n])
+	}
+	for k, v := range variants {
+		im := writeFile(t, filepath.Join(dir, "images"), v)
+		d, err := OpenIDX(im, lb)
+		if err == nil {
+			for i := 0; i < d.Len(); i++ {
+				if _, err := d.Image(i); err != nil {
+					t.Errorf("variant %d: image %d: %v", k, i, err)
+				}
+			}
+		}
+	}
+	for n := 0; n < 2*cifarRecord; n += 101 {
+		p := writeFile(t, filepath.Join(dir, "c.bin"), append(cifarRec(1), cifarRec(2)...)[:n])
+		if _, err := OpenCIFAR10(p); err == nil {
+			t.Errorf("CIFAR-10 file cut to %d bytes: no error", n)
+		}
+	}
+	full := encodePNG(t, solid(8, 8, color.NRGBA{1, 2, 3, 255}))
+	root := t.TempDir()
+	for n := 0; n < len(full); n += 7 {
+		writeFile(t, filepath.Join(root, "a", "x.png"), full[:n])
+		d, err := OpenImageFolder(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Image(0); err == nil {
+			t.Errorf("PNG cut to %d of %d bytes decoded without error", n, len(full))
+		}
+	}
+}
