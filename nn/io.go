@@ -2,8 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/ijepa-go/ijepa/backend"
@@ -26,10 +24,9 @@ func ParamTensors(prefix string, params []*Param) []Named {
 }
 
 // SaveFile writes tensors (read back from be one at a time) and metadata to
-// path in safetensors format, atomically: it writes a temporary file in the
-// same directory, syncs it, and renames it over path, so a crash leaves
-// either the old file or the new one.
-func SaveFile(path string, be backend.Backend, tensors []Named, metadata map[string]string) (err error) {
+// path in safetensors format, atomically (safetensors.WriteFile), so a
+// crash leaves either the old file or the new one.
+func SaveFile(path string, be backend.Backend, tensors []Named, metadata map[string]string) error {
 	list := make([]safetensors.Tensor, len(tensors))
 	for i, t := range tensors {
 		t := t
@@ -49,26 +46,7 @@ func SaveFile(path string, be backend.Backend, tensors []Named, metadata map[str
 		list[i] = safetensors.Tensor{Name: t.Name, DType: dt, Shape: shape,
 			Fill: func(dst []byte) error { return be.Read(t.T, dst) }}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("nn: save: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = safetensors.Write(tmp, list, metadata); err != nil {
-		return fmt.Errorf("nn: save %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("nn: save %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("nn: save %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
+	if err := safetensors.WriteFile(path, list, metadata); err != nil {
 		return fmt.Errorf("nn: save %s: %w", path, err)
 	}
 	return nil

@@ -63,12 +63,20 @@ func (p *Param) NumElements() int64 {
 	return n
 }
 
-// Decay reports whether AdamW applies weight decay to the parameter: the
-// official rule excludes every parameter whose name contains "bias" and every
-// 1-D parameter (LayerNorm scales), and keeps the rest (Linear and patch
-// conv weights, the predictor's mask token [1,1,d]).
+// Decay reports whether AdamW applies weight decay to the parameter: a
+// trainable parameter of the decayed group (DecayGroup).
 func (p *Param) Decay() bool {
-	return p.Trainable && !strings.Contains(p.Name, "bias") && len(p.Shape) != 1
+	return p.Trainable && p.DecayGroup()
+}
+
+// DecayGroup reports whether the parameter belongs to the official trainer's
+// weight-decayed parameter groups (src/helper.py init_opt): every parameter
+// whose name does not contain "bias" and that is not 1-D (LayerNorm scales
+// are), trainable or not — Linear and patch conv weights, the predictor's
+// mask token [1,1,d], and the fixed position tables, which the official
+// groups hold although they never get a gradient.
+func (p *Param) DecayGroup() bool {
+	return !strings.Contains(p.Name, "bias") && len(p.Shape) != 1
 }
 
 // Builder collects parameter specs under a name prefix. Models are built

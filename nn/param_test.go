@@ -79,6 +79,11 @@ func TestDecayGroups(t *testing.T) {
 		if p.Decay() != w {
 			t.Errorf("%s %v: decay %v, want %v", p.Name, p.Shape, p.Decay(), w)
 		}
+		// The official groups also hold the fixed position table among the
+		// decayed parameters.
+		if g := p.DecayGroup(); g != (w || p.Name == "enc.pos_embed") {
+			t.Errorf("%s %v: in the decayed group %v, want %v", p.Name, p.Shape, g, !g)
+		}
 	}
 }
 

@@ -33,6 +33,26 @@ func (m *Model) shape() shape {
 	return shape{e.Dim, e.Depth, e.Heads, e.MLPHidden, e.ImgSize, e.Patch, m.Cfg.PredDim, m.Cfg.PredDepth}
 }
 
+// Metadata returns a checkpoint's metadata: meta's keys, then the format,
+// the model's shape (JSON with the fields of Config that fix the
+// parameters: Dim, Depth, Heads, MLPHidden, ImgSize, Patch, PredDim,
+// PredDepth) and the optimiser's step count. The model need not be
+// allocated.
+func (m *Model) Metadata(steps int, meta map[string]string) map[string]string {
+	md := map[string]string{}
+	for k, v := range meta {
+		md[k] = v
+	}
+	js, err := json.Marshal(m.shape())
+	if err != nil {
+		panic(err) // a struct of ints always marshals
+	}
+	md[MetaFormat] = CheckpointFormat
+	md[MetaModel] = string(js)
+	md[MetaSteps] = strconv.Itoa(steps)
+	return md
+}
+
 // Save writes the model — encoder, predictor, target encoder, the
 // optimiser's moments and step count — and meta to path (safetensors,
 // written atomically).
@@ -40,18 +60,7 @@ func (m *Model) Save(path string, meta map[string]string) error {
 	if m.be == nil {
 		return fmt.Errorf("model: save: the model is not allocated")
 	}
-	md := map[string]string{}
-	for k, v := range meta {
-		md[k] = v
-	}
-	js, err := json.Marshal(m.shape())
-	if err != nil {
-		return err
-	}
-	md[MetaFormat] = CheckpointFormat
-	md[MetaModel] = string(js)
-	md[MetaSteps] = strconv.Itoa(m.Opt.Steps)
-	return nn.SaveFile(path, m.be, m.Tensors(), md)
+	return nn.SaveFile(path, m.be, m.Tensors(), m.Metadata(m.Opt.Steps, meta))
 }
 
 // Load reads a checkpoint written by Save into the model and returns its

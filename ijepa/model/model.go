@@ -198,13 +198,28 @@ func (m *Model) Free() {
 	m.be = nil
 }
 
+// The prefixes of the three networks' parameters in a checkpoint: the keys
+// of the official checkpoint's dict.
+const (
+	EncoderPrefix   = "encoder."
+	PredictorPrefix = "predictor."
+	TargetPrefix    = "target_encoder."
+)
+
+// MomentNames returns the checkpoint names of AdamW's two moments (PyTorch's
+// exp_avg and exp_avg_sq) of the parameter name of the network with the
+// given prefix (EncoderPrefix or PredictorPrefix).
+func MomentNames(prefix, name string) (expAvg, expAvgSq string) {
+	return "opt.exp_avg." + prefix + name, "opt.exp_avg_sq." + prefix + name
+}
+
 // Tensors returns every tensor a checkpoint holds, with its name: the three
 // networks' parameters and the optimiser's moments.
 func (m *Model) Tensors() []nn.Named {
 	var out []nn.Named
-	out = append(out, nn.ParamTensors("encoder.", m.Encoder.Params())...)
-	out = append(out, nn.ParamTensors("predictor.", m.Predictor.Params())...)
-	out = append(out, nn.ParamTensors("target_encoder.", m.Target.Params())...)
+	out = append(out, nn.ParamTensors(EncoderPrefix, m.Encoder.Params())...)
+	out = append(out, nn.ParamTensors(PredictorPrefix, m.Predictor.Params())...)
+	out = append(out, nn.ParamTensors(TargetPrefix, m.Target.Params())...)
 	if m.Opt != nil {
 		enc := map[*nn.Param]bool{}
 		for _, p := range m.Encoder.Params() {
@@ -212,13 +227,12 @@ func (m *Model) Tensors() []nn.Named {
 		}
 		state := m.Opt.State() // exp_avg.NAME, exp_avg_sq.NAME per parameter, in order
 		for i, p := range m.Opt.Params() {
-			net := "predictor."
+			net := PredictorPrefix
 			if enc[p] {
-				net = "encoder."
+				net = EncoderPrefix
 			}
-			out = append(out,
-				nn.Named{Name: "opt.exp_avg." + net + p.Name, T: state[2*i].T},
-				nn.Named{Name: "opt.exp_avg_sq." + net + p.Name, T: state[2*i+1].T})
+			avg, sq := MomentNames(net, p.Name)
+			out = append(out, nn.Named{Name: avg, T: state[2*i].T}, nn.Named{Name: sq, T: state[2*i+1].T})
 		}
 	}
 	return out

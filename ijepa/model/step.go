@@ -380,47 +380,59 @@ func (m *Model) Step(b Batch, h Hyper) (float64, error) {
 // and returns the mean over patch tokens of the last layer's output (after
 // the final norm): [B, D] row-major, the representation the paper evaluates.
 func (m *Model) Features(images []float32, online bool) ([]float32, error) {
-	be := m.be
-	if be == nil {
+	if m.be == nil {
 		return nil, fmt.Errorf("model: features: the model is not allocated")
 	}
-	s, n, d := m.EncCfg.ImgSize, m.EncCfg.NumPatches(), m.EncCfg.Dim
-	per := 3 * s * s
-	if len(images) == 0 || len(images)%per != 0 {
-		return nil, fmt.Errorf("model: features: %d pixel values are not a whole number of 3x%dx%d images", len(images), s, s)
-	}
-	b := len(images) / per
-	img, err := backend.FromF32(be, images, b, 3, s, s)
-	if err != nil {
-		return nil, fmt.Errorf("model: features: %w", err)
-	}
-	defer be.Release(img)
 	enc := m.Target
 	if online {
 		enc = m.Encoder
 	}
+	f, _, err := Embed(m.be, enc, images, false)
+	return f, err
+}
+
+// Embed encodes images [B, 3, H, W] (host, row-major) with enc on be, on
+// every patch, and returns the mean over patch tokens of the output (after
+// the final norm), [B, D] row-major, and when tokens is true the output
+// itself, [B, N, D] row-major (nil otherwise).
+func Embed(be backend.Backend, enc *nn.ViT, images []float32, tokens bool) (pooled, all []float32, err error) {
+	s, n, d := enc.Cfg.ImgSize, enc.Cfg.NumPatches(), enc.Cfg.Dim
+	per := enc.Cfg.Channels * s * s
+	if len(images) == 0 || len(images)%per != 0 {
+		return nil, nil, fmt.Errorf("model: features: %d pixel values are not a whole number of %dx%dx%d images", len(images), enc.Cfg.Channels, s, s)
+	}
+	b := len(images) / per
+	img, err := backend.FromF32(be, images, b, enc.Cfg.Channels, s, s)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model: features: %w", err)
+	}
+	defer be.Release(img)
 	h, err := enc.Forward(be, img, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer be.Release(h)
 	// The mean over tokens as a batched product: [B,1,N] ones @ [B,N,D],
 	// scaled by 1/N.
 	ones, err := be.New(backend.F32, b, 1, n)
 	if err != nil {
-		return nil, fmt.Errorf("model: features: %w", err)
+		return nil, nil, fmt.Errorf("model: features: %w", err)
 	}
 	defer be.Release(ones)
 	backend.Fill(be, ones, 1)
 	out, err := be.New(backend.F32, b, 1, d)
 	if err != nil {
-		return nil, fmt.Errorf("model: features: %w", err)
+		return nil, nil, fmt.Errorf("model: features: %w", err)
 	}
 	defer be.Release(out)
 	backend.MatMul(be, out, ones, h, false, false, 1/float64(n), 0)
-	v, err := backend.ReadF32(be, out)
-	if err != nil {
-		return nil, fmt.Errorf("model: features: %w", err)
+	if pooled, err = backend.ReadF32(be, out); err != nil {
+		return nil, nil, fmt.Errorf("model: features: %w", err)
 	}
-	return v, nil
+	if tokens {
+		if all, err = backend.ReadF32(be, h); err != nil {
+			return nil, nil, fmt.Errorf("model: features: %w", err)
+		}
+	}
+	return pooled, all, nil
 }

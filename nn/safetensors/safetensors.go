@@ -18,6 +18,8 @@ import (
 	"math"
 	"os"
 	"sort"
+
+	"github.com/ijepa-go/ijepa/internal/atomicfile"
 )
 
 // MaxHeader is the largest header accepted (the reference implementation's
@@ -134,6 +136,13 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 		return fmt.Errorf("safetensors: %w", err)
 	}
 	return nil
+}
+
+// WriteFile writes tensors and metadata to the file path atomically: into
+// a temporary file in the same directory, synced and renamed over path, so
+// a crash or an error leaves either the old file or the complete new one.
+func WriteFile(path string, tensors []Tensor, metadata map[string]string) error {
+	return atomicfile.Write(path, func(f *os.File) error { return Write(f, tensors, metadata) })
 }
 
 // File is a safetensors file opened for reading.
