@@ -107,14 +107,15 @@ func (d *ImageFolder) Image(i int) (*image.RGBA, error) {
 	if i < 0 || i >= len(d.files) {
 		return nil, indexError(d, i)
 	}
-	img, err := d.decode(d.files[i])
+	img, err := DecodeFile(d.files[i])
 	if err != nil {
 		return nil, fmt.Errorf("ijepa: dataset %q: image %d %q: %w", d.root, i, d.files[i], err)
 	}
 	return img, nil
 }
 
-func (d *ImageFolder) decode(path string) (*image.RGBA, error) {
+// DecodeFile decodes a JPEG or PNG file (up to 2^26 pixels) as opaque RGB.
+func DecodeFile(path string) (*image.RGBA, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -75,10 +75,11 @@ func openSafetensors(path string) (*Checkpoint, error) {
 	}
 	if !prefixed {
 		// One network's state dict: put it under its part's prefix.
+		under := make(map[string]*entry, len(c.tensors))
 		for n, e := range c.tensors {
-			delete(c.tensors, n)
-			c.tensors[bare.prefix()+n] = e
+			under[bare.prefix()+n] = e
 		}
+		c.tensors = under
 		c.parts[bare] = len(names) > 0
 		return c, nil
 	}

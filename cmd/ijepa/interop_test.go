@@ -1,0 +1,64 @@
+package main
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const fixture = "../../ijepa/interop/testdata/tiny.pth.tar"
+
+func TestExportAndEmbedCommands(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, "ckpt.safetensors")
+	code, out, errs := run("export", "--checkpoint", fixture, "--heads", "2", "--out", ckpt)
+	if code != 0 || !strings.Contains(out, "all of a ViT/4 at 16px (width 24, depth 2, 2 heads) with a predictor of width 16, depth 2 (pytorch checkpoint, 2 AdamW steps)") {
+		t.Fatalf("export: exit %d\n%s%s", code, out, errs)
+	}
+	var imgs []string
+	for i := 0; i < 3; i++ {
+		img := image.NewRGBA(image.Rect(0, 0, 20+i, 18))
+		for p := range img.Pix {
+			img.Pix[p] = uint8(p * (i + 3))
+		}
+		img.Set(0, 0, color.RGBA{1, 2, 3, 255})
+		p := filepath.Join(dir, "img"+string(rune('0'+i))+".png")
+		f, _ := os.Create(p)
+		png.Encode(f, img)
+		f.Close()
+		imgs = append(imgs, p)
+	}
+	// The project's checkpoint records the heads: no --heads needed.
+	feats := filepath.Join(dir, "feats.npy")
+	code, out, errs = run(append([]string{"embed", "--checkpoint", ckpt, "--out", feats, "--patches", "--batch", "2"}, imgs...)...)
+	if code != 0 || !strings.Contains(out, "mean-pooled features [3, 24] of the target_encoder") || !strings.Contains(out, "feats_patches.npy: per-patch features [3, 16, 24]") {
+		t.Fatalf("embed: exit %d\n%s%s", code, out, errs)
+	}
+	for _, p := range []string{feats, filepath.Join(dir, "feats_patches.npy")} {
+		if st, err := os.Stat(p); err != nil || st.Size() < 3*24*4 {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"export", "--checkpoint", fixture}, 2, "--checkpoint and --out are required"},
+		{[]string{"export", "--checkpoint", fixture, "--out", ckpt, "--part", "head"}, 2, `unknown part "head"`},
+		{[]string{"export", "--checkpoint", fixture, "--out", ckpt}, 1, "give it (--heads)"},
+		{[]string{"embed", "--checkpoint", ckpt}, 2, "no images"},
+		{[]string{"embed", "--checkpoint", ckpt, "--encoder", "predictor", imgs[0]}, 2, "want target_encoder or encoder"},
+		{[]string{"embed", "--checkpoint", ckpt, "--out", filepath.Join(dir, "f.txt"), imgs[0]}, 2, "must end in .npy or .safetensors"},
+		{[]string{"embed", "--checkpoint", ckpt, filepath.Join(dir, "missing.png")}, 1, "missing.png"},
+	} {
+		code, out, errs := run(c.args...)
+		if code != c.code || !strings.Contains(errs, c.msg) {
+			t.Errorf("%v: exit %d, want %d with %q\n%s%s", c.args, code, c.code, c.msg, out, errs)
+		}
+	}
+}
