@@ -3,8 +3,11 @@ package interop
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nlpodyssey/gopickle/pytorch"
 
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/nn"
@@ -239,5 +242,50 @@ func TestExportedPartsLoadBack(t *testing.T) {
 	nn.Free(be, enc.Params())
 	if _, err := c.LoadEncoder(be, Target); err == nil || !strings.Contains(err.Error(), "open it again") {
 		t.Errorf("a second load of a PyTorch checkpoint: %v", err)
+	}
+}
+
+// TestTorchTensorLayouts reads tensors that are views into their storage:
+// an offset, transposed strides, a broadcast (stride 0) dimension, float64
+// data.
+func TestTorchTensorLayouts(t *testing.T) {
+	data := []float32{0, 1, 2, 3, 4, 5, 6, 7}
+	f64s := []float64{0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5}
+	for _, c := range []struct {
+		name         string
+		src          pytorch.StorageInterface
+		off          int
+		size, stride []int
+		want         []float32
+		err          string
+	}{
+		{"contiguous", &pytorch.FloatStorage{Data: data}, 1, []int{2, 3}, []int{3, 1}, []float32{1, 2, 3, 4, 5, 6}, ""},
+		{"transposed", &pytorch.FloatStorage{Data: data}, 1, []int{3, 2}, []int{1, 3}, []float32{1, 4, 2, 5, 3, 6}, ""},
+		{"broadcast", &pytorch.FloatStorage{Data: data}, 2, []int{2, 2}, []int{0, 1}, []float32{2, 3, 2, 3}, ""},
+		{"scalar", &pytorch.FloatStorage{Data: data}, 7, []int{}, []int{}, []float32{7}, ""},
+		{"float64", &pytorch.DoubleStorage{Data: f64s}, 0, []int{2, 2}, []int{2, 1}, []float32{0.5, 1.5, 2.5, 3.5}, ""},
+		{"float64 strided", &pytorch.DoubleStorage{Data: f64s}, 0, []int{2, 2}, []int{1, 2}, []float32{0.5, 2.5, 1.5, 3.5}, ""},
+		{"past the end", &pytorch.FloatStorage{Data: data}, 3, []int{2, 3}, []int{3, 1}, nil, "reach past the 8 values"},
+		{"integers", &pytorch.LongStorage{Data: []int64{1}}, 0, []int{1}, []int{1}, nil, "not floating point"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := torchEntry(&pytorch.Tensor{Source: c.src, StorageOffset: c.off, Size: c.size, Stride: c.stride}, storages{})
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Errorf("error %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]float32, len(c.want))
+			if err := e.read(got); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("read %v, want %v", got, c.want)
+			}
+		})
 	}
 }

@@ -155,6 +155,17 @@ func torchEntry(t *pytorch.Tensor, refs storages) (*entry, error) {
 		if _, live := refs[src]; !live {
 			return fmt.Errorf("its data was already read and released")
 		}
+		if contiguous(t.Size, t.Stride) {
+			off := t.StorageOffset
+			if f32 != nil {
+				copy(dst, f32[off:off+numel])
+			} else {
+				for i := range dst {
+					dst[i] = float32(f64[off+i])
+				}
+			}
+			return nil
+		}
 		at := func(i int) float32 {
 			if f32 != nil {
 				return f32[i]
@@ -179,6 +190,18 @@ func torchEntry(t *pytorch.Tensor, refs storages) (*entry, error) {
 		return nil
 	}
 	return e, nil
+}
+
+// contiguous reports whether strides are the row-major ones of size.
+func contiguous(size, stride []int) bool {
+	want := 1
+	for d := len(size) - 1; d >= 0; d-- {
+		if size[d] != 1 && stride[d] != want {
+			return false
+		}
+		want *= size[d]
+	}
+	return true
 }
 
 // openPyTorch reads a torch.save file: the official trainer's dict, or a
