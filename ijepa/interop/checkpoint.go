@@ -226,15 +226,19 @@ func (c *Checkpoint) resolve(opts Options) error {
 			return fmt.Errorf("interop: %s: metadata %q: %w", c.Path, model.MetaModel, err)
 		}
 	}
+	recorded := saved.Heads
+	if h, ok := c.Meta[MetaHeads]; ok && recorded == 0 {
+		if recorded, err = strconv.Atoi(h); err != nil || recorded <= 0 {
+			return fmt.Errorf("interop: %s: metadata %s %q is not a number of heads", c.Path, MetaHeads, h)
+		}
+	}
 	switch {
+	case opts.Heads > 0 && recorded > 0 && opts.Heads != recorded:
+		return fmt.Errorf("interop: %s: the checkpoint records %d attention heads, %d were given", c.Path, recorded, opts.Heads)
 	case opts.Heads > 0:
 		cfg.Heads = opts.Heads
-	case saved.Heads > 0:
-		cfg.Heads = saved.Heads
-	case c.Meta[MetaHeads] != "":
-		if cfg.Heads, err = strconv.Atoi(c.Meta[MetaHeads]); err != nil || cfg.Heads <= 0 {
-			return fmt.Errorf("interop: %s: metadata %s %q is not a number of heads", c.Path, MetaHeads, c.Meta[MetaHeads])
-		}
+	default:
+		cfg.Heads = recorded
 	}
 	for _, v := range nn.Variants {
 		if v.Dim == cfg.Dim && v.Depth == cfg.Depth && v.MLPHidden == cfg.MLPHidden && (cfg.Heads == 0 || cfg.Heads == v.Heads) {
@@ -252,6 +256,17 @@ func (c *Checkpoint) resolve(opts Options) error {
 		c.PredDim, c.PredDepth, err = c.inferPredictor()
 		if err != nil {
 			return err
+		}
+	}
+	if saved != (model.Config{}) {
+		e := c.Encoder
+		got := model.Config{Dim: e.Dim, Depth: e.Depth, Heads: e.Heads, MLPHidden: e.MLPHidden, ImgSize: e.ImgSize, Patch: e.Patch,
+			PredDim: c.PredDim, PredDepth: c.PredDepth}
+		if !c.parts[Predictor] {
+			got.PredDim, got.PredDepth = saved.PredDim, saved.PredDepth
+		}
+		if got != saved {
+			return fmt.Errorf("interop: %s: the metadata describes a model with %+v, the tensors one with %+v", c.Path, saved, got)
 		}
 	}
 	want, err := c.declare()

@@ -130,7 +130,9 @@ func stepBatch(e map[string]array) (model.Batch, model.Hyper) {
 }
 
 // backends opens every registered backend that has a device (the plugin
-// driver needs a path and is left out).
+// driver needs a path and is left out). A backend is registered by linking
+// its package into the test binary: each one's blank import goes beside
+// the cpu one above.
 func backends(t *testing.T) map[string]backend.Backend {
 	t.Helper()
 	out := map[string]backend.Backend{}
@@ -150,6 +152,7 @@ func backends(t *testing.T) map[string]backend.Backend {
 			t.Logf("backend %s: %v: not tested", d.Name, err)
 			continue
 		}
+		t.Cleanup(func() { be.Close() })
 		out[d.Name] = be
 	}
 	if len(out) == 0 {

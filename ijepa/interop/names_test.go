@@ -132,6 +132,9 @@ func TestOpenErrors(t *testing.T) {
 		{"no heads", writeStateDict(t, small, nil, nil), Options{}, "give it (--heads)"},
 		{"heads from metadata", writeStateDict(t, small, map[string]string{MetaHeads: "2"}, nil), Options{}, ""},
 		{"heads given", writeStateDict(t, small, nil, nil), Options{Heads: 2}, ""},
+		{"heads other than recorded", writeStateDict(t, small, map[string]string{MetaHeads: "2"}, nil), Options{Heads: 4}, "records 2 attention heads, 4 were given"},
+		{"metadata of another model", writeStateDict(t, small, map[string]string{model.MetaModel: `{"Dim":16,"Depth":2,"Heads":2,"MLPHidden":16,"ImgSize":8,"Patch":4}`}, nil),
+			Options{}, "the metadata describes a model with"},
 		{"heads that do not divide", writeStateDict(t, small, nil, nil), Options{Heads: 3}, "not a multiple of the 3 heads"},
 		{"DDP prefixes", writeStateDict(t, small, nil, func(l []safetensors.Tensor) []safetensors.Tensor {
 			for i := range l {
