@@ -9,6 +9,9 @@
 #   libopenblas-dev           OpenBLAS for the CPU backend's fast matmul
 #   xvfb xauth                a virtual X server for the GLFW viewer's test
 #   lib*-dev                  X11 and GL headers GLFW is built against
+#
+# With --test it also installs what only the tests need:
+#   python3-torch             PyTorch, for the interop round-trip test (ijepa/interop)
 set -euo pipefail
 
 [ "${IJEPA_NO_DEPS:-}" = 1 ] && exit 0
@@ -16,6 +19,7 @@ set -euo pipefail
 packages=(glslc libvulkan1 libvulkan-dev mesa-vulkan-drivers libopenblas-dev
   xvfb xauth libx11-dev libxrandr-dev libxinerama-dev libxcursor-dev libxi-dev
   libxxf86vm-dev libgl-dev libgl1-mesa-dev)
+[ "${1:-}" = --test ] && packages+=(python3-torch)
 
 missing=()
 for p in "${packages[@]}"; do
