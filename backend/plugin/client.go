@@ -102,7 +102,8 @@ func open(name, path string, opts Options) (backend.Backend, error) {
 		Cmd:              exec.Command(abs),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		StartTimeout:     o.Timeout,
-		Stderr:           stderr,
+		Stderr:           stderr, // before the handshake, and what a crash writes
+		SyncStderr:       stderr, // what a Go plugin writes to os.Stderr after it
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: exit, JSONFormat: true, Level: hclog.Info}),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))},
@@ -110,7 +111,7 @@ func open(name, path string, opts Options) (backend.Backend, error) {
 	rpcClient, err := proc.Client()
 	if err != nil {
 		proc.Kill()
-		return nil, startError(name, o.Timeout, err, stderr)
+		return nil, startError(name, o.Timeout, err, stderr, exit)
 	}
 	raw, err := rpcClient.Dispense(pluginName)
 	if err != nil {
@@ -127,7 +128,7 @@ func open(name, path string, opts Options) (backend.Backend, error) {
 }
 
 // startError explains why the handshake failed.
-func startError(name string, timeout time.Duration, err error, stderr *tail) error {
+func startError(name string, timeout time.Duration, err error, stderr *tail, exit *exitLog) error {
 	msg := err.Error()
 	var why string
 	switch {
@@ -140,6 +141,12 @@ func startError(name string, timeout time.Duration, err error, stderr *tail) err
 		return fmt.Errorf("%s: %w: %v", name, ErrVersion, err)
 	case strings.Contains(msg, "Unrecognized remote plugin message"):
 		line, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
+		if line == "" {
+			// Its standard output closed: it ended (the process is
+			// reaped by now).
+			why = fmt.Sprintf("it exited (%s) before the go-plugin handshake", exit.status())
+			break
+		}
 		why = fmt.Sprintf("it is not an ijepa backend plugin: instead of the go-plugin handshake it printed %q", line)
 	case strings.Contains(msg, "timeout while waiting"):
 		why = fmt.Sprintf("no go-plugin handshake within %v (%s)", timeout, TimeoutEnv)
@@ -210,6 +217,17 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// pid returns the plugin's process id, 0 when it has none.
+func (c *Client) pid() int {
+	if c.proc == nil {
+		return 0
+	}
+	if rc := c.proc.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
 }
 
 // Info describes the plugin's device; Backend is the spec it was opened
@@ -493,6 +511,13 @@ func (c *Client) Close() error {
 	}
 	c.cancel(fmt.Errorf("%s: %w", c.name, backend.ErrClosed))
 	if c.proc != nil {
+		if c.fault != nil {
+			// A stopped or wedged plugin would never answer go-plugin's
+			// polite shutdown, which waits without a deadline.
+			if p, err := os.FindProcess(c.pid()); err == nil && c.pid() > 0 {
+				p.Kill()
+			}
+		}
 		c.proc.Kill()
 	}
 	return c.sticky.Err()

@@ -14,6 +14,7 @@ import (
 	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
 
@@ -25,19 +26,46 @@ import (
 //
 // Run by hand (without the host's magic cookie), the binary says it is a
 // plugin and exits with status 1. If the host goes away without closing the
-// backend, the process exits.
+// backend (it died), the process exits.
 func Serve(b backend.Backend) {
 	s := NewServer(b)
-	s.onHostGone = func() {
-		fmt.Fprintln(os.Stderr, "ijepa backend plugin: the host closed the connection without closing the backend; exiting")
+	goplugin.Serve(serveConfig(Handshake, s, s.exitIfOpen))
+}
+
+// exitIfOpen ends the process unless the backend was closed: the host's
+// connection is gone, so nobody will close it.
+func (s *Server) exitIfOpen() {
+	if !s.closedA.Load() {
+		fmt.Fprintln(os.Stderr, "ijepa backend plugin: the host's connection ended without closing the backend; exiting")
 		os.Exit(1)
 	}
-	goplugin.Serve(&goplugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		Plugins:         goplugin.PluginSet{pluginName: &grpcPlugin{srv: s}},
-		GRPCServer:      newGRPCServer,
-		Logger:          hclog.New(&hclog.LoggerOptions{Name: "ijepa-backend", Level: hclog.Warn, Output: os.Stderr, JSONFormat: true}),
-	})
+}
+
+// serveConfig is the go-plugin configuration that serves srv: gRPC with the
+// message limits raised, hostGone called when the host's connection ends,
+// and go-plugin's own log quiet but for warnings.
+func serveConfig(hs goplugin.HandshakeConfig, srv pb.BackendServer, hostGone func()) *goplugin.ServeConfig {
+	return &goplugin.ServeConfig{
+		HandshakeConfig: hs,
+		Plugins:         goplugin.PluginSet{pluginName: &grpcPlugin{srv: srv}},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return newGRPCServer(append(opts, grpc.StatsHandler(connEnd(hostGone))))
+		},
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "ijepa-backend", Level: hclog.Warn, Output: os.Stderr, JSONFormat: true}),
+	}
+}
+
+// connEnd is a gRPC stats handler that calls its function when a
+// connection ends. A plugin has one connection, its host's.
+type connEnd func()
+
+func (f connEnd) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
+func (f connEnd) HandleRPC(context.Context, stats.RPCStats)                         {}
+func (f connEnd) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (f connEnd) HandleConn(_ context.Context, s stats.ConnStats) {
+	if _, ok := s.(*stats.ConnEnd); ok {
+		f()
+	}
 }
 
 // Server is the plugin side of the protocol: it executes the command stream
@@ -61,11 +89,10 @@ type Server struct {
 	executed  uint64        // the last batch executed
 	changed   chan struct{} // closed and replaced when executed or ended changes
 
+	closedA  atomic.Bool   // closed, readable without mu
 	commands atomic.Uint64 // commands executed, for Progress
 	recvA    atomic.Uint64 // received and executed, readable without mu
 	execA    atomic.Uint64
-
-	onHostGone func() // called when the Submit stream breaks
 }
 
 // entry is one tensor: the inner backend's handle and the reshaped views ops
@@ -128,9 +155,6 @@ func (s *Server) Submit(stream grpc.ClientStreamingServer[pb.Batch, pb.SubmitRep
 			return stream.SendAndClose(&pb.SubmitReply{})
 		}
 		if err != nil {
-			if stream.Context().Err() != nil && s.onHostGone != nil {
-				s.onHostGone()
-			}
 			return err
 		}
 		s.execBatch(&b)
@@ -503,6 +527,7 @@ func (s *Server) Close(ctx context.Context, req *pb.SyncRequest) (*pb.Status, er
 	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
+		s.closedA.Store(true)
 		for id, e := range s.tensors {
 			delete(s.tensors, id)
 			for _, v := range e.views {

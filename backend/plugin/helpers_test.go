@@ -1,0 +1,201 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu"
+	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
+)
+
+// The test binary doubles as a plugin: run with IJEPA_PLUGIN_TEST_MODE set
+// (as the subprocess tests start it), it serves a backend instead of
+// testing, so the tests need no separate build.
+const modeEnv = "IJEPA_PLUGIN_TEST_MODE"
+
+// With IJEPA_PLUGIN_TEST_HOST set instead, it is a host that opens the
+// plugin and waits to be killed (the test of a host that dies).
+const hostEnv = "IJEPA_PLUGIN_TEST_HOST"
+
+func TestMain(m *testing.M) {
+	switch {
+	case os.Getenv(Handshake.MagicCookieKey) != "": // started by a host
+		servePluginMode(os.Getenv(modeEnv))
+		os.Exit(0)
+	case os.Getenv(hostEnv) != "":
+		hostAndWait()
+	}
+	os.Exit(m.Run())
+}
+
+// hostAndWait opens this binary as a plugin, prints the plugin's process id,
+// runs one op and waits to be killed.
+func hostAndWait() {
+	b, err := Open(os.Args[0], Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(asClient(b).pid())
+	x, _ := b.New(backend.F32, 4)
+	backend.Fill(b, x, 1)
+	if err := b.Sync(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	select {}
+}
+
+// servePluginMode serves the CPU backend, well or badly:
+//
+//	cpu          correctly
+//	version      with another protocol version in the handshake
+//	hash         with another op catalogue hash in Hello
+//	exit-on-gelu exits (status 3, a line on stderr) when asked to run gelu
+//	hang-on-gelu blocks forever in gelu
+func servePluginMode(mode string) {
+	inner := backend.Backend(cpu.New())
+	var srv pb.BackendServer
+	hs := Handshake
+	switch mode {
+	case "cpu":
+	case "version":
+		hs.ProtocolVersion = ProtocolVersion + 1
+	case "hash":
+		srv = wrongHash{NewServer(inner)}
+	case "exit-on-gelu":
+		inner = &onOp{Backend: inner, op: backend.OpGELU, do: func() {
+			// Straight to file descriptor 2, as a crash writes: go-plugin
+			// forwards os.Stderr asynchronously, and exiting can beat it.
+			fmt.Fprintln(os.NewFile(2, "stderr"), "test plugin: exiting in gelu as asked")
+			os.Exit(3)
+		}}
+	case "hang-on-gelu":
+		inner = &onOp{Backend: inner, op: backend.OpGELU, do: func() { select {} }}
+	default:
+		fmt.Fprintf(os.Stderr, "unknown %s %q\n", modeEnv, mode)
+		os.Exit(2)
+	}
+	s := NewServer(inner)
+	if srv == nil {
+		srv = s
+	}
+	goplugin.Serve(serveConfig(hs, srv, s.exitIfOpen))
+}
+
+// onOp is a backend that calls do instead of running op.
+type onOp struct {
+	backend.Backend
+	op backend.Op
+	do func()
+}
+
+func (b *onOp) Run(c backend.Call) {
+	if c.Op == b.op {
+		b.do()
+		return
+	}
+	b.Backend.Run(c)
+}
+
+// failOn is a backend whose op fails with err on the device (after the
+// host-side checks passed), as a device fault would.
+type failOn struct {
+	*cpu.Backend
+	op  backend.Op
+	err error
+}
+
+func (b *failOn) Run(c backend.Call) {
+	if c.Op == b.op && b.Err() == nil {
+		b.Set(backend.NewOpError(c, b.err))
+		return
+	}
+	b.Backend.Run(c)
+}
+
+// wrongHash answers Hello with another catalogue.
+type wrongHash struct{ *Server }
+
+func (s wrongHash) Hello(ctx context.Context, req *pb.HelloRequest) (*pb.HelloReply, error) {
+	rep, err := s.Server.Hello(ctx, req)
+	if err == nil {
+		rep.CatalogueHash = "0123456789abcdef"
+	}
+	return rep, err
+}
+
+// inProcess connects a client to srv over a real gRPC connection in this
+// process (go-plugin's test helper, whose server keeps gRPC's default 4 MiB
+// limit: everything must arrive in chunks).
+func inProcess(t testing.TB, srv pb.BackendServer, o Options) (backend.Backend, error) {
+	t.Helper()
+	client, _ := goplugin.TestPluginGRPCConn(t, false, goplugin.PluginSet{pluginName: &grpcPlugin{srv: srv}})
+	t.Cleanup(func() { client.Close() })
+	raw, err := client.Dispense(pluginName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := raw.(dispensed)
+	o, err = o.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return connect("plugin:test", d.rpc, d.ctx, nil, o, nil, nil)
+}
+
+// mustInProcess is inProcess for a server of inner that must connect.
+func mustInProcess(t testing.TB, inner backend.Backend) backend.Backend {
+	t.Helper()
+	b, err := inProcess(t, NewServer(inner), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// fast are options for tests of faults: short timeouts, frequent polls.
+var fast = Options{Timeout: 1500 * time.Millisecond, PingTimeout: time.Second, PollInterval: 100 * time.Millisecond}
+
+// within fails the test if fn takes longer than d, and returns fn's error.
+func within(t *testing.T, d time.Duration, fn func() error) error {
+	t.Helper()
+	start := time.Now()
+	err := fn()
+	if el := time.Since(start); el > d {
+		t.Errorf("took %v, want at most %v", el.Round(time.Millisecond), d)
+	}
+	return err
+}
+
+// wantErr fails the test unless err wraps target.
+func wantErr(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("error %v, want one wrapping %q", err, target)
+	}
+}
+
+func mustF32(t testing.TB, b backend.Backend, v []float32, shape ...int) *backend.Tensor {
+	t.Helper()
+	x, err := backend.FromF32(b, v, shape...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+func seq(n int, scale float32) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = scale * float32(i%97-48)
+	}
+	return v
+}

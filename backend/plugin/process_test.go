@@ -1,0 +1,304 @@
+package plugin
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ijepa-go/ijepa/backend"
+)
+
+// The tests below start this test binary as a plugin process (see
+// TestMain), in the mode that modeEnv names.
+
+// openMode starts the test binary as a plugin in the given mode.
+func openMode(t *testing.T, mode string, o Options) (backend.Backend, error) {
+	t.Helper()
+	t.Setenv(modeEnv, mode)
+	return Open(os.Args[0], o)
+}
+
+func mustOpenMode(t *testing.T, mode string, o Options) *Client {
+	t.Helper()
+	b, err := openMode(t, mode, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := asClient(b)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// asClient returns the *Client behind a backend Open returned.
+func asClient(b backend.Backend) *Client {
+	if g, ok := b.(guardedClient); ok {
+		return g.Client
+	}
+	return b.(*Client)
+}
+
+// exited reports whether process pid is gone (or a zombie nobody reaps).
+func exited(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return syscall.Kill(pid, 0) != nil
+	}
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	return strings.HasPrefix(rest, "Z") || strings.HasPrefix(rest, "X")
+}
+
+func waitExited(t *testing.T, pid int, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if exited(pid) {
+			return
+		}
+	}
+	t.Errorf("plugin process %d still runs after %v", pid, d)
+}
+
+// A plugin process computes like the backend in process, describes itself,
+// and exits when closed.
+func TestProcess(t *testing.T) {
+	c := mustOpenMode(t, "cpu", Options{})
+	info := c.Info()
+	if info.Backend != "plugin:"+os.Args[0] || info.Limits[0] != [2]string{"plugin backend", "cpu"} || !info.Supports(backend.OpMatMul) {
+		t.Errorf("Info = %+v", info)
+	}
+	a := mustF32(t, c, []float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	w := mustF32(t, c, []float32{1, 0, 0, 1, 1, 1}, 2, 3)
+	y, _ := c.New(backend.F32, 2, 2)
+	backend.MatMul(c, y, a, w, false, true, 2, 0)
+	got, err := backend.ReadF32(c, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []float32{2, 12, 8, 30}; !equal(got, want) {
+		t.Fatalf("2 a w^T = %v, want %v", got, want)
+	}
+	pid := c.pid()
+	if err := within(t, 3*time.Second, c.Close); err != nil {
+		t.Fatal(err)
+	}
+	waitExited(t, pid, 3*time.Second)
+}
+
+// A plugin killed mid-run is reported, with how it died, at the next
+// synchronisation and by every call after it, within seconds.
+func TestKilledMidRun(t *testing.T) {
+	c := mustOpenMode(t, "cpu", fast)
+	x := mustF32(t, c, seq(64, 1), 8, 8)
+	backend.Scale(c, x, x, 2)
+	if err := c.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(c.pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	backend.Scale(c, x, x, 2)
+	err := within(t, 3*time.Second, func() error { _, err := backend.ReadF32(c, x); return err })
+	wantErr(t, err, ErrExited)
+	if !strings.Contains(err.Error(), "signal: killed") {
+		t.Errorf("error %q does not say the plugin was killed", err)
+	}
+	if _, err := c.New(backend.F32, 2); !errors.Is(err, ErrExited) {
+		t.Errorf("New after the plugin died = %v", err)
+	}
+	if err := within(t, 3*time.Second, c.Sync); !errors.Is(err, ErrExited) {
+		t.Errorf("Sync after the plugin died = %v", err)
+	}
+	if err := within(t, 3*time.Second, c.Close); !errors.Is(err, ErrExited) {
+		t.Errorf("Close after the plugin died = %v", err)
+	}
+}
+
+// A plugin that exits by itself mid-run: the error quotes its exit status
+// and its last words.
+func TestExitsMidRun(t *testing.T) {
+	c := mustOpenMode(t, "exit-on-gelu", fast)
+	x := mustF32(t, c, seq(8, 1), 8)
+	backend.GELU(c, x, x)
+	err := within(t, 3*time.Second, c.Sync)
+	wantErr(t, err, ErrExited)
+	for _, want := range []string{"exit status 3", "exiting in gelu as asked", "synchronising"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// A plugin stuck in an op, and a plugin stopped outright (SIGSTOP): clear
+// errors within the timeouts, and Close still ends the process.
+func TestHangsMidRun(t *testing.T) {
+	for _, tt := range []struct{ name, mode, want string }{
+		{"stuck in an op", "hang-on-gelu", "executed nothing for"},
+		{"stopped", "cpu", "did not answer a progress query"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustOpenMode(t, tt.mode, fast)
+			pid := c.pid()
+			x := mustF32(t, c, seq(8, 1), 8)
+			if tt.mode == "cpu" {
+				if err := c.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				syscall.Kill(pid, syscall.SIGSTOP)
+				defer syscall.Kill(pid, syscall.SIGKILL)
+			}
+			backend.GELU(c, x, x)
+			err := within(t, fast.Timeout+fast.PingTimeout+2*time.Second, c.Sync)
+			wantErr(t, err, ErrHung)
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q does not say %q", err, tt.want)
+			}
+			if err := within(t, 4*time.Second, c.Close); !errors.Is(err, ErrHung) {
+				t.Errorf("Close = %v, want the fault", err)
+			}
+			waitExited(t, pid, 3*time.Second)
+		})
+	}
+}
+
+// A plugin built for another protocol version or op catalogue is refused at
+// start, naming both versions.
+func TestWrongVersion(t *testing.T) {
+	for _, tt := range []struct {
+		mode string
+		want []string
+	}{
+		{"version", []string{"protocol version " + strconv.Itoa(ProtocolVersion+1), "this ijepa speaks " + strconv.Itoa(ProtocolVersion)}},
+		{"hash", []string{"op catalogue 0123456789abcdef", "op catalogue " + backend.CatalogueHash()}},
+	} {
+		t.Run(tt.mode, func(t *testing.T) {
+			_, err := openMode(t, tt.mode, fast)
+			wantErr(t, err, ErrVersion)
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// Executables that are not plugins, and files that are not executables.
+func TestNotAPlugin(t *testing.T) {
+	dir := t.TempDir()
+	script := func(name, body string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name, path string
+		want       []string
+	}{
+		{"prints something else", script("hello", "echo hello world", 0o755), []string{"not an ijepa backend plugin", `printed "hello world"`}},
+		{"exits", script("fails", "echo 'no device here' >&2; exit 1", 0o755), []string{"exited (exit status 1) before the go-plugin handshake", "no device here"}},
+		{"says nothing", script("sleeps", "exec sleep 30", 0o755), []string{"no go-plugin handshake within 1.5s"}},
+		{"not executable", script("plain", "echo hi", 0o644), []string{"not an executable file"}},
+		{"a directory", dir, []string{"not an executable file"}},
+		{"missing", filepath.Join(dir, "nothing"), []string{"no such file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			within(t, fast.Timeout+3*time.Second, func() error { _, err = Open(tt.path, fast); return nil })
+			if err == nil {
+				t.Fatal("Open succeeded")
+			}
+			if !strings.HasPrefix(err.Error(), "plugin:"+tt.path+": ") {
+				t.Errorf("error %q does not name the plugin", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// Run by hand, a plugin says what it is and exits.
+func TestRunByHand(t *testing.T) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), Handshake.MagicCookieKey+"=wrong", modeEnv+"=cpu")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "This binary is a plugin") {
+		t.Fatalf("running the plugin by hand: %v, %q", err, out)
+	}
+}
+
+// When its host dies without closing it, the plugin exits too.
+func TestHostDies(t *testing.T) {
+	host := exec.Command(os.Args[0])
+	host.Env = append(os.Environ(), hostEnv+"=1", modeEnv+"=cpu")
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		host.Process.Kill()
+		t.Fatalf("the host printed no plugin pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host.Process.Kill()
+	host.Wait()
+	waitExited(t, pid, 5*time.Second)
+}
+
+// Plugins in the plugin directory are listed, resolved by name, and opened
+// through the registry.
+func TestDiscovery(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink(os.Args[0], filepath.Join(dir, Prefix+"fake")); err != nil {
+		t.Fatal(err)
+	}
+	for name, mode := range map[string]os.FileMode{Prefix + "noexec": 0o644, "unrelated": 0o755} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(DirEnv, filepath.Join(dir, "missing")+string(os.PathListSeparator)+dir)
+	t.Setenv(modeEnv, "cpu")
+	found := Discover()
+	if len(found) != 1 || found[0].Name != "fake" || found[0].Path != filepath.Join(dir, Prefix+"fake") {
+		t.Fatalf("Discover = %v, want only fake", found)
+	}
+	for _, arg := range []string{"fake", Prefix + "fake"} {
+		b, err := backend.Open("plugin:" + arg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.Info().Backend; got != "plugin:"+arg {
+			t.Errorf("Info().Backend = %q", got)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	infos, err := Devices()
+	if err != nil || len(infos) != 1 || infos[0].Backend != "plugin:fake" || infos[0].Kind != "cpu" {
+		t.Fatalf("Devices = %+v, %v", infos, err)
+	}
+	_, err = backend.Open("plugin:nope")
+	if err == nil || !strings.Contains(err.Error(), `no plugin "nope"`) || !strings.Contains(err.Error(), "found: fake") {
+		t.Fatalf("opening a missing plugin: %v", err)
+	}
+}
