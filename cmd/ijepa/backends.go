@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/plugin"
 )
 
 func init() {
@@ -19,6 +20,7 @@ func init() {
 
 func runBackends(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("backends", stderr)
+	plugin.DirFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/plugin"
 	"github.com/ijepa-go/ijepa/conformance"
 	"github.com/ijepa-go/ijepa/conformance/naive"
 )
@@ -30,6 +31,7 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	ref := fs.String("reference", "", "reference: cpu or naive (default: naive for the cpu backend, cpu otherwise)")
 	maxFail := fs.Int("failures", 10, "failing cases to print per op (-1: all)")
 	noFD := fs.Bool("no-fd", false, "skip the finite-difference checks of backward ops")
+	plugin.DirFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

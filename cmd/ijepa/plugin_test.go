@@ -1,0 +1,41 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildPlugin builds cmd/ijepa-backend-NAME into a temporary plugin
+// directory and returns the directory.
+func buildPlugin(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "ijepa-backend-"+name),
+		"github.com/ijepa-go/ijepa/cmd/ijepa-backend-"+name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ijepa-backend-%s: %v\n%s", name, err, out)
+	}
+	return dir
+}
+
+// The CPU backend served by its plugin executable passes every conformance
+// case, and `ijepa backends` lists it from the plugin directory.
+func TestCPUPlugin(t *testing.T) {
+	dir := buildPlugin(t, "cpu")
+	path := filepath.Join(dir, "ijepa-backend-cpu")
+	code, out, errs := run("conformance", "--backend", "plugin:"+path, "--seed", "11")
+	if code != 0 || !strings.Contains(out, "PASS: ") || !strings.Contains(out, " 0 failed, 0 unsupported") {
+		t.Fatalf("conformance through the CPU plugin: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run("backends", "--plugin-dir", dir)
+	if code != 0 || !strings.Contains(out, "open with --backend plugin:cpu") || !strings.Contains(out, "path: "+path) {
+		t.Fatalf("backends with the plugin directory: exit %d\n%s%s", code, out, errs)
+	}
+	t.Setenv("IJEPA_PLUGIN_DIR", dir)
+	code, out, errs = run("conformance", "--backend", "plugin:cpu", "--op", "^matmul$", "--seed", "11")
+	if code != 0 || !strings.Contains(out, "backend plugin:cpu against cpu") {
+		t.Fatalf("conformance of plugin:cpu found through IJEPA_PLUGIN_DIR: exit %d\n%s%s", code, out, errs)
+	}
+}
