@@ -262,8 +262,7 @@ func (c *Client) newTensor(dt backend.DType, shape backend.Shape, guarded bool) 
 		return nil, fmt.Errorf("%s: new %v%v: %d bytes, the device's limit is %d", c.name, dt, shape, bytes, c.info.MaxTensorBytes)
 	}
 	t := backend.NewTensor(dt, shape, c)
-	c.push(&pb.Command{Kind: &pb.Command_New{New: &pb.NewTensor{
-		Id: t.Storage().ID, Dtype: pb.DType(dt), Shape: shapeToPB(shape), Guarded: guarded}}}, 0)
+	c.push(&pb.Command{New: &pb.NewTensor{Id: t.Storage().ID, Dtype: pb.DType(dt), Shape: shapeToPB(shape), Guarded: guarded}}, 0)
 	return t, nil
 }
 
@@ -292,7 +291,7 @@ func (c *Client) Write(t *backend.Tensor, src []byte) {
 			c.flush()
 		}
 		data := append([]byte(nil), src[off:end]...)
-		c.push(&pb.Command{Kind: &pb.Command_Write{Write: &pb.WriteChunk{Id: id, Offset: uint64(off), Data: data}}}, len(data))
+		c.push(&pb.Command{Write: &pb.WriteChunk{Id: id, Offset: uint64(off), Data: data}}, len(data))
 		off = end
 	}
 }
@@ -314,19 +313,21 @@ func (c *Client) Run(call backend.Call) {
 		c.sticky.Set(backend.NewOpError(call, fmt.Errorf("%w (%s)", backend.ErrUnsupported, c.name)))
 		return
 	}
-	args := make([]*pb.TensorRef, len(call.Args))
+	m := &pb.RunOp{Op: pb.Op(call.Op), Ids: make([]uint64, len(call.Args)), Ranks: make([]uint32, len(call.Args)), Attrs: attrsToPB(call.Attrs)}
 	for i, t := range call.Args {
 		if t == nil {
-			args[i] = &pb.TensorRef{}
 			continue
 		}
 		if !c.owns(t) {
 			c.sticky.Set(backend.NewOpError(call, fmt.Errorf("%v is a tensor of another backend", t)))
 			return
 		}
-		args[i] = &pb.TensorRef{Id: t.Storage().ID, Shape: shapeToPB(t.Shape())}
+		m.Ids[i], m.Ranks[i] = t.Storage().ID, uint32(len(t.Shape()))
+		for _, d := range t.Shape() {
+			m.Dims = append(m.Dims, int64(d))
+		}
 	}
-	c.push(&pb.Command{Kind: &pb.Command_Run{Run: &pb.RunOp{Op: pb.Op(call.Op), Args: args, Attrs: attrsToPB(call.Attrs)}}}, 0)
+	c.push(&pb.Command{Run: m}, 0)
 }
 
 // Release drops a handle; when it was the storage's last, a release is
@@ -344,12 +345,12 @@ func (c *Client) Release(t *backend.Tensor) {
 	}
 	id := t.Storage().ID
 	if n := len(c.batch.Commands); n > 0 {
-		if r := c.batch.Commands[n-1].GetRelease(); r != nil {
+		if r := c.batch.Commands[n-1].Release; r != nil {
 			r.Ids = append(r.Ids, id)
 			return
 		}
 	}
-	c.push(&pb.Command{Kind: &pb.Command_Release{Release: &pb.Release{Ids: []uint64{id}}}}, 0)
+	c.push(&pb.Command{Release: &pb.Release{Ids: []uint64{id}}}, 0)
 }
 
 // push appends a command to the batch and sends the batch when it is full.

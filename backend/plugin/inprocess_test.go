@@ -196,15 +196,25 @@ func TestMisuse(t *testing.T) {
 // Every malformed command is refused with a protocol error naming it, and
 // the server keeps answering; none crashes it.
 func TestServerRefusesMalformedCommands(t *testing.T) {
-	ref := func(id uint64, shape ...int64) *pb.TensorRef { return &pb.TensorRef{Id: id, Shape: shape} }
-	newT := func(id uint64, dt pb.DType, shape ...int64) *pb.Command {
-		return &pb.Command{Kind: &pb.Command_New{New: &pb.NewTensor{Id: id, Dtype: dt, Shape: shape}}}
+	type arg struct {
+		id   uint64
+		dims []int64
 	}
-	run := func(op pb.Op, args ...*pb.TensorRef) *pb.Command {
-		return &pb.Command{Kind: &pb.Command_Run{Run: &pb.RunOp{Op: op, Args: args}}}
+	ref := func(id uint64, dims ...int64) arg { return arg{id, dims} }
+	newT := func(id uint64, dt pb.DType, shape ...int64) *pb.Command {
+		return &pb.Command{New: &pb.NewTensor{Id: id, Dtype: dt, Shape: shape}}
+	}
+	run := func(op pb.Op, args ...arg) *pb.Command {
+		m := &pb.RunOp{Op: op}
+		for _, a := range args {
+			m.Ids = append(m.Ids, a.id)
+			m.Ranks = append(m.Ranks, uint32(len(a.dims)))
+			m.Dims = append(m.Dims, a.dims...)
+		}
+		return &pb.Command{Run: m}
 	}
 	write := func(id, off uint64, n int) *pb.Command {
-		return &pb.Command{Kind: &pb.Command_Write{Write: &pb.WriteChunk{Id: id, Offset: off, Data: make([]byte, n)}}}
+		return &pb.Command{Write: &pb.WriteChunk{Id: id, Offset: off, Data: make([]byte, n)}}
 	}
 	f32 := pb.DType_DTYPE_F32
 	tests := []struct {
@@ -224,14 +234,18 @@ func TestServerRefusesMalformedCommands(t *testing.T) {
 		{"view of other size", 1, []*pb.Command{newT(1, f32, 2), newT(2, f32, 2), run(pb.Op_OP_COPY, ref(1, 3), ref(2, 2))}, "tensor 1"},
 		{"missing argument", 1, []*pb.Command{newT(1, f32, 2), run(pb.Op_OP_COPY, ref(1, 2))}, "want 2"},
 		{"absent required argument", 1, []*pb.Command{newT(1, f32, 2), run(pb.Op_OP_COPY, ref(1, 2), ref(0))}, "nil"},
-		{"too many arguments", 1, []*pb.Command{run(pb.Op_OP_SUM, make([]*pb.TensorRef, 100)...)}, "100 arguments"},
+		{"too many arguments", 1, []*pb.Command{run(pb.Op_OP_SUM, make([]arg, 100)...)}, "100 argument ids"},
+		{"ranks and ids differ", 1, []*pb.Command{{Run: &pb.RunOp{Op: pb.Op_OP_SUM, Ids: []uint64{1, 2}, Ranks: []uint32{1}, Dims: []int64{1}}}}, "2 argument ids and 1 ranks"},
+		{"ranks and dims differ", 1, []*pb.Command{{Run: &pb.RunOp{Op: pb.Op_OP_SUM, Ids: []uint64{1, 2}, Ranks: []uint32{1, 4}, Dims: []int64{1}}}}, "add up to 5 dimensions, dims has 1"},
+		{"absent argument with a shape", 1, []*pb.Command{newT(1, f32, 1), run(pb.Op_OP_SUM, ref(1, 1), ref(0, 3))}, "absent argument with a shape"},
 		{"write to unknown", 1, []*pb.Command{write(3, 0, 8)}, "does not exist"},
 		{"write not from 0", 1, []*pb.Command{newT(1, f32, 4), write(1, 4, 4)}, "starts at byte 4"},
 		{"write chunk gap", 1, []*pb.Command{newT(1, f32, 4), write(1, 0, 4), write(1, 8, 4)}, "expected one at byte 4"},
 		{"write past end", 1, []*pb.Command{newT(1, f32, 2), write(1, 0, 4), write(1, 4, 8)}, "expected one at byte 4"},
 		{"write cut short", 1, []*pb.Command{newT(1, f32, 4), write(1, 0, 4), run(pb.Op_OP_FILL, ref(1, 4))}, "ended after 4 of 16 bytes"},
-		{"release unknown", 1, []*pb.Command{{Kind: &pb.Command_Release{Release: &pb.Release{Ids: []uint64{8}}}}}, "release of tensor 8"},
-		{"empty command", 1, []*pb.Command{{}}, "empty or unknown command"},
+		{"release unknown", 1, []*pb.Command{{Release: &pb.Release{Ids: []uint64{8}}}}, "release of tensor 8"},
+		{"empty command", 1, []*pb.Command{{}}, "sets 0 of new, run, write and release"},
+		{"two in one command", 1, []*pb.Command{{New: &pb.NewTensor{Id: 1, Dtype: f32, Shape: []int64{1}}, Release: &pb.Release{Ids: []uint64{1}}}}, "sets 2 of"},
 		{"batch out of order", 2, nil, "batch 2 arrived after batch 0"},
 	}
 	for _, tt := range tests {

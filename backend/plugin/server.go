@@ -213,28 +213,35 @@ func (s *Server) exec(c *pb.Command, n uint64) {
 			s.fail(fmt.Errorf("the backend panicked: %v", r), n)
 		}
 	}()
-	if s.write != nil {
-		if w := c.GetWrite(); w == nil || w.Id != s.write.id {
-			s.protocolf(n, "the write of tensor %d ended after %d of %d bytes", s.write.id, s.write.off, len(s.write.buf))
-			s.write = nil
-		}
+	if s.write != nil && (c.Write == nil || c.Write.Id != s.write.id) {
+		s.protocolf(n, "the write of tensor %d ended after %d of %d bytes", s.write.id, s.write.off, len(s.write.buf))
+		s.write = nil
 	}
-	switch k := c.Kind.(type) {
-	case *pb.Command_New:
-		s.newTensor(k.New, n)
-	case *pb.Command_Run:
+	if set := b2i(c.New != nil) + b2i(c.Run != nil) + b2i(c.Write != nil) + b2i(c.Release != nil); set != 1 {
+		s.protocolf(n, "a command sets %d of new, run, write and release, not exactly one", set)
+		return
+	}
+	switch {
+	case c.New != nil:
+		s.newTensor(c.New, n)
+	case c.Run != nil:
 		if s.err == nil {
-			s.run(k.Run, n)
+			s.run(c.Run, n)
 		}
-	case *pb.Command_Write:
+	case c.Write != nil:
 		if s.err == nil {
-			s.writeChunk(k.Write, n)
+			s.writeChunk(c.Write, n)
 		}
-	case *pb.Command_Release:
-		s.release(k.Release, n)
 	default:
-		s.protocolf(n, "empty or unknown command")
+		s.release(c.Release, n)
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (s *Server) newTensor(m *pb.NewTensor, n uint64) {
@@ -272,31 +279,43 @@ func (s *Server) newTensor(m *pb.NewTensor, n uint64) {
 	s.tensors[m.Id] = &entry{base: t}
 }
 
-// view returns the handle of tensor id with the given shape, making a
+// view returns the handle of tensor id with the shape dims, making a
 // reshaped view the first time a shape is used.
-func (s *Server) view(ref *pb.TensorRef) (*backend.Tensor, error) {
-	e, ok := s.tensors[ref.Id]
+func (s *Server) view(id uint64, dims []int64) (*backend.Tensor, error) {
+	e, ok := s.tensors[id]
 	if !ok {
-		return nil, fmt.Errorf("%w: tensor %d does not exist (never created, or released)", errProtocol, ref.Id)
+		return nil, fmt.Errorf("%w: tensor %d does not exist (never created, or released)", errProtocol, id)
 	}
-	shape, err := shapeFromPB(ref.Shape)
-	if err != nil {
-		return nil, fmt.Errorf("%w: tensor %d: %v", errProtocol, ref.Id, err)
-	}
-	if shape.Equal(e.base.Shape()) {
+	if sameDims(e.base.Shape(), dims) {
 		return e.base, nil
 	}
 	for _, v := range e.views {
-		if shape.Equal(v.Shape()) {
+		if sameDims(v.Shape(), dims) {
 			return v, nil
 		}
 	}
+	shape, err := shapeFromPB(dims)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tensor %d: %v", errProtocol, id, err)
+	}
 	v, err := backend.Reshape(e.base, shape...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: tensor %d: %v", errProtocol, ref.Id, err)
+		return nil, fmt.Errorf("%w: tensor %d: %v", errProtocol, id, err)
 	}
 	e.views = append(e.views, v)
 	return v, nil
+}
+
+func sameDims(s backend.Shape, dims []int64) bool {
+	if len(s) != len(dims) {
+		return false
+	}
+	for i, d := range s {
+		if int64(d) != dims[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // maxArgs bounds the arguments of one op (the variadic ops take a handful).
@@ -308,8 +327,16 @@ func (s *Server) run(m *pb.RunOp, n uint64) {
 		s.protocolf(n, "%v", err)
 		return
 	}
-	if len(m.Args) > maxArgs {
-		s.protocolf(n, "%v with %d arguments", op, len(m.Args))
+	if len(m.Ids) > maxArgs || len(m.Ranks) != len(m.Ids) {
+		s.protocolf(n, "%v with %d argument ids and %d ranks", op, len(m.Ids), len(m.Ranks))
+		return
+	}
+	var total int64
+	for _, r := range m.Ranks {
+		total += int64(r)
+	}
+	if total != int64(len(m.Dims)) {
+		s.protocolf(n, "%v: the ranks add up to %d dimensions, dims has %d", op, total, len(m.Dims))
 		return
 	}
 	attrs, err := attrsFromPB(m.Attrs)
@@ -317,12 +344,20 @@ func (s *Server) run(m *pb.RunOp, n uint64) {
 		s.protocolf(n, "%v: %v", op, err)
 		return
 	}
-	args := make([]*backend.Tensor, len(m.Args))
-	for i, ref := range m.Args {
-		if ref.GetId() == 0 {
+	args := make([]*backend.Tensor, len(m.Ids))
+	dims := m.Dims
+	for i, id := range m.Ids {
+		r := m.Ranks[i]
+		d := dims[:r]
+		dims = dims[r:]
+		if id == 0 {
+			if r != 0 {
+				s.protocolf(n, "%v argument %d: an absent argument with a shape", op, i)
+				return
+			}
 			continue // an absent optional argument; Check refuses a missing required one
 		}
-		if args[i], err = s.view(ref); err != nil {
+		if args[i], err = s.view(id, d); err != nil {
 			s.fail(fmt.Errorf("%v argument %d: %w", op, i, err), n)
 			return
 		}

@@ -615,15 +615,14 @@ func (x *Batch) GetCommands() []*Command {
 	return nil
 }
 
+// Command is one command: exactly one of its fields is set. (Not a oneof:
+// plain fields decode faster, and a batch holds hundreds of commands.)
 type Command struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Types that are valid to be assigned to Kind:
-	//
-	//	*Command_New
-	//	*Command_Run
-	//	*Command_Write
-	//	*Command_Release
-	Kind          isCommand_Kind `protobuf_oneof:"kind"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	New           *NewTensor             `protobuf:"bytes,1,opt,name=new,proto3" json:"new,omitempty"`
+	Run           *RunOp                 `protobuf:"bytes,2,opt,name=run,proto3" json:"run,omitempty"`
+	Write         *WriteChunk            `protobuf:"bytes,3,opt,name=write,proto3" json:"write,omitempty"`
+	Release       *Release               `protobuf:"bytes,4,opt,name=release,proto3" json:"release,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -658,76 +657,33 @@ func (*Command) Descriptor() ([]byte, []int) {
 	return file_backend_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *Command) GetKind() isCommand_Kind {
-	if x != nil {
-		return x.Kind
-	}
-	return nil
-}
-
 func (x *Command) GetNew() *NewTensor {
 	if x != nil {
-		if x, ok := x.Kind.(*Command_New); ok {
-			return x.New
-		}
+		return x.New
 	}
 	return nil
 }
 
 func (x *Command) GetRun() *RunOp {
 	if x != nil {
-		if x, ok := x.Kind.(*Command_Run); ok {
-			return x.Run
-		}
+		return x.Run
 	}
 	return nil
 }
 
 func (x *Command) GetWrite() *WriteChunk {
 	if x != nil {
-		if x, ok := x.Kind.(*Command_Write); ok {
-			return x.Write
-		}
+		return x.Write
 	}
 	return nil
 }
 
 func (x *Command) GetRelease() *Release {
 	if x != nil {
-		if x, ok := x.Kind.(*Command_Release); ok {
-			return x.Release
-		}
+		return x.Release
 	}
 	return nil
 }
-
-type isCommand_Kind interface {
-	isCommand_Kind()
-}
-
-type Command_New struct {
-	New *NewTensor `protobuf:"bytes,1,opt,name=new,proto3,oneof"`
-}
-
-type Command_Run struct {
-	Run *RunOp `protobuf:"bytes,2,opt,name=run,proto3,oneof"`
-}
-
-type Command_Write struct {
-	Write *WriteChunk `protobuf:"bytes,3,opt,name=write,proto3,oneof"`
-}
-
-type Command_Release struct {
-	Release *Release `protobuf:"bytes,4,opt,name=release,proto3,oneof"`
-}
-
-func (*Command_New) isCommand_Kind() {}
-
-func (*Command_Run) isCommand_Kind() {}
-
-func (*Command_Write) isCommand_Kind() {}
-
-func (*Command_Release) isCommand_Kind() {}
 
 // NewTensor allocates a tensor under an id the host chose (never 0, never
 // reused while the tensor lives). Its contents are undefined until written.
@@ -799,13 +755,21 @@ func (x *NewTensor) GetGuarded() bool {
 	return false
 }
 
-// RunOp runs one op of the catalogue.
+// RunOp runs one op of the catalogue on its tensor arguments, in the order
+// of the op's row in the table. Argument i is the tensor ids[i] seen with a
+// shape of ranks[i] dimensions, the next ranks[i] values of dims: a tensor's
+// reshaped views share its id, so the shape travels with every use. Id 0
+// (rank 0) stands for an absent optional argument.
+//
+// Example: matmul(c [2,4], a [2,3], b [3,4]) with tensors 7, 5, 6 is
+// ids [7,5,6], ranks [2,2,2], dims [2,4, 2,3, 3,4].
 type RunOp struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Op    Op                     `protobuf:"varint,1,opt,name=op,proto3,enum=ijepa.backend.v1.Op" json:"op,omitempty"`
-	// The tensor arguments in the order of the op's row in the table.
-	Args          []*TensorRef `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
-	Attrs         *Attrs       `protobuf:"bytes,3,opt,name=attrs,proto3" json:"attrs,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            Op                     `protobuf:"varint,1,opt,name=op,proto3,enum=ijepa.backend.v1.Op" json:"op,omitempty"`
+	Ids           []uint64               `protobuf:"varint,2,rep,packed,name=ids,proto3" json:"ids,omitempty"`
+	Ranks         []uint32               `protobuf:"varint,3,rep,packed,name=ranks,proto3" json:"ranks,omitempty"`
+	Dims          []int64                `protobuf:"varint,4,rep,packed,name=dims,proto3" json:"dims,omitempty"`
+	Attrs         *Attrs                 `protobuf:"bytes,5,opt,name=attrs,proto3" json:"attrs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -847,9 +811,23 @@ func (x *RunOp) GetOp() Op {
 	return Op_OP_UNSPECIFIED
 }
 
-func (x *RunOp) GetArgs() []*TensorRef {
+func (x *RunOp) GetIds() []uint64 {
 	if x != nil {
-		return x.Args
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *RunOp) GetRanks() []uint32 {
+	if x != nil {
+		return x.Ranks
+	}
+	return nil
+}
+
+func (x *RunOp) GetDims() []int64 {
+	if x != nil {
+		return x.Dims
 	}
 	return nil
 }
@@ -857,61 +835,6 @@ func (x *RunOp) GetArgs() []*TensorRef {
 func (x *RunOp) GetAttrs() *Attrs {
 	if x != nil {
 		return x.Attrs
-	}
-	return nil
-}
-
-// TensorRef names a tensor and the shape the op sees it with: a tensor's
-// reshaped views share its id, so the shape travels with every use. id 0
-// stands for an absent optional argument.
-type TensorRef struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Shape         []int64                `protobuf:"varint,2,rep,packed,name=shape,proto3" json:"shape,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *TensorRef) Reset() {
-	*x = TensorRef{}
-	mi := &file_backend_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *TensorRef) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*TensorRef) ProtoMessage() {}
-
-func (x *TensorRef) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use TensorRef.ProtoReflect.Descriptor instead.
-func (*TensorRef) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *TensorRef) GetId() uint64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *TensorRef) GetShape() []int64 {
-	if x != nil {
-		return x.Shape
 	}
 	return nil
 }
@@ -938,7 +861,7 @@ type Attrs struct {
 
 func (x *Attrs) Reset() {
 	*x = Attrs{}
-	mi := &file_backend_proto_msgTypes[9]
+	mi := &file_backend_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +873,7 @@ func (x *Attrs) String() string {
 func (*Attrs) ProtoMessage() {}
 
 func (x *Attrs) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[9]
+	mi := &file_backend_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +886,7 @@ func (x *Attrs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attrs.ProtoReflect.Descriptor instead.
 func (*Attrs) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{9}
+	return file_backend_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Attrs) GetTransA() bool {
@@ -1072,7 +995,7 @@ type WriteChunk struct {
 
 func (x *WriteChunk) Reset() {
 	*x = WriteChunk{}
-	mi := &file_backend_proto_msgTypes[10]
+	mi := &file_backend_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1007,7 @@ func (x *WriteChunk) String() string {
 func (*WriteChunk) ProtoMessage() {}
 
 func (x *WriteChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[10]
+	mi := &file_backend_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1020,7 @@ func (x *WriteChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteChunk.ProtoReflect.Descriptor instead.
 func (*WriteChunk) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{10}
+	return file_backend_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WriteChunk) GetId() uint64 {
@@ -1132,7 +1055,7 @@ type Release struct {
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_backend_proto_msgTypes[11]
+	mi := &file_backend_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1067,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[11]
+	mi := &file_backend_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1080,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{11}
+	return file_backend_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Release) GetIds() []uint64 {
@@ -1175,7 +1098,7 @@ type SubmitReply struct {
 
 func (x *SubmitReply) Reset() {
 	*x = SubmitReply{}
-	mi := &file_backend_proto_msgTypes[12]
+	mi := &file_backend_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1110,7 @@ func (x *SubmitReply) String() string {
 func (*SubmitReply) ProtoMessage() {}
 
 func (x *SubmitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[12]
+	mi := &file_backend_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1123,7 @@ func (x *SubmitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReply.ProtoReflect.Descriptor instead.
 func (*SubmitReply) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{12}
+	return file_backend_proto_rawDescGZIP(), []int{11}
 }
 
 type SyncRequest struct {
@@ -1213,7 +1136,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_backend_proto_msgTypes[13]
+	mi := &file_backend_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1148,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[13]
+	mi := &file_backend_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1161,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{13}
+	return file_backend_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SyncRequest) GetSeq() uint64 {
@@ -1258,7 +1181,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_backend_proto_msgTypes[14]
+	mi := &file_backend_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1193,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[14]
+	mi := &file_backend_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1206,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{14}
+	return file_backend_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReadRequest) GetSeq() uint64 {
@@ -1312,7 +1235,7 @@ type ReadChunk struct {
 
 func (x *ReadChunk) Reset() {
 	*x = ReadChunk{}
-	mi := &file_backend_proto_msgTypes[15]
+	mi := &file_backend_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1247,7 @@ func (x *ReadChunk) String() string {
 func (*ReadChunk) ProtoMessage() {}
 
 func (x *ReadChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[15]
+	mi := &file_backend_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1260,7 @@ func (x *ReadChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadChunk.ProtoReflect.Descriptor instead.
 func (*ReadChunk) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{15}
+	return file_backend_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReadChunk) GetStatus() *Status {
@@ -1371,7 +1294,7 @@ type TensorRequest struct {
 
 func (x *TensorRequest) Reset() {
 	*x = TensorRequest{}
-	mi := &file_backend_proto_msgTypes[16]
+	mi := &file_backend_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1306,7 @@ func (x *TensorRequest) String() string {
 func (*TensorRequest) ProtoMessage() {}
 
 func (x *TensorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[16]
+	mi := &file_backend_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1319,7 @@ func (x *TensorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorRequest.ProtoReflect.Descriptor instead.
 func (*TensorRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{16}
+	return file_backend_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TensorRequest) GetSeq() uint64 {
@@ -1423,7 +1346,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_backend_proto_msgTypes[17]
+	mi := &file_backend_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1358,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[17]
+	mi := &file_backend_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1371,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{17}
+	return file_backend_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Status) GetError() *Error {
@@ -1476,7 +1399,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_backend_proto_msgTypes[18]
+	mi := &file_backend_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1411,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[18]
+	mi := &file_backend_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1424,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{18}
+	return file_backend_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Error) GetKind() ErrorKind {
@@ -1547,7 +1470,7 @@ type ProgressRequest struct {
 
 func (x *ProgressRequest) Reset() {
 	*x = ProgressRequest{}
-	mi := &file_backend_proto_msgTypes[19]
+	mi := &file_backend_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1559,7 +1482,7 @@ func (x *ProgressRequest) String() string {
 func (*ProgressRequest) ProtoMessage() {}
 
 func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[19]
+	mi := &file_backend_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1572,7 +1495,7 @@ func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressRequest.ProtoReflect.Descriptor instead.
 func (*ProgressRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{19}
+	return file_backend_proto_rawDescGZIP(), []int{18}
 }
 
 type ProgressReply struct {
@@ -1588,7 +1511,7 @@ type ProgressReply struct {
 
 func (x *ProgressReply) Reset() {
 	*x = ProgressReply{}
-	mi := &file_backend_proto_msgTypes[20]
+	mi := &file_backend_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1600,7 +1523,7 @@ func (x *ProgressReply) String() string {
 func (*ProgressReply) ProtoMessage() {}
 
 func (x *ProgressReply) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[20]
+	mi := &file_backend_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1613,7 +1536,7 @@ func (x *ProgressReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressReply.ProtoReflect.Descriptor instead.
 func (*ProgressReply) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{20}
+	return file_backend_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ProgressReply) GetReceived() uint64 {
@@ -1667,25 +1590,23 @@ const file_backend_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"P\n" +
 	"\x05Batch\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x125\n" +
-	"\bcommands\x18\x02 \x03(\v2\x19.ijepa.backend.v1.CommandR\bcommands\"\xdc\x01\n" +
-	"\aCommand\x12/\n" +
-	"\x03new\x18\x01 \x01(\v2\x1b.ijepa.backend.v1.NewTensorH\x00R\x03new\x12+\n" +
-	"\x03run\x18\x02 \x01(\v2\x17.ijepa.backend.v1.RunOpH\x00R\x03run\x124\n" +
-	"\x05write\x18\x03 \x01(\v2\x1c.ijepa.backend.v1.WriteChunkH\x00R\x05write\x125\n" +
-	"\arelease\x18\x04 \x01(\v2\x19.ijepa.backend.v1.ReleaseH\x00R\areleaseB\x06\n" +
-	"\x04kind\"z\n" +
+	"\bcommands\x18\x02 \x03(\v2\x19.ijepa.backend.v1.CommandR\bcommands\"\xcc\x01\n" +
+	"\aCommand\x12-\n" +
+	"\x03new\x18\x01 \x01(\v2\x1b.ijepa.backend.v1.NewTensorR\x03new\x12)\n" +
+	"\x03run\x18\x02 \x01(\v2\x17.ijepa.backend.v1.RunOpR\x03run\x122\n" +
+	"\x05write\x18\x03 \x01(\v2\x1c.ijepa.backend.v1.WriteChunkR\x05write\x123\n" +
+	"\arelease\x18\x04 \x01(\v2\x19.ijepa.backend.v1.ReleaseR\arelease\"z\n" +
 	"\tNewTensor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12-\n" +
 	"\x05dtype\x18\x02 \x01(\x0e2\x17.ijepa.backend.v1.DTypeR\x05dtype\x12\x14\n" +
 	"\x05shape\x18\x03 \x03(\x03R\x05shape\x12\x18\n" +
-	"\aguarded\x18\x04 \x01(\bR\aguarded\"\x8d\x01\n" +
+	"\aguarded\x18\x04 \x01(\bR\aguarded\"\x98\x01\n" +
 	"\x05RunOp\x12$\n" +
-	"\x02op\x18\x01 \x01(\x0e2\x14.ijepa.backend.v1.OpR\x02op\x12/\n" +
-	"\x04args\x18\x02 \x03(\v2\x1b.ijepa.backend.v1.TensorRefR\x04args\x12-\n" +
-	"\x05attrs\x18\x03 \x01(\v2\x17.ijepa.backend.v1.AttrsR\x05attrs\"1\n" +
-	"\tTensorRef\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
-	"\x05shape\x18\x02 \x03(\x03R\x05shape\"\xb0\x02\n" +
+	"\x02op\x18\x01 \x01(\x0e2\x14.ijepa.backend.v1.OpR\x02op\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\x04R\x03ids\x12\x14\n" +
+	"\x05ranks\x18\x03 \x03(\rR\x05ranks\x12\x12\n" +
+	"\x04dims\x18\x04 \x03(\x03R\x04dims\x12-\n" +
+	"\x05attrs\x18\x05 \x01(\v2\x17.ijepa.backend.v1.AttrsR\x05attrs\"\xb0\x02\n" +
 	"\x05Attrs\x12\x17\n" +
 	"\atrans_a\x18\x01 \x01(\bR\x06transA\x12\x17\n" +
 	"\atrans_b\x18\x02 \x01(\bR\x06transB\x12\x14\n" +
@@ -1808,7 +1729,7 @@ func file_backend_proto_rawDescGZIP() []byte {
 }
 
 var file_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_backend_proto_goTypes = []any{
 	(DType)(0),              // 0: ijepa.backend.v1.DType
 	(Op)(0),                 // 1: ijepa.backend.v1.Op
@@ -1821,19 +1742,18 @@ var file_backend_proto_goTypes = []any{
 	(*Command)(nil),         // 8: ijepa.backend.v1.Command
 	(*NewTensor)(nil),       // 9: ijepa.backend.v1.NewTensor
 	(*RunOp)(nil),           // 10: ijepa.backend.v1.RunOp
-	(*TensorRef)(nil),       // 11: ijepa.backend.v1.TensorRef
-	(*Attrs)(nil),           // 12: ijepa.backend.v1.Attrs
-	(*WriteChunk)(nil),      // 13: ijepa.backend.v1.WriteChunk
-	(*Release)(nil),         // 14: ijepa.backend.v1.Release
-	(*SubmitReply)(nil),     // 15: ijepa.backend.v1.SubmitReply
-	(*SyncRequest)(nil),     // 16: ijepa.backend.v1.SyncRequest
-	(*ReadRequest)(nil),     // 17: ijepa.backend.v1.ReadRequest
-	(*ReadChunk)(nil),       // 18: ijepa.backend.v1.ReadChunk
-	(*TensorRequest)(nil),   // 19: ijepa.backend.v1.TensorRequest
-	(*Status)(nil),          // 20: ijepa.backend.v1.Status
-	(*Error)(nil),           // 21: ijepa.backend.v1.Error
-	(*ProgressRequest)(nil), // 22: ijepa.backend.v1.ProgressRequest
-	(*ProgressReply)(nil),   // 23: ijepa.backend.v1.ProgressReply
+	(*Attrs)(nil),           // 11: ijepa.backend.v1.Attrs
+	(*WriteChunk)(nil),      // 12: ijepa.backend.v1.WriteChunk
+	(*Release)(nil),         // 13: ijepa.backend.v1.Release
+	(*SubmitReply)(nil),     // 14: ijepa.backend.v1.SubmitReply
+	(*SyncRequest)(nil),     // 15: ijepa.backend.v1.SyncRequest
+	(*ReadRequest)(nil),     // 16: ijepa.backend.v1.ReadRequest
+	(*ReadChunk)(nil),       // 17: ijepa.backend.v1.ReadChunk
+	(*TensorRequest)(nil),   // 18: ijepa.backend.v1.TensorRequest
+	(*Status)(nil),          // 19: ijepa.backend.v1.Status
+	(*Error)(nil),           // 20: ijepa.backend.v1.Error
+	(*ProgressRequest)(nil), // 21: ijepa.backend.v1.ProgressRequest
+	(*ProgressReply)(nil),   // 22: ijepa.backend.v1.ProgressReply
 }
 var file_backend_proto_depIdxs = []int32{
 	5,  // 0: ijepa.backend.v1.HelloReply.info:type_name -> ijepa.backend.v1.Info
@@ -1843,35 +1763,34 @@ var file_backend_proto_depIdxs = []int32{
 	8,  // 4: ijepa.backend.v1.Batch.commands:type_name -> ijepa.backend.v1.Command
 	9,  // 5: ijepa.backend.v1.Command.new:type_name -> ijepa.backend.v1.NewTensor
 	10, // 6: ijepa.backend.v1.Command.run:type_name -> ijepa.backend.v1.RunOp
-	13, // 7: ijepa.backend.v1.Command.write:type_name -> ijepa.backend.v1.WriteChunk
-	14, // 8: ijepa.backend.v1.Command.release:type_name -> ijepa.backend.v1.Release
+	12, // 7: ijepa.backend.v1.Command.write:type_name -> ijepa.backend.v1.WriteChunk
+	13, // 8: ijepa.backend.v1.Command.release:type_name -> ijepa.backend.v1.Release
 	0,  // 9: ijepa.backend.v1.NewTensor.dtype:type_name -> ijepa.backend.v1.DType
 	1,  // 10: ijepa.backend.v1.RunOp.op:type_name -> ijepa.backend.v1.Op
-	11, // 11: ijepa.backend.v1.RunOp.args:type_name -> ijepa.backend.v1.TensorRef
-	12, // 12: ijepa.backend.v1.RunOp.attrs:type_name -> ijepa.backend.v1.Attrs
-	20, // 13: ijepa.backend.v1.ReadChunk.status:type_name -> ijepa.backend.v1.Status
-	21, // 14: ijepa.backend.v1.Status.error:type_name -> ijepa.backend.v1.Error
-	2,  // 15: ijepa.backend.v1.Error.kind:type_name -> ijepa.backend.v1.ErrorKind
-	1,  // 16: ijepa.backend.v1.Error.op:type_name -> ijepa.backend.v1.Op
-	3,  // 17: ijepa.backend.v1.Backend.Hello:input_type -> ijepa.backend.v1.HelloRequest
-	7,  // 18: ijepa.backend.v1.Backend.Submit:input_type -> ijepa.backend.v1.Batch
-	16, // 19: ijepa.backend.v1.Backend.Sync:input_type -> ijepa.backend.v1.SyncRequest
-	17, // 20: ijepa.backend.v1.Backend.Read:input_type -> ijepa.backend.v1.ReadRequest
-	19, // 21: ijepa.backend.v1.Backend.CheckGuards:input_type -> ijepa.backend.v1.TensorRequest
-	22, // 22: ijepa.backend.v1.Backend.Progress:input_type -> ijepa.backend.v1.ProgressRequest
-	16, // 23: ijepa.backend.v1.Backend.Close:input_type -> ijepa.backend.v1.SyncRequest
-	4,  // 24: ijepa.backend.v1.Backend.Hello:output_type -> ijepa.backend.v1.HelloReply
-	15, // 25: ijepa.backend.v1.Backend.Submit:output_type -> ijepa.backend.v1.SubmitReply
-	20, // 26: ijepa.backend.v1.Backend.Sync:output_type -> ijepa.backend.v1.Status
-	18, // 27: ijepa.backend.v1.Backend.Read:output_type -> ijepa.backend.v1.ReadChunk
-	20, // 28: ijepa.backend.v1.Backend.CheckGuards:output_type -> ijepa.backend.v1.Status
-	23, // 29: ijepa.backend.v1.Backend.Progress:output_type -> ijepa.backend.v1.ProgressReply
-	20, // 30: ijepa.backend.v1.Backend.Close:output_type -> ijepa.backend.v1.Status
-	24, // [24:31] is the sub-list for method output_type
-	17, // [17:24] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	11, // 11: ijepa.backend.v1.RunOp.attrs:type_name -> ijepa.backend.v1.Attrs
+	19, // 12: ijepa.backend.v1.ReadChunk.status:type_name -> ijepa.backend.v1.Status
+	20, // 13: ijepa.backend.v1.Status.error:type_name -> ijepa.backend.v1.Error
+	2,  // 14: ijepa.backend.v1.Error.kind:type_name -> ijepa.backend.v1.ErrorKind
+	1,  // 15: ijepa.backend.v1.Error.op:type_name -> ijepa.backend.v1.Op
+	3,  // 16: ijepa.backend.v1.Backend.Hello:input_type -> ijepa.backend.v1.HelloRequest
+	7,  // 17: ijepa.backend.v1.Backend.Submit:input_type -> ijepa.backend.v1.Batch
+	15, // 18: ijepa.backend.v1.Backend.Sync:input_type -> ijepa.backend.v1.SyncRequest
+	16, // 19: ijepa.backend.v1.Backend.Read:input_type -> ijepa.backend.v1.ReadRequest
+	18, // 20: ijepa.backend.v1.Backend.CheckGuards:input_type -> ijepa.backend.v1.TensorRequest
+	21, // 21: ijepa.backend.v1.Backend.Progress:input_type -> ijepa.backend.v1.ProgressRequest
+	15, // 22: ijepa.backend.v1.Backend.Close:input_type -> ijepa.backend.v1.SyncRequest
+	4,  // 23: ijepa.backend.v1.Backend.Hello:output_type -> ijepa.backend.v1.HelloReply
+	14, // 24: ijepa.backend.v1.Backend.Submit:output_type -> ijepa.backend.v1.SubmitReply
+	19, // 25: ijepa.backend.v1.Backend.Sync:output_type -> ijepa.backend.v1.Status
+	17, // 26: ijepa.backend.v1.Backend.Read:output_type -> ijepa.backend.v1.ReadChunk
+	19, // 27: ijepa.backend.v1.Backend.CheckGuards:output_type -> ijepa.backend.v1.Status
+	22, // 28: ijepa.backend.v1.Backend.Progress:output_type -> ijepa.backend.v1.ProgressReply
+	19, // 29: ijepa.backend.v1.Backend.Close:output_type -> ijepa.backend.v1.Status
+	23, // [23:30] is the sub-list for method output_type
+	16, // [16:23] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_backend_proto_init() }
@@ -1879,19 +1798,13 @@ func file_backend_proto_init() {
 	if File_backend_proto != nil {
 		return
 	}
-	file_backend_proto_msgTypes[5].OneofWrappers = []any{
-		(*Command_New)(nil),
-		(*Command_Run)(nil),
-		(*Command_Write)(nil),
-		(*Command_Release)(nil),
-	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_backend_proto_rawDesc), len(file_backend_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   21,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
