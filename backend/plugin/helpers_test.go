@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
+	"google.golang.org/grpc"
 )
 
 // The test binary doubles as a plugin: run with IJEPA_PLUGIN_TEST_MODE set
@@ -55,6 +58,7 @@ func hostAndWait() {
 // servePluginMode serves the CPU backend, well or badly:
 //
 //	cpu          correctly
+//	bare         correctly, without go-plugin's server: docs/PLUGINS.md's recipe for other languages
 //	version      with another protocol version in the handshake
 //	hash         with another op catalogue hash in Hello
 //	exit-on-gelu exits (status 3, a line on stderr) when asked to run gelu
@@ -65,6 +69,8 @@ func servePluginMode(mode string) {
 	hs := Handshake
 	switch mode {
 	case "cpu":
+	case "bare":
+		serveBare(inner)
 	case "version":
 		hs.ProtocolVersion = ProtocolVersion + 1
 	case "hash":
@@ -87,6 +93,34 @@ func servePluginMode(mode string) {
 		srv = s
 	}
 	goplugin.Serve(serveConfig(hs, srv, s.exitIfOpen))
+}
+
+// serveBare serves b the way docs/PLUGINS.md tells authors in other
+// languages to: check the cookie, listen on a Unix socket, print the
+// handshake line, serve only the Backend service, exit when the host's
+// connection ends.
+func serveBare(b backend.Backend) {
+	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+		fmt.Fprintln(os.Stderr, "this is an ijepa backend plugin; ijepa runs it")
+		os.Exit(1)
+	}
+	dir, err := os.MkdirTemp("", "bare-plugin")
+	if err != nil {
+		panic(err)
+	}
+	sock := filepath.Join(dir, "socket")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		panic(err)
+	}
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.StatsHandler(connEnd(func() {
+		os.RemoveAll(dir)
+		os.Exit(0)
+	})))
+	pb.RegisterBackendServer(srv, NewServer(b))
+	fmt.Printf("1|%d|unix|%s|grpc|\n", ProtocolVersion, sock)
+	srv.Serve(l)
+	os.Exit(0)
 }
 
 // onOp is a backend that calls do instead of running op.

@@ -90,6 +90,27 @@ func TestProcess(t *testing.T) {
 	waitExited(t, pid, 3*time.Second)
 }
 
+// A plugin written from docs/PLUGINS.md alone, with gRPC but without
+// go-plugin's server, works and ends promptly.
+func TestBarePlugin(t *testing.T) {
+	b, err := openMode(t, "bare", fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := asClient(b)
+	x := mustF32(t, b, []float32{1, -2, 3}, 3)
+	backend.Scale(b, x, x, -2)
+	got, err := backend.ReadF32(b, x)
+	if err != nil || !equal(got, []float32{-2, 4, -6}) {
+		t.Fatalf("-2 x = %v, %v", got, err)
+	}
+	pid := c.pid()
+	if err := within(t, 2*time.Second, b.Close); err != nil {
+		t.Fatal(err)
+	}
+	waitExited(t, pid, 2*time.Second)
+}
+
 // A plugin killed mid-run is reported, with how it died, at the next
 // synchronisation and by every call after it, within seconds.
 func TestKilledMidRun(t *testing.T) {
