@@ -500,19 +500,20 @@ func (c *Client) Close() error {
 	c.flush()
 	c.closed = true
 	if c.fault == nil {
-		if err := c.syncCall("closing", c.rpc.Close); err == nil {
-			err := c.wait("closing the op stream", func(context.Context) error {
-				_, err := c.stream.CloseAndRecv()
-				return err
-			})
-			if err != nil {
-				c.setFault(err)
-			}
+		c.syncCall("closing", c.rpc.Close) // records the plugin's last error
+	}
+	if c.fault == nil {
+		err := c.wait("closing the op stream", func(context.Context) error {
+			_, err := c.stream.CloseAndRecv()
+			return err
+		})
+		if err != nil {
+			c.setFault(err)
 		}
 	}
 	c.cancel(fmt.Errorf("%s: %w", c.name, backend.ErrClosed))
 	if c.proc != nil {
-		if c.fault != nil {
+		if c.fault != nil && !c.proc.Exited() {
 			// A stopped or wedged plugin would never answer go-plugin's
 			// polite shutdown, which waits without a deadline.
 			if p, err := os.FindProcess(c.pid()); err == nil && c.pid() > 0 {

@@ -146,6 +146,9 @@ func TestDeviceErrorIsStickyAndNamed(t *testing.T) {
 	if b.Err() == nil {
 		t.Error("Err is nil after the error was reported")
 	}
+	if cerr := b.Close(); cerr == nil || cerr.Error() != err.Error() {
+		t.Errorf("Close = %v, want the sticky error", cerr)
+	}
 }
 
 // Shape errors are found on the host: nothing is sent.
