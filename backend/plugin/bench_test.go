@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"math"
 	"os"
 	"testing"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
+	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // stepModel is a stand-in for a training step until the trainer exists: a
@@ -291,5 +294,57 @@ func BenchmarkStepOverhead(b *testing.B) {
 			b.ReportMetric(plugin/inproc, "ratio")
 			b.ReportMetric(float64(models[1].commands), "commands/step")
 		})
+	}
+}
+
+// checkOnly is a backend that validates calls and computes nothing, so that
+// a benchmark sees the protocol's own cost.
+type checkOnly struct{ *cpu.Backend }
+
+func (b checkOnly) Run(c backend.Call) {
+	if err := backend.Check(c); err != nil {
+		b.Set(err)
+	}
+}
+
+// BenchmarkServerCommand times what the plugin does per op command: decode
+// a batch of 64 `add` commands and execute them on a backend that only
+// validates.
+//
+//	go test -run '^$' -bench ServerCommand ./backend/plugin/
+func BenchmarkServerCommand(b *testing.B) {
+	s := NewServer(checkOnly{cpu.New()})
+	ctx := context.Background()
+	s.Hello(ctx, &pb.HelloRequest{ApiVersion: backend.APIVersion, CatalogueHash: backend.CatalogueHash()})
+	f32 := pb.DType_DTYPE_F32
+	s.execBatch(&pb.Batch{Seq: 1, Commands: []*pb.Command{
+		{New: &pb.NewTensor{Id: 1, Dtype: f32, Shape: []int64{4, 4}}},
+		{New: &pb.NewTensor{Id: 2, Dtype: f32, Shape: []int64{4, 4}}},
+		{New: &pb.NewTensor{Id: 3, Dtype: f32, Shape: []int64{4}}},
+	}})
+	const n = 64
+	batch := &pb.Batch{}
+	for i := 0; i < n; i++ {
+		batch.Commands = append(batch.Commands, &pb.Command{Run: &pb.RunOp{Op: pb.Op_OP_ADD,
+			Ids: []uint64{1, 2, 3}, Ranks: []uint32{2, 2, 1}, Dims: []int64{4, 4, 4, 4, 4}}})
+	}
+	raw, err := proto.Marshal(batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var m pb.Batch
+		if err := proto.Unmarshal(raw, &m); err != nil {
+			b.Fatal(err)
+		}
+		m.Seq = uint64(i + 2)
+		s.execBatch(&m)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/command")
+	if st, _ := s.Sync(ctx, &pb.SyncRequest{Seq: uint64(b.N + 1)}); st.GetError() != nil {
+		b.Fatal(st.Error)
 	}
 }
