@@ -174,6 +174,19 @@ func TestHangsMidRun(t *testing.T) {
 				defer syscall.Kill(pid, syscall.SIGKILL)
 			}
 			backend.GELU(c, x, x)
+			if tt.name == "stuck in an op" {
+				// Then fill gRPC's flow-control window: sending blocks too.
+				big, _ := c.New(backend.F32, 8<<20)
+				within(t, fast.Timeout+fast.PingTimeout+2*time.Second, func() error {
+					for i := 0; i < 4 && c.Err() == nil; i++ {
+						c.Write(big, make([]byte, big.Bytes()))
+					}
+					return nil
+				})
+				if !errors.Is(c.Err(), ErrHung) {
+					t.Fatalf("after writes to a stuck plugin, Err = %v, want ErrHung", c.Err())
+				}
+			}
 			err := within(t, fast.Timeout+fast.PingTimeout+2*time.Second, c.Sync)
 			wantErr(t, err, ErrHung)
 			if !strings.Contains(err.Error(), tt.want) {
