@@ -121,10 +121,24 @@ func open(name, path string, opts Options) (backend.Backend, error) {
 	d := raw.(dispensed)
 	c, err := connect(name, d.rpc, d.ctx, proc, o, stderr, exit)
 	if err != nil {
-		proc.Kill()
+		forceKill(proc)
 		return nil, err
 	}
 	return c, nil
+}
+
+// forceKill ends a plugin process that may not answer: go-plugin's Kill
+// first asks the plugin to shut down and waits for the answer without a
+// deadline, which a stopped or wedged plugin never gives.
+func forceKill(proc *goplugin.Client) {
+	if !proc.Exited() {
+		if rc := proc.ReattachConfig(); rc != nil && rc.Pid > 0 {
+			if p, err := os.FindProcess(rc.Pid); err == nil {
+				p.Kill()
+			}
+		}
+	}
+	proc.Kill()
 }
 
 // startError explains why the handshake failed.
@@ -134,7 +148,8 @@ func startError(name string, timeout time.Duration, err error, stderr *tail, exi
 	switch {
 	case strings.Contains(msg, "incompatible API version"):
 		var theirs int
-		if _, e := fmt.Sscanf(msg[strings.Index(msg, "Plugin version:"):], "Plugin version: %d", &theirs); e == nil {
+		_, after, _ := strings.Cut(msg, "Plugin version:")
+		if _, e := fmt.Sscanf(after, "%d", &theirs); e == nil {
 			return fmt.Errorf("%s: %w: the plugin speaks protocol version %d, this ijepa speaks %d (backend API version %d); "+
 				"rebuild the plugin against this version of package backend", name, ErrVersion, theirs, ProtocolVersion, backend.APIVersion)
 		}
@@ -512,14 +527,11 @@ func (c *Client) Close() error {
 		}
 	}
 	c.cancel(fmt.Errorf("%s: %w", c.name, backend.ErrClosed))
-	if c.proc != nil {
-		if c.fault != nil && !c.proc.Exited() {
-			// A stopped or wedged plugin would never answer go-plugin's
-			// polite shutdown, which waits without a deadline.
-			if p, err := os.FindProcess(c.pid()); err == nil && c.pid() > 0 {
-				p.Kill()
-			}
-		}
+	switch {
+	case c.proc == nil:
+	case c.fault != nil:
+		forceKill(c.proc)
+	default:
 		c.proc.Kill()
 	}
 	return c.sticky.Err()
