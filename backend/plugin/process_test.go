@@ -54,6 +54,34 @@ func exited(pid int) bool {
 	return strings.HasPrefix(rest, "Z") || strings.HasPrefix(rest, "X")
 }
 
+// waitState waits until every thread of process pid is in the given state
+// ("T": stopped).
+func waitState(t *testing.T, pid int, state string) {
+	t.Helper()
+	inState := func() bool {
+		tasks, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/stat")
+		if err != nil || len(tasks) == 0 {
+			return false
+		}
+		for _, task := range tasks {
+			stat, err := os.ReadFile(task)
+			if err != nil {
+				return false
+			}
+			if _, rest, _ := strings.Cut(string(stat), ") "); !strings.HasPrefix(rest, state) {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if inState() {
+			return
+		}
+	}
+	t.Fatalf("process %d did not reach state %s", pid, state)
+}
+
 func waitExited(t *testing.T, pid int, d time.Duration) {
 	t.Helper()
 	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -172,6 +200,7 @@ func TestHangsMidRun(t *testing.T) {
 				}
 				syscall.Kill(pid, syscall.SIGSTOP)
 				defer syscall.Kill(pid, syscall.SIGKILL)
+				waitState(t, pid, "T") // signals arrive asynchronously
 			}
 			backend.GELU(c, x, x)
 			if tt.name == "stuck in an op" {
