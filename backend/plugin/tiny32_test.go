@@ -1,0 +1,129 @@
+package plugin
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu"
+	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
+	"github.com/ijepa-go/ijepa/ijepa/config"
+	"github.com/ijepa-go/ijepa/ijepa/mask"
+	"github.com/ijepa-go/ijepa/ijepa/model"
+)
+
+// presetStep is an I-JEPA training step of a config preset on a backend:
+// the model, and a batch of random images with the preset's masks.
+type presetStep struct {
+	m     *model.Model
+	batch model.Batch
+}
+
+func newPresetStep(tb testing.TB, be backend.Backend, preset string, batch int) *presetStep {
+	tb.Helper()
+	cfg, err := config.Preset(preset)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	enc, err := cfg.Encoder()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := model.New(model.Config{Dim: enc.Dim, Depth: enc.Depth, Heads: enc.Heads, MLPHidden: enc.MLPHidden,
+		ImgSize: cfg.Data.CropSize, Patch: cfg.Mask.PatchSize, PredDim: cfg.Meta.PredEmbDim, PredDepth: cfg.Meta.PredDepth})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := m.Alloc(be, 1); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(m.Free)
+	col, err := mask.New(cfg.MaskConfig())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mb, err := col.Sample(0, batch)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	images := make([]float32, batch*3*cfg.Data.CropSize*cfg.Data.CropSize)
+	for i := range images {
+		images[i] = float32(r.NormFloat64())
+	}
+	return &presetStep{m: m, batch: model.Batch{Images: images, Context: mb.Context, Targets: mb.Targets}}
+}
+
+func (s *presetStep) run() (float64, error) {
+	return s.m.Step(s.batch, model.Hyper{LR: 1e-4, WD: 0.04, Momentum: 0.996})
+}
+
+// A real training step (the tiny32 model on a batch of 2) gives the same
+// loss, bit for bit, in process and through a plugin process.
+func TestTrainingStepThroughPlugin(t *testing.T) {
+	direct := newPresetStep(t, cpu.New(), "tiny32", 2)
+	remote := newPresetStep(t, mustOpenMode(t, "cpu", Options{}), "tiny32", 2)
+	for i := 0; i < 2; i++ {
+		a, err := direct.run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := remote.run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != b {
+			t.Fatalf("step %d: loss %v in process, %v through the plugin", i, a, b)
+		}
+	}
+}
+
+// BenchmarkTiny32Step times the tiny32 training step (batch 64) on the CPU
+// backend in process and through a plugin process running the same backend,
+// one step of each in turn, and reports both and their ratio.
+//
+//	go test -run '^$' -bench Tiny32Step -benchtime 5x ./backend/plugin/
+func BenchmarkTiny32Step(b *testing.B) {
+	os.Setenv(modeEnv, "cpu")
+	p, err := Open(os.Args[0], Options{})
+	os.Unsetenv(modeEnv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	steps := []*presetStep{newPresetStep(b, cpu.New(), "tiny32", 64), newPresetStep(b, p, "tiny32", 64)}
+	var took [2]time.Duration
+	for _, s := range steps { // warm up
+		if _, err := s.run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rpc := asClient(p).rpc
+	before, err := rpc.Progress(context.Background(), &pb.ProgressRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k, s := range steps {
+			start := time.Now()
+			if _, err := s.run(); err != nil {
+				b.Fatal(err)
+			}
+			took[k] += time.Since(start)
+		}
+	}
+	b.StopTimer()
+	after, err := rpc.Progress(context.Background(), &pb.ProgressRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(after.Commands-before.Commands)/float64(b.N), "commands/step")
+	inproc, plugin := took[0].Seconds()/float64(b.N), took[1].Seconds()/float64(b.N)
+	b.ReportMetric(inproc*1e3, "in-process-ms/step")
+	b.ReportMetric(plugin*1e3, "plugin-ms/step")
+	b.ReportMetric(plugin/inproc, "ratio")
+}
