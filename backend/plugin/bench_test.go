@@ -257,8 +257,10 @@ func TestStepModelThroughPlugin(t *testing.T) {
 
 // BenchmarkStepOverhead times the step model on the CPU backend in process
 // and through a plugin process running the same backend, alternating one
-// step of each so that both see the same machine, and reports the mean step
-// time of each and their ratio: the price of the process boundary.
+// step of each so that both see the same machine, and reports the fastest
+// step of each and their ratio: the price of the process boundary. (The
+// fastest of several steps is the measure least disturbed by other work on
+// a shared machine.)
 //
 //	go test -run '^$' -bench StepOverhead -benchtime 40x ./backend/plugin/
 func BenchmarkStepOverhead(b *testing.B) {
@@ -272,29 +274,37 @@ func BenchmarkStepOverhead(b *testing.B) {
 			}
 			defer p.Close()
 			models := []*stepModel{newStepModel(b, cpu.New(), sz), newStepModel(b, p, sz)}
-			var took [2]time.Duration
-			for _, m := range models { // warm up
-				if _, err := m.run(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				for k, m := range models {
-					start := time.Now()
-					if _, err := m.run(); err != nil {
-						b.Fatal(err)
-					}
-					took[k] += time.Since(start)
-				}
-			}
-			inproc, plugin := took[0].Seconds()/float64(b.N), took[1].Seconds()/float64(b.N)
-			b.ReportMetric(inproc*1e3, "in-process-ms/step")
-			b.ReportMetric(plugin*1e3, "plugin-ms/step")
-			b.ReportMetric(plugin/inproc, "ratio")
+			alternate(b, func(k int) error { _, err := models[k].run(); return err })
 			b.ReportMetric(float64(models[1].commands), "commands/step")
 		})
 	}
+}
+
+// alternate runs step(0) (in process) and step(1) (through the plugin) in
+// turn, after one warm-up step each, b.N times, and reports the fastest
+// step of each and their ratio.
+func alternate(b *testing.B, step func(k int) error) {
+	for k := 0; k < 2; k++ {
+		if err := step(k); err != nil {
+			b.Fatal(err)
+		}
+	}
+	best := [2]time.Duration{math.MaxInt64, math.MaxInt64}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := 0; k < 2; k++ {
+			start := time.Now()
+			if err := step(k); err != nil {
+				b.Fatal(err)
+			}
+			best[k] = min(best[k], time.Since(start))
+		}
+	}
+	b.StopTimer()
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(best[0]), "in-process-ms/step")
+	b.ReportMetric(ms(best[1]), "plugin-ms/step")
+	b.ReportMetric(float64(best[1])/float64(best[0]), "ratio")
 }
 
 // checkOnly is a backend that validates calls and computes nothing, so that

@@ -300,7 +300,7 @@ func (c *Client) Write(t *backend.Tensor, src []byte) {
 	}
 	t.NoteWrite(src)
 	id := t.Storage().ID
-	for off := 0; off < len(src); {
+	for off := 0; off < len(src) && c.fault == nil; {
 		end := min(off+ChunkBytes, len(src))
 		if c.batchLen > 0 && c.batchLen+end-off > batchBytes {
 			c.flush()

@@ -25,6 +25,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -83,7 +84,7 @@ type Options struct {
 	PollInterval time.Duration
 	// Stderr, when set, receives the plugin's standard error. The last
 	// lines are kept in any case and quoted when the plugin fails.
-	Stderr interface{ Write([]byte) (int, error) }
+	Stderr io.Writer
 }
 
 // defaultTimeout is Options.Timeout when neither the field nor the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 )
@@ -11,7 +12,7 @@ import (
 // tail keeps the end of a plugin's standard error, to quote when the plugin
 // fails, and copies everything to w when w is set.
 type tail struct {
-	w interface{ Write([]byte) (int, error) }
+	w io.Writer
 
 	mu  sync.Mutex
 	buf []byte
