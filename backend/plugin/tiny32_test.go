@@ -100,7 +100,7 @@ func BenchmarkTiny32Step(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	alternate(b, func(k int) error { _, err := steps[k].run(); return err })
+	alternate(b, asClient(p).pid(), func(k int) error { _, err := steps[k].run(); return err })
 	after, err := rpc.Progress(context.Background(), &pb.ProgressRequest{})
 	if err != nil {
 		b.Fatal(err)
