@@ -1,9 +1,13 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend"
@@ -106,4 +110,43 @@ func BenchmarkTiny32Step(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(after.Commands-before.Commands)/float64(b.N+1), "commands/step")
+}
+
+// When the plugin is killed mid-training, the step fails with the reason, a
+// checkpoint cannot be written from the dead backend, and the last good
+// checkpoint stays as it was and loads.
+func TestCheckpointSurvivesKilledPlugin(t *testing.T) {
+	c := mustOpenMode(t, "cpu", fast)
+	s := newPresetStep(t, c, "tiny32", 2)
+	if _, err := s.run(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "latest.safetensors")
+	if err := s.m.Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(c.pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.run(); !errors.Is(err, ErrExited) {
+		t.Fatalf("a step after the plugin died: %v, want ErrExited", err)
+	}
+	if err := s.m.Save(path, nil); !errors.Is(err, ErrExited) {
+		t.Fatalf("saving from the dead plugin: %v, want ErrExited", err)
+	}
+	now, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(now, good) {
+		t.Fatalf("the last good checkpoint changed (%v)", err)
+	}
+	fresh := newPresetStep(t, cpu.New(), "tiny32", 2)
+	if _, err := fresh.m.Load(path); err != nil {
+		t.Fatalf("the last good checkpoint does not load: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("the checkpoint directory holds %d files, want only the checkpoint", len(entries))
+	}
 }
