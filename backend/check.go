@@ -44,6 +44,26 @@ func Expand(c Call) []Arg {
 	return out
 }
 
+// specAt returns the Arg spec of argument i of a call with n arguments (a
+// variadic spec stands for the extra ones) without allocating.
+func specAt(s Spec, n, i int) Arg {
+	extra := n - len(s.Args)
+	for v, a := range s.Args {
+		if !a.Variadic {
+			continue
+		}
+		switch {
+		case i < v:
+			return s.Args[i]
+		case i <= v+extra:
+			return a
+		default:
+			return s.Args[i-extra]
+		}
+	}
+	return s.Args[i]
+}
+
 func checkArgs(c Call) error {
 	s := specs[c.Op]
 	variadic := false
@@ -57,37 +77,38 @@ func checkArgs(c Call) error {
 		}
 		return fmt.Errorf("%w: %d tensor arguments, want %s: %s", ErrShape, len(c.Args), want, c.Op.Signature())
 	}
-	specsOf := Expand(c)
-	names := c.Op.argNames(len(c.Args))
+	// Argument names are built only for an error message: Check runs on
+	// every op, often more than once (a plugin client and its server).
+	name := func(i int) string { return c.Op.argNames(len(c.Args))[i] }
 	for i, t := range c.Args {
-		a := specsOf[i]
+		a := specAt(s, len(c.Args), i)
 		if t == nil {
 			if a.Optional {
 				continue
 			}
-			return fmt.Errorf("argument %s is nil", names[i])
+			return fmt.Errorf("argument %s is nil", name(i))
 		}
 		if t.Released() {
-			return fmt.Errorf("argument %s: %w", names[i], ErrReleased)
+			return fmt.Errorf("argument %s: %w", name(i), ErrReleased)
 		}
 		if t.DType() != a.DType {
-			return fmt.Errorf("%w: argument %s is %v, want %v", ErrShape, names[i], t.DType(), a.DType)
+			return fmt.Errorf("%w: argument %s is %v, want %v", ErrShape, name(i), t.DType(), a.DType)
 		}
 	}
 	// Outputs share no storage with other arguments, unless the op runs in
 	// place and the shapes agree.
 	for i, t := range c.Args {
-		if t == nil || specsOf[i].Role == In {
+		if t == nil || specAt(s, len(c.Args), i).Role == In {
 			continue
 		}
 		for j, u := range c.Args {
 			if j == i || u == nil || u.store != t.store {
 				continue
 			}
-			if s.InPlace && specsOf[j].Role == In && u.Shape().Equal(t.Shape()) {
+			if s.InPlace && specAt(s, len(c.Args), j).Role == In && u.Shape().Equal(t.Shape()) {
 				continue
 			}
-			return fmt.Errorf("%w: output %s shares storage with argument %s", ErrShape, names[i], names[j])
+			return fmt.Errorf("%w: output %s shares storage with argument %s", ErrShape, name(i), name(j))
 		}
 	}
 	return nil
@@ -262,7 +283,7 @@ func checkHeads(c Call) error {
 	want := Shape{p[0], h, p[1], p[2] / (g * h)}
 	for _, t := range parts {
 		if !t.Shape().Equal(want) {
-			return shapeErr("each head tensor must be %v ([B,Heads,T,E])", want)
+			return shapeErr("each head tensor must be %s ([B,Heads,T,E])", want.String())
 		}
 	}
 	return nil

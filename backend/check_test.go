@@ -116,3 +116,17 @@ func TestOpNames(t *testing.T) {
 		t.Error("ParseOp(conv2d) succeeded")
 	}
 }
+
+// Check runs on every op, more than once on the plugin path: a valid call
+// costs no allocation.
+func TestCheckDoesNotAllocate(t *testing.T) {
+	for _, c := range []backend.Call{
+		{Op: backend.OpMatMul, Args: []*backend.Tensor{f32(2, 4), f32(2, 3), f32(4, 3)}, Attrs: backend.Attrs{TransB: true}},
+		{Op: backend.OpSplitHeads, Args: []*backend.Tensor{f32(2, 3, 5, 4), f32(2, 3, 5, 4), f32(2, 3, 5, 4), f32(2, 5, 36)}, Attrs: backend.Attrs{Heads: 3}},
+		{Op: backend.OpLayerNorm, Args: []*backend.Tensor{f32(2, 5), f32(2), f32(2), f32(2, 5), f32(5), f32(5)}, Attrs: backend.Attrs{Eps: 1e-6}},
+	} {
+		if n := testing.AllocsPerRun(100, func() { _ = backend.Check(c) }); n > 0 {
+			t.Errorf("Check of a valid %v call allocates %v times", c.Op, n)
+		}
+	}
+}
