@@ -1,0 +1,600 @@
+//go:build glfw
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"unsafe"
+
+	"github.com/go-gl/glfw/v3.3/glfw"
+	vk "github.com/vulkan-go/vulkan"
+)
+
+// presenter shows CPU-drawn frames in a GLFW window through a Vulkan
+// swapchain on the window's surface: each frame is written into a
+// host-visible buffer and copied into the acquired swapchain image
+// (vkCmdCopyBufferToImage), which is then presented. No shaders, no render
+// pass: the frame is the image the viz package drew, byte for byte. With
+// readback, the swapchain image is also copied back to the host after the
+// frame is written into it and before it is presented, which is how the
+// tests see what the window shows.
+//
+// Vulkan is found through GLFW's loader (glfwGetInstanceProcAddress), so
+// neither libvulkan-dev nor a GL library is needed; any Vulkan device with a
+// queue that can present to the window will do (lavapipe under Xvfb in CI).
+type presenter struct {
+	win    *glfw.Window
+	inst   vk.Instance
+	surf   vk.Surface
+	pd     vk.PhysicalDevice
+	dev    vk.Device
+	queue  vk.Queue
+	family uint32
+	device string // the device's name
+
+	pool      vk.CommandPool
+	cmd       vk.CommandBuffer
+	fence     vk.Fence
+	acquired  vk.Semaphore
+	rendered  vk.Semaphore
+	memTypes  []vk.MemoryType
+	swap      vk.Swapchain
+	images    []vk.Image
+	format    vk.Format
+	bgra      bool
+	extent    vk.Extent2D
+	canRead   bool
+	upload    hostBuffer
+	download  hostBuffer
+	destroyed bool
+}
+
+// hostBuffer is a buffer in host-visible, coherent memory, mapped.
+type hostBuffer struct {
+	buf  vk.Buffer
+	mem  vk.DeviceMemory
+	size uint64
+	ptr  unsafe.Pointer
+}
+
+func vkErr(what string, res vk.Result) error {
+	return fmt.Errorf("ijepa-view: vulkan: %s: %v", what, vk.Error(res))
+}
+
+// newPresenter sets up Vulkan for win (created with the NoAPI client hint).
+func newPresenter(win *glfw.Window) (p *presenter, err error) {
+	if !glfw.VulkanSupported() {
+		return nil, errors.New("ijepa-view: GLFW found no Vulkan loader (install libvulkan1 and a Vulkan driver, e.g. mesa-vulkan-drivers)")
+	}
+	vk.SetGetInstanceProcAddr(glfw.GetVulkanGetInstanceProcAddress())
+	if err := vk.Init(); err != nil {
+		return nil, fmt.Errorf("ijepa-view: vulkan: %v", err)
+	}
+	p = &presenter{win: win}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	exts := win.GetRequiredInstanceExtensions()
+	if len(exts) == 0 {
+		return nil, errors.New("ijepa-view: the Vulkan loader has no surface extension for this window system")
+	}
+	for i := range exts {
+		exts[i] += "\x00"
+	}
+	var inst vk.Instance
+	if res := vk.CreateInstance(&vk.InstanceCreateInfo{
+		SType: vk.StructureTypeInstanceCreateInfo,
+		PApplicationInfo: &vk.ApplicationInfo{
+			SType:            vk.StructureTypeApplicationInfo,
+			PApplicationName: "ijepa-view\x00",
+			PEngineName:      "ijepa\x00",
+			ApiVersion:       vk.MakeVersion(1, 0, 0),
+		},
+		EnabledExtensionCount:   uint32(len(exts)),
+		PpEnabledExtensionNames: exts,
+	}, nil, &inst); res != vk.Success {
+		return nil, vkErr("create an instance", res)
+	}
+	if err := vk.InitInstance(inst); err != nil {
+		vk.DestroyInstance(inst, nil)
+		return nil, fmt.Errorf("ijepa-view: vulkan: %v", err)
+	}
+	p.inst = inst
+	sp, err := win.CreateWindowSurface(inst, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ijepa-view: %v", err)
+	}
+	p.surf = vk.SurfaceFromPointer(sp)
+	if err := p.chooseDevice(); err != nil {
+		return nil, err
+	}
+	if err := p.createDevice(); err != nil {
+		return nil, err
+	}
+	if err := p.createSwapchain(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// chooseDevice picks the first device, GPUs before CPUs, with a queue
+// family that can present to the surface and copy (graphics, compute or
+// transfer).
+func (p *presenter) chooseDevice() error {
+	var n uint32
+	if res := vk.EnumeratePhysicalDevices(p.inst, &n, nil); res != vk.Success {
+		return vkErr("list devices", res)
+	}
+	pds := make([]vk.PhysicalDevice, n)
+	if n > 0 {
+		if res := vk.EnumeratePhysicalDevices(p.inst, &n, pds); res != vk.Success && res != vk.Incomplete {
+			return vkErr("list devices", res)
+		}
+	}
+	best := -1
+	for _, pd := range pds[:n] {
+		var props vk.PhysicalDeviceProperties
+		vk.GetPhysicalDeviceProperties(pd, &props)
+		props.Deref()
+		rank := 3
+		switch props.DeviceType {
+		case vk.PhysicalDeviceTypeDiscreteGpu:
+			rank = 0
+		case vk.PhysicalDeviceTypeIntegratedGpu:
+			rank = 1
+		case vk.PhysicalDeviceTypeVirtualGpu:
+			rank = 2
+		}
+		var nq uint32
+		vk.GetPhysicalDeviceQueueFamilyProperties(pd, &nq, nil)
+		qs := make([]vk.QueueFamilyProperties, nq)
+		vk.GetPhysicalDeviceQueueFamilyProperties(pd, &nq, qs)
+		for i := range qs[:nq] {
+			qs[i].Deref()
+			copyFlags := vk.QueueFlags(vk.QueueGraphicsBit | vk.QueueComputeBit | vk.QueueTransferBit)
+			if qs[i].QueueCount == 0 || qs[i].QueueFlags&copyFlags == 0 {
+				continue
+			}
+			var ok vk.Bool32
+			if vk.GetPhysicalDeviceSurfaceSupport(pd, uint32(i), p.surf, &ok) != vk.Success || ok != vk.True {
+				continue
+			}
+			if best < 0 || rank < best {
+				best, p.pd, p.family = rank, pd, uint32(i)
+				p.device = vk.ToString(props.DeviceName[:])
+			}
+			break
+		}
+	}
+	if best < 0 {
+		return fmt.Errorf("ijepa-view: none of the %d Vulkan devices can present to this window", n)
+	}
+	var mp vk.PhysicalDeviceMemoryProperties
+	vk.GetPhysicalDeviceMemoryProperties(p.pd, &mp)
+	mp.Deref()
+	for i := uint32(0); i < mp.MemoryTypeCount; i++ {
+		mp.MemoryTypes[i].Deref()
+		p.memTypes = append(p.memTypes, mp.MemoryTypes[i])
+	}
+	return nil
+}
+
+func (p *presenter) createDevice() error {
+	var dev vk.Device
+	if res := vk.CreateDevice(p.pd, &vk.DeviceCreateInfo{
+		SType:                vk.StructureTypeDeviceCreateInfo,
+		QueueCreateInfoCount: 1,
+		PQueueCreateInfos: []vk.DeviceQueueCreateInfo{{
+			SType:            vk.StructureTypeDeviceQueueCreateInfo,
+			QueueFamilyIndex: p.family,
+			QueueCount:       1,
+			PQueuePriorities: []float32{1},
+		}},
+		EnabledExtensionCount:   1,
+		PpEnabledExtensionNames: []string{vk.KhrSwapchainExtensionName + "\x00"},
+	}, nil, &dev); res != vk.Success {
+		return vkErr("create a device on "+p.device, res)
+	}
+	p.dev = dev
+	var q vk.Queue
+	vk.GetDeviceQueue(dev, p.family, 0, &q)
+	p.queue = q
+	var pool vk.CommandPool
+	if res := vk.CreateCommandPool(dev, &vk.CommandPoolCreateInfo{
+		SType:            vk.StructureTypeCommandPoolCreateInfo,
+		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
+		QueueFamilyIndex: p.family,
+	}, nil, &pool); res != vk.Success {
+		return vkErr("create a command pool", res)
+	}
+	p.pool = pool
+	cmds := make([]vk.CommandBuffer, 1)
+	if res := vk.AllocateCommandBuffers(dev, &vk.CommandBufferAllocateInfo{
+		SType:              vk.StructureTypeCommandBufferAllocateInfo,
+		CommandPool:        pool,
+		Level:              vk.CommandBufferLevelPrimary,
+		CommandBufferCount: 1,
+	}, cmds); res != vk.Success {
+		return vkErr("allocate a command buffer", res)
+	}
+	p.cmd = cmds[0]
+	var fence vk.Fence
+	if res := vk.CreateFence(dev, &vk.FenceCreateInfo{SType: vk.StructureTypeFenceCreateInfo}, nil, &fence); res != vk.Success {
+		return vkErr("create a fence", res)
+	}
+	p.fence = fence
+	for _, s := range []*vk.Semaphore{&p.acquired, &p.rendered} {
+		var sem vk.Semaphore // a local: cgo refuses pointers into the presenter
+		if res := vk.CreateSemaphore(dev, &vk.SemaphoreCreateInfo{SType: vk.StructureTypeSemaphoreCreateInfo}, nil, &sem); res != vk.Success {
+			return vkErr("create a semaphore", res)
+		}
+		*s = sem
+	}
+	return nil
+}
+
+// createSwapchain (re)creates the swapchain at the surface's current size.
+func (p *presenter) createSwapchain() error {
+	var caps vk.SurfaceCapabilities
+	if res := vk.GetPhysicalDeviceSurfaceCapabilities(p.pd, p.surf, &caps); res != vk.Success {
+		return vkErr("read the surface's capabilities", res)
+	}
+	caps.Deref()
+	caps.CurrentExtent.Deref()
+	caps.MinImageExtent.Deref()
+	caps.MaxImageExtent.Deref()
+	usage := vk.ImageUsageFlags(vk.ImageUsageTransferDstBit)
+	if caps.SupportedUsageFlags&usage == 0 {
+		return errors.New("ijepa-view: the window's swapchain images cannot be copied into (no TRANSFER_DST usage)")
+	}
+	p.canRead = caps.SupportedUsageFlags&vk.ImageUsageFlags(vk.ImageUsageTransferSrcBit) != 0
+	if p.canRead {
+		usage |= vk.ImageUsageFlags(vk.ImageUsageTransferSrcBit)
+	}
+	ext := caps.CurrentExtent
+	if ext.Width == ^uint32(0) {
+		w, h := p.win.GetFramebufferSize()
+		ext.Width = min(max(uint32(w), caps.MinImageExtent.Width), caps.MaxImageExtent.Width)
+		ext.Height = min(max(uint32(h), caps.MinImageExtent.Height), caps.MaxImageExtent.Height)
+	}
+	if ext.Width == 0 || ext.Height == 0 {
+		p.extent = ext // minimised: nothing to present to
+		return nil
+	}
+
+	var nf uint32
+	vk.GetPhysicalDeviceSurfaceFormats(p.pd, p.surf, &nf, nil)
+	formats := make([]vk.SurfaceFormat, nf)
+	vk.GetPhysicalDeviceSurfaceFormats(p.pd, p.surf, &nf, formats)
+	var chosen *vk.SurfaceFormat
+	for _, want := range []vk.Format{vk.FormatB8g8r8a8Unorm, vk.FormatR8g8b8a8Unorm, vk.FormatB8g8r8a8Srgb, vk.FormatR8g8b8a8Srgb} {
+		for i := range formats[:nf] {
+			formats[i].Deref()
+			if formats[i].Format == want && chosen == nil {
+				chosen = &formats[i]
+			}
+		}
+	}
+	if chosen == nil {
+		return fmt.Errorf("ijepa-view: the window offers no 8-bit RGBA or BGRA format (%d formats)", nf)
+	}
+	p.format = chosen.Format
+	p.bgra = chosen.Format == vk.FormatB8g8r8a8Unorm || chosen.Format == vk.FormatB8g8r8a8Srgb
+
+	alpha := vk.CompositeAlphaOpaqueBit
+	for _, a := range []vk.CompositeAlphaFlagBits{vk.CompositeAlphaOpaqueBit, vk.CompositeAlphaInheritBit, vk.CompositeAlphaPreMultipliedBit, vk.CompositeAlphaPostMultipliedBit} {
+		if caps.SupportedCompositeAlpha&vk.CompositeAlphaFlags(a) != 0 {
+			alpha = a
+			break
+		}
+	}
+	count := max(caps.MinImageCount, 2)
+	if caps.MaxImageCount > 0 {
+		count = min(count, caps.MaxImageCount)
+	}
+	old := p.swap
+	var swap vk.Swapchain
+	if res := vk.CreateSwapchain(p.dev, &vk.SwapchainCreateInfo{
+		SType:            vk.StructureTypeSwapchainCreateInfo,
+		Surface:          p.surf,
+		MinImageCount:    count,
+		ImageFormat:      chosen.Format,
+		ImageColorSpace:  chosen.ColorSpace,
+		ImageExtent:      ext,
+		ImageArrayLayers: 1,
+		ImageUsage:       usage,
+		ImageSharingMode: vk.SharingModeExclusive,
+		PreTransform:     caps.CurrentTransform,
+		CompositeAlpha:   alpha,
+		PresentMode:      vk.PresentModeFifo,
+		Clipped:          vk.False,
+		OldSwapchain:     old,
+	}, nil, &swap); res != vk.Success {
+		return vkErr("create a swapchain", res)
+	}
+	if old != vk.NullSwapchain {
+		vk.DestroySwapchain(p.dev, old, nil)
+	}
+	p.swap, p.extent = swap, ext
+	var ni uint32
+	vk.GetSwapchainImages(p.dev, swap, &ni, nil)
+	p.images = make([]vk.Image, ni)
+	if res := vk.GetSwapchainImages(p.dev, swap, &ni, p.images); res != vk.Success {
+		return vkErr("list the swapchain's images", res)
+	}
+	return nil
+}
+
+// size is the size frames must be drawn at: the swapchain's, after
+// recreating it if the window's framebuffer changed size.
+func (p *presenter) size() (int, int, error) {
+	w, h := p.win.GetFramebufferSize()
+	if uint32(w) != p.extent.Width || uint32(h) != p.extent.Height || p.swap == vk.NullSwapchain {
+		if res := vk.DeviceWaitIdle(p.dev); res != vk.Success {
+			return 0, 0, vkErr("wait for the device", res)
+		}
+		if err := p.createSwapchain(); err != nil {
+			return 0, 0, err
+		}
+	}
+	return int(p.extent.Width), int(p.extent.Height), nil
+}
+
+// errOutOfDate says the swapchain no longer matches the window: draw again
+// at the new size.
+var errOutOfDate = errors.New("ijepa-view: the swapchain is out of date")
+
+// hostVisible ensures b holds at least size bytes of mapped, host-visible,
+// coherent memory usable as a transfer source and destination.
+func (p *presenter) hostVisible(b *hostBuffer, size uint64) error {
+	if b.size >= size {
+		return nil
+	}
+	p.freeBuffer(b)
+	var buf vk.Buffer
+	if res := vk.CreateBuffer(p.dev, &vk.BufferCreateInfo{
+		SType:       vk.StructureTypeBufferCreateInfo,
+		Size:        vk.DeviceSize(size),
+		Usage:       vk.BufferUsageFlags(vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit),
+		SharingMode: vk.SharingModeExclusive,
+	}, nil, &buf); res != vk.Success {
+		return vkErr("create a buffer", res)
+	}
+	var req vk.MemoryRequirements
+	vk.GetBufferMemoryRequirements(p.dev, buf, &req)
+	req.Deref()
+	want := vk.MemoryPropertyFlags(vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit)
+	idx := -1
+	for i, t := range p.memTypes {
+		if req.MemoryTypeBits&(1<<uint(i)) != 0 && t.PropertyFlags&want == want {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		vk.DestroyBuffer(p.dev, buf, nil)
+		return errors.New("ijepa-view: vulkan: no host-visible, coherent memory for the frame")
+	}
+	var mem vk.DeviceMemory
+	if res := vk.AllocateMemory(p.dev, &vk.MemoryAllocateInfo{
+		SType:           vk.StructureTypeMemoryAllocateInfo,
+		AllocationSize:  req.Size,
+		MemoryTypeIndex: uint32(idx),
+	}, nil, &mem); res != vk.Success {
+		vk.DestroyBuffer(p.dev, buf, nil)
+		return vkErr("allocate memory for the frame", res)
+	}
+	if res := vk.BindBufferMemory(p.dev, buf, mem, 0); res != vk.Success {
+		vk.DestroyBuffer(p.dev, buf, nil)
+		vk.FreeMemory(p.dev, mem, nil)
+		return vkErr("bind the frame's memory", res)
+	}
+	var ptr unsafe.Pointer
+	if res := vk.MapMemory(p.dev, mem, 0, vk.DeviceSize(size), 0, &ptr); res != vk.Success {
+		vk.DestroyBuffer(p.dev, buf, nil)
+		vk.FreeMemory(p.dev, mem, nil)
+		return vkErr("map the frame's memory", res)
+	}
+	*b = hostBuffer{buf: buf, mem: mem, size: size, ptr: ptr}
+	return nil
+}
+
+func (p *presenter) freeBuffer(b *hostBuffer) {
+	if b.size == 0 {
+		return
+	}
+	vk.UnmapMemory(p.dev, b.mem)
+	vk.DestroyBuffer(p.dev, b.buf, nil)
+	vk.FreeMemory(p.dev, b.mem, nil)
+	*b = hostBuffer{}
+}
+
+func barrier(cmd vk.CommandBuffer, img vk.Image, from, to vk.ImageLayout, src, dst vk.AccessFlagBits, srcStage, dstStage vk.PipelineStageFlagBits) {
+	vk.CmdPipelineBarrier(cmd, vk.PipelineStageFlags(srcStage), vk.PipelineStageFlags(dstStage), 0, 0, nil, 0, nil, 1,
+		[]vk.ImageMemoryBarrier{{
+			SType:               vk.StructureTypeImageMemoryBarrier,
+			SrcAccessMask:       vk.AccessFlags(src),
+			DstAccessMask:       vk.AccessFlags(dst),
+			OldLayout:           from,
+			NewLayout:           to,
+			SrcQueueFamilyIndex: vk.QueueFamilyIgnored,
+			DstQueueFamilyIndex: vk.QueueFamilyIgnored,
+			Image:               img,
+			SubresourceRange: vk.ImageSubresourceRange{
+				AspectMask: vk.ImageAspectFlags(vk.ImageAspectColorBit), LevelCount: 1, LayerCount: 1,
+			},
+		}})
+}
+
+func imageCopy(w, h uint32) []vk.BufferImageCopy {
+	return []vk.BufferImageCopy{{
+		ImageSubresource: vk.ImageSubresourceLayers{AspectMask: vk.ImageAspectFlags(vk.ImageAspectColorBit), LayerCount: 1},
+		ImageExtent:      vk.Extent3D{Width: w, Height: h, Depth: 1},
+	}}
+}
+
+// present shows frame, which must be the size size returned. With readback
+// it returns the swapchain image as it was presented (nil if the surface
+// does not allow reading its images back). errOutOfDate means the window
+// changed size: call size and draw again.
+func (p *presenter) present(frame *image.RGBA, readback bool) (*image.RGBA, error) {
+	w, h := uint32(frame.Rect.Dx()), uint32(frame.Rect.Dy())
+	if w != p.extent.Width || h != p.extent.Height {
+		return nil, fmt.Errorf("ijepa-view: a %dx%d frame for a %dx%d swapchain", w, h, p.extent.Width, p.extent.Height)
+	}
+	if w == 0 || h == 0 {
+		return nil, nil
+	}
+	readback = readback && p.canRead
+	n := uint64(w) * uint64(h) * 4
+	if err := p.hostVisible(&p.upload, n); err != nil {
+		return nil, err
+	}
+	if readback {
+		if err := p.hostVisible(&p.download, n); err != nil {
+			return nil, err
+		}
+	}
+	toDevice(unsafe.Slice((*byte)(p.upload.ptr), n), frame, p.bgra)
+
+	var index uint32
+	switch res := vk.AcquireNextImage(p.dev, p.swap, ^uint64(0), p.acquired, vk.NullFence, &index); res {
+	case vk.Success, vk.Suboptimal:
+	case vk.ErrorOutOfDate:
+		p.extent = vk.Extent2D{}
+		return nil, errOutOfDate
+	default:
+		return nil, vkErr("acquire a swapchain image", res)
+	}
+	img := p.images[index]
+	cmd := p.cmd
+	if res := vk.ResetCommandBuffer(cmd, 0); res != vk.Success {
+		return nil, vkErr("reset the command buffer", res)
+	}
+	if res := vk.BeginCommandBuffer(cmd, &vk.CommandBufferBeginInfo{
+		SType: vk.StructureTypeCommandBufferBeginInfo,
+		Flags: vk.CommandBufferUsageFlags(vk.CommandBufferUsageOneTimeSubmitBit),
+	}); res != vk.Success {
+		return nil, vkErr("begin the command buffer", res)
+	}
+	barrier(cmd, img, vk.ImageLayoutUndefined, vk.ImageLayoutTransferDstOptimal,
+		0, vk.AccessTransferWriteBit, vk.PipelineStageTopOfPipeBit, vk.PipelineStageTransferBit)
+	vk.CmdCopyBufferToImage(cmd, p.upload.buf, img, vk.ImageLayoutTransferDstOptimal, 1, imageCopy(w, h))
+	last := vk.ImageLayoutTransferDstOptimal
+	if readback {
+		barrier(cmd, img, last, vk.ImageLayoutTransferSrcOptimal,
+			vk.AccessTransferWriteBit, vk.AccessTransferReadBit, vk.PipelineStageTransferBit, vk.PipelineStageTransferBit)
+		vk.CmdCopyImageToBuffer(cmd, img, vk.ImageLayoutTransferSrcOptimal, p.download.buf, 1, imageCopy(w, h))
+		last = vk.ImageLayoutTransferSrcOptimal
+	}
+	barrier(cmd, img, last, vk.ImageLayoutPresentSrc,
+		vk.AccessTransferWriteBit|vk.AccessTransferReadBit, vk.AccessMemoryReadBit, vk.PipelineStageTransferBit, vk.PipelineStageBottomOfPipeBit)
+	if res := vk.EndCommandBuffer(cmd); res != vk.Success {
+		return nil, vkErr("end the command buffer", res)
+	}
+	if res := vk.ResetFences(p.dev, 1, []vk.Fence{p.fence}); res != vk.Success {
+		return nil, vkErr("reset the fence", res)
+	}
+	if res := vk.QueueSubmit(p.queue, 1, []vk.SubmitInfo{{
+		SType:                vk.StructureTypeSubmitInfo,
+		WaitSemaphoreCount:   1,
+		PWaitSemaphores:      []vk.Semaphore{p.acquired},
+		PWaitDstStageMask:    []vk.PipelineStageFlags{vk.PipelineStageFlags(vk.PipelineStageTransferBit)},
+		CommandBufferCount:   1,
+		PCommandBuffers:      []vk.CommandBuffer{cmd},
+		SignalSemaphoreCount: 1,
+		PSignalSemaphores:    []vk.Semaphore{p.rendered},
+	}}, p.fence); res != vk.Success {
+		return nil, vkErr("submit the frame", res)
+	}
+	res := vk.QueuePresent(p.queue, &vk.PresentInfo{
+		SType:              vk.StructureTypePresentInfo,
+		WaitSemaphoreCount: 1,
+		PWaitSemaphores:    []vk.Semaphore{p.rendered},
+		SwapchainCount:     1,
+		PSwapchains:        []vk.Swapchain{p.swap},
+		PImageIndices:      []uint32{index},
+	})
+	// Wait for the copies either way: the buffers are reused next frame.
+	if r := vk.WaitForFences(p.dev, 1, []vk.Fence{p.fence}, vk.True, ^uint64(0)); r != vk.Success {
+		return nil, vkErr("wait for the frame", r)
+	}
+	switch res {
+	case vk.Success:
+	case vk.Suboptimal, vk.ErrorOutOfDate:
+		p.extent = vk.Extent2D{} // recreate before the next frame
+	default:
+		return nil, vkErr("present the frame", res)
+	}
+	if !readback {
+		return nil, nil
+	}
+	out := image.NewRGBA(image.Rect(0, 0, int(w), int(h)))
+	fromDevice(out, unsafe.Slice((*byte)(p.download.ptr), n), p.bgra)
+	return out, nil
+}
+
+// toDevice writes frame into dst as tightly packed RGBA or BGRA pixels,
+// opaque.
+func toDevice(dst []byte, frame *image.RGBA, bgra bool) {
+	w, h := frame.Rect.Dx(), frame.Rect.Dy()
+	for y := 0; y < h; y++ {
+		src := frame.Pix[frame.PixOffset(frame.Rect.Min.X, frame.Rect.Min.Y+y):]
+		row := dst[y*w*4 : (y+1)*w*4]
+		for x := 0; x < w; x++ {
+			r, g, b := src[4*x], src[4*x+1], src[4*x+2]
+			if bgra {
+				r, b = b, r
+			}
+			row[4*x], row[4*x+1], row[4*x+2], row[4*x+3] = r, g, b, 255
+		}
+	}
+}
+
+// fromDevice is toDevice's inverse.
+func fromDevice(out *image.RGBA, src []byte, bgra bool) {
+	copy(out.Pix, src)
+	if bgra {
+		for i := 0; i < len(out.Pix); i += 4 {
+			out.Pix[i], out.Pix[i+2] = out.Pix[i+2], out.Pix[i]
+		}
+	}
+}
+
+// close frees everything, waiting for the device first.
+func (p *presenter) close() {
+	if p.destroyed {
+		return
+	}
+	p.destroyed = true
+	if p.dev != nil {
+		vk.DeviceWaitIdle(p.dev)
+		p.freeBuffer(&p.upload)
+		p.freeBuffer(&p.download)
+		if p.swap != vk.NullSwapchain {
+			vk.DestroySwapchain(p.dev, p.swap, nil)
+		}
+		for _, s := range []vk.Semaphore{p.acquired, p.rendered} {
+			if s != vk.NullSemaphore {
+				vk.DestroySemaphore(p.dev, s, nil)
+			}
+		}
+		if p.fence != vk.NullFence {
+			vk.DestroyFence(p.dev, p.fence, nil)
+		}
+		if p.pool != vk.NullCommandPool {
+			vk.DestroyCommandPool(p.dev, p.pool, nil)
+		}
+		vk.DestroyDevice(p.dev, nil)
+	}
+	if p.inst != nil {
+		if p.surf != vk.NullSurface {
+			vk.DestroySurface(p.inst, p.surf, nil)
+		}
+		vk.DestroyInstance(p.inst, nil)
+	}
+}
