@@ -221,3 +221,25 @@ func TestFeaturesCommand(t *testing.T) {
 		t.Error("no --checkpoint: want a usage error")
 	}
 }
+
+// TestViewCommand checks that `ijepa view` runs the viewer binary with its
+// arguments and exit status, and says how to build it when there is none.
+func TestViewCommand(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "ijepa-view")
+	script := "#!/bin/sh\necho \"viewer $*\"\nexit 3\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(viewEnv, fake)
+	code, stdout, _ := run("view", "--page", "2", "RUN")
+	if code != 3 || strings.TrimSpace(stdout) != "viewer --page 2 RUN" {
+		t.Errorf("exit %d, output %q; want the viewer's exit 3 and its output", code, stdout)
+	}
+	t.Setenv(viewEnv, "")
+	t.Setenv("PATH", dir+"/none")
+	code, _, stderr := run("view", "RUN")
+	if code == 0 || !strings.Contains(stderr, "-tags glfw") {
+		t.Errorf("no viewer: exit %d, %q; want an error saying how to build it", code, stderr)
+	}
+}
