@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"image/draw"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -23,7 +24,8 @@ type CurveOptions struct {
 	// Cols is the number of panels per row: 2 (the default) or 3.
 	Cols int
 	// Glyphs is the most points a series may have for each to be marked
-	// with a dot (0: 150); longer series are drawn as lines alone.
+	// with a dot (0: one per 10 pixels of a panel's width); longer series
+	// are drawn as lines alone.
 	Glyphs int
 }
 
@@ -106,9 +108,6 @@ func Curves(log []LogRow, eval []EvalRow, opt CurveOptions) (*Figure, error) {
 	if opt.Width < 200 || opt.Height < 150 {
 		return nil, fmt.Errorf("viz: curves: %dx%d pixels is too small (at least 200x150)", opt.Width, opt.Height)
 	}
-	if opt.Glyphs <= 0 {
-		opt.Glyphs = 150
-	}
 	step := func(r LogRow) float64 { return float64(r.Step) }
 	panels := []Panel{
 		{Title: "loss", Series: []Series{series("loss", LossColour, log, step, func(r LogRow) float64 { return r.Loss })}},
@@ -155,6 +154,10 @@ func Curves(log []LogRow, eval []EvalRow, opt CurveOptions) (*Figure, error) {
 		cols = 3
 	}
 	rows := (len(panels) + cols - 1) / cols
+	if opt.Glyphs <= 0 {
+		// Dots at least about 10 pixels apart.
+		opt.Glyphs = opt.Width / cols / 10
+	}
 	plots := make([][]*plot.Plot, rows)
 	for i := range plots {
 		plots[i] = make([]*plot.Plot, cols)
@@ -163,6 +166,7 @@ func Curves(log []LogRow, eval []EvalRow, opt CurveOptions) (*Figure, error) {
 		pn := &panels[i]
 		p := plot.New()
 		p.X.Label.Text = "step"
+		p.X.Tick.Marker = stepTicks{}
 		p.X.Min, p.X.Max = xmin, xmax
 		title := pn.Title
 		empty := true
@@ -280,4 +284,19 @@ func evalKinds(eval []EvalRow) []string {
 		}
 	}
 	return out
+}
+
+// stepTicks are gonum's default ticks labelled as plain numbers (steps are
+// whole: "25", not "25.00").
+type stepTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (stepTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
 }
