@@ -1,0 +1,532 @@
+//go:build linux && cgo
+
+package vulkan
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/ijepa-go/ijepa/backend"
+	vk "github.com/vulkan-go/vulkan"
+)
+
+func init() {
+	backend.Register(backend.Driver{
+		Name: "vulkan",
+		Doc:  "Vulkan compute (any GPU vendor, or lavapipe on the CPU); vulkan:N or vulkan:NAME picks a device",
+		Open: func(arg string) (backend.Backend, error) {
+			b, err := Open(arg)
+			if err != nil {
+				return nil, err
+			}
+			return b, nil
+		},
+		Devices: devices,
+	})
+}
+
+// syncEnv makes every op submit and wait, so that a device error names the
+// op that caused it.
+const syncEnv = "IJEPA_VULKAN_SYNC"
+
+// Backend is a Vulkan device running the op catalogue. Like every backend it
+// is meant for one goroutine at a time.
+type Backend struct {
+	backend.Sticky
+	spec   string
+	phys   *physical
+	dev    vk.Device
+	queue  vk.Queue
+	closed bool
+
+	// Memory.
+	devArena, stageArena arena
+	nextBlockID          uint32
+
+	// Pipelines and descriptor sets.
+	setLayout  vk.DescriptorSetLayout
+	pipeLayout vk.PipelineLayout
+	pipeCache  vk.PipelineCache
+	modules    map[string]vk.ShaderModule
+	pipes      map[pipeKey]vk.Pipeline
+	sets       map[setKey]setEntry
+	pools      []vk.DescriptorPool
+
+	// Recording and submission.
+	cmdPool   vk.CommandPool
+	cur       *batch   // recording, or nil
+	inflight  []*batch // submitted, oldest first
+	spare     []*batch // finished, for reuse
+	seq       uint64   // the newest batch's number
+	done      uint64   // every batch up to this one has finished
+	epoch     uint64   // the current barrier interval
+	boundPipe vk.Pipeline
+	boundSet  vk.DescriptorSet
+	syncEach  bool
+
+	// Counters, for tests and benchmarks.
+	dispatches, barriers, submits int
+
+	// Faults injected by tests: the next allocation fails as out of
+	// memory; the next fence wait returns this result.
+	faultAlloc bool
+	faultWait  vk.Result
+}
+
+// Open opens a device: arg is "" (the IJEPA_VULKAN_DEVICE variable, else the
+// preferred device), an index into Devices' list, or a name substring.
+func Open(arg string) (*Backend, error) {
+	p, err := choose(arg)
+	if err != nil {
+		return nil, err
+	}
+	spec := "vulkan"
+	if arg != "" {
+		spec += ":" + arg
+	}
+	b := &Backend{
+		spec:        spec,
+		phys:        p,
+		modules:     map[string]vk.ShaderModule{},
+		pipes:       map[pipeKey]vk.Pipeline{},
+		sets:        map[setKey]setEntry{},
+		syncEach:    os.Getenv(syncEnv) == "1",
+		nextBlockID: 1,
+	}
+	if err := b.init(); err != nil {
+		b.destroy()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Backend) init() error {
+	p := b.phys
+	var dev vk.Device
+	if res := vk.CreateDevice(p.pd, &vk.DeviceCreateInfo{
+		SType:                vk.StructureTypeDeviceCreateInfo,
+		QueueCreateInfoCount: 1,
+		PQueueCreateInfos: []vk.DeviceQueueCreateInfo{{
+			SType:            vk.StructureTypeDeviceQueueCreateInfo,
+			QueueFamilyIndex: p.queueFamily,
+			QueueCount:       1,
+			PQueuePriorities: []float32{1},
+		}},
+	}, nil, &dev); res != vk.Success {
+		return fmt.Errorf("vulkan: %s: %w", p.name, resultErr("create the device", res))
+	}
+	b.dev = dev
+	var q vk.Queue
+	vk.GetDeviceQueue(dev, p.queueFamily, 0, &q)
+	b.queue = q
+	var pool vk.CommandPool
+	if res := vk.CreateCommandPool(dev, &vk.CommandPoolCreateInfo{
+		SType:            vk.StructureTypeCommandPoolCreateInfo,
+		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
+		QueueFamilyIndex: p.queueFamily,
+	}, nil, &pool); res != vk.Success {
+		return resultErr("create a command pool", res)
+	}
+	b.cmdPool = pool
+	if err := b.initLayouts(); err != nil {
+		return err
+	}
+	return b.initMemory()
+}
+
+// initMemory chooses the memory types from a probe buffer's requirements
+// (the same for every buffer of one usage) and sets the block sizes.
+func (b *Backend) initMemory() error {
+	var probe vk.Buffer
+	if res := vk.CreateBuffer(b.dev, &vk.BufferCreateInfo{
+		SType: vk.StructureTypeBufferCreateInfo, Size: 256, Usage: bufferUsage, SharingMode: vk.SharingModeExclusive,
+	}, nil, &probe); res != vk.Success {
+		return resultErr("create a buffer", res)
+	}
+	var req vk.MemoryRequirements
+	vk.GetBufferMemoryRequirements(b.dev, probe, &req)
+	req.Deref()
+	vk.DestroyBuffer(b.dev, probe, nil)
+	dev, stage, mapped, err := memoryTypes(b.phys, req.MemoryTypeBits)
+	if err != nil {
+		return err
+	}
+	maxReq := uint64(b.phys.maxTensorBytes()) + 2*guardBytes
+	maxReq = min(maxReq, uint64(b.phys.limits.MaxStorageBufferRange)&^(alignment-1))
+	maxBlock := min(maxReq, 256<<20)
+	b.devArena = arena{name: "tensor", memType: dev, mapped: mapped, nextBlock: min(32<<20, maxBlock), maxBlock: maxBlock, maxRequest: maxReq}
+	b.stageArena = arena{name: "staging", memType: stage, mapped: true, nextBlock: min(8<<20, maxBlock), maxBlock: min(64<<20, maxBlock), maxRequest: maxReq}
+	return nil
+}
+
+// Info describes the device.
+func (b *Backend) Info() backend.Info {
+	info := b.phys.info(b.spec)
+	mode := "staged transfers"
+	if b.devArena.mapped {
+		mode = "mapped device memory"
+	}
+	info.Limits = append(info.Limits, [2]string{"host access", mode})
+	return info
+}
+
+// fail records err as the sticky error and returns it.
+func (b *Backend) fail(err error) error {
+	b.Set(err)
+	return err
+}
+
+// mem is the Storage.Impl of a Vulkan tensor: where its data lies, and the
+// last use of its memory by queued work.
+type mem struct {
+	blk        *block
+	s          span   // the whole allocation, guards included
+	off, size  uint64 // the data's byte offset in blk and byte size
+	guard      uint64 // guard bytes on each side of the data
+	readEpoch  uint64 // barrier interval of the last queued read
+	writeEpoch uint64 // barrier interval of the last queued write
+	seq        uint64 // batch of the last queued use
+
+	// For index tensors: the values last written (index tensors are only
+	// written from the host) and the scatter_add plan built from them.
+	host []int32
+	csr  *csr
+}
+
+// elem returns the tensor's element offset in its block (a push constant).
+func (m *mem) elem() uint32 { return uint32(m.off / 4) }
+
+// guardBytes surround a guarded tensor on each side.
+const guardBytes = 256
+
+// guardWord is the guard pattern (a float NaN payload, an unlikely int).
+const guardWord = 0x7fa5a5a5
+
+func (b *Backend) newMem(dt backend.DType, shape []int, guard uint64) (*backend.Tensor, error) {
+	if b.closed {
+		return nil, fmt.Errorf("vulkan: new: %w", backend.ErrClosed)
+	}
+	if err := backend.CheckNew(dt, shape); err != nil {
+		return nil, fmt.Errorf("vulkan: %w", err)
+	}
+	if dt != backend.F32 && dt != backend.I32 {
+		return nil, fmt.Errorf("vulkan: new %v%v: %w", dt, backend.Shape(shape), backend.ErrUnsupported)
+	}
+	size := uint64(backend.Shape(shape).NumElements()) * uint64(dt.Size())
+	if max := uint64(b.phys.maxTensorBytes()); size > max {
+		return nil, fmt.Errorf("vulkan: new %v%v: %d bytes is more than the largest tensor the device binds (%d bytes): %w",
+			dt, backend.Shape(shape), size, max, backend.ErrUnsupported)
+	}
+	blk, s, err := b.alloc(&b.devArena, size+2*guard, false)
+	if err != nil {
+		return nil, fmt.Errorf("vulkan: new %v%v: %w", dt, backend.Shape(shape), err)
+	}
+	m := &mem{blk: blk, s: s, off: s.off + guard, size: size, guard: guard, readEpoch: s.epoch, writeEpoch: s.epoch, seq: s.seq}
+	return backend.NewTensor(dt, shape, m), nil
+}
+
+// New allocates a tensor; its contents are undefined until written.
+func (b *Backend) New(dt backend.DType, shape ...int) (*backend.Tensor, error) {
+	return b.newMem(dt, shape, 0)
+}
+
+// NewGuarded allocates a tensor with guardBytes of a known pattern on each
+// side, for the conformance suite.
+func (b *Backend) NewGuarded(dt backend.DType, shape ...int) (*backend.Tensor, error) {
+	t, err := b.newMem(dt, shape, guardBytes)
+	if err != nil {
+		return nil, err
+	}
+	m := t.Storage().Impl.(*mem)
+	pat := make([]byte, guardBytes)
+	for i := 0; i < len(pat); i += 4 {
+		pat[i], pat[i+1], pat[i+2], pat[i+3] = 0xa5, 0xa5, 0xa5, 0x7f
+	}
+	if err := b.upload(m, m.off-guardBytes, pat); err != nil {
+		return nil, err
+	}
+	if err := b.upload(m, m.off+m.size, pat); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// CheckGuards waits for queued work and reports whether a guard of t was
+// overwritten.
+func (b *Backend) CheckGuards(t *backend.Tensor) error {
+	m, err := b.memOf(t)
+	if err != nil {
+		return err
+	}
+	if m.guard == 0 {
+		return fmt.Errorf("vulkan: %v was not allocated with guards", t)
+	}
+	for _, side := range []struct {
+		name string
+		off  uint64
+	}{{"before", m.off - guardBytes}, {"after", m.off + m.size}} {
+		got := make([]byte, guardBytes)
+		if err := b.download(m, side.off, got); err != nil {
+			return err
+		}
+		for i := 0; i < len(got); i += 4 {
+			w := uint32(got[i]) | uint32(got[i+1])<<8 | uint32(got[i+2])<<16 | uint32(got[i+3])<<24
+			if w != guardWord {
+				k := i / 4
+				if side.name == "before" {
+					k = guardBytes/4 - k
+				}
+				return fmt.Errorf("vulkan: guard of %v overwritten %d elements %s the data", t, k, side.name)
+			}
+		}
+	}
+	return nil
+}
+
+func (b *Backend) memOf(t *backend.Tensor) (*mem, error) {
+	if t == nil {
+		return nil, errors.New("vulkan: nil tensor")
+	}
+	m, ok := t.Storage().Impl.(*mem)
+	if !ok || m == nil {
+		if t.Released() {
+			return nil, fmt.Errorf("vulkan: %v: %w", t, backend.ErrReleased)
+		}
+		return nil, fmt.Errorf("vulkan: %v belongs to another backend", t)
+	}
+	return m, nil
+}
+
+// Write copies src into t: directly into mapped memory when no queued work
+// uses t, else through staging memory and a transfer queued in order.
+func (b *Backend) Write(t *backend.Tensor, src []byte) {
+	if b.Err() != nil {
+		return
+	}
+	if b.closed {
+		b.Set(fmt.Errorf("vulkan: write: %w", backend.ErrClosed))
+		return
+	}
+	if err := backend.CheckWrite(t, src); err != nil {
+		b.Set(fmt.Errorf("vulkan: %w", err))
+		return
+	}
+	m, err := b.memOf(t)
+	if err != nil {
+		b.Set(err)
+		return
+	}
+	t.NoteWrite(src)
+	if t.DType() == backend.I32 {
+		m.host = append(m.host[:0], backend.BytesI32(src)...)
+		b.dropPlan(m)
+	}
+	if err := b.upload(m, m.off, src); err != nil {
+		b.Set(fmt.Errorf("vulkan: write to %v: %w", t, err))
+	}
+}
+
+// upload copies data to byte offset off of m's block.
+func (b *Backend) upload(m *mem, off uint64, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	if m.blk.ptr != nil && m.seq <= b.done {
+		copy(m.blk.bytes(off, uint64(len(data))), data)
+		return nil
+	}
+	sblk, s, err := b.alloc(&b.stageArena, uint64(len(data)), true)
+	if err != nil {
+		return err
+	}
+	copy(sblk.bytes(s.off, uint64(len(data))), data)
+	if err := b.begin(); err != nil {
+		b.release(&b.stageArena, sblk, s)
+		return err
+	}
+	b.cur.staging = append(b.cur.staging, stagingSpan{sblk, s})
+	b.access(nil, []*mem{m})
+	vk.CmdCopyBuffer(b.cur.cmd, sblk.buf, m.blk.buf, 1, []vk.BufferCopy{{
+		SrcOffset: vk.DeviceSize(s.off), DstOffset: vk.DeviceSize(off), Size: vk.DeviceSize(len(data)),
+	}})
+	b.cur.cmds++
+	return b.endOp()
+}
+
+// Read waits for all queued work and copies t's data into dst.
+func (b *Backend) Read(t *backend.Tensor, dst []byte) error {
+	if err := b.Err(); err != nil {
+		return err
+	}
+	if b.closed {
+		return fmt.Errorf("vulkan: read: %w", backend.ErrClosed)
+	}
+	if err := backend.CheckRead(t, dst); err != nil {
+		return fmt.Errorf("vulkan: %w", err)
+	}
+	m, err := b.memOf(t)
+	if err != nil {
+		return err
+	}
+	return b.download(m, m.off, dst)
+}
+
+// download waits for queued work and copies bytes from off of m's block.
+func (b *Backend) download(m *mem, off uint64, dst []byte) error {
+	if err := b.flush(); err != nil {
+		return err
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	if m.blk.ptr != nil {
+		copy(dst, m.blk.bytes(off, uint64(len(dst))))
+		return nil
+	}
+	sblk, s, err := b.alloc(&b.stageArena, uint64(len(dst)), true)
+	if err != nil {
+		return b.fail(fmt.Errorf("vulkan: read: %w", err))
+	}
+	if err := b.begin(); err != nil {
+		b.release(&b.stageArena, sblk, s)
+		return err
+	}
+	b.cur.staging = append(b.cur.staging, stagingSpan{sblk, s})
+	b.access([]*mem{m}, nil)
+	vk.CmdCopyBuffer(b.cur.cmd, m.blk.buf, sblk.buf, 1, []vk.BufferCopy{{
+		SrcOffset: vk.DeviceSize(off), DstOffset: vk.DeviceSize(s.off), Size: vk.DeviceSize(len(dst)),
+	}})
+	b.cur.cmds++
+	b.cur.after = append(b.cur.after, func(ok bool) {
+		if ok {
+			copy(dst, sblk.bytes(s.off, uint64(len(dst))))
+		}
+	})
+	return b.flush()
+}
+
+// Run validates a call and records it.
+func (b *Backend) Run(c backend.Call) {
+	if b.Err() != nil {
+		return
+	}
+	if b.closed {
+		b.Set(backend.NewOpError(c, backend.ErrClosed))
+		return
+	}
+	if err := backend.Check(c); err != nil {
+		b.Set(err)
+		return
+	}
+	ms := make([]*mem, len(c.Args))
+	for i, t := range c.Args {
+		if t == nil {
+			continue
+		}
+		m, err := b.memOf(t)
+		if err != nil {
+			b.Set(backend.NewOpError(c, err))
+			return
+		}
+		ms[i] = m
+	}
+	if err := b.begin(); err != nil {
+		return
+	}
+	b.cur.ops = append(b.cur.ops, c)
+	if err := b.record(c, ms); err != nil {
+		b.Set(backend.NewOpError(c, err))
+		return
+	}
+	b.endOp()
+}
+
+// Sync submits queued work and waits for it.
+func (b *Backend) Sync() error {
+	if err := b.Err(); err != nil {
+		return err
+	}
+	if b.closed {
+		return fmt.Errorf("vulkan: sync: %w", backend.ErrClosed)
+	}
+	b.flush()
+	return b.Err()
+}
+
+// Release drops a handle; when it was the storage's last, the memory returns
+// to its block at once, remembering its last use (see span).
+func (b *Backend) Release(t *backend.Tensor) {
+	if t == nil || !t.Drop() {
+		return
+	}
+	m, ok := t.Storage().Impl.(*mem)
+	if !ok || m == nil {
+		return
+	}
+	t.Storage().Impl = nil
+	if b.closed {
+		return
+	}
+	b.dropPlan(m)
+	s := m.s
+	s.epoch, s.seq = max(m.readEpoch, m.writeEpoch), m.seq
+	b.release(&b.devArena, m.blk, s)
+}
+
+// Close waits for queued work, frees every resource and returns the sticky
+// error.
+func (b *Backend) Close() error {
+	if b.closed {
+		return b.Err()
+	}
+	if b.Err() == nil {
+		b.flush()
+	}
+	b.destroy()
+	b.closed = true
+	return b.Err()
+}
+
+// destroy frees every Vulkan object of the backend.
+func (b *Backend) destroy() {
+	if b.dev == nil {
+		return
+	}
+	vk.DeviceWaitIdle(b.dev)
+	for _, bt := range append(append(b.spare, b.inflight...), b.cur) {
+		if bt != nil && bt.fence != nil {
+			vk.DestroyFence(b.dev, bt.fence, nil)
+		}
+	}
+	b.cur, b.inflight, b.spare = nil, nil, nil
+	if b.cmdPool != nil {
+		vk.DestroyCommandPool(b.dev, b.cmdPool, nil)
+	}
+	for _, p := range b.pipes {
+		vk.DestroyPipeline(b.dev, p, nil)
+	}
+	for _, m := range b.modules {
+		vk.DestroyShaderModule(b.dev, m, nil)
+	}
+	for _, p := range b.pools {
+		vk.DestroyDescriptorPool(b.dev, p, nil)
+	}
+	b.sets = map[setKey]setEntry{}
+	for _, a := range []*arena{&b.devArena, &b.stageArena} {
+		for len(a.blocks) > 0 {
+			b.destroyBlock(a, a.blocks[0])
+		}
+	}
+	if b.pipeCache != nil {
+		vk.DestroyPipelineCache(b.dev, b.pipeCache, nil)
+	}
+	if b.pipeLayout != nil {
+		vk.DestroyPipelineLayout(b.dev, b.pipeLayout, nil)
+	}
+	if b.setLayout != nil {
+		vk.DestroyDescriptorSetLayout(b.dev, b.setLayout, nil)
+	}
+	vk.DestroyDevice(b.dev, nil)
+	b.dev = nil
+}

@@ -1,0 +1,86 @@
+//go:build linux && cgo
+
+package vulkan
+
+import (
+	"fmt"
+
+	"github.com/ijepa-go/ijepa/backend"
+	vk "github.com/vulkan-go/vulkan"
+)
+
+// tile is a matmul tiling (see matmul.comp): a workgroup computes bm x bn
+// outputs in k-slices of bk, each invocation tm x tn of them.
+type tile struct{ bm, bn, bk, tm, tn int }
+
+func (t tile) wg() int { return (t.bm / t.tm) * (t.bn / t.tn) }
+
+// shared returns the tile's shared memory in bytes.
+func (t tile) shared() int { return 4 * t.bk * (t.bm + 1 + t.bn + 1) }
+
+var (
+	tileLarge = tile{bm: 64, bn: 64, bk: 16, tm: 4, tn: 4}
+	tileSmall = tile{bm: 32, bn: 32, bk: 16, tm: 4, tn: 4}
+)
+
+// chooseTile picks the large tile when it still gives enough workgroups to
+// fill the device.
+func (b *Backend) chooseTile(m, n, z int) tile {
+	want := 64
+	if b.phys.kind == "cpu" {
+		want = 8
+	}
+	t := tileSmall
+	if ceilDiv(m, tileLarge.bm)*ceilDiv(n, tileLarge.bn)*z >= want {
+		t = tileLarge
+	}
+	if uint32(t.shared()) > b.phys.limits.MaxComputeSharedMemorySize {
+		t = tileSmall
+	}
+	return t
+}
+
+func (b *Backend) matmul(c backend.Call, ms []*mem) error {
+	cm, am, bm := ms[0], ms[1], ms[2]
+	cs := c.Args[0].Shape()
+	as := c.Args[1].Shape()
+	r := len(cs)
+	z := 1
+	if r == 3 {
+		z = cs[0]
+	}
+	m, n := cs[r-2], cs[r-1]
+	k := as[r-1]
+	if c.Attrs.TransA {
+		k = as[r-2]
+	}
+	t := b.chooseTile(m, n, z)
+	if err := b.loops(ceilDiv(k, t.bk), fmt.Sprintf("a matmul over K = %d", k)); err != nil {
+		return err
+	}
+	gx, gy := ceilDiv(n, t.bn), ceilDiv(m, t.bm)
+	if gx > maxGroups || gy > maxGroups || z > maxGroups {
+		return fmt.Errorf("%w: a %dx%dx%d matmul needs more workgroups than one dispatch has", backend.ErrUnsupported, z, m, n)
+	}
+	reads := []*mem{am, bm}
+	if c.Attrs.Beta != 0 {
+		reads = append(reads, cm)
+	}
+	spec := []uint32{uint32(t.wg()), uint32(t.bm), uint32(t.bn), uint32(t.bk), uint32(t.tm), uint32(t.tn),
+		b2u(c.Attrs.TransA), b2u(c.Attrs.TransB)}
+	return b.run("matmul", spec, reads, []*mem{cm}, []*mem{cm, am, bm},
+		[]uint32{cm.elem(), am.elem(), bm.elem(), uint32(m), uint32(n), uint32(k), f32(c.Attrs.Alpha), f32(c.Attrs.Beta)},
+		gx, gy, z)
+}
+
+// vkFill records a fill of n bytes at off of blk with a 32-bit word.
+func vkFill(cmd vk.CommandBuffer, blk *block, off, n uint64, word uint32) {
+	vk.CmdFillBuffer(cmd, blk.buf, vk.DeviceSize(off), vk.DeviceSize(n), word)
+}
+
+// vkCopy records a copy of n bytes between blocks.
+func vkCopy(cmd vk.CommandBuffer, src *block, srcOff uint64, dst *block, dstOff, n uint64) {
+	vk.CmdCopyBuffer(cmd, src.buf, dst.buf, 1, []vk.BufferCopy{{
+		SrcOffset: vk.DeviceSize(srcOff), DstOffset: vk.DeviceSize(dstOff), Size: vk.DeviceSize(n),
+	}})
+}

@@ -1,0 +1,5 @@
+//go:build cgo && !linux
+
+package vulkan
+
+const cgoState = "1"

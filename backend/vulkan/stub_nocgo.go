@@ -1,0 +1,5 @@
+//go:build !cgo
+
+package vulkan
+
+const cgoState = "0"

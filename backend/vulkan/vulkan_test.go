@@ -1,0 +1,396 @@
+//go:build linux && cgo
+
+package vulkan
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu"
+	"github.com/ijepa-go/ijepa/conformance"
+	vk "github.com/vulkan-go/vulkan"
+)
+
+// open returns a Vulkan backend, or skips the test where there is no Vulkan
+// loader or device (CI installs lavapipe, so there it always runs).
+func open(t *testing.T) *Backend {
+	t.Helper()
+	b, err := Open("")
+	if err != nil {
+		t.Skipf("no Vulkan device, so the Vulkan backend is not tested: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func randF32(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+func fromF32(t *testing.T, b backend.Backend, v []float32, shape ...int) *backend.Tensor {
+	t.Helper()
+	x, err := backend.FromF32(b, v, shape...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+func readF32(t *testing.T, b backend.Backend, x *backend.Tensor) []float32 {
+	t.Helper()
+	v, err := backend.ReadF32(b, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// The whole conformance suite passes on the device, against the CPU
+// reference, guard regions and finite differences included.
+func TestConformance(t *testing.T) {
+	b := open(t)
+	rep := conformance.Run(b, conformance.Options{
+		Seed:      20261128,
+		Reference: cpu.New(),
+		Reopen:    func() (backend.Backend, error) { return Open("") },
+	})
+	var buf strings.Builder
+	rep.Write(&buf, -1)
+	if rep.Failed() {
+		t.Fatalf("the Vulkan backend on %s fails conformance:\n%s", b.phys.name, buf.String())
+	}
+	for _, o := range rep.Ops {
+		if o.Cases == 0 || o.Unsupp > 0 {
+			t.Errorf("%v: %d cases, %d unsupported", o.Op, o.Cases, o.Unsupp)
+		}
+	}
+	t.Logf("%s\n%s", b.phys.name, buf.String())
+}
+
+// GELU is accurate to a few float32 ulps against math.Erfc in float64 over
+// (-12, 12), far tighter than the conformance bound: relative error for
+// gelu, and for the gradient, error relative to the size of its two terms
+// Phi(x) and x*phi(x), which cancel near x = -0.75.
+func TestGELUAccuracy(t *testing.T) {
+	b := open(t)
+	const n = 48001
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(-12 + 24*float64(i)/(n-1))
+	}
+	tx := fromF32(t, b, x, n)
+	y, _ := b.New(backend.F32, n)
+	dx, _ := b.New(backend.F32, n)
+	ones := make([]float32, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	dy := fromF32(t, b, ones, n)
+	backend.GELU(b, y, tx)
+	backend.GELUBwd(b, dx, dy, tx)
+	gy, gdx := readF32(t, b, y), readF32(t, b, dx)
+	var worstY, worstD float64
+	var atY, atD float64
+	for i, v := range x {
+		xv := float64(v)
+		phi := 0.5 * math.Erfc(-xv/math.Sqrt2)
+		pdf := math.Exp(-xv*xv/2) / math.Sqrt(2*math.Pi)
+		if want := xv * phi; math.Abs(xv) < 12 && want != 0 {
+			if e := math.Abs(float64(gy[i])-want) / math.Abs(want); e > worstY {
+				worstY, atY = e, xv
+			}
+		}
+		if e := math.Abs(float64(gdx[i])-(phi+xv*pdf)) / (phi + math.Abs(xv*pdf)); math.Abs(xv) < 12 && e > worstD {
+			worstD, atD = e, xv
+		}
+	}
+	t.Logf("worst relative error: gelu %.2e at %g, gelu_bwd %.2e at %g", worstY, atY, worstD, atD)
+	if worstY > 1e-6 {
+		t.Errorf("gelu: worst relative error %.2e at x = %g, want below 1e-6", worstY, atY)
+	}
+	if worstD > 1e-6 {
+		t.Errorf("gelu_bwd: worst error %.2e at x = %g, want below 1e-6", worstD, atD)
+	}
+}
+
+// Ops are recorded, not submitted one by one; a chain of dependent ops gets
+// a barrier between each pair, independent ops none.
+func TestBatchingAndBarriers(t *testing.T) {
+	b := open(t)
+	if b.syncEach {
+		t.Skip("IJEPA_VULKAN_SYNC=1 submits every op")
+	}
+	const n = 1000
+	x := fromF32(t, b, make([]float32, n), n)
+	one := make([]float32, n)
+	for i := range one {
+		one[i] = 1
+	}
+	inc := fromF32(t, b, one, n)
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// A chain: x += inc, 100 times, each reading the previous result.
+	submits, barriers := b.submits, b.barriers
+	const chain = 100
+	for i := 0; i < chain; i++ {
+		backend.Axpy(b, x, inc, 1)
+	}
+	if got := b.submits - submits; got != 0 {
+		t.Errorf("%d submits while recording %d ops, want 0 before a sync", got, chain)
+	}
+	if got := b.barriers - barriers; got < chain-1 {
+		t.Errorf("%d barriers for a chain of %d dependent ops, want at least %d", got, chain, chain-1)
+	}
+	for i, v := range readF32(t, b, x) {
+		if v != chain {
+			t.Fatalf("x[%d] = %g after %d increments", i, v, chain)
+		}
+	}
+	// Independent ops: scale into 20 separate outputs from one input.
+	outs := make([]*backend.Tensor, 20)
+	for i := range outs {
+		outs[i], _ = b.New(backend.F32, n)
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	barriers = b.barriers
+	for i, o := range outs {
+		backend.Scale(b, o, inc, float64(i))
+	}
+	if got := b.barriers - barriers; got > 1 {
+		t.Errorf("%d barriers between 20 independent ops, want at most 1", got)
+	}
+	for i, o := range outs {
+		if v := readF32(t, b, o); v[n-1] != float32(i) {
+			t.Fatalf("out %d = %g, want %d", i, v[n-1], i)
+		}
+	}
+	// A long stream is submitted in batches, not once per op.
+	submits = b.submits
+	for i := 0; i < 3*batchCmds; i++ {
+		backend.Axpy(b, x, inc, 1)
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.submits - submits; got < 3 || got > 5 {
+		t.Errorf("%d submits for %d ops, want about %d", got, 3*batchCmds, 3)
+	}
+}
+
+// Writes into a tensor that queued work still reads are ordered after that
+// work (staged), and memory released and reused inside one command buffer
+// is not overwritten before its last reader ran.
+func TestWriteAndReuseOrder(t *testing.T) {
+	b := open(t)
+	const n = 4096
+	v := func(c float32) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = c
+		}
+		return s
+	}
+	x := fromF32(t, b, v(1), n)
+	y, _ := b.New(backend.F32, n)
+	z, _ := b.New(backend.F32, n)
+	backend.Scale(b, y, x, 2)
+	backend.WriteF32(b, x, v(5)) // x is in use by the queued scale
+	backend.Scale(b, z, x, 3)
+	if got := readF32(t, b, y)[n-1]; got != 2 {
+		t.Errorf("y = %g, want 2 (the write to x overtook the op before it)", got)
+	}
+	if got := readF32(t, b, z)[n-1]; got != 15 {
+		t.Errorf("z = %g, want 15", got)
+	}
+
+	// Reuse: a temporary's memory goes to a new tensor while the op that
+	// reads the temporary is still queued in the same command buffer.
+	for round := 0; round < 20; round++ {
+		tmp, _ := b.New(backend.F32, n)
+		backend.Fill(b, tmp, float64(round))
+		out, _ := b.New(backend.F32, n)
+		backend.Scale(b, out, tmp, 1)
+		b.Release(tmp)
+		next, _ := b.New(backend.F32, n) // likely tmp's memory
+		backend.Fill(b, next, -1)
+		if got := readF32(t, b, out)[0]; got != float32(round) {
+			t.Fatalf("round %d: out = %g, want %d (reused memory overwritten too early)", round, got, round)
+		}
+		b.Release(out)
+		b.Release(next)
+	}
+}
+
+// scatter_add over more rows per destination than one segment takes the
+// two-pass path and still matches the sequential definition.
+func TestScatterAddSegments(t *testing.T) {
+	b := open(t)
+	c := cpu.New()
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name      string
+		rows, dst int
+		cols      int
+	}{{"one hot row", 3*segRows + 5, 1, 3}, {"few rows", 40000, 3, 2}, {"many rows", 5000, 4000, 7}} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := randF32(r, tc.rows*tc.cols)
+			y := randF32(r, tc.dst*tc.cols)
+			idx := make([]int32, tc.rows)
+			for i := range idx {
+				idx[i] = int32(r.IntN(tc.dst))
+			}
+			var got [2][]float32
+			for k, be := range []backend.Backend{b, c} {
+				ty := fromF32(t, be, y, tc.dst, tc.cols)
+				tx := fromF32(t, be, x, tc.rows, tc.cols)
+				ti, err := backend.FromI32(be, idx, tc.rows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				backend.ScatterAdd(be, ty, tx, ti)
+				got[k] = readF32(t, be, ty)
+			}
+			if e, msg := conformance.Compare(got[0], got[1]); msg != "" || e > 1e-10 {
+				t.Errorf("NMSE %g against the CPU %s", e, msg)
+			}
+		})
+	}
+}
+
+// Errors are sticky and name the op: a shape error on the host, an
+// allocation failing while recording, and a lost device.
+func TestStickyErrors(t *testing.T) {
+	t.Run("shape", func(t *testing.T) {
+		b := open(t)
+		a, _ := b.New(backend.F32, 2, 3)
+		x, _ := b.New(backend.F32, 4, 5)
+		c, _ := b.New(backend.F32, 2, 5)
+		backend.MatMul(b, c, a, x, false, false, 1, 0)
+		backend.Fill(b, c, 1) // skipped
+		err := b.Sync()
+		if !errors.Is(err, backend.ErrShape) || !strings.Contains(err.Error(), "matmul(") {
+			t.Errorf("Sync = %v, want a matmul shape error", err)
+		}
+		if _, err := backend.ReadF32(b, c); err == nil {
+			t.Error("Read after an error succeeded")
+		}
+	})
+	t.Run("out of memory", func(t *testing.T) {
+		b := open(t)
+		x := fromF32(t, b, make([]float32, 100000), 100000)
+		y, _ := b.New(backend.F32, 1)
+		b.faultAlloc = true // the partial sums of sum
+		backend.Sum(b, y, x)
+		err := b.Sync()
+		if !errors.Is(err, errOOM) || !strings.Contains(err.Error(), "sum(y=f32[1] x=f32[100000])") {
+			t.Errorf("Sync = %v, want out of memory naming sum", err)
+		}
+	})
+	t.Run("device lost", func(t *testing.T) {
+		b := open(t)
+		x := fromF32(t, b, make([]float32, 64), 64)
+		backend.Scale(b, x, x, 2)
+		backend.GELU(b, x, x)
+		b.faultWait = vk.ErrorDeviceLost
+		err := b.Sync()
+		if !errors.Is(err, errDeviceLost) || !strings.Contains(err.Error(), "scale(") || !strings.Contains(err.Error(), "gelu(") {
+			t.Errorf("Sync = %v, want device lost naming the batch's ops", err)
+		}
+		if b.Err() == nil {
+			t.Error("the device error is not sticky")
+		}
+	})
+}
+
+func TestOpenByIndexAndName(t *testing.T) {
+	b := open(t)
+	name := b.phys.name
+	list, err := devices()
+	if err != nil || len(list) == 0 {
+		t.Fatalf("devices() = %v, %v", list, err)
+	}
+	word := strings.Fields(name)[0]
+	for _, arg := range []string{"0", strings.ToUpper(word)} {
+		o, err := Open(arg)
+		if err != nil {
+			t.Errorf("Open(%q): %v", arg, err)
+			continue
+		}
+		if o.phys != list0(t) && arg == "0" {
+			t.Errorf("Open(0) opened %s", o.phys.name)
+		}
+		o.Close()
+	}
+	for _, arg := range []string{"99", "no-such-device"} {
+		if _, err := Open(arg); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("Open(%q) = %v, want an error listing %s", arg, err, name)
+		}
+	}
+	t.Setenv(deviceEnv, "no-such-device")
+	if _, err := Open(""); err == nil || !strings.Contains(err.Error(), deviceEnv) {
+		t.Errorf("Open with %s set to a missing device = %v", deviceEnv, err)
+	}
+}
+
+func list0(t *testing.T) *physical {
+	l, err := instance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l[0]
+}
+
+// Without a Vulkan loader, Devices and Open say so in one line. The loader
+// is loaded once per process, so this runs in a child process.
+func TestNoLoader(t *testing.T) {
+	if os.Getenv("IJEPA_TEST_NO_LOADER") == "1" {
+		_, err := devices()
+		_, err2 := Open("")
+		for _, e := range []error{err, err2} {
+			if e == nil || !strings.Contains(e.Error(), "no Vulkan loader found") || strings.Contains(e.Error(), "\n") {
+				t.Fatalf("got %v, want one line saying there is no Vulkan loader", e)
+			}
+		}
+		t.Log(err)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNoLoader$", "-test.v")
+	cmd.Env = append(os.Environ(), "IJEPA_TEST_NO_LOADER=1", loaderEnv+"=/nonexistent/libvulkan.so.1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "no Vulkan loader found") {
+		t.Errorf("child output:\n%s", out)
+	}
+}
+
+// On lavapipe a matmul whose K loop would pass llvmpipe's limit of 65,535
+// loop iterations is refused, not computed wrong.
+func TestLoopLimit(t *testing.T) {
+	b := open(t)
+	if b.phys.loopLimit == 0 {
+		t.Skip("the device has no loop limit")
+	}
+	k := 16*b.phys.loopLimit + 16
+	a, _ := b.New(backend.F32, 1, k)
+	x, _ := b.New(backend.F32, k, 1)
+	c, _ := b.New(backend.F32, 1, 1)
+	backend.MatMul(b, c, a, x, false, false, 1, 0)
+	if err := b.Sync(); !errors.Is(err, backend.ErrUnsupported) {
+		t.Errorf("Sync = %v, want unsupported", err)
+	}
+}
