@@ -1,21 +1,40 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 // matmul: c[z] = alpha * op(a[z]) @ op(b[z]) + beta * c[z], op(a) [M,K],
 // op(b) [K,N], batch z = the third grid dimension. c is not read when beta
 // is 0.
 //
 // Tiled through shared memory: a workgroup computes a BM x BN tile of c,
-// stepping over K in slices of BK: it stages the BM x BK slice of op(a) and
-// the BK x BN slice of op(b) in shared memory (zero outside the matrices),
-// then each invocation accumulates a TM x TN register tile from them (rows
-// ty + i*BM/TM, columns tx + j*BN/TN, so neighbouring invocations touch
-// neighbouring columns). Global loads are ordered so that neighbouring
-// invocations read neighbouring addresses whichever operand is transposed.
-// The workgroup size must be (BM/TM)*(BN/TN) and divide BM*BK and BN*BK; the
-// host picks the tile from the shape and the device and checks the
-// shared-memory size. Every loop but the one over K has a trip count fixed by
-// the specialisation constants, so the driver unrolls them.
+// stepping over K in slices of BK. It stages the BM x BK slice of op(a)
+// (rows of BK/4 vec4s) and the BK x BN slice of op(b) (rows of BN/4 vec4s)
+// in shared memory, zero outside the matrices; then each invocation
+// accumulates a TM x TN register tile (rows ty*TM.., columns tx*TN..) from
+// vec4 reads of the slices: TM + TN vec4 loads feed 4*TM*TN multiply-adds.
+// Everything is in vec4s because on CPU devices (lavapipe) each memory
+// access costs a per-lane loop, so four floats per access matter, and GPUs
+// like 16-byte accesses too.
+//
+// Global loads: with VEC (the host checks that the operand's contiguous
+// dimension is a multiple of 4), a non-transposed operand is read as vec4s;
+// otherwise, and for transposed operands, as scalars ordered so that
+// neighbouring invocations read neighbouring addresses.
+//
+// The workgroup size must be (BM/TM)*(BN/TN) and divide BM*BK/4 and
+// BK*BN/4; BK, TN and BN are multiples of 4.
+//
+// On CPU devices (lavapipe) shared memory does not pay: every shared or
+// storage-buffer access there is a loop over the SIMD lanes, and the CPU's
+// caches already hold the tiles. With REG set, a workgroup is one subgroup
+// of SG lanes (SG = the subgroup size), each lane owning TN consecutive
+// columns of a TM-row register tile read straight from the buffers: per k, a
+// lane loads TN values of op(b) and TM/SG values of op(a), and the subgroup
+// shares the a values by subgroupShuffle, so TN + TM/SG loads feed TM*TN
+// multiply-adds. Every loop but the one over K
+// has a trip count fixed by the specialisation constants, so drivers unroll
+// them (lavapipe counts loop iterations against a limit).
 #include "common.glsl"
 
 layout(constant_id = 1) const uint BM = 64;
@@ -23,12 +42,18 @@ layout(constant_id = 2) const uint BN = 64;
 layout(constant_id = 3) const uint BK = 16;
 layout(constant_id = 4) const uint TM = 4;
 layout(constant_id = 5) const uint TN = 4;
-layout(constant_id = 6) const bool TA = false; // a is stored [K,M]
-layout(constant_id = 7) const bool TB = false; // b is stored [N,K]
+layout(constant_id = 6) const bool TA = false;  // a is stored [K,M]
+layout(constant_id = 7) const bool TB = false;  // b is stored [N,K]
+layout(constant_id = 8) const bool VECA = false; // a's rows are vec4-aligned (K % 4 == 0, !TA)
+layout(constant_id = 9) const bool VECB = false; // b's rows are vec4-aligned (N % 4 == 0, !TB)
+layout(constant_id = 10) const bool REG = false;  // the register-tiled variant for CPU devices
+layout(constant_id = 11) const uint SG = 8;       // its subgroup size (= the workgroup size)
 
 layout(set = 0, binding = 0) buffer C { float c[]; };
 layout(set = 0, binding = 1) readonly buffer A { float a[]; };
 layout(set = 0, binding = 2) readonly buffer B { float b[]; };
+layout(set = 0, binding = 1) readonly buffer A4 { vec4 a4[]; };
+layout(set = 0, binding = 2) readonly buffer B4 { vec4 b4[]; };
 
 layout(push_constant) uniform Params {
     uint oc, oa, ob;
@@ -36,14 +61,85 @@ layout(push_constant) uniform Params {
     float alpha, beta;
 } p;
 
-const uint SA = BM + 1; // padded strides of the shared tiles
-const uint SB = BN + 1;
-shared float As[BK * SA];
-shared float Bs[BK * SB];
+const uint KQ = BK / 4; // vec4s per row of the a slice
+const uint NQ = BN / 4; // vec4s per row of the b slice
+const uint TQ = TN / 4; // vec4s per row of the register tile
+shared vec4 As[BM * KQ]; // [m][k/4]
+shared vec4 Bs[BK * NQ]; // [k][n/4]
+
+// mainReg is the REG variant: group (x, y, z) computes rows y*TM .. +TM-1
+// and columns x*SG*TN .. +SG*TN-1 of c[z].
+void mainReg() {
+    uint M = p.M, N = p.N, K = p.K;
+    uint z = gl_WorkGroupID.z;
+    uint ab = p.oa + z * M * K;
+    uint bb = p.ob + z * K * N;
+    uint cb = p.oc + z * M * N;
+    uint lane = gl_SubgroupInvocationID;
+    uint n0 = gl_GlobalInvocationID.x * TN;
+    uint m0 = gl_WorkGroupID.y * TM;
+    vec4 acc[TM * TQ];
+    [[unroll]] for (uint i = 0; i < TM * TQ; i++) {
+        acc[i] = vec4(0.0);
+    }
+    // Rows and columns past the matrix read row or column 0 (their results
+    // are dropped), so the loop has no bounds checks.
+    uint am[TM / SG];
+    [[unroll]] for (uint s = 0; s < TM / SG; s++) {
+        uint m = m0 + s * SG + lane;
+        am[s] = m < M ? m : 0;
+    }
+    bool full = VECB && n0 + TN <= N;
+    for (uint k = 0; k < K; k++) {
+        vec4 bv[TQ];
+        if (full) {
+            [[unroll]] for (uint j = 0; j < TQ; j++) {
+                bv[j] = b4[(bb + k * N + n0) / 4 + j];
+            }
+        } else {
+            [[unroll]] for (uint j = 0; j < TQ; j++) {
+                [[unroll]] for (uint r = 0; r < 4; r++) {
+                    uint n = n0 + 4 * j + r;
+                    n = n < N ? n : 0;
+                    bv[j][r] = TB ? b[bb + n * K + k] : b[bb + k * N + n];
+                }
+            }
+        }
+        float av[TM / SG];
+        [[unroll]] for (uint s = 0; s < TM / SG; s++) {
+            av[s] = TA ? a[ab + k * M + am[s]] : a[ab + am[s] * K + k];
+        }
+        [[unroll]] for (uint i = 0; i < TM; i++) {
+            float ai = subgroupShuffle(av[i / SG], i % SG);
+            [[unroll]] for (uint j = 0; j < TQ; j++) {
+                acc[i * TQ + j] = fma(vec4(ai), bv[j], acc[i * TQ + j]);
+            }
+        }
+    }
+    [[unroll]] for (uint i = 0; i < TM; i++) {
+        uint gm = m0 + i;
+        [[unroll]] for (uint j = 0; j < TQ; j++) {
+            [[unroll]] for (uint r = 0; r < 4; r++) {
+                uint gn = n0 + 4 * j + r;
+                if (gm < M && gn < N) {
+                    uint k = cb + gm * N + gn;
+                    float v = p.alpha * acc[i * TQ + j][r];
+                    if (p.beta != 0.0) {
+                        v += p.beta * c[k];
+                    }
+                    c[k] = v;
+                }
+            }
+        }
+    }
+}
 
 void main() {
+    if (REG) {
+        mainReg();
+        return;
+    }
     const uint TX = BN / TN;
-    const uint TY = BM / TM;
     uint l = gl_LocalInvocationID.x;
     uint tx = l % TX;
     uint ty = l / TX;
@@ -55,60 +151,85 @@ void main() {
     uint bb = p.ob + z * K * N;
     uint cb = p.oc + z * M * N;
 
-    float acc[TM * TN];
-    [[unroll]] for (uint i = 0; i < TM * TN; i++) {
-        acc[i] = 0.0;
+    vec4 acc[TM * TQ];
+    [[unroll]] for (uint i = 0; i < TM * TQ; i++) {
+        acc[i] = vec4(0.0);
     }
-    float ra[TM];
-    float rb[TN];
+    vec4 ra[TM];
 
     for (uint k0 = 0; k0 < K; k0 += BK) {
-        [[unroll]] for (uint q = 0; q < BM * BK / WG; q++) {
-            uint e = l + q * WG;
-            uint mm, kk;
-            if (TA) {
-                mm = e % BM;
-                kk = e / BM;
+        // Stage the a slice: vec4 e holds op(a)[m0+m, k0+4q .. +3].
+        [[unroll]] for (uint s = 0; s < BM * KQ / WG; s++) {
+            uint e = l + s * WG;
+            if (VECA) {
+                uint m = e / KQ, q = e % KQ;
+                uint gm = m0 + m, gk = k0 + 4 * q;
+                vec4 v = vec4(0.0);
+                if (gm < M && gk < K) {
+                    v = a4[(ab + gm * K + gk) / 4];
+                }
+                As[e] = v;
             } else {
-                kk = e % BK;
-                mm = e / BK;
+                uint m, q;
+                if (TA) { // neighbours read neighbouring m
+                    m = e % BM;
+                    q = e / BM;
+                } else {
+                    m = e / KQ;
+                    q = e % KQ;
+                }
+                uint gm = m0 + m, gk = k0 + 4 * q;
+                vec4 v = vec4(0.0);
+                [[unroll]] for (uint r = 0; r < 4; r++) {
+                    if (gm < M && gk + r < K) {
+                        v[r] = TA ? a[ab + (gk + r) * M + gm] : a[ab + gm * K + gk + r];
+                    }
+                }
+                As[m * KQ + q] = v;
             }
-            uint gm = m0 + mm, gk = k0 + kk;
-            float v = 0.0;
-            if (gm < M && gk < K) {
-                v = TA ? a[ab + gk * M + gm] : a[ab + gm * K + gk];
-            }
-            As[kk * SA + mm] = v;
         }
-        [[unroll]] for (uint q = 0; q < BN * BK / WG; q++) {
-            uint e = l + q * WG;
-            uint nn, kk;
-            if (TB) {
-                kk = e % BK;
-                nn = e / BK;
+        // Stage the b slice: vec4 e holds op(b)[k0+k, n0+4q .. +3].
+        [[unroll]] for (uint s = 0; s < BK * NQ / WG; s++) {
+            uint e = l + s * WG;
+            if (VECB) {
+                uint k = e / NQ, q = e % NQ;
+                uint gk = k0 + k, gn = n0 + 4 * q;
+                vec4 v = vec4(0.0);
+                if (gk < K && gn < N) {
+                    v = b4[(bb + gk * N + gn) / 4];
+                }
+                Bs[e] = v;
             } else {
-                nn = e % BN;
-                kk = e / BN;
+                uint k, q;
+                if (TB) { // neighbours read neighbouring k
+                    k = e % BK;
+                    q = e / BK;
+                } else {
+                    k = e / NQ;
+                    q = e % NQ;
+                }
+                uint gk = k0 + k, gn = n0 + 4 * q;
+                vec4 v = vec4(0.0);
+                [[unroll]] for (uint r = 0; r < 4; r++) {
+                    if (gk < K && gn + r < N) {
+                        v[r] = TB ? b[bb + (gn + r) * K + gk] : b[bb + gk * N + gn + r];
+                    }
+                }
+                Bs[k * NQ + q] = v;
             }
-            uint gn = n0 + nn, gk = k0 + kk;
-            float v = 0.0;
-            if (gn < N && gk < K) {
-                v = TB ? b[bb + gn * K + gk] : b[bb + gk * N + gn];
-            }
-            Bs[kk * SB + nn] = v;
         }
         memoryBarrierShared();
         barrier();
-        [[unroll]] for (uint kk = 0; kk < BK; kk++) {
+        [[unroll]] for (uint q = 0; q < KQ; q++) {
             [[unroll]] for (uint i = 0; i < TM; i++) {
-                ra[i] = As[kk * SA + ty + i * TY];
+                ra[i] = As[(ty * TM + i) * KQ + q];
             }
-            [[unroll]] for (uint j = 0; j < TN; j++) {
-                rb[j] = Bs[kk * SB + tx + j * TX];
-            }
-            [[unroll]] for (uint i = 0; i < TM; i++) {
-                [[unroll]] for (uint j = 0; j < TN; j++) {
-                    acc[i * TN + j] = fma(ra[i], rb[j], acc[i * TN + j]);
+            [[unroll]] for (uint r = 0; r < 4; r++) {
+                [[unroll]] for (uint j = 0; j < TQ; j++) {
+                    vec4 bv = Bs[(4 * q + r) * NQ + tx * TQ + j];
+                    [[unroll]] for (uint i = 0; i < TM; i++) {
+                        acc[i * TQ + j] = fma(vec4(ra[i][r]), bv, acc[i * TQ + j]);
+                    }
                 }
             }
         }
@@ -116,16 +237,18 @@ void main() {
     }
 
     [[unroll]] for (uint i = 0; i < TM; i++) {
-        uint gm = m0 + ty + i * TY;
-        [[unroll]] for (uint j = 0; j < TN; j++) {
-            uint gn = n0 + tx + j * TX;
-            if (gm < M && gn < N) {
-                uint k = cb + gm * N + gn;
-                float v = p.alpha * acc[i * TN + j];
-                if (p.beta != 0.0) {
-                    v += p.beta * c[k];
+        uint gm = m0 + ty * TM + i;
+        [[unroll]] for (uint j = 0; j < TQ; j++) {
+            [[unroll]] for (uint r = 0; r < 4; r++) {
+                uint gn = n0 + tx * TN + 4 * j + r;
+                if (gm < M && gn < N) {
+                    uint k = cb + gm * N + gn;
+                    float v = p.alpha * acc[i * TQ + j][r];
+                    if (p.beta != 0.0) {
+                        v += p.beta * c[k];
+                    }
+                    c[k] = v;
                 }
-                c[k] = v;
             }
         }
     }

@@ -68,6 +68,10 @@ type Backend struct {
 	// Counters, for tests and benchmarks.
 	dispatches, barriers, submits int
 
+	// sharedMatmul makes CPU devices use the shared-memory matmul of GPUs
+	// too (tests run both variants on lavapipe).
+	sharedMatmul bool
+
 	// Faults injected by tests: the next allocation fails as out of
 	// memory; the next fence wait returns this result.
 	faultAlloc bool

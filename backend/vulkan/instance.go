@@ -36,6 +36,7 @@ type physical struct {
 	memHeaps    []vk.MemoryHeap
 	queueFamily uint32
 	subgroup    uint32
+	subgroupOps uint32
 	unusable    string // why the device cannot be opened, or ""
 }
 
@@ -154,7 +155,7 @@ func describe(in vk.Instance, pd vk.PhysicalDevice) *physical {
 			break
 		}
 	}
-	p.subgroup = subgroupSize(in, pd)
+	p.subgroup, p.subgroupOps = subgroup(in, pd)
 
 	l := p.limits
 	switch {

@@ -25,14 +25,15 @@ static void* ijepaVkOpen(const char* name) {
 
 typedef void* (*ijepaGetProc)(void* instance, const char* name);
 
-// ijepaSubgroupSize returns the subgroup size of a physical device through
+// ijepaSubgroup returns the subgroup size of a physical device, and in *ops
+// its supported subgroup operations (when the compute stage has them), through
 // vkGetPhysicalDeviceProperties2 (Vulkan 1.1), which the Go binding does not
 // wrap, or 0 when it is not available. The structures are declared here by
 // hand: VkPhysicalDeviceProperties2 is sType, pNext and the 1.0 properties
 // (824 bytes, given 1024 here); VkPhysicalDeviceSubgroupProperties is sType,
 // pNext, subgroupSize, supportedStages, supportedOperations and
 // quadOperationsInAllStages.
-static uint32_t ijepaSubgroupSize(void* gipa, void* instance, void* pd) {
+static uint32_t ijepaSubgroup(void* gipa, void* instance, void* pd, uint32_t* ops) {
 	void* f = ((ijepaGetProc)gipa)(instance, "vkGetPhysicalDeviceProperties2");
 	if (f == NULL) {
 		return 0;
@@ -53,6 +54,7 @@ static uint32_t ijepaSubgroupSize(void* gipa, void* instance, void* pd) {
 	p2.sType = 1000059001; // VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
 	p2.pNext = &sg;
 	((void (*)(void*, void*))f)(pd, &p2);
+	*ops = (sg.stages & 0x20) ? sg.ops : 0; // VK_SHADER_STAGE_COMPUTE_BIT
 	return sg.subgroupSize;
 }
 */
@@ -110,13 +112,19 @@ func loadVulkan() error {
 	return loaderErr
 }
 
-// subgroupSize returns a device's subgroup size, or 0 if unknown.
-func subgroupSize(inst vk.Instance, pd vk.PhysicalDevice) uint32 {
+// subgroup returns a device's subgroup size (0 if unknown) and the
+// subgroup operations its compute shaders support (VkSubgroupFeatureFlags).
+func subgroup(inst vk.Instance, pd vk.PhysicalDevice) (size, ops uint32) {
 	if gipa == nil {
-		return 0
+		return 0, 0
 	}
-	return uint32(C.ijepaSubgroupSize(gipa, unsafe.Pointer(inst), unsafe.Pointer(pd)))
+	var o C.uint32_t
+	size = uint32(C.ijepaSubgroup(gipa, unsafe.Pointer(inst), unsafe.Pointer(pd), &o))
+	return size, uint32(o)
 }
+
+// subgroupShuffle is VK_SUBGROUP_FEATURE_SHUFFLE_BIT.
+const subgroupShuffle = 0x10
 
 // errNoLoader reports whether err is the missing-loader error.
 var errNoDevice = errors.New("vulkan: no Vulkan device found: the loader has no usable driver " +

@@ -19,7 +19,7 @@ import (
 const (
 	maxBindings = 8
 	pushBytes   = 128
-	maxSpec     = 8
+	maxSpec     = 12
 )
 
 // pipeKey names a pipeline: a kernel and its specialisation constants

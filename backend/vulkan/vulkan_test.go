@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -392,5 +393,31 @@ func TestLoopLimit(t *testing.T) {
 	backend.MatMul(b, c, a, x, false, false, 1, 0)
 	if err := b.Sync(); !errors.Is(err, backend.ErrUnsupported) {
 		t.Errorf("Sync = %v, want unsupported", err)
+	}
+}
+
+// The tiles the host picks are ones matmul.comp can run.
+func TestTilesValid(t *testing.T) {
+	for _, tl := range []tile{tileLarge, tileSmall} {
+		if !tl.valid() {
+			t.Errorf("tile %+v is not valid for matmul.comp", tl)
+		}
+	}
+}
+
+// The shared-memory matmul, which GPUs run, passes the matmul cases on
+// this device too (a CPU device otherwise runs the register variant).
+func TestSharedMatmul(t *testing.T) {
+	b := open(t)
+	b.sharedMatmul = true
+	rep := conformance.Run(b, conformance.Options{
+		Seed:      20261128,
+		Reference: cpu.New(),
+		Ops:       regexp.MustCompile("^matmul$"),
+	})
+	var buf strings.Builder
+	rep.Write(&buf, -1)
+	if rep.Failed() || rep.Ops[0].Passed == 0 {
+		t.Fatalf("the shared-memory matmul fails:\n%s", buf.String())
 	}
 }
