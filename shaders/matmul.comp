@@ -48,6 +48,7 @@ layout(constant_id = 8) const bool VECA = false; // a's rows are vec4-aligned (K
 layout(constant_id = 9) const bool VECB = false; // b's rows are vec4-aligned (N % 4 == 0, !TB)
 layout(constant_id = 10) const bool REG = false;  // the register-tiled variant for CPU devices
 layout(constant_id = 11) const uint SG = 8;       // its subgroup size (= the workgroup size)
+layout(constant_id = 12) const bool VECK = false; // REG: K % 4 == 0, !TA, !TB
 
 layout(set = 0, binding = 0) buffer C { float c[]; };
 layout(set = 0, binding = 1) readonly buffer A { float a[]; };
@@ -67,8 +68,19 @@ const uint TQ = TN / 4; // vec4s per row of the register tile
 shared vec4 As[BM * KQ]; // [m][k/4]
 shared vec4 Bs[BK * NQ]; // [k][n/4]
 
+// comp returns component kk of v; kk is a constant once loops unroll, so
+// this is a plain swizzle (no dynamic vector indexing for the compiler to
+// lower into local memory).
+float comp(vec4 v, uint kk) {
+    return kk == 0 ? v.x : kk == 1 ? v.y : kk == 2 ? v.z : v.w;
+}
+
 // mainReg is the REG variant: group (x, y, z) computes rows y*TM .. +TM-1
-// and columns x*SG*TN .. +SG*TN-1 of c[z].
+// and columns x*SG*TN .. +SG*TN-1 of c[z]. With VECK (K % 4 == 0, neither
+// operand transposed) the loop steps over K four at a time and reads a's
+// rows as vec4s. (With a transposed operand, the same four-step loop made
+// llvmpipe's compiler take seconds per pipeline; the host also keeps TA
+// with TB off this variant for that reason.)
 void mainReg() {
     uint M = p.M, N = p.N, K = p.K;
     uint z = gl_WorkGroupID.z;
@@ -83,36 +95,67 @@ void mainReg() {
         acc[i] = vec4(0.0);
     }
     // Rows and columns past the matrix read row or column 0 (their results
-    // are dropped), so the loop has no bounds checks.
+    // are dropped), so the loops have no bounds checks.
     uint am[TM / SG];
     [[unroll]] for (uint s = 0; s < TM / SG; s++) {
         uint m = m0 + s * SG + lane;
         am[s] = m < M ? m : 0;
     }
+    uint bn[TN];
+    [[unroll]] for (uint j = 0; j < TN; j++) {
+        uint n = n0 + j;
+        bn[j] = n < N ? n : 0;
+    }
     bool full = VECB && n0 + TN <= N;
-    for (uint k = 0; k < K; k++) {
-        vec4 bv[TQ];
-        if (full) {
-            [[unroll]] for (uint j = 0; j < TQ; j++) {
-                bv[j] = b4[(bb + k * N + n0) / 4 + j];
+    if (VECK) {
+        for (uint k0 = 0; k0 < K; k0 += 4) {
+            // av[s] = op(a)[m0 + s*SG + lane, k0 .. k0+3]
+            vec4 av[TM / SG];
+            [[unroll]] for (uint s = 0; s < TM / SG; s++) {
+                av[s] = a4[(ab + am[s] * K + k0) / 4];
             }
-        } else {
-            [[unroll]] for (uint j = 0; j < TQ; j++) {
-                [[unroll]] for (uint r = 0; r < 4; r++) {
-                    uint n = n0 + 4 * j + r;
-                    n = n < N ? n : 0;
-                    bv[j][r] = TB ? b[bb + n * K + k] : b[bb + k * N + n];
+            for (uint kk = 0; kk < 4; kk++) {
+                uint k = k0 + kk;
+                vec4 bv[TQ];
+                [[unroll]] for (uint j = 0; j < TQ; j++) {
+                    if (full) {
+                        bv[j] = b4[(bb + k * N + n0) / 4 + j];
+                    } else {
+                        bv[j] = vec4(b[bb + k * N + bn[4 * j]], b[bb + k * N + bn[4 * j + 1]],
+                                     b[bb + k * N + bn[4 * j + 2]], b[bb + k * N + bn[4 * j + 3]]);
+                    }
+                }
+                [[unroll]] for (uint i = 0; i < TM; i++) {
+                    float ai = subgroupShuffle(comp(av[i / SG], kk), i % SG);
+                    [[unroll]] for (uint j = 0; j < TQ; j++) {
+                        acc[i * TQ + j] = fma(vec4(ai), bv[j], acc[i * TQ + j]);
+                    }
                 }
             }
         }
-        float av[TM / SG];
-        [[unroll]] for (uint s = 0; s < TM / SG; s++) {
-            av[s] = TA ? a[ab + k * M + am[s]] : a[ab + am[s] * K + k];
-        }
-        [[unroll]] for (uint i = 0; i < TM; i++) {
-            float ai = subgroupShuffle(av[i / SG], i % SG);
+    } else {
+        for (uint k = 0; k < K; k++) {
+            float av[TM / SG];
+            [[unroll]] for (uint s = 0; s < TM / SG; s++) {
+                av[s] = TA ? a[ab + k * M + am[s]] : a[ab + am[s] * K + k];
+            }
+            vec4 bv[TQ];
             [[unroll]] for (uint j = 0; j < TQ; j++) {
-                acc[i * TQ + j] = fma(vec4(ai), bv[j], acc[i * TQ + j]);
+                if (full) {
+                    bv[j] = b4[(bb + k * N + n0) / 4 + j];
+                } else if (TB) {
+                    bv[j] = vec4(b[bb + bn[4 * j] * K + k], b[bb + bn[4 * j + 1] * K + k],
+                                 b[bb + bn[4 * j + 2] * K + k], b[bb + bn[4 * j + 3] * K + k]);
+                } else {
+                    bv[j] = vec4(b[bb + k * N + bn[4 * j]], b[bb + k * N + bn[4 * j + 1]],
+                                 b[bb + k * N + bn[4 * j + 2]], b[bb + k * N + bn[4 * j + 3]]);
+                }
+            }
+            [[unroll]] for (uint i = 0; i < TM; i++) {
+                float ai = subgroupShuffle(av[i / SG], i % SG);
+                [[unroll]] for (uint j = 0; j < TQ; j++) {
+                    acc[i * TQ + j] = fma(vec4(ai), bv[j], acc[i * TQ + j]);
+                }
             }
         }
     }
@@ -123,7 +166,7 @@ void mainReg() {
                 uint gn = n0 + 4 * j + r;
                 if (gm < M && gn < N) {
                     uint k = cb + gm * N + gn;
-                    float v = p.alpha * acc[i * TQ + j][r];
+                    float v = p.alpha * comp(acc[i * TQ + j], r);
                     if (p.beta != 0.0) {
                         v += p.beta * c[k];
                     }

@@ -19,7 +19,7 @@ import (
 const (
 	maxBindings = 8
 	pushBytes   = 128
-	maxSpec     = 12
+	maxSpec     = 13
 )
 
 // pipeKey names a pipeline: a kernel and its specialisation constants
