@@ -114,7 +114,7 @@ func (b *Backend) scatterAdd(c backend.Call, y, x, ix *mem) error {
 	}
 	if p.nseg == p.nact {
 		return b.run("scatter_add", []uint32{wg, 2}, []*mem{y, x, p.ints}, []*mem{y}, []*mem{y, x, p.ints},
-			pc(y.elem(), x.elem(), p.nact), groups1D(p.nact*cols, wg), 1, 1)
+			pc(y.elem(), x.elem(), p.nact), b.groups1D(p.nact*cols, wg), 1, 1)
 	}
 	part, err := b.scratch(p.nseg * cols)
 	if err != nil {
@@ -122,9 +122,9 @@ func (b *Backend) scatterAdd(c backend.Call, y, x, ix *mem) error {
 	}
 	defer b.freeScratch(part)
 	if err := b.run("scatter_add", []uint32{wg, 0}, []*mem{x, p.ints}, []*mem{part}, []*mem{part, x, p.ints},
-		pc(part.elem(), x.elem(), p.nseg), groups1D(p.nseg*cols, wg), 1, 1); err != nil {
+		pc(part.elem(), x.elem(), p.nseg), b.groups1D(p.nseg*cols, wg), 1, 1); err != nil {
 		return err
 	}
 	return b.run("scatter_add", []uint32{wg, 1}, []*mem{y, part, p.ints}, []*mem{y}, []*mem{y, part, p.ints},
-		pc(y.elem(), part.elem(), p.nact), groups1D(p.nact*cols, wg), 1, 1)
+		pc(y.elem(), part.elem(), p.nact), b.groups1D(p.nact*cols, wg), 1, 1)
 }

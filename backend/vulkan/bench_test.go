@@ -1,0 +1,201 @@
+//go:build linux && cgo
+
+package vulkan_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu"
+	"github.com/ijepa-go/ijepa/backend/vulkan"
+	"github.com/ijepa-go/ijepa/ijepa/config"
+	"github.com/ijepa-go/ijepa/ijepa/mask"
+	"github.com/ijepa-go/ijepa/ijepa/model"
+)
+
+// The benchmarks run every op and the tiny32 training step on the Vulkan
+// device and on the CPU backend, side by side, in one run:
+//
+//	go test -run '^$' -bench . -benchtime 20x ./backend/vulkan/
+//
+// BenchmarkOps/OP/BACKEND reports the time of one op of tiny32's sizes
+// (batch 64: 4096 patch tokens of width 192, 3 heads, MLP 768), queued
+// back to back and synchronised once, so that it is the device's throughput
+// (recording and submission included). BenchmarkTiny32Step/BACKEND reports
+// the training step's images/s.
+
+// backends opens the two backends, skipping where there is no Vulkan device.
+func backends(b *testing.B) []struct {
+	name string
+	be   backend.Backend
+} {
+	vk, err := vulkan.Open("")
+	if err != nil {
+		b.Skipf("no Vulkan device: %v", err)
+	}
+	b.Cleanup(func() { vk.Close() })
+	return []struct {
+		name string
+		be   backend.Backend
+	}{{"vulkan", vk}, {"cpu", cpu.New()}}
+}
+
+// benchCall is one op with the shapes of its arguments and its attributes.
+type benchCall struct {
+	name   string
+	op     backend.Op
+	shapes []backend.Shape
+	attrs  backend.Attrs
+}
+
+func S(d ...int) backend.Shape { return backend.Shape(d) }
+
+// tiny32Calls are ops with the sizes of a tiny32 step (B=64 images of 64
+// patches, width 192, 3 heads of 64, MLP 768; targets: 4 blocks of 9).
+var tiny32Calls = []benchCall{
+	{"matmul x@W^T [4096,192]x[768,192]", backend.OpMatMul, []backend.Shape{S(4096, 768), S(4096, 192), S(768, 192)}, backend.Attrs{TransB: true, Alpha: 1}},
+	{"matmul dx=dy@W [4096,768]x[768,192]", backend.OpMatMul, []backend.Shape{S(4096, 192), S(4096, 768), S(768, 192)}, backend.Attrs{Alpha: 1}},
+	{"matmul dW=dy^T@x [4096,768]^Tx[4096,192]", backend.OpMatMul, []backend.Shape{S(768, 192), S(4096, 768), S(4096, 192)}, backend.Attrs{TransA: true, Alpha: 1}},
+	{"matmul q@k^T [192,64,64]", backend.OpMatMul, []backend.Shape{S(192, 64, 64), S(192, 64, 64), S(192, 64, 64)}, backend.Attrs{TransB: true, Alpha: 1}},
+	{"add bias [4096,768]+[768]", backend.OpAdd, []backend.Shape{S(4096, 768), S(4096, 768), S(768)}, backend.Attrs{}},
+	{"colsum [4096,768]", backend.OpColSum, []backend.Shape{S(768), S(4096, 768)}, backend.Attrs{}},
+	{"layernorm [4096,192]", backend.OpLayerNorm, []backend.Shape{S(4096, 192), S(4096), S(4096), S(4096, 192), S(192), S(192)}, backend.Attrs{Eps: 1e-6}},
+	{"layernorm_bwd [4096,192]", backend.OpLayerNormBwd, []backend.Shape{S(4096, 192), S(192), S(192), S(4096, 192), S(4096, 192), S(4096), S(4096), S(192)}, backend.Attrs{}},
+	{"softmax [12288,64]", backend.OpSoftmax, []backend.Shape{S(12288, 64), S(12288, 64)}, backend.Attrs{Alpha: 0.125}},
+	{"softmax_bwd [12288,64]", backend.OpSoftmaxBwd, []backend.Shape{S(12288, 64), S(12288, 64), S(12288, 64)}, backend.Attrs{Alpha: 0.125}},
+	{"gelu [4096,768]", backend.OpGELU, []backend.Shape{S(4096, 768), S(4096, 768)}, backend.Attrs{}},
+	{"gelu_bwd [4096,768]", backend.OpGELUBwd, []backend.Shape{S(4096, 768), S(4096, 768), S(4096, 768)}, backend.Attrs{}},
+	{"gather [2304 of 4096,192]", backend.OpGather, []backend.Shape{S(2304, 192), S(4096, 192), S(2304)}, backend.Attrs{}},
+	{"scatter_add [2304 into 4096,192]", backend.OpScatterAdd, []backend.Shape{S(4096, 192), S(2304, 192), S(2304)}, backend.Attrs{}},
+	{"split_heads [64,64,576] -> 3x[64,3,64,64]", backend.OpSplitHeads, []backend.Shape{S(64, 3, 64, 64), S(64, 3, 64, 64), S(64, 3, 64, 64), S(64, 64, 576)}, backend.Attrs{Heads: 3}},
+	{"merge_heads [64,3,64,64] -> [64,64,192]", backend.OpMergeHeads, []backend.Shape{S(64, 64, 192), S(64, 3, 64, 64)}, backend.Attrs{Heads: 3}},
+	{"patchify [64,3,32,32]", backend.OpPatchify, []backend.Shape{S(64, 64, 48), S(64, 3, 32, 32)}, backend.Attrs{Patch: 4}},
+	{"smooth_l1 [256,9,192]", backend.OpSmoothL1, []backend.Shape{S(1), S(256, 9, 192), S(256, 9, 192)}, backend.Attrs{Beta: 1}},
+	{"sumsq [768,192]", backend.OpSumSq, []backend.Shape{S(1), S(768, 192)}, backend.Attrs{}},
+	{"adamw [768,192]", backend.OpAdamW, []backend.Shape{S(768, 192), S(768, 192), S(768, 192), S(768, 192)},
+		backend.Attrs{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.04, Step: 3}},
+	{"ema [768,192]", backend.OpEMA, []backend.Shape{S(768, 192), S(768, 192)}, backend.Attrs{Momentum: 0.996}},
+	{"copy [4096,192]", backend.OpCopy, []backend.Shape{S(4096, 192), S(4096, 192)}, backend.Attrs{}},
+}
+
+// newArgs allocates a call's arguments on be with random data (indices in
+// range).
+func newArgs(b *testing.B, be backend.Backend, c benchCall) []*backend.Tensor {
+	specs := backend.Expand(backend.Call{Op: c.op, Args: make([]*backend.Tensor, len(c.shapes))})
+	r := rand.New(rand.NewPCG(1, 2))
+	args := make([]*backend.Tensor, len(c.shapes))
+	for i, s := range c.shapes {
+		t, err := be.New(specs[i].DType, s...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		args[i] = t
+		if specs[i].DType == backend.I32 {
+			rows := c.shapes[1][0]
+			if c.op == backend.OpScatterAdd {
+				rows = c.shapes[0][0]
+			}
+			v := make([]int32, s.NumElements())
+			for k := range v {
+				v[k] = int32(r.IntN(rows))
+			}
+			backend.WriteI32(be, t, v)
+			continue
+		}
+		v := make([]float32, s.NumElements())
+		for k := range v {
+			v[k] = float32(r.NormFloat64())
+		}
+		if c.op == backend.OpAdamW && i == 2 {
+			for k := range v {
+				v[k] *= v[k] // the second moment is not negative
+			}
+		}
+		backend.WriteF32(be, t, v)
+	}
+	return args
+}
+
+func BenchmarkOps(b *testing.B) {
+	bes := backends(b)
+	for _, c := range tiny32Calls {
+		for _, x := range bes {
+			b.Run(fmt.Sprintf("%s/%s", c.name, x.name), func(b *testing.B) {
+				args := newArgs(b, x.be, c)
+				defer func() {
+					for _, t := range args {
+						x.be.Release(t)
+					}
+				}()
+				call := backend.Call{Op: c.op, Args: args, Attrs: c.attrs}
+				x.be.Run(call) // compile the pipelines first
+				if err := x.be.Sync(); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					x.be.Run(call)
+				}
+				if err := x.be.Sync(); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkTiny32Step is the training step of the tiny32 preset (ViT width
+// 192, depth 6, 3 heads; predictor width 96, depth 4; 64 images of 32x32,
+// 4x4 patches, the preset's masks) on each backend.
+func BenchmarkTiny32Step(b *testing.B) {
+	cfg, err := config.Preset("tiny32")
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc, err := cfg.Encoder()
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := cfg.Data.BatchSize
+	col, err := mask.New(cfg.MaskConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	mb, err := col.Sample(0, batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	s := cfg.Data.CropSize
+	img := make([]float32, batch*3*s*s)
+	for i := range img {
+		img[i] = float32(r.NormFloat64())
+	}
+	bt := model.Batch{Images: img, Context: mb.Context, Targets: mb.Targets}
+	for _, x := range backends(b) {
+		b.Run(x.name, func(b *testing.B) {
+			m, err := model.New(model.Config{Dim: enc.Dim, Depth: enc.Depth, Heads: enc.Heads, MLPHidden: enc.MLPHidden,
+				ImgSize: s, Patch: cfg.Mask.PatchSize, PredDim: cfg.Meta.PredEmbDim, PredDepth: cfg.Meta.PredDepth})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := m.Alloc(x.be, 1); err != nil {
+				b.Fatal(err)
+			}
+			defer m.Free()
+			h := model.Hyper{LR: 1e-4, WD: 0.04, Momentum: 0.996}
+			if _, err := m.Step(bt, h); err != nil { // compile the pipelines first
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Step(bt, h); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
