@@ -421,3 +421,28 @@ func TestSharedMatmul(t *testing.T) {
 		t.Fatalf("the shared-memory matmul fails:\n%s", buf.String())
 	}
 }
+
+// With tensor memory that the host cannot map (discrete GPUs), every write
+// and read goes through staging memory and transfer commands. lavapipe's
+// memory is mappable, so this test turns the mapping off to run that path:
+// the whole conformance suite (without finite differences) and the ordering
+// checks.
+func TestStagedTransfers(t *testing.T) {
+	b := open(t)
+	b.devArena.mapped = false
+	rep := conformance.Run(b, conformance.Options{
+		Seed:        20261128,
+		Reference:   cpu.New(),
+		NoGradients: true,
+	})
+	var buf strings.Builder
+	rep.Write(&buf, -1)
+	if rep.Failed() {
+		t.Fatalf("with staged transfers the backend fails conformance:\n%s", buf.String())
+	}
+	for _, blk := range b.devArena.blocks {
+		if blk.ptr != nil {
+			t.Fatal("a tensor block was mapped")
+		}
+	}
+}
