@@ -32,4 +32,21 @@
 // memory is reused at once: each free range remembers the barrier interval
 // and the batch that last used it, so that new work on it waits behind the
 // old.
+//
+// Kernels (package shaders): one GLSL file per op family, specialised per
+// call by workgroup and tile sizes; shapes and element offsets go in push
+// constants. Row ops take a workgroup per row with shared-memory
+// reductions; sums to a scalar and column sums run in two deterministic
+// passes; scatter_add follows a plan the host builds from the indices (index
+// tensors are only written from the host), so it needs no atomics. The
+// matmul tiles through shared memory on GPUs; on CPU devices (lavapipe) it
+// runs a register-tiled variant that shares rows across a subgroup, because
+// there every memory access is a loop over the SIMD lanes. llvmpipe also
+// stops an invocation after 65,535 loop iterations in all, so on it the
+// backend refuses (ErrUnsupported) the rare shapes that would need more.
+//
+// Environment: IJEPA_VULKAN_DEVICE chooses the device; IJEPA_VULKAN_SYNC=1
+// waits after every op; IJEPA_VULKAN_LOADER names the loader library to load
+// instead of libvulkan.so.1. The loader's own variables apply as usual
+// (VK_DRIVER_FILES, VK_LOADER_DRIVERS_SELECT='*lvp*' for lavapipe).
 package vulkan
