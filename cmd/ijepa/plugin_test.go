@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ijepa-go/ijepa/backend"
 )
 
 // buildPlugin builds cmd/ijepa-backend-NAME into a temporary plugin
@@ -37,5 +39,23 @@ func TestCPUPlugin(t *testing.T) {
 	code, out, errs = run("conformance", "--backend", "plugin:cpu", "--op", "^matmul$", "--seed", "11")
 	if code != 0 || !strings.Contains(out, "backend plugin:cpu against cpu") {
 		t.Fatalf("conformance of plugin:cpu found through IJEPA_PLUGIN_DIR: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// The Vulkan backend served by its plugin executable passes every
+// conformance case on the machine's Vulkan device (lavapipe in CI).
+func TestVulkanPlugin(t *testing.T) {
+	for _, d := range backend.Drivers() {
+		if d.Name != "vulkan" {
+			continue
+		}
+		if _, err := d.Devices(); err != nil {
+			t.Skipf("no Vulkan device here: %v", err)
+		}
+	}
+	dir := buildPlugin(t, "vulkan")
+	code, out, errs := run("conformance", "--backend", "plugin:"+filepath.Join(dir, "ijepa-backend-vulkan"), "--seed", "11")
+	if code != 0 || !strings.Contains(out, "PASS: ") || !strings.Contains(out, " 0 failed, 0 unsupported") {
+		t.Fatalf("conformance through the Vulkan plugin: exit %d\n%s%s", code, out, errs)
 	}
 }
