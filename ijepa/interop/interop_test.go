@@ -12,6 +12,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/backend"
 	_ "github.com/ijepa-go/ijepa/backend/cpu"
+	_ "github.com/ijepa-go/ijepa/backend/vulkan"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/nn"
 )
