@@ -1,45 +1,101 @@
-// Package cpu is the reference backend: every op of the catalogue written
-// plainly in Go, readable as the op's specification, with matrix products
-// through gonum's blas32 and the larger loops split across goroutines.
+// Package cpu holds two CPU backends over one set of handles.
+//
+// The reference backend ("cpu-ref", NewReference) writes every op of the
+// catalogue plainly in Go, readable as the op's specification, with matrix
+// products through gonum's blas32 and reductions accumulated in float64. It
+// is what every other backend is checked against.
+//
+// The fast backend ("cpu", New) is the one to train with: matrix products
+// through OpenBLAS, loaded at run time when it is installed (pure-Go gonum
+// otherwise, with a one-line notice), kernels that make one pass over memory
+// and compute in float32, work split across goroutines sized to the cores,
+// and a memory pool so that a warm training step allocates nothing. It is
+// itself a backend under test: the conformance suite checks it against the
+// float64 statement of the ops, like the reference.
 //
 // Ops run synchronously when Run is called, which the asynchronous contract
-// allows (a queue of length zero). Reductions accumulate in float64, so the
-// backend is also a precise reference for the others.
+// allows (a queue of length zero).
 package cpu
 
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu/internal/openblas"
 )
 
 func init() {
-	backend.Register(backend.Driver{
-		Name: "cpu",
-		Doc:  "reference backend: plain Go kernels, gonum blas32 matmul, goroutine-parallel",
-		Open: func(arg string) (backend.Backend, error) {
-			if arg != "" {
-				return nil, fmt.Errorf("cpu: unexpected argument %q (the cpu backend takes none)", arg)
-			}
-			return New(), nil
-		},
-		Devices: func() ([]backend.Info, error) { return []backend.Info{New().Info()}, nil },
-	})
+	for _, d := range []struct {
+		name, doc string
+		open      func() *Backend
+	}{
+		{"cpu", "fast CPU backend: OpenBLAS matmul (pure-Go gonum without it), fused one-pass kernels, memory pool", New},
+		{"cpu-ref", "reference CPU backend: every op in plain Go, gonum blas32 matmul, float64 reductions", NewReference},
+	} {
+		backend.Register(backend.Driver{
+			Name: d.name,
+			Doc:  d.doc,
+			Open: func(arg string) (backend.Backend, error) {
+				if arg != "" {
+					return nil, fmt.Errorf("%s: unexpected argument %q (the %s backend takes none)", d.name, arg, d.name)
+				}
+				return d.open(), nil
+			},
+			Devices: func() ([]backend.Info, error) { return []backend.Info{d.open().Info()}, nil },
+		})
+	}
 }
 
-// Backend is the CPU backend. The zero value is not usable; call New.
+// Backend is a CPU backend. The zero value is not usable; call New or
+// NewReference.
 type Backend struct {
 	backend.Sticky
 	closed  bool
 	threads int
+	ref     bool // the reference kernels, plain allocation
+	kernels map[backend.Op]kernel
+	blas    bool      // matrix products through OpenBLAS
+	pool    pool      // fast backend only
+	scratch []float64 // per-chunk partial sums, reused
 }
 
-// New returns a CPU backend that uses GOMAXPROCS goroutines.
-func New() *Backend { return &Backend{threads: runtime.GOMAXPROCS(0)} }
+// New returns the fast CPU backend, using GOMAXPROCS goroutines. Matrix
+// products go through OpenBLAS when the library can be loaded (see package
+// openblas for where it is looked up); otherwise through pure-Go gonum, and
+// the first New of the process says so in one line on standard error.
+func New() *Backend {
+	b := &Backend{threads: runtime.GOMAXPROCS(0), kernels: fastKernels}
+	if err := openblas.Load(); err == nil {
+		b.blas = true
+	} else {
+		noticeOnce.Do(func() {
+			fmt.Fprintf(notice, "cpu: OpenBLAS not loaded (%v); matrix products use pure-Go gonum, several times slower: install libopenblas0\n", err)
+		})
+	}
+	return b
+}
+
+// NewReference returns the reference CPU backend: the plain kernels, using
+// GOMAXPROCS goroutines.
+func NewReference() *Backend {
+	return &Backend{threads: runtime.GOMAXPROCS(0), ref: true, kernels: refKernels}
+}
+
+var (
+	noticeOnce sync.Once
+	notice     io.Writer = os.Stderr
+)
+
+// Stats returns the counters of the fast backend's memory pool (zero for the
+// reference backend).
+func (b *Backend) Stats() PoolStats { return b.pool.Stats() }
 
 // buffer is the Storage.Impl of a CPU tensor: the data, and for guarded
 // tensors the whole slice with the guard elements around it.
@@ -48,6 +104,7 @@ type buffer struct {
 	i     []int32
 	whole []float32 // guarded F32 tensors only
 	wholI []int32   // guarded I32 tensors only
+	blk   *block    // the pool's block (fast backend, unguarded tensors)
 }
 
 // guardLen is the number of guard elements on each side of a guarded tensor.
@@ -62,25 +119,47 @@ var (
 
 // Info describes the CPU backend.
 func (b *Backend) Info() backend.Info {
+	name, mm := "cpu", "gonum blas32 (pure Go)"
+	if b.ref {
+		name = "cpu-ref"
+	} else if b.blas {
+		mm = fmt.Sprintf("OpenBLAS, one thread per call, products split over %d goroutines (%s)", b.threads, openblas.Library())
+	}
+	ops := make([]backend.Op, 0, len(b.kernels))
+	for _, op := range backend.Ops() {
+		if b.kernels[op] != nil {
+			ops = append(ops, op)
+		}
+	}
 	return backend.Info{
-		Backend: "cpu",
+		Backend: name,
 		Device:  fmt.Sprintf("%s (%d threads)", cpuModel(), b.threads),
 		Kind:    "cpu",
 		Memory:  totalMemory(),
 		DTypes:  []backend.DType{backend.F32, backend.I32},
-		Ops:     backend.Ops(),
-		Limits:  [][2]string{{"threads", fmt.Sprint(b.threads)}, {"matmul", "gonum blas32 (pure Go)"}},
+		Ops:     ops,
+		Limits:  [][2]string{{"threads", fmt.Sprint(b.threads)}, {"matmul", mm}},
 	}
 }
 
-// New allocates a zeroed tensor.
+// New allocates a tensor. The reference backend zeroes it; the fast backend
+// may hand out memory of a released tensor, with its old contents (the
+// contract leaves them undefined).
 func (b *Backend) New(dt backend.DType, shape ...int) (*backend.Tensor, error) {
 	if err := b.alloc(dt, shape); err != nil {
 		return nil, err
 	}
 	n := backend.Shape(shape).NumElements()
 	buf := &buffer{}
-	if dt == backend.F32 {
+	if !b.ref {
+		buf.blk = b.pool.get(4 * n) // F32 and I32 are both 4 bytes
+		p := unsafe.Pointer(&buf.blk.mem[0])
+		if dt == backend.F32 {
+			buf.f = unsafe.Slice((*float32)(p), n)
+		} else {
+			buf.i = unsafe.Slice((*int32)(p), n)
+		}
+	} else if dt == backend.F32 {
 		buf.f = make([]float32, n)
 	} else {
 		buf.i = make([]int32, n)
@@ -249,17 +328,33 @@ func (b *Backend) Run(c backend.Call) {
 // Sync returns the sticky error; the CPU backend has nothing queued.
 func (b *Backend) Sync() error { return b.Err() }
 
-// Release drops a handle; the Go garbage collector reclaims the memory once
-// the last handle is dropped.
+// Release drops a handle. When it was the storage's last, the reference
+// backend leaves the memory to the garbage collector and the fast backend
+// keeps it for the next New (or gives it back to the system once closed).
 func (b *Backend) Release(t *backend.Tensor) {
-	if t.Drop() {
-		t.Storage().Impl = nil
+	if !t.Drop() {
+		return
 	}
+	st := t.Storage()
+	if buf, ok := st.Impl.(*buffer); ok && buf.blk != nil {
+		buf.f, buf.i = nil, nil
+		if b.closed {
+			b.pool.live -= int64(len(buf.blk.mem))
+			release(buf.blk)
+		} else {
+			b.pool.put(buf.blk)
+		}
+		buf.blk = nil
+	}
+	st.Impl = nil
 }
 
-// Close marks the backend closed and returns the sticky error.
+// Close marks the backend closed, gives the pooled memory back to the system
+// and returns the sticky error. Tensors still live are given back as they are
+// released.
 func (b *Backend) Close() error {
 	b.closed = true
+	b.pool.drain()
 	return b.Err()
 }
 

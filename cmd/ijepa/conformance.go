@@ -28,7 +28,7 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	spec := fs.String("backend", "cpu", "backend to check: cpu, vulkan[:DEVICE], plugin:PATH")
 	opRe := fs.String("op", "", "check only ops whose name matches this regular expression")
 	seed := fs.Uint64("seed", 0, "seed of every input (0: a random one, printed so the run can be replayed)")
-	ref := fs.String("reference", "", "reference: cpu or naive (default: naive for the cpu backend, cpu otherwise)")
+	ref := fs.String("reference", "", "reference: naive, cpu-ref or cpu (default: naive for the CPU backends, cpu-ref otherwise)")
 	maxFail := fs.Int("failures", 10, "failing cases to print per op (-1: all)")
 	noFD := fs.Bool("no-fd", false, "skip the finite-difference checks of backward ops")
 	plugin.DirFlag(fs)
@@ -65,15 +65,19 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer b.Close()
-	switch r := *ref; {
-	case r == "naive" || r == "" && b.Info().Backend == "cpu":
+	switch r, name := *ref, b.Info().Backend; {
+	case r == "naive" || r == "" && (name == "cpu" || name == "cpu-ref"):
 		opts.Reference = naive.New()
-	case r == "cpu" || r == "":
-		if opts.Reference, err = backend.Open("cpu"); err != nil {
+	case r == "":
+		if opts.Reference, err = backend.Open("cpu-ref"); err != nil {
+			return err
+		}
+	case r == "cpu" || r == "cpu-ref":
+		if opts.Reference, err = backend.Open(r); err != nil {
 			return err
 		}
 	default:
-		return fmt.Errorf("%w: --reference %q: want cpu or naive", errUsage, r)
+		return fmt.Errorf("%w: --reference %q: want naive, cpu-ref or cpu", errUsage, r)
 	}
 	opts.Reopen = func() (backend.Backend, error) { return backend.Open(*spec) }
 	rep := conformance.Run(b, opts)

@@ -1,0 +1,373 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/ijepa-go/ijepa/backend"
+)
+
+// fastKernels are the fast backend's kernels: the reference kernels, with
+// the ops that dominate a training step replaced by kernels that compute in
+// float32 (accumulating sums over many rows in float64), make one pass over
+// memory, and keep per-element work free of calls so that the compiler
+// inlines it.
+var fastKernels = func() map[backend.Op]kernel {
+	k := map[backend.Op]kernel{}
+	for op, f := range refKernels {
+		k[op] = f
+	}
+	for op, f := range map[backend.Op]kernel{
+		backend.OpMatMul:       fastMatmul,
+		backend.OpAdd:          fastAdd,
+		backend.OpMul:          fastMul,
+		backend.OpColSum:       fastColSum,
+		backend.OpLayerNorm:    fastLayerNorm,
+		backend.OpLayerNormBwd: fastLayerNormBwd,
+		backend.OpSoftmax:      fastSoftmax,
+		backend.OpSoftmaxBwd:   fastSoftmaxBwd,
+		backend.OpGELU:         fastGELU,
+		backend.OpGELUBwd:      fastGELUBwd,
+		backend.OpCopy:         fastCopy,
+	} {
+		k[op] = f
+	}
+	return k
+}()
+
+// rowsOf returns how the broadcast operand x of length nx repeats over y:
+// rows of nx elements (nx == len(y) is one row).
+func fastBroadcast(b *Backend, c backend.Call, mul bool) error {
+	y, a, x := f(c, 0), f(c, 1), f(c, 2)
+	nx := len(x)
+	rows := len(y) / nx
+	if rows == 1 {
+		// Same shapes: split the elements.
+		b.parallel(len(y), 1, func(lo, hi int) {
+			ys, as, xs := y[lo:hi], a[lo:hi], x[lo:hi]
+			if mul {
+				for i := range ys {
+					ys[i] = as[i] * xs[i]
+				}
+			} else {
+				for i := range ys {
+					ys[i] = as[i] + xs[i]
+				}
+			}
+		})
+		return nil
+	}
+	b.parallel(rows, nx, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			ys, as := y[r*nx:(r+1)*nx], a[r*nx:(r+1)*nx]
+			xs := x[:len(ys)]
+			if mul {
+				for i := range ys {
+					ys[i] = as[i] * xs[i]
+				}
+			} else {
+				for i := range ys {
+					ys[i] = as[i] + xs[i]
+				}
+			}
+		}
+	})
+	return nil
+}
+
+func fastAdd(b *Backend, c backend.Call) error { return fastBroadcast(b, c, false) }
+func fastMul(b *Backend, c backend.Call) error { return fastBroadcast(b, c, true) }
+
+func fastCopy(b *Backend, c backend.Call) error {
+	y, x := f(c, 0), f(c, 1)
+	b.parallel(len(y), 1, func(lo, hi int) { copy(y[lo:hi], x[lo:hi]) })
+	return nil
+}
+
+// fastColSum sums rows into per-chunk float64 partials, reading x row by
+// row (the reference walks it column by column).
+func fastColSum(b *Backend, c backend.Call) error {
+	y, x := f(c, 0), f(c, 1)
+	cols := len(y)
+	rows := len(x) / cols
+	chunks := b.chunks(rows, cols)
+	part := b.scratch64(chunks * cols)
+	b.parallelChunks(rows, cols, func(k, lo, hi int) {
+		acc := part[k*cols : (k+1)*cols]
+		for r := lo; r < hi; r++ {
+			xr := x[r*cols : (r+1)*cols]
+			xr = xr[:len(acc)]
+			for j, v := range xr {
+				acc[j] += float64(v)
+			}
+		}
+	})
+	for j := range y {
+		s := part[j]
+		for k := 1; k < chunks; k++ {
+			s += part[k*cols+j]
+		}
+		y[j] = float32(s)
+	}
+	return nil
+}
+
+// sum4 returns the sum of v with four partial sums (faster, and more
+// accurate than one running sum).
+func sum4(v []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		w := v[i : i+4 : i+4]
+		s0 += w[0]
+		s1 += w[1]
+		s2 += w[2]
+		s3 += w[3]
+	}
+	for ; i < len(v); i++ {
+		s0 += v[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sqDev4 returns the sum of (v-mu)^2 with four partial sums.
+func sqDev4(v []float32, mu float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		w := v[i : i+4 : i+4]
+		d0, d1, d2, d3 := w[0]-mu, w[1]-mu, w[2]-mu, w[3]-mu
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(v); i++ {
+		d := v[i] - mu
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// fastLayerNorm normalises row by row; each row is read from memory once
+// (its two passes run in cache) and written once.
+func fastLayerNorm(b *Backend, c backend.Call) error {
+	y, mean, rstd, x, gamma, beta := f(c, 0), f(c, 1), f(c, 2), f(c, 3), f(c, 4), f(c, 5)
+	rows, cols := lastDim(c.Args[3])
+	eps := c.Attrs.Eps
+	b.parallel(rows, cols, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
+			yr = yr[:len(xr)]
+			mu := sum4(xr) / float32(cols)
+			rs := float32(1 / math.Sqrt(float64(sqDev4(xr, mu))/float64(cols)+eps))
+			mean[r], rstd[r] = mu, rs
+			if gamma == nil {
+				for j, v := range xr {
+					yr[j] = (v - mu) * rs
+				}
+				continue
+			}
+			g, bt := gamma[:len(xr)], beta[:len(xr)]
+			for j, v := range xr {
+				yr[j] = (v-mu)*rs*g[j] + bt[j]
+			}
+		}
+	})
+	return nil
+}
+
+// fastLayerNormBwd computes dx row by row and, in the same pass, dgamma and
+// dbeta as per-chunk float64 partials (the reference reads the tensors a
+// second time, column by column).
+func fastLayerNormBwd(b *Backend, c backend.Call) error {
+	dx, dgamma, dbeta, dy, x, mean, rstd, gamma := f(c, 0), f(c, 1), f(c, 2), f(c, 3), f(c, 4), f(c, 5), f(c, 6), f(c, 7)
+	rows, cols := lastDim(c.Args[4])
+	chunks := b.chunks(rows, cols)
+	var part []float64
+	params := dgamma != nil || dbeta != nil
+	if params {
+		part = b.scratch64(2 * chunks * cols)
+	}
+	inv := 1 / float32(cols)
+	b.parallelChunks(rows, cols, func(k, lo, hi int) {
+		var pg, pb []float64
+		if params {
+			pg, pb = part[2*k*cols:(2*k+1)*cols], part[(2*k+1)*cols:(2*k+2)*cols]
+		}
+		for r := lo; r < hi; r++ {
+			xr, dyr, dxr := x[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols], dx[r*cols:(r+1)*cols]
+			dyr, dxr = dyr[:len(xr)], dxr[:len(xr)]
+			mu, rs := mean[r], rstd[r]
+			var sg, sgx float32
+			if gamma != nil {
+				g := gamma[:len(xr)]
+				for j, v := range xr {
+					h := (v - mu) * rs
+					gj := dyr[j] * g[j]
+					sg += gj
+					sgx += gj * h
+				}
+			} else {
+				for j, v := range xr {
+					h := (v - mu) * rs
+					sg += dyr[j]
+					sgx += dyr[j] * h
+				}
+			}
+			sg *= inv
+			sgx *= inv
+			if params {
+				pg, pb := pg[:len(xr)], pb[:len(xr)]
+				for j, v := range xr {
+					h := (v - mu) * rs
+					pg[j] += float64(dyr[j] * h)
+					pb[j] += float64(dyr[j])
+				}
+			}
+			if gamma != nil {
+				g := gamma[:len(xr)]
+				for j, v := range xr {
+					h := (v - mu) * rs
+					dxr[j] = rs * (dyr[j]*g[j] - sg - h*sgx)
+				}
+			} else {
+				for j, v := range xr {
+					h := (v - mu) * rs
+					dxr[j] = rs * (dyr[j] - sg - h*sgx)
+				}
+			}
+		}
+	})
+	if params {
+		for j := 0; j < cols; j++ {
+			var sgm, sb float64
+			for k := 0; k < chunks; k++ {
+				sgm += part[2*k*cols+j]
+				sb += part[(2*k+1)*cols+j]
+			}
+			if dgamma != nil {
+				dgamma[j] = float32(sgm)
+			}
+			if dbeta != nil {
+				dbeta[j] = float32(sb)
+			}
+		}
+	}
+	return nil
+}
+
+// fastSoftmax computes each row's exponentials once, in float32, keeping
+// them in y, and scales them by the reciprocal of their sum.
+func fastSoftmax(b *Backend, c backend.Call) error {
+	y, x := f(c, 0), f(c, 1)
+	rows, cols := lastDim(c.Args[1])
+	alpha := float32(c.Attrs.Alpha)
+	b.parallel(rows, 8*cols, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
+			yr = yr[:len(xr)]
+			m := float32(math.Inf(-1))
+			nan := false
+			for _, v := range xr {
+				a := alpha * v
+				if a > m {
+					m = a
+				}
+				nan = nan || a != a
+			}
+			if nan || math.IsInf(float64(m), 0) {
+				// NaN, or an infinite maximum: the reference's float64
+				// path gives the IEEE answer (NaNs, or a one-hot row).
+				softmaxRow64(yr, xr, float64(alpha))
+				continue
+			}
+			var s float32
+			for j, v := range xr {
+				t := alpha*v - m
+				e := float32(0)
+				if t >= expMin {
+					e = expCore(t)
+				}
+				yr[j] = e
+				s += e
+			}
+			inv := 1 / s
+			for j := range yr {
+				yr[j] *= inv
+			}
+		}
+	})
+	return nil
+}
+
+// softmaxRow64 is the reference computation of one row, for rows with NaN
+// or infinite inputs.
+func softmaxRow64(yr, xr []float32, alpha float64) {
+	m := math.Inf(-1)
+	for _, v := range xr {
+		m = math.Max(m, alpha*float64(v))
+	}
+	var s float64
+	for _, v := range xr {
+		s += math.Exp(alpha*float64(v) - m)
+	}
+	for j, v := range xr {
+		yr[j] = float32(math.Exp(alpha*float64(v)-m) / s)
+	}
+}
+
+func fastSoftmaxBwd(b *Backend, c backend.Call) error {
+	dx, dy, y := f(c, 0), f(c, 1), f(c, 2)
+	rows, cols := lastDim(c.Args[2])
+	alpha := float32(c.Attrs.Alpha)
+	b.parallel(rows, cols, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			yr, dyr, dxr := y[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols], dx[r*cols:(r+1)*cols]
+			dyr, dxr = dyr[:len(yr)], dxr[:len(yr)]
+			var s0, s1 float32
+			j := 0
+			for ; j+2 <= len(yr); j += 2 {
+				s0 += dyr[j] * yr[j]
+				s1 += dyr[j+1] * yr[j+1]
+			}
+			if j < len(yr) {
+				s0 += dyr[j] * yr[j]
+			}
+			s := s0 + s1
+			for j, v := range yr {
+				dxr[j] = alpha * v * (dyr[j] - s)
+			}
+		}
+	})
+	return nil
+}
+
+func fastGELU(b *Backend, c backend.Call) error {
+	y, x := f(c, 0), f(c, 1)
+	b.parallel(len(y), 8, func(lo, hi int) {
+		ys, xs := y[lo:hi], x[lo:hi]
+		for i, v := range xs {
+			if v >= -tabRange && v < tabRange {
+				ys[i] = v * tabEval(cdfTab, v)
+			} else {
+				ys[i] = v * tabOut(v, 0, 1)
+			}
+		}
+	})
+	return nil
+}
+
+func fastGELUBwd(b *Backend, c backend.Call) error {
+	dx, dy, x := f(c, 0), f(c, 1), f(c, 2)
+	b.parallel(len(dx), 8, func(lo, hi int) {
+		dxs, dys, xs := dx[lo:hi], dy[lo:hi], x[lo:hi]
+		for i, v := range xs {
+			if v >= -tabRange && v < tabRange {
+				dxs[i] = dys[i] * tabEval(geluGradTab, v)
+			} else {
+				dxs[i] = dys[i] * tabOut(v, 0, 1)
+			}
+		}
+	})
+	return nil
+}

@@ -1,0 +1,142 @@
+package cpu
+
+import (
+	"sync"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu/internal/openblas"
+)
+
+// minGemmFlops is the work (multiply-adds) of a product below which it runs
+// on the calling goroutine.
+const minGemmFlops = 1 << 17
+
+// gemm is one product c = alpha*op(a)@op(b) + beta*c of a batch, in BLAS
+// terms: op(a) is m x k, op(b) is k x n, all row-major and contiguous.
+type gemm struct {
+	ta, tb      bool
+	m, n, k     int
+	alpha, beta float32
+	a, b, c     []float32
+}
+
+// part runs the rows [lo,hi) of the product's output when byRows, else its
+// columns [lo,hi), through OpenBLAS (single-threaded).
+func (g *gemm) part(byRows bool, lo, hi int) {
+	lda, ldb := g.k, g.n
+	if g.ta {
+		lda = g.m
+	}
+	if g.tb {
+		ldb = g.k
+	}
+	a, b, c := g.a, g.b, g.c
+	m, n := g.m, g.n
+	if byRows {
+		// Rows of op(a): rows of a, or columns of a stored transposed.
+		if g.ta {
+			a = a[lo:]
+		} else {
+			a = a[lo*lda:]
+		}
+		c, m = c[lo*g.n:], hi-lo
+	} else {
+		// Columns of op(b): columns of b, or rows of b stored transposed.
+		if g.tb {
+			b = b[lo*ldb:]
+		} else {
+			b = b[lo:]
+		}
+		c, n = c[lo:], hi-lo
+	}
+	openblas.Sgemm(g.ta, g.tb, m, n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, g.n)
+}
+
+// fastMatmul runs matmul through OpenBLAS, one thread per call, with the
+// batch or the output split across the backend's goroutines; without
+// OpenBLAS it is the reference kernel (gonum, which splits on its own).
+func fastMatmul(bk *Backend, c backend.Call) error {
+	if !bk.blas {
+		return matmul(bk, c)
+	}
+	cd, ad, bd := f(c, 0), f(c, 1), f(c, 2)
+	at, ct := c.Args[1].Shape(), c.Args[0].Shape()
+	r := len(at)
+	batch := 1
+	if r == 3 {
+		batch = at[0]
+	}
+	m, n := ct[r-2], ct[r-1]
+	k := at[r-1]
+	if c.Attrs.TransA {
+		k = at[r-2]
+	}
+	g := gemm{ta: c.Attrs.TransA, tb: c.Attrs.TransB, m: m, n: n, k: k,
+		alpha: float32(c.Attrs.Alpha), beta: float32(c.Attrs.Beta)}
+	item := func(z int) gemm {
+		gz := g
+		gz.a, gz.b, gz.c = ad[z*m*k:(z+1)*m*k], bd[z*k*n:(z+1)*k*n], cd[z*m*n:(z+1)*m*n]
+		return gz
+	}
+	threads := bk.threads
+	if batch*m*n*k < minGemmFlops || threads < 2 {
+		for z := 0; z < batch; z++ {
+			gz := item(z)
+			gz.part(true, 0, m)
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	run := func(t int, body func(t int)) {
+		if t == threads-1 {
+			body(t) // the last share runs on the calling goroutine
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body(t)
+		}()
+	}
+	if batch%threads == 0 || batch >= 4*threads {
+		// Whole products per goroutine: the batch splits evenly enough.
+		for t := 0; t < threads; t++ {
+			run(t, func(t int) {
+				for z := t * batch / threads; z < (t+1)*batch/threads; z++ {
+					gz := item(z)
+					gz.part(true, 0, m)
+				}
+			})
+		}
+		wg.Wait()
+		return nil
+	}
+	// Each goroutine takes a share of every product's rows, or of its
+	// columns when there are more of those; shares are rounded to multiples
+	// of 8 (whole register tiles of the BLAS kernels).
+	byRows := m >= n
+	size := n
+	if byRows {
+		size = m
+	}
+	bound := func(t int) int {
+		if t == threads {
+			return size
+		}
+		return min(size, (t*size/threads+4)&^7)
+	}
+	for t := 0; t < threads; t++ {
+		run(t, func(t int) {
+			lo, hi := bound(t), bound(t+1)
+			if lo >= hi {
+				return
+			}
+			for z := 0; z < batch; z++ {
+				gz := item(z)
+				gz.part(byRows, lo, hi)
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
