@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu"
+)
+
+func TestProfile(t *testing.T) {
+	p := NewProfile(cpu.New())
+	defer p.Close()
+	a, _ := p.New(backend.F32, 2, 5, 7)
+	w, _ := p.New(backend.F32, 2, 3, 7)
+	c, _ := p.New(backend.F32, 2, 5, 3)
+	backend.Fill(p, a, 1)
+	backend.Fill(p, w, 0.5)
+	p.Reset() // forget the set-up
+	p.PerOp = true
+	for i := 0; i < 3; i++ {
+		backend.MatMul(p, c, a, w, false, true, 1, 0)
+	}
+	backend.Add(p, c, c, c)
+	got, err := backend.ReadF32(p, c)
+	if err != nil || got[0] != 7 { // 2 * (7 * 0.5)
+		t.Fatalf("c[0] = %v, %v; want 7", got, err)
+	}
+	ops := p.Ops()
+	if len(ops) != 3 || ops[0].Name != "matmul" && ops[1].Name != "matmul" {
+		t.Fatalf("ops = %+v, want matmul, add and read", ops)
+	}
+	var mm OpStats
+	for _, s := range ops {
+		if s.Name == "matmul" {
+			mm = s
+		}
+	}
+	if mm.Calls != 3 || mm.Flops != 3*2*2*5*3*7 || mm.Time <= 0 {
+		t.Errorf("matmul stats %+v, want 3 calls of 2*2*5*3*7 flops, timed", mm)
+	}
+	shapes := p.MatMuls()
+	if len(shapes) != 1 || shapes[0].Name != "matmul 2x[5x7]@[3x7]^T" || shapes[0].Calls != 3 {
+		t.Errorf("matmul shapes %+v", shapes)
+	}
+	var sb strings.Builder
+	if err := p.WriteTable(&sb, 3, -1); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"matmul", "GFLOP/s", "add", "GB/s", "read", "matmul 2x[5x7]@[3x7]^T"} {
+		if !strings.Contains(sb.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, sb.String())
+		}
+	}
+
+	// Untimed mode counts without timing.
+	p.Reset()
+	p.PerOp = false
+	backend.MatMul(p, c, a, w, false, true, 1, 0)
+	if s := p.Ops()[0]; s.Calls != 1 || s.Time != 0 {
+		t.Errorf("untimed stats %+v", s)
+	}
+}
+
+func TestParseAnchor(t *testing.T) {
+	for _, c := range []struct {
+		out      string
+		ips, ms  float64
+		torch    string
+		wantFail bool
+	}{
+		{out: "tiny32 torch 1.13.0 threads=2: 1724.1 ms/step 37.1 img/s\n", ips: 37.1, ms: 1724.1, torch: "1.13.0"},
+		{out: "warning: x\nsmall224 torch 2.1.0+cpu threads=4: 5912.0 ms/step 2.7 img/s", ips: 2.7, ms: 5912, torch: "2.1.0+cpu"},
+		{out: "tiny32: 12 img/s", wantFail: true},
+		{out: "", wantFail: true},
+	} {
+		a, err := parseAnchor(c.out)
+		if c.wantFail {
+			if err == nil {
+				t.Errorf("parseAnchor(%q) = %+v, want an error", c.out, a)
+			}
+			continue
+		}
+		if err != nil || a.ImgPerSec != c.ips || a.MsPerStep != c.ms || a.Torch != c.torch {
+			t.Errorf("parseAnchor(%q) = %+v, %v", c.out, a, err)
+		}
+	}
+}
+
+// fakePython writes an executable script standing in for python3.
+func fakePython(t *testing.T, body string) string {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("needs a POSIX shell")
+	}
+	p := filepath.Join(t.TempDir(), "python3")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunAnchor(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "anchor.py")
+	os.WriteFile(script, []byte("# stands in for the anchor\n"), 0o644)
+	ctx := context.Background()
+
+	ok := fakePython(t, `echo "$2 torch 9.9 threads=$4: 100.0 ms/step 640.0 img/s"`)
+	a, err := RunAnchor(ctx, AnchorOptions{Python: ok, Script: script, Config: "tiny32", Threads: 2})
+	if err != nil || a.ImgPerSec != 640 || !strings.HasPrefix(a.Line, "tiny32 torch 9.9 threads=2") {
+		t.Fatalf("RunAnchor = %+v, %v", a, err)
+	}
+	if runtime.GOOS == "linux" && a.PeakRSS <= 0 {
+		t.Errorf("the child's peak RSS is %d", a.PeakRSS)
+	}
+
+	for _, c := range []struct {
+		name string
+		o    AnchorOptions
+		say  string
+	}{
+		{"no torch", AnchorOptions{Python: fakePython(t, `echo "ModuleNotFoundError: No module named 'torch'" >&2; exit 1`), Script: script}, "no torch"},
+		{"no python", AnchorOptions{Python: filepath.Join(t.TempDir(), "nopython"), Script: script}, "not found"},
+		{"no script", AnchorOptions{Python: ok, Script: filepath.Join(t.TempDir(), "none.py")}, "none.py"},
+	} {
+		_, err := RunAnchor(ctx, c.o)
+		if !errors.Is(err, ErrAnchorUnavailable) || !strings.Contains(err.Error(), c.say) {
+			t.Errorf("%s: err = %v, want ErrAnchorUnavailable saying %q", c.name, err, c.say)
+		}
+	}
+	crash := fakePython(t, `echo "Traceback: boom" >&2; exit 3`)
+	if _, err := RunAnchor(ctx, AnchorOptions{Python: crash, Script: script, Config: "tiny32"}); err == nil ||
+		errors.Is(err, ErrAnchorUnavailable) || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("a crashing anchor: err = %v, want a failure that quotes its stderr", err)
+	}
+}
+
+func TestPeakRSS(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("ru_maxrss is checked on Linux")
+	}
+	before := PeakRSS()
+	buf := make([]byte, 64<<20)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	after := PeakRSS()
+	if before <= 0 || after < before+32<<20 {
+		t.Errorf("peak RSS %d before and %d after touching 64 MiB", before, after)
+	}
+	runtime.KeepAlive(buf)
+}

@@ -1,0 +1,10 @@
+//go:build !unix
+
+package bench
+
+import "os"
+
+// PeakRSS returns 0: this system does not report the peak resident set.
+func PeakRSS() int64 { return 0 }
+
+func childPeakRSS(*os.ProcessState) int64 { return 0 }

@@ -1,0 +1,40 @@
+//go:build unix
+
+package bench
+
+import (
+	"os"
+	"runtime"
+	"syscall"
+)
+
+// PeakRSS returns the peak resident set size of this process in bytes, 0
+// where the system does not say.
+func PeakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return maxRSS(&ru)
+}
+
+// childPeakRSS returns the peak resident set size of a finished child.
+func childPeakRSS(ps *os.ProcessState) int64 {
+	if ps == nil {
+		return 0
+	}
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	return maxRSS(ru)
+}
+
+// maxRSS converts ru_maxrss to bytes: kilobytes on Linux and the BSDs, bytes
+// on macOS.
+func maxRSS(ru *syscall.Rusage) int64 {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
+		return int64(ru.Maxrss)
+	}
+	return int64(ru.Maxrss) << 10
+}
