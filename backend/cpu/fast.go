@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu/internal/vec"
 )
 
 // fastKernels are the fast backend's kernels: the reference kernels, with
@@ -256,64 +257,15 @@ func fastLayerNormBwd(b *Backend, c backend.Call) error {
 	return nil
 }
 
-// fastSoftmax computes each row's exponentials once, in float32, keeping
-// them in y, and scales them by the reciprocal of their sum.
+// fastSoftmax runs the vector softmax over chunks of rows.
 func fastSoftmax(b *Backend, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	rows, cols := lastDim(c.Args[1])
 	alpha := float32(c.Attrs.Alpha)
 	b.parallel(rows, 8*cols, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
-			yr = yr[:len(xr)]
-			m := float32(math.Inf(-1))
-			nan := false
-			for _, v := range xr {
-				a := alpha * v
-				if a > m {
-					m = a
-				}
-				nan = nan || a != a
-			}
-			if nan || math.IsInf(float64(m), 0) {
-				// NaN, or an infinite maximum: the reference's float64
-				// path gives the IEEE answer (NaNs, or a one-hot row).
-				softmaxRow64(yr, xr, float64(alpha))
-				continue
-			}
-			var s float32
-			for j, v := range xr {
-				t := alpha*v - m
-				e := float32(0)
-				if t >= expMin {
-					e = expCore(t)
-				}
-				yr[j] = e
-				s += e
-			}
-			inv := 1 / s
-			for j := range yr {
-				yr[j] *= inv
-			}
-		}
+		vec.Softmax(y[lo*cols:hi*cols], x[lo*cols:hi*cols], cols, alpha)
 	})
 	return nil
-}
-
-// softmaxRow64 is the reference computation of one row, for rows with NaN
-// or infinite inputs.
-func softmaxRow64(yr, xr []float32, alpha float64) {
-	m := math.Inf(-1)
-	for _, v := range xr {
-		m = math.Max(m, alpha*float64(v))
-	}
-	var s float64
-	for _, v := range xr {
-		s += math.Exp(alpha*float64(v) - m)
-	}
-	for j, v := range xr {
-		yr[j] = float32(math.Exp(alpha*float64(v)-m) / s)
-	}
 }
 
 func fastSoftmaxBwd(b *Backend, c backend.Call) error {
@@ -344,30 +296,12 @@ func fastSoftmaxBwd(b *Backend, c backend.Call) error {
 
 func fastGELU(b *Backend, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
-	b.parallel(len(y), 8, func(lo, hi int) {
-		ys, xs := y[lo:hi], x[lo:hi]
-		for i, v := range xs {
-			if v >= -tabRange && v < tabRange {
-				ys[i] = v * tabEval(cdfTab, v)
-			} else {
-				ys[i] = v * tabOut(v, 0, 1)
-			}
-		}
-	})
+	b.parallel(len(y), 8, func(lo, hi int) { vec.GELU(y[lo:hi], x[lo:hi]) })
 	return nil
 }
 
 func fastGELUBwd(b *Backend, c backend.Call) error {
 	dx, dy, x := f(c, 0), f(c, 1), f(c, 2)
-	b.parallel(len(dx), 8, func(lo, hi int) {
-		dxs, dys, xs := dx[lo:hi], dy[lo:hi], x[lo:hi]
-		for i, v := range xs {
-			if v >= -tabRange && v < tabRange {
-				dxs[i] = dys[i] * tabEval(geluGradTab, v)
-			} else {
-				dxs[i] = dys[i] * tabOut(v, 0, 1)
-			}
-		}
-	})
+	b.parallel(len(dx), 8, func(lo, hi int) { vec.GELUGrad(dx[lo:hi], dy[lo:hi], x[lo:hi]) })
 	return nil
 }

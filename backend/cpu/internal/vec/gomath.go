@@ -1,13 +1,12 @@
-package cpu
+package vec
 
 import "math"
 
-// Float32 elementary functions for the fast kernels. They compute in float32
-// where float64 would cost time and gain nothing once the result is rounded
-// to float32, and they are small enough for the compiler to inline into the
-// kernels' loops (a call per element would cost more than the arithmetic).
-// fastmath_test.go checks each one's accuracy against package math over the
-// whole range the kernels use.
+// The Go implementation: float32 elementary functions small enough for the
+// compiler to inline into the kernels' loops (a call per element would cost
+// more than the arithmetic), and the kernels built on them. gomath_test.go
+// checks each function's accuracy against package math over the whole range
+// the kernels use.
 
 const (
 	log2e = 1.44269504088896340736 // 1/ln 2
@@ -136,4 +135,78 @@ func geluGrad32(x float32) float32 {
 		return tabOut(x, 0, 1)
 	}
 	return tabEval(geluGradTab, x)
+}
+
+func geluGo(y, x []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		if v >= -tabRange && v < tabRange {
+			y[i] = v * tabEval(cdfTab, v)
+		} else {
+			y[i] = v * tabOut(v, 0, 1)
+		}
+	}
+}
+
+func geluGradGo(dx, dy, x []float32) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
+	for i, v := range x {
+		if v >= -tabRange && v < tabRange {
+			dx[i] = dy[i] * tabEval(geluGradTab, v)
+		} else {
+			dx[i] = dy[i] * tabOut(v, 0, 1)
+		}
+	}
+}
+
+// softmaxGo computes each row's exponentials once, keeping them in y, and
+// scales them by the reciprocal of their sum.
+func softmaxGo(y, x []float32, cols int, alpha float32) {
+	for r := 0; r < len(x)/cols; r++ {
+		xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
+		yr = yr[:len(xr)]
+		m := float32(math.Inf(-1))
+		nan := false
+		for _, v := range xr {
+			a := alpha * v
+			if a > m {
+				m = a
+			}
+			nan = nan || a != a
+		}
+		if nan || math.IsInf(float64(m), 0) {
+			softmaxRow64(yr, xr, float64(alpha))
+			continue
+		}
+		var s float64
+		for j, v := range xr {
+			t := alpha*v - m
+			e := float32(0)
+			if t >= expMin {
+				e = expCore(t)
+			}
+			yr[j] = e
+			s += float64(e)
+		}
+		inv := float32(1 / s)
+		for j := range yr {
+			yr[j] *= inv
+		}
+	}
+}
+
+// softmaxRow64 computes one row in float64, for rows with NaN or infinite
+// values: the IEEE answer.
+func softmaxRow64(yr, xr []float32, alpha float64) {
+	m := math.Inf(-1)
+	for _, v := range xr {
+		m = math.Max(m, alpha*float64(v))
+	}
+	var s float64
+	for _, v := range xr {
+		s += math.Exp(alpha*float64(v) - m)
+	}
+	for j, v := range xr {
+		yr[j] = float32(math.Exp(alpha*float64(v)-m) / s)
+	}
 }

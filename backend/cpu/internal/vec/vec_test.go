@@ -1,0 +1,174 @@
+package vec
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// impls are the implementations to check: the one in use, and the Go one
+// (the same when built without cgo).
+var impls = []struct {
+	name     string
+	gelu     func(y, x []float32)
+	geluGrad func(dx, dy, x []float32)
+	softmax  func(y, x []float32, cols int, alpha float32)
+}{
+	{"in use (" + Impl() + ")", GELU, GELUGrad, Softmax},
+	{"Go", geluGo, geluGradGo, softmaxGo},
+}
+
+func phi(x float64) float64 { return math.Exp(-x*x/2) / math.Sqrt(2*math.Pi) }
+func cdf(x float64) float64 { return 0.5 * math.Erfc(-x/math.Sqrt2) }
+
+func TestGELU(t *testing.T) {
+	var x []float32
+	for v := float32(-14); v < 14; v += 0.000917 {
+		x = append(x, v)
+	}
+	x = append(x, 0, float32(math.Inf(1)), float32(math.NaN()))
+	for _, im := range impls {
+		y := make([]float32, len(x))
+		dx := make([]float32, len(x))
+		dy := make([]float32, len(x))
+		for i := range dy {
+			dy[i] = 1
+		}
+		im.gelu(y, x)
+		im.geluGrad(dx, dy, x)
+		var worstY, worstD float64
+		for i, v := range x[:len(x)-3] {
+			xd := float64(v)
+			// Error relative to max(1,|x|) for gelu: its values scale with x.
+			worstY = math.Max(worstY, math.Abs(float64(y[i])-xd*cdf(xd))/math.Max(1, math.Abs(xd)))
+			worstD = math.Max(worstD, math.Abs(float64(dx[i])-(cdf(xd)+xd*phi(xd))))
+		}
+		if worstY > 2e-7 || worstD > 3e-7 {
+			t.Errorf("%s: gelu worst error %.3g, gelu grad %.3g; want below 2e-7 and 3e-7", im.name, worstY, worstD)
+		}
+		n := len(x)
+		if y[n-3] != 0 || y[n-2] != float32(math.Inf(1)) || y[n-1] == y[n-1] || dx[n-1] == dx[n-1] {
+			t.Errorf("%s: gelu(0, +Inf, NaN) = %v, grad(NaN) = %v", im.name, y[n-3:], dx[n-1])
+		}
+		t.Logf("%s: gelu worst error %.3g, gelu grad %.3g", im.name, worstY, worstD)
+	}
+}
+
+// Every length from 0 to 40 (the vector loops' tails), in place and not.
+func TestGELUTails(t *testing.T) {
+	for _, im := range impls {
+		for n := 0; n <= 40; n++ {
+			x := make([]float32, n+1)
+			for i := range x {
+				x[i] = float32(i) - 3.5
+			}
+			x[n] = 42 // beyond the slice: must stay untouched
+			y := append([]float32(nil), x...)
+			im.gelu(y[:n], x[:n])
+			in := append([]float32(nil), x...)
+			im.gelu(in[:n], in[:n])
+			for i := 0; i < n; i++ {
+				want := float32(float64(x[i]) * cdf(float64(x[i])))
+				if math.Abs(float64(y[i]-want)) > 1e-6*math.Max(1, math.Abs(float64(want))) || y[i] != in[i] {
+					t.Fatalf("%s: n=%d: gelu(%g) = %g (in place %g), want %g", im.name, n, x[i], y[i], in[i], want)
+				}
+			}
+			if y[n] != 42 || in[n] != 42 {
+				t.Fatalf("%s: n=%d: wrote past the end", im.name, n)
+			}
+			d := make([]float32, n+1)
+			d[n] = 42
+			im.geluGrad(d[:n], x[:n], x[:n])
+			if d[n] != 42 {
+				t.Fatalf("%s: n=%d: gelu grad wrote past the end", im.name, n)
+			}
+		}
+	}
+}
+
+func TestSoftmax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, im := range impls {
+		for _, cols := range []int{1, 3, 8, 13, 64, 197} {
+			for _, alpha := range []float32{1, 0.125, -2} {
+				rows := 5
+				x := make([]float32, rows*cols+1)
+				for i := range x {
+					x[i] = float32(rng.Float64()*40 - 20)
+				}
+				x[len(x)-1] = 42
+				y := make([]float32, len(x))
+				y[len(y)-1] = 42
+				im.softmax(y[:rows*cols], x[:rows*cols], cols, alpha)
+				if y[len(y)-1] != 42 {
+					t.Fatalf("%s: cols=%d: wrote past the end", im.name, cols)
+				}
+				for r := 0; r < rows; r++ {
+					xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
+					m := math.Inf(-1)
+					for _, v := range xr {
+						m = math.Max(m, float64(alpha)*float64(v))
+					}
+					var s float64
+					for _, v := range xr {
+						s += math.Exp(float64(alpha)*float64(v) - m)
+					}
+					for j, v := range xr {
+						a := float64(alpha) * float64(v)
+						want := math.Exp(a-m) / s
+						// A few ulp, the rounding of alpha*x and of
+						// alpha*x-m in float32, which e^t turns into a
+						// relative error of about 6e-8*|t| each, and that
+						// of the sum.
+						tol := want * (4e-7 + 6e-8*(math.Abs(a)+math.Abs(a-m)+math.Sqrt(float64(cols))))
+						if math.Abs(float64(yr[j])-want) > tol+1e-30 {
+							t.Fatalf("%s: cols=%d alpha=%g: y[%d,%d] = %g, want %g", im.name, cols, alpha, r, j, yr[j], want)
+						}
+					}
+				}
+			}
+		}
+		// Rows with NaN or infinities take the float64 path: NaN row,
+		// NaN row (inf - inf), one-hot never (the maximum is inf).
+		inf, nan := float32(math.Inf(1)), float32(math.NaN())
+		x := []float32{1, nan, 2, 0, 3, inf, 4, 5, -inf, 2, 1, 0}
+		y := make([]float32, len(x))
+		im.softmax(y, x, 3, 1)
+		for j := 0; j < 6; j++ {
+			if y[j] == y[j] {
+				t.Errorf("%s: row with NaN or +Inf: y[%d] = %g, want NaN", im.name, j, y[j])
+			}
+		}
+		if y[6] != float32(1/(1+math.E)) || y[8] != 0 {
+			t.Errorf("%s: row (4,5,-inf) = %v", im.name, y[6:9])
+		}
+	}
+}
+
+func benchElems(b *testing.B, run func(y, x []float32)) {
+	x := make([]float32, 1<<16)
+	y := make([]float32, len(x))
+	for i := range x {
+		x[i] = float32(i%4096)*0.002 - 4
+	}
+	b.SetBytes(int64(8 * len(x)))
+	for i := 0; i < b.N; i++ {
+		run(y, x)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(x)), "ns/elem")
+}
+
+func BenchmarkGELU(b *testing.B)   { benchElems(b, GELU) }
+func BenchmarkGELUGo(b *testing.B) { benchElems(b, geluGo) }
+func BenchmarkGELUGrad(b *testing.B) {
+	benchElems(b, func(y, x []float32) { GELUGrad(y, x, x) })
+}
+func BenchmarkGELUGradGo(b *testing.B) {
+	benchElems(b, func(y, x []float32) { geluGradGo(y, x, x) })
+}
+func BenchmarkSoftmax64(b *testing.B) {
+	benchElems(b, func(y, x []float32) { Softmax(y, x, 64, 0.125) })
+}
+func BenchmarkSoftmax64Go(b *testing.B) {
+	benchElems(b, func(y, x []float32) { softmaxGo(y, x, 64, 0.125) })
+}
