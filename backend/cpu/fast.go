@@ -1,8 +1,6 @@
 package cpu
 
 import (
-	"math"
-
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu/internal/vec"
 )
@@ -10,8 +8,8 @@ import (
 // fastKernels are the fast backend's kernels: the reference kernels, with
 // the ops that dominate a training step replaced by kernels that compute in
 // float32 (accumulating sums over many rows in float64), make one pass over
-// memory, and keep per-element work free of calls so that the compiler
-// inlines it.
+// memory, and run the transcendental and row ops as vector kernels (package
+// vec).
 var fastKernels = func() map[backend.Op]kernel {
 	k := map[backend.Op]kernel{}
 	for op, f := range refKernels {
@@ -35,8 +33,8 @@ var fastKernels = func() map[backend.Op]kernel {
 	return k
 }()
 
-// rowsOf returns how the broadcast operand x of length nx repeats over y:
-// rows of nx elements (nx == len(y) is one row).
+// fastBroadcast computes y = a+x or a*x with x repeated over rows of len(x)
+// elements of a.
 func fastBroadcast(b *Backend, c backend.Call, mul bool) error {
 	y, a, x := f(c, 0), f(c, 1), f(c, 2)
 	nx := len(x)
@@ -84,8 +82,8 @@ func fastCopy(b *Backend, c backend.Call) error {
 	return nil
 }
 
-// fastColSum sums rows into per-chunk float64 partials, reading x row by
-// row (the reference walks it column by column).
+// fastColSum sums chunks of rows into per-chunk float64 partials, reading x
+// row by row (the reference walks it column by column).
 func fastColSum(b *Backend, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	cols := len(y)
@@ -93,14 +91,7 @@ func fastColSum(b *Backend, c backend.Call) error {
 	chunks := b.chunks(rows, cols)
 	part := b.scratch64(chunks * cols)
 	b.parallelChunks(rows, cols, func(k, lo, hi int) {
-		acc := part[k*cols : (k+1)*cols]
-		for r := lo; r < hi; r++ {
-			xr := x[r*cols : (r+1)*cols]
-			xr = xr[:len(acc)]
-			for j, v := range xr {
-				acc[j] += float64(v)
-			}
-		}
+		vec.ColSum(part[k*cols:(k+1)*cols], x[lo*cols:hi*cols], cols)
 	})
 	for j := range y {
 		s := part[j]
@@ -112,142 +103,45 @@ func fastColSum(b *Backend, c backend.Call) error {
 	return nil
 }
 
-// sum4 returns the sum of v with four partial sums (faster, and more
-// accurate than one running sum).
-func sum4(v []float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		w := v[i : i+4 : i+4]
-		s0 += w[0]
-		s1 += w[1]
-		s2 += w[2]
-		s3 += w[3]
-	}
-	for ; i < len(v); i++ {
-		s0 += v[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// sqDev4 returns the sum of (v-mu)^2 with four partial sums.
-func sqDev4(v []float32, mu float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		w := v[i : i+4 : i+4]
-		d0, d1, d2, d3 := w[0]-mu, w[1]-mu, w[2]-mu, w[3]-mu
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
-	}
-	for ; i < len(v); i++ {
-		d := v[i] - mu
-		s0 += d * d
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// fastLayerNorm normalises row by row; each row is read from memory once
-// (its two passes run in cache) and written once.
+// fastLayerNorm normalises chunks of rows; each row is read from memory
+// once (its passes run in cache) and written once.
 func fastLayerNorm(b *Backend, c backend.Call) error {
 	y, mean, rstd, x, gamma, beta := f(c, 0), f(c, 1), f(c, 2), f(c, 3), f(c, 4), f(c, 5)
 	rows, cols := lastDim(c.Args[3])
-	eps := c.Attrs.Eps
 	b.parallel(rows, cols, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
-			yr = yr[:len(xr)]
-			mu := sum4(xr) / float32(cols)
-			rs := float32(1 / math.Sqrt(float64(sqDev4(xr, mu))/float64(cols)+eps))
-			mean[r], rstd[r] = mu, rs
-			if gamma == nil {
-				for j, v := range xr {
-					yr[j] = (v - mu) * rs
-				}
-				continue
-			}
-			g, bt := gamma[:len(xr)], beta[:len(xr)]
-			for j, v := range xr {
-				yr[j] = (v-mu)*rs*g[j] + bt[j]
-			}
-		}
+		vec.LayerNorm(y[lo*cols:hi*cols], mean[lo:hi], rstd[lo:hi], x[lo*cols:hi*cols], gamma, beta, cols, c.Attrs.Eps)
 	})
 	return nil
 }
 
-// fastLayerNormBwd computes dx row by row and, in the same pass, dgamma and
-// dbeta as per-chunk float64 partials (the reference reads the tensors a
-// second time, column by column).
+// fastLayerNormBwd computes dx for chunks of rows and, in the same pass,
+// dgamma and dbeta as per-chunk float64 partials (the reference reads the
+// tensors a second time, column by column).
 func fastLayerNormBwd(b *Backend, c backend.Call) error {
 	dx, dgamma, dbeta, dy, x, mean, rstd, gamma := f(c, 0), f(c, 1), f(c, 2), f(c, 3), f(c, 4), f(c, 5), f(c, 6), f(c, 7)
 	rows, cols := lastDim(c.Args[4])
 	chunks := b.chunks(rows, cols)
-	var part []float64
 	params := dgamma != nil || dbeta != nil
+	var part []float64
 	if params {
 		part = b.scratch64(2 * chunks * cols)
 	}
-	inv := 1 / float32(cols)
 	b.parallelChunks(rows, cols, func(k, lo, hi int) {
 		var pg, pb []float64
 		if params {
 			pg, pb = part[2*k*cols:(2*k+1)*cols], part[(2*k+1)*cols:(2*k+2)*cols]
 		}
-		for r := lo; r < hi; r++ {
-			xr, dyr, dxr := x[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols], dx[r*cols:(r+1)*cols]
-			dyr, dxr = dyr[:len(xr)], dxr[:len(xr)]
-			mu, rs := mean[r], rstd[r]
-			var sg, sgx float32
-			if gamma != nil {
-				g := gamma[:len(xr)]
-				for j, v := range xr {
-					h := (v - mu) * rs
-					gj := dyr[j] * g[j]
-					sg += gj
-					sgx += gj * h
-				}
-			} else {
-				for j, v := range xr {
-					h := (v - mu) * rs
-					sg += dyr[j]
-					sgx += dyr[j] * h
-				}
-			}
-			sg *= inv
-			sgx *= inv
-			if params {
-				pg, pb := pg[:len(xr)], pb[:len(xr)]
-				for j, v := range xr {
-					h := (v - mu) * rs
-					pg[j] += float64(dyr[j] * h)
-					pb[j] += float64(dyr[j])
-				}
-			}
-			if gamma != nil {
-				g := gamma[:len(xr)]
-				for j, v := range xr {
-					h := (v - mu) * rs
-					dxr[j] = rs * (dyr[j]*g[j] - sg - h*sgx)
-				}
-			} else {
-				for j, v := range xr {
-					h := (v - mu) * rs
-					dxr[j] = rs * (dyr[j] - sg - h*sgx)
-				}
-			}
-		}
+		vec.LayerNormBwd(dx[lo*cols:hi*cols], pg, pb, dy[lo*cols:hi*cols], x[lo*cols:hi*cols], mean[lo:hi], rstd[lo:hi], gamma, cols)
 	})
 	if params {
 		for j := 0; j < cols; j++ {
-			var sgm, sb float64
+			var sg, sb float64
 			for k := 0; k < chunks; k++ {
-				sgm += part[2*k*cols+j]
+				sg += part[2*k*cols+j]
 				sb += part[(2*k+1)*cols+j]
 			}
 			if dgamma != nil {
-				dgamma[j] = float32(sgm)
+				dgamma[j] = float32(sg)
 			}
 			if dbeta != nil {
 				dbeta[j] = float32(sb)

@@ -210,3 +210,108 @@ func softmaxRow64(yr, xr []float32, alpha float64) {
 		yr[j] = float32(math.Exp(alpha*float64(v)-m) / s)
 	}
 }
+
+// sum4 returns the sum of v with four partial sums (faster, and more
+// accurate than one running sum).
+func sum4(v []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		w := v[i : i+4 : i+4]
+		s0 += w[0]
+		s1 += w[1]
+		s2 += w[2]
+		s3 += w[3]
+	}
+	for ; i < len(v); i++ {
+		s0 += v[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sqDev4 returns the sum of (v-mu)^2 with four partial sums.
+func sqDev4(v []float32, mu float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		w := v[i : i+4 : i+4]
+		d0, d1, d2, d3 := w[0]-mu, w[1]-mu, w[2]-mu, w[3]-mu
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(v); i++ {
+		d := v[i] - mu
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func layerNormGo(y, mean, rstd, x, gamma, beta []float32, cols int, eps float64) {
+	for r := 0; r < len(x)/cols; r++ {
+		xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
+		yr = yr[:len(xr)]
+		mu := sum4(xr) / float32(cols)
+		rs := float32(1 / math.Sqrt(float64(sqDev4(xr, mu))/float64(cols)+eps))
+		mean[r], rstd[r] = mu, rs
+		if len(gamma) == 0 {
+			for j, v := range xr {
+				yr[j] = (v - mu) * rs
+			}
+			continue
+		}
+		g, bt := gamma[:len(xr)], beta[:len(xr)]
+		for j, v := range xr {
+			yr[j] = (v-mu)*rs*g[j] + bt[j]
+		}
+	}
+}
+
+func layerNormBwdGo(dx []float32, dg, db []float64, dy, x, mean, rstd, gamma []float32, cols int) {
+	inv := 1 / float32(cols)
+	params := len(dg) > 0
+	for r := 0; r < len(x)/cols; r++ {
+		xr, dyr, dxr := x[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols], dx[r*cols:(r+1)*cols]
+		dyr, dxr = dyr[:len(xr)], dxr[:len(xr)]
+		mu, rs := mean[r], rstd[r]
+		var sg, sgx float32
+		for j, v := range xr {
+			h := (v - mu) * rs
+			g := dyr[j]
+			if len(gamma) > 0 {
+				g *= gamma[j]
+			}
+			sg += g
+			sgx += g * h
+		}
+		sg *= inv
+		sgx *= inv
+		if params {
+			pg, pb := dg[:len(xr)], db[:len(xr)]
+			for j, v := range xr {
+				pg[j] += float64(dyr[j] * (v - mu) * rs)
+				pb[j] += float64(dyr[j])
+			}
+		}
+		for j, v := range xr {
+			h := (v - mu) * rs
+			g := dyr[j]
+			if len(gamma) > 0 {
+				g *= gamma[j]
+			}
+			dxr[j] = rs * (g - sg - h*sgx)
+		}
+	}
+}
+
+func colSumGo(acc []float64, x []float32, cols int) {
+	acc = acc[:cols]
+	for r := 0; r < len(x)/cols; r++ {
+		xr := x[r*cols : (r+1)*cols]
+		xr = xr[:len(acc)]
+		for j, v := range xr {
+			acc[j] += float64(v)
+		}
+	}
+}

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef float v8f __attribute__((vector_size(32)));
@@ -23,8 +24,8 @@ INLINE void store(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 INLINE v8f asf(v8i v) { v8f f; memcpy(&f, &v, sizeof f); return f; }
 INLINE v8i asi(v8f v) { v8i i; memcpy(&i, &v, sizeof i); return i; }
 // select returns a where mask is set (all ones), b elsewhere.
-INLINE v8f select(v8i mask, v8f a, v8f b) { return asf((asi(a) & mask) | (asi(b) & ~mask)); }
-INLINE v8f vmax(v8f a, v8f b) { return select(a > b, a, b); }
+INLINE v8f vselect(v8i mask, v8f a, v8f b) { return asf((asi(a) & mask) | (asi(b) & ~mask)); }
+INLINE v8f vmax(v8f a, v8f b) { return vselect(a > b, a, b); }
 INLINE v8f vabs(v8f a) { return asf(asi(a) & (v8i){0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff}); }
 
 #define EXP_MIN -87.33654f    // below this e^x is not a normal float: 0
@@ -49,7 +50,7 @@ INLINE v8f vexp(v8f x) {
 	p = p * r + splat(1.0f);
 	p = p * r + splat(1.0f);
 	v8i e = (__builtin_convertvector(k, v8i) + 127) << 23;
-	return select(tiny, splat(0), p * asf(e));
+	return vselect(tiny, splat(0), p * asf(e));
 }
 
 // verfc returns erfc(z) for z >= 0 within 1.2e-7 relative (the Chebyshev
@@ -77,7 +78,7 @@ INLINE v8f verfc(v8f z) {
 // q = erfc(|x|/sqrt 2)/2: 1-q for x >= 0, q below.
 INLINE v8f vcdf(v8f x) {
 	v8f q = splat(0.5f) * verfc(vabs(x) * splat(INV_SQRT2));
-	return select(x >= splat(0), splat(1) - q, q);
+	return vselect(x >= splat(0), splat(1) - q, q);
 }
 
 // Each kernel: a vector loop, then the tail through a padded vector.
@@ -175,6 +176,120 @@ INLINE v8f vcdf(v8f x) {
 		}                                                                                   \
 	}
 
+
+// hsum returns the sum of a vector's lanes.
+INLINE float hsum(v8f v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
+
+// flush adds float partial sums into double accumulators.
+INLINE void flush(double *acc, float *part, long n) {
+	for (long j = 0; j < n; j++) {
+		acc[j] += part[j];
+		part[j] = 0;
+	}
+}
+
+// Rows are summed into float partials for ROW_BLOCK rows, then into double
+// accumulators, so long column sums lose no more than a few ulp.
+#define ROW_BLOCK 64
+
+#define ROW_KERNELS(SUFFIX, ATTR)                                                              \
+	ATTR static void layernorm_##SUFFIX(float *y, float *mean, float *rstd, const float *x,      \
+	                                    const float *gamma, const float *beta, long rows,        \
+	                                    long cols, double eps) {                                 \
+		for (long r = 0; r < rows; r++) {                                                       \
+			const float *xr = x + r * cols;                                                     \
+			float *yr = y + r * cols;                                                           \
+			v8f s8 = splat(0);                                                                  \
+			long j = 0;                                                                         \
+			for (; j + 8 <= cols; j += 8) s8 += load(xr + j);                                   \
+			float s = hsum(s8);                                                                 \
+			for (; j < cols; j++) s += xr[j];                                                   \
+			float mu = s / cols;                                                                \
+			v8f q8 = splat(0), mu8 = splat(mu);                                                 \
+			for (j = 0; j + 8 <= cols; j += 8) {                                                \
+				v8f d = load(xr + j) - mu8;                                                     \
+				q8 += d * d;                                                                    \
+			}                                                                                   \
+			float q = hsum(q8);                                                                 \
+			for (; j < cols; j++) q += (xr[j] - mu) * (xr[j] - mu);                             \
+			float rs = (float)(1 / sqrt((double)q / cols + eps));                               \
+			mean[r] = mu, rstd[r] = rs;                                                         \
+			v8f rs8 = splat(rs);                                                                \
+			if (gamma) {                                                                        \
+				for (j = 0; j + 8 <= cols; j += 8)                                              \
+					store(yr + j, (load(xr + j) - mu8) * rs8 * load(gamma + j) + load(beta + j)); \
+				for (; j < cols; j++) yr[j] = (xr[j] - mu) * rs * gamma[j] + beta[j];           \
+			} else {                                                                            \
+				for (j = 0; j + 8 <= cols; j += 8) store(yr + j, (load(xr + j) - mu8) * rs8);   \
+				for (; j < cols; j++) yr[j] = (xr[j] - mu) * rs;                                \
+			}                                                                                   \
+		}                                                                                       \
+	}                                                                                           \
+	/* dg and db (double, cols each) are accumulated into when not NULL; pg and pb are  */      \
+	/* float scratch of cols each, zero on entry and on return.                         */      \
+	ATTR static void layernorm_bwd_##SUFFIX(float *dx, double *dg, double *db, float *pg,       \
+	                                        float *pb, const float *dy, const float *x,         \
+	                                        const float *mean, const float *rstd,               \
+	                                        const float *gamma, long rows, long cols) {         \
+		float inv = 1.0f / cols;                                                                \
+		for (long r = 0; r < rows; r++) {                                                       \
+			const float *xr = x + r * cols, *dyr = dy + r * cols;                               \
+			float *dxr = dx + r * cols;                                                         \
+			float mu = mean[r], rs = rstd[r];                                                   \
+			v8f mu8 = splat(mu), rs8 = splat(rs);                                               \
+			v8f sg8 = splat(0), sgx8 = splat(0);                                                \
+			long j = 0;                                                                         \
+			for (; j + 8 <= cols; j += 8) {                                                     \
+				v8f h = (load(xr + j) - mu8) * rs8, d = load(dyr + j);                          \
+				if (dg) {                                                                       \
+					store(pg + j, load(pg + j) + d * h);                                        \
+					store(pb + j, load(pb + j) + d);                                            \
+				}                                                                               \
+				v8f g = gamma ? d * load(gamma + j) : d;                                        \
+				sg8 += g;                                                                       \
+				sgx8 += g * h;                                                                  \
+			}                                                                                   \
+			float sg = hsum(sg8), sgx = hsum(sgx8);                                             \
+			for (; j < cols; j++) {                                                             \
+				float h = (xr[j] - mu) * rs, d = dyr[j];                                        \
+				if (dg) {                                                                       \
+					pg[j] += d * h;                                                             \
+					pb[j] += d;                                                                 \
+				}                                                                               \
+				float g = gamma ? d * gamma[j] : d;                                             \
+				sg += g;                                                                        \
+				sgx += g * h;                                                                   \
+			}                                                                                   \
+			sg *= inv, sgx *= inv;                                                              \
+			v8f sg8b = splat(sg), sgx8b = splat(sgx);                                           \
+			for (j = 0; j + 8 <= cols; j += 8) {                                                \
+				v8f h = (load(xr + j) - mu8) * rs8, d = load(dyr + j);                          \
+				v8f g = gamma ? d * load(gamma + j) : d;                                        \
+				store(dxr + j, rs8 * (g - sg8b - h * sgx8b));                                   \
+			}                                                                                   \
+			for (; j < cols; j++) {                                                             \
+				float h = (xr[j] - mu) * rs, g = gamma ? dyr[j] * gamma[j] : dyr[j];            \
+				dxr[j] = rs * (g - sg - h * sgx);                                               \
+			}                                                                                   \
+			if (dg && ((r + 1) % ROW_BLOCK == 0 || r == rows - 1)) {                            \
+				flush(dg, pg, cols);                                                            \
+				flush(db, pb, cols);                                                            \
+			}                                                                                   \
+		}                                                                                       \
+	}                                                                                           \
+	/* acc[j] += sum over the rows of x[r,j]; part is float scratch of cols, zero on   */       \
+	/* entry and on return.                                                            */       \
+	ATTR static void colsum_##SUFFIX(double *acc, float *part, const float *x, long rows,       \
+	                                 long cols) {                                               \
+		for (long r = 0; r < rows; r++) {                                                       \
+			const float *xr = x + r * cols;                                                     \
+			long j = 0;                                                                         \
+			for (; j + 8 <= cols; j += 8) store(part + j, load(part + j) + load(xr + j));      \
+			for (; j < cols; j++) part[j] += xr[j];                                             \
+			if ((r + 1) % ROW_BLOCK == 0 || r == rows - 1) flush(acc, part, cols);              \
+		}                                                                                       \
+	}
+
 // softmax_row_double is the reference computation of one row, for rows with
 // NaN or infinite values.
 static void softmax_row_double(float *y, const float *x, long cols, float alpha) {
@@ -189,8 +304,10 @@ static void softmax_row_double(float *y, const float *x, long cols, float alpha)
 }
 
 KERNELS(base, )
+ROW_KERNELS(base, )
 #if defined(__x86_64__) || defined(__i386__)
 KERNELS(avx2, __attribute__((target("avx2,fma"))))
+ROW_KERNELS(avx2, __attribute__((target("avx2,fma"))))
 #define HAVE_AVX2 1
 #else
 #define HAVE_AVX2 0
@@ -221,4 +338,43 @@ void ijepa_vec_gelu(float *y, const float *x, long n) { DISPATCH(gelu, y, x, n);
 void ijepa_vec_gelu_grad(float *dx, const float *dy, const float *x, long n) { DISPATCH(gelu_grad, dx, dy, x, n); }
 void ijepa_vec_softmax(float *y, const float *x, long rows, long cols, float alpha) {
 	DISPATCH(softmax, y, x, rows, cols, alpha);
+}
+void ijepa_vec_layernorm(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                         const float *beta, long rows, long cols, double eps) {
+	DISPATCH(layernorm, y, mean, rstd, x, gamma, beta, rows, cols, eps);
+}
+// scratch returns n zeroed floats: buf when it is large enough, else from
+// the heap (freed by the caller with release).
+static float *scratch(float *buf, long cap, long n) {
+	float *p = n <= cap ? buf : malloc(n * sizeof(float));
+	if (p) memset(p, 0, n * sizeof(float));
+	return p;
+}
+static void release(float *buf, float *p) {
+	if (p != buf) free(p);
+}
+
+// ijepa_vec_layernorm_bwd returns -1 if it could not get scratch memory.
+int ijepa_vec_layernorm_bwd(float *dx, double *dg, double *db, const float *dy, const float *x,
+                            const float *mean, const float *rstd, const float *gamma, long rows,
+                            long cols) {
+	float buf[2 * 2048];
+	float *p = NULL;
+	if (dg) {
+		p = scratch(buf, 2 * 2048, 2 * cols);
+		if (!p) return -1;
+	}
+	DISPATCH(layernorm_bwd, dx, dg, db, p, p ? p + cols : NULL, dy, x, mean, rstd, gamma, rows, cols);
+	if (p) release(buf, p);
+	return 0;
+}
+
+// ijepa_vec_colsum returns -1 if it could not get scratch memory.
+int ijepa_vec_colsum(double *acc, const float *x, long rows, long cols) {
+	float buf[4096];
+	float *p = scratch(buf, 4096, cols);
+	if (!p) return -1;
+	DISPATCH(colsum, acc, p, x, rows, cols);
+	release(buf, p);
+	return 0;
 }

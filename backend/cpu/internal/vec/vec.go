@@ -1,5 +1,6 @@
 // Package vec holds the CPU backend's kernels for transcendental element
-// and row ops — GELU, its derivative, softmax — in two implementations: C
+// ops and row ops — GELU, its derivative, softmax, layer norm and its
+// gradient, column sums — in two implementations: C
 // with compiler vector extensions (AVX2 and FMA when the CPU has them, chosen
 // at run time), built whenever cgo is, and plain Go (table-driven GELU, a
 // float32 exponential), for builds without cgo. Both are float32 throughout
@@ -42,4 +43,51 @@ func Softmax(y, x []float32, cols int, alpha float32) {
 	if len(y) > 0 {
 		softmax(y, x, cols, alpha)
 	}
+}
+
+// LayerNorm normalises each row of cols elements of x: mean[r] and rstd[r]
+// = 1/sqrt(var+eps) (biased variance, eps added in float64), y = (x -
+// mean)*rstd*gamma + beta, or without the affine part when gamma and beta
+// are empty.
+func LayerNorm(y, mean, rstd, x, gamma, beta []float32, cols int, eps float64) {
+	rows := rowsOf(x, cols)
+	if len(y) != len(x) || len(mean) != rows || len(rstd) != rows || len(gamma) != len(beta) || len(gamma) != 0 && len(gamma) != cols {
+		panic("vec: LayerNorm: lengths do not fit")
+	}
+	if rows > 0 {
+		layerNorm(y, mean, rstd, x, gamma, beta, cols, eps)
+	}
+}
+
+// LayerNormBwd computes, for each row, dx = rstd*(g - mean(g) - xhat*mean(g*xhat))
+// with xhat = (x-mean)*rstd and g = dy*gamma (dy without gamma), and, when
+// dg and db are not empty, adds sum_r dy*xhat and sum_r dy into them (float64,
+// cols each).
+func LayerNormBwd(dx []float32, dg, db []float64, dy, x, mean, rstd, gamma []float32, cols int) {
+	rows := rowsOf(x, cols)
+	if len(dx) != len(x) || len(dy) != len(x) || len(mean) != rows || len(rstd) != rows ||
+		len(gamma) != 0 && len(gamma) != cols || len(dg) != len(db) || len(dg) != 0 && len(dg) != cols {
+		panic("vec: LayerNormBwd: lengths do not fit")
+	}
+	if rows > 0 {
+		layerNormBwd(dx, dg, db, dy, x, mean, rstd, gamma, cols)
+	}
+}
+
+// ColSum adds the column sums of x, rows of cols elements, into acc.
+func ColSum(acc []float64, x []float32, cols int) {
+	rowsOf(x, cols)
+	if len(acc) != cols {
+		panic("vec: ColSum: lengths do not fit")
+	}
+	if len(x) > 0 {
+		colSum(acc, x, cols)
+	}
+}
+
+func rowsOf(x []float32, cols int) int {
+	if cols <= 0 || len(x)%cols != 0 {
+		panic("vec: not whole rows")
+	}
+	return len(x) / cols
 }

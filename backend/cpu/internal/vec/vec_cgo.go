@@ -9,6 +9,11 @@ int ijepa_vec_init(void);
 void ijepa_vec_gelu(float *y, const float *x, long n);
 void ijepa_vec_gelu_grad(float *dx, const float *dy, const float *x, long n);
 void ijepa_vec_softmax(float *y, const float *x, long rows, long cols, float alpha);
+void ijepa_vec_layernorm(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                         const float *beta, long rows, long cols, double eps);
+int ijepa_vec_layernorm_bwd(float *dx, double *dg, double *db, const float *dy, const float *x,
+                            const float *mean, const float *rstd, const float *gamma, long rows, long cols);
+int ijepa_vec_colsum(double *acc, const float *x, long rows, long cols);
 */
 import "C"
 
@@ -23,7 +28,20 @@ func impl() string {
 	return "C, baseline vectors"
 }
 
-func p(s []float32) *C.float { return (*C.float)(unsafe.Pointer(&s[0])) }
+// p and pd return a slice's first element for C, or NULL for an empty slice.
+func p(s []float32) *C.float {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&s[0]))
+}
+
+func pd(s []float64) *C.double {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.double)(unsafe.Pointer(&s[0]))
+}
 
 func gelu(y, x []float32) { C.ijepa_vec_gelu(p(y), p(x), C.long(len(x))) }
 
@@ -33,4 +51,20 @@ func geluGrad(dx, dy, x []float32) {
 
 func softmax(y, x []float32, cols int, alpha float32) {
 	C.ijepa_vec_softmax(p(y), p(x), C.long(len(x)/cols), C.long(cols), C.float(alpha))
+}
+
+func layerNorm(y, mean, rstd, x, gamma, beta []float32, cols int, eps float64) {
+	C.ijepa_vec_layernorm(p(y), p(mean), p(rstd), p(x), p(gamma), p(beta), C.long(len(x)/cols), C.long(cols), C.double(eps))
+}
+
+func layerNormBwd(dx []float32, dg, db []float64, dy, x, mean, rstd, gamma []float32, cols int) {
+	if C.ijepa_vec_layernorm_bwd(p(dx), pd(dg), pd(db), p(dy), p(x), p(mean), p(rstd), p(gamma), C.long(len(x)/cols), C.long(cols)) != 0 {
+		layerNormBwdGo(dx, dg, db, dy, x, mean, rstd, gamma, cols)
+	}
+}
+
+func colSum(acc []float64, x []float32, cols int) {
+	if C.ijepa_vec_colsum(pd(acc), p(x), C.long(len(x)/cols), C.long(cols)) != 0 {
+		colSumGo(acc, x, cols)
+	}
 }

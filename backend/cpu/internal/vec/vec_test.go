@@ -9,13 +9,16 @@ import (
 // impls are the implementations to check: the one in use, and the Go one
 // (the same when built without cgo).
 var impls = []struct {
-	name     string
-	gelu     func(y, x []float32)
-	geluGrad func(dx, dy, x []float32)
-	softmax  func(y, x []float32, cols int, alpha float32)
+	name         string
+	gelu         func(y, x []float32)
+	geluGrad     func(dx, dy, x []float32)
+	softmax      func(y, x []float32, cols int, alpha float32)
+	layerNorm    func(y, mean, rstd, x, gamma, beta []float32, cols int, eps float64)
+	layerNormBwd func(dx []float32, dg, db []float64, dy, x, mean, rstd, gamma []float32, cols int)
+	colSum       func(acc []float64, x []float32, cols int)
 }{
-	{"in use (" + Impl() + ")", GELU, GELUGrad, Softmax},
-	{"Go", geluGo, geluGradGo, softmaxGo},
+	{"in use (" + Impl() + ")", GELU, GELUGrad, Softmax, LayerNorm, LayerNormBwd, ColSum},
+	{"Go", geluGo, geluGradGo, softmaxGo, layerNormGo, layerNormBwdGo, colSumGo},
 }
 
 func phi(x float64) float64 { return math.Exp(-x*x/2) / math.Sqrt(2*math.Pi) }
@@ -141,6 +144,157 @@ func TestSoftmax(t *testing.T) {
 		}
 		if y[6] != float32(1/(1+math.E)) || y[8] != 0 {
 			t.Errorf("%s: row (4,5,-inf) = %v", im.name, y[6:9])
+		}
+	}
+}
+
+func uniform(rng *rand.Rand, n int, lo, hi float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(lo + (hi-lo)*rng.Float64())
+	}
+	return v
+}
+
+// nmse returns sum((got-want)^2)/sum(want^2).
+func nmse(got []float32, want []float64) float64 {
+	var num, den float64
+	for i, w := range want {
+		d := float64(got[i]) - w
+		num += d * d
+		den += w * w
+	}
+	if den == 0 {
+		return num
+	}
+	return num / den
+}
+
+func nmse64(got, want []float64) float64 {
+	g := make([]float32, len(got))
+	for i, v := range got {
+		g[i] = float32(v)
+	}
+	return nmse(g, want)
+}
+
+// rowShapes are rows x cols with tails of every vector width and more rows
+// than a float block of partial sums (64).
+var rowShapes = [][2]int{{1, 1}, {3, 7}, {5, 8}, {4, 13}, {130, 24}, {67, 192}, {9, 197}}
+
+func TestLayerNorm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, im := range impls {
+		for _, sh := range rowShapes {
+			rows, cols := sh[0], sh[1]
+			for _, affine := range []bool{true, false} {
+				x := uniform(rng, rows*cols, -3, 5)
+				var gamma, beta []float32
+				if affine {
+					gamma, beta = uniform(rng, cols, 0.5, 1.5), uniform(rng, cols, -1, 1)
+				}
+				y, mean, rstd := make([]float32, len(x)), make([]float32, rows), make([]float32, rows)
+				im.layerNorm(y, mean, rstd, x, gamma, beta, cols, 1e-5)
+				wy, wm, wr := make([]float64, len(x)), make([]float64, rows), make([]float64, rows)
+				for r := 0; r < rows; r++ {
+					var s, q float64
+					for j := 0; j < cols; j++ {
+						s += float64(x[r*cols+j])
+					}
+					mu := s / float64(cols)
+					for j := 0; j < cols; j++ {
+						d := float64(x[r*cols+j]) - mu
+						q += d * d
+					}
+					rs := 1 / math.Sqrt(q/float64(cols)+1e-5)
+					wm[r], wr[r] = mu, rs
+					for j := 0; j < cols; j++ {
+						h := (float64(x[r*cols+j]) - mu) * rs
+						if affine {
+							h = h*float64(gamma[j]) + float64(beta[j])
+						}
+						wy[r*cols+j] = h
+					}
+				}
+				if e := max(nmse(y, wy), nmse(mean, wm), nmse(rstd, wr)); e > 1e-12 {
+					t.Errorf("%s: layernorm %dx%d affine=%v: NMSE %.3g", im.name, rows, cols, affine, e)
+				}
+			}
+		}
+	}
+}
+
+func TestLayerNormBwd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, im := range impls {
+		for _, sh := range rowShapes {
+			rows, cols := sh[0], sh[1]
+			for _, affine := range []bool{true, false} {
+				x, dy := uniform(rng, rows*cols, -2, 2), uniform(rng, rows*cols, -1, 1)
+				mean, rstd := uniform(rng, rows, -0.5, 0.5), uniform(rng, rows, 0.5, 2)
+				var gamma []float32
+				var dg, db []float64
+				if affine {
+					gamma = uniform(rng, cols, 0.5, 1.5)
+					dg, db = make([]float64, cols), make([]float64, cols)
+					dg[0], db[0] = 10, -10 // accumulated into, not overwritten
+				}
+				dx := make([]float32, len(x))
+				im.layerNormBwd(dx, dg, db, dy, x, mean, rstd, gamma, cols)
+				wdx, wdg, wdb := make([]float64, len(x)), make([]float64, cols), make([]float64, cols)
+				wdg[0], wdb[0] = 10, -10
+				for r := 0; r < rows; r++ {
+					var sg, sgx float64
+					h := func(j int) float64 { return (float64(x[r*cols+j]) - float64(mean[r])) * float64(rstd[r]) }
+					g := func(j int) float64 {
+						if affine {
+							return float64(dy[r*cols+j]) * float64(gamma[j])
+						}
+						return float64(dy[r*cols+j])
+					}
+					for j := 0; j < cols; j++ {
+						sg += g(j)
+						sgx += g(j) * h(j)
+						wdg[j] += float64(dy[r*cols+j]) * h(j)
+						wdb[j] += float64(dy[r*cols+j])
+					}
+					sg /= float64(cols)
+					sgx /= float64(cols)
+					for j := 0; j < cols; j++ {
+						wdx[r*cols+j] = float64(rstd[r]) * (g(j) - sg - h(j)*sgx)
+					}
+				}
+				e := nmse(dx, wdx)
+				if affine {
+					e = max(e, nmse64(dg, wdg), nmse64(db, wdb))
+				}
+				if e > 1e-11 {
+					t.Errorf("%s: layernorm_bwd %dx%d affine=%v: NMSE %.3g", im.name, rows, cols, affine, e)
+				}
+			}
+		}
+	}
+}
+
+func TestColSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, im := range impls {
+		for _, sh := range append(rowShapes, [2]int{5000, 3}) {
+			rows, cols := sh[0], sh[1]
+			x := uniform(rng, rows*cols, -1, 1)
+			acc := make([]float64, cols)
+			acc[0] = 7
+			im.colSum(acc, x, cols)
+			want := make([]float64, cols)
+			want[0] = 7
+			for r := 0; r < rows; r++ {
+				for j := 0; j < cols; j++ {
+					want[j] += float64(x[r*cols+j])
+				}
+			}
+			if e := nmse64(acc, want); e > 1e-11 {
+				t.Errorf("%s: colsum %dx%d: NMSE %.3g", im.name, rows, cols, e)
+			}
 		}
 	}
 }
