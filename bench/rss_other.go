@@ -8,3 +8,5 @@ import "os"
 func PeakRSS() int64 { return 0 }
 
 func childPeakRSS(*os.ProcessState) int64 { return 0 }
+
+func minorFaults() int64 { return 0 }

@@ -18,6 +18,16 @@ func PeakRSS() int64 {
 	return maxRSS(&ru)
 }
 
+// minorFaults returns the page faults this process has taken that needed no
+// I/O (first touches of fresh memory, mostly).
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return int64(ru.Minflt)
+}
+
 // childPeakRSS returns the peak resident set size of a finished child.
 func childPeakRSS(ps *os.ProcessState) int64 {
 	if ps == nil {

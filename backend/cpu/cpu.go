@@ -340,6 +340,7 @@ func (b *Backend) Release(t *backend.Tensor) {
 		buf.f, buf.i = nil, nil
 		if b.closed {
 			b.pool.live -= int64(len(buf.blk.mem))
+			b.pool.req -= int64(buf.blk.req)
 			release(buf.blk)
 		} else {
 			b.pool.put(buf.blk)

@@ -18,7 +18,9 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE v8f splat(float v) { return (v8f){v, v, v, v, v, v, v, v}; }
+// splat broadcasts v (written as a vector plus a scalar, which compilers turn
+// into one broadcast; an initializer list becomes a chain of inserts).
+INLINE v8f splat(float v) { return (v8f){0} + v; }
 INLINE v8f load(const float *p) { v8f v; memcpy(&v, p, sizeof v); return v; }
 INLINE void store(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 INLINE v8f asf(v8i v) { v8f f; memcpy(&f, &v, sizeof f); return f; }
@@ -290,6 +292,7 @@ INLINE void flush(double *acc, float *part, long n) {
 		}                                                                                       \
 	}
 
+
 // softmax_row_double is the reference computation of one row, for rows with
 // NaN or infinite values.
 static void softmax_row_double(float *y, const float *x, long cols, float alpha) {
@@ -378,3 +381,4 @@ int ijepa_vec_colsum(double *acc, const float *x, long rows, long cols) {
 	release(buf, p);
 	return 0;
 }
+
