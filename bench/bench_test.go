@@ -155,3 +155,84 @@ func TestPeakRSS(t *testing.T) {
 	}
 	runtime.KeepAlive(buf)
 }
+
+// The workload's masks have the anchor's structure: four target blocks of
+// one rectangle size per batch, contexts of one length (at least 4) with no
+// target patch, every index in the grid.
+func TestWorkload(t *testing.T) {
+	for _, name := range []string{"tiny32", "small224"} {
+		cfg, err := LookupConfig(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := NewWorkload(cfg, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, _ := cfg.Model.Encoder()
+		n := enc.NumPatches()
+		var ks []int
+		for step := 0; step < 5; step++ {
+			b := w.Next()
+			if len(b.Context) != cfg.Batch || len(b.Targets) != 4 || len(b.Images) != cfg.Batch*3*enc.ImgSize*enc.ImgSize {
+				t.Fatalf("%s: batch of %d contexts, %d target blocks, %d pixels", name, len(b.Context), len(b.Targets), len(b.Images))
+			}
+			kc, kt := len(b.Context[0]), len(b.Targets[0][0])
+			ks = append(ks, kc)
+			if kc < 4 || kt < 1 {
+				t.Fatalf("%s: context of %d, targets of %d patches", name, kc, kt)
+			}
+			for i := 0; i < cfg.Batch; i++ {
+				inTarget := map[int32]bool{}
+				for _, blk := range b.Targets {
+					if len(blk[i]) != kt {
+						t.Fatalf("%s: target blocks of different sizes", name)
+					}
+					for _, p := range blk[i] {
+						inTarget[p] = true
+					}
+				}
+				if len(b.Context[i]) != kc {
+					t.Fatalf("%s: contexts of different lengths", name)
+				}
+				for _, p := range b.Context[i] {
+					if p < 0 || int(p) >= n || inTarget[p] {
+						t.Fatalf("%s: context patch %d outside the grid or in a target", name, p)
+					}
+				}
+			}
+		}
+		t.Logf("%s: context lengths %v", name, ks)
+	}
+	if _, err := LookupConfig("huge"); err == nil || !strings.Contains(err.Error(), "tiny32") {
+		t.Errorf("LookupConfig(huge) = %v, want an error listing the configs", err)
+	}
+}
+
+// Run trains a small model: the loss is finite, the op counts cover the
+// step and the per-op steps time matmuls.
+func TestRun(t *testing.T) {
+	cfg := Config{Name: "test", Batch: 2, Model: Configs["tiny32"].Model}
+	cfg.Model.Depth, cfg.Model.PredDepth = 1, 1
+	be := cpu.New()
+	defer be.Close()
+	r, err := Run(context.Background(), be, Options{Config: cfg, Warmup: 1, Steps: 2, OpSteps: 1, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(r.Loss > 0) || r.ImgPerS <= 0 || r.MsPerStep <= 0 {
+		t.Errorf("result %+v", r)
+	}
+	var mm OpStats
+	for _, s := range r.Profile.Ops() {
+		if s.Name == "matmul" {
+			mm = s
+		}
+	}
+	if mm.Calls == 0 || mm.Time <= 0 || mm.GFLOPS() <= 0 {
+		t.Errorf("matmul stats of the per-op step: %+v", mm)
+	}
+	if _, err := Run(context.Background(), be, Options{Config: cfg, Steps: 0}); err == nil {
+		t.Error("Run with no timed steps did not fail")
+	}
+}

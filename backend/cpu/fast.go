@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"math"
+
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu/internal/vec"
 )
@@ -27,6 +29,11 @@ var fastKernels = func() map[backend.Op]kernel {
 		backend.OpGELU:         fastGELU,
 		backend.OpGELUBwd:      fastGELUBwd,
 		backend.OpCopy:         fastCopy,
+		backend.OpAdamW:        fastAdamW,
+		backend.OpSmoothL1:     fastSmoothL1,
+		backend.OpSmoothL1Bwd:  fastSmoothL1Bwd,
+		backend.OpMSE:          fastMSE,
+		backend.OpMSEBwd:       fastMSEBwd,
 	} {
 		k[op] = f
 	}
@@ -197,5 +204,102 @@ func fastGELU(b *Backend, c backend.Call) error {
 func fastGELUBwd(b *Backend, c backend.Call) error {
 	dx, dy, x := f(c, 0), f(c, 1), f(c, 2)
 	b.parallel(len(dx), 8, func(lo, hi int) { vec.GELUGrad(dx[lo:hi], dy[lo:hi], x[lo:hi]) })
+	return nil
+}
+
+// fastAdamW runs the vector AdamW step over chunks of the tensors, with the
+// scalars derived in float64 as the op table says.
+func fastAdamW(b *Backend, c backend.Call) error {
+	p, m, v, g := f(c, 0), f(c, 1), f(c, 2), f(c, 3)
+	a := c.Attrs
+	t := float64(a.Step)
+	s := vec.AdamWScalars{
+		Decay: float32(1 - a.LR*a.WeightDecay), Beta1: float32(a.Beta1), OneMinusB1: float32(1 - a.Beta1),
+		Beta2: float32(a.Beta2), OneMinusB2: float32(1 - a.Beta2), StepSize: float32(a.LR / (1 - math.Pow(a.Beta1, t))),
+		BC2Sqrt: float32(math.Sqrt(1 - math.Pow(a.Beta2, t))), Eps: float32(a.Eps),
+	}
+	b.parallel(len(p), 8, func(lo, hi int) { vec.AdamW(p[lo:hi], m[lo:hi], v[lo:hi], g[lo:hi], s) })
+	return nil
+}
+
+// lossSum returns the sum over i of term(pred[i]-target[i]) in float64,
+// split across goroutines.
+func lossSum(b *Backend, pred, target []float32, term func(d float64) float64) float64 {
+	chunks := b.chunks(len(pred), 4)
+	part := b.scratch64(chunks)
+	b.parallelChunks(len(pred), 4, func(k, lo, hi int) {
+		var s float64
+		ps, ts := pred[lo:hi], target[lo:hi]
+		ts = ts[:len(ps)]
+		for i, p := range ps {
+			s += term(float64(p) - float64(ts[i]))
+		}
+		part[k] = s
+	})
+	var s float64
+	for _, v := range part {
+		s += v
+	}
+	return s
+}
+
+func fastSmoothL1(b *Backend, c backend.Call) error {
+	beta := c.Attrs.Beta
+	pred := f(c, 1)
+	s := lossSum(b, pred, f(c, 2), func(d float64) float64 {
+		if d < 0 {
+			d = -d
+		}
+		if d < beta {
+			return 0.5 * d * d / beta
+		}
+		return d - 0.5*beta
+	})
+	f(c, 0)[0] = float32(s / float64(len(pred)))
+	return nil
+}
+
+func fastMSE(b *Backend, c backend.Call) error {
+	pred := f(c, 1)
+	s := lossSum(b, pred, f(c, 2), func(d float64) float64 { return d * d })
+	f(c, 0)[0] = float32(s / float64(len(pred)))
+	return nil
+}
+
+func fastSmoothL1Bwd(b *Backend, c backend.Call) error {
+	dpred, dloss, pred, target := f(c, 0), f(c, 1), f(c, 2), f(c, 3)
+	k := float64(dloss[0]) / float64(len(pred))
+	beta := c.Attrs.Beta
+	kb := k / beta
+	b.parallel(len(pred), 4, func(lo, hi int) {
+		ds, ps, ts := dpred[lo:hi], pred[lo:hi], target[lo:hi]
+		ps, ts = ps[:len(ds)], ts[:len(ds)]
+		for i := range ds {
+			d := float64(ps[i]) - float64(ts[i])
+			switch {
+			case d < beta && d > -beta:
+				ds[i] = float32(kb * d)
+			case d > 0:
+				ds[i] = float32(k)
+			case d < 0:
+				ds[i] = float32(-k)
+			default:
+				ds[i] = 0
+			}
+		}
+	})
+	return nil
+}
+
+func fastMSEBwd(b *Backend, c backend.Call) error {
+	dpred, dloss, pred, target := f(c, 0), f(c, 1), f(c, 2), f(c, 3)
+	k := 2 * float64(dloss[0]) / float64(len(pred))
+	b.parallel(len(pred), 4, func(lo, hi int) {
+		ds, ps, ts := dpred[lo:hi], pred[lo:hi], target[lo:hi]
+		ps, ts = ps[:len(ds)], ts[:len(ds)]
+		for i := range ds {
+			ds[i] = float32(k * (float64(ps[i]) - float64(ts[i])))
+		}
+	})
 	return nil
 }

@@ -315,3 +315,13 @@ func colSumGo(acc []float64, x []float32, cols int) {
 		}
 	}
 }
+
+func adamWGo(p, m, v, g []float32, s *AdamWScalars) {
+	m, v, g = m[:len(p)], v[:len(p)], g[:len(p)]
+	for i := range p {
+		mi := s.Beta1*m[i] + s.OneMinusB1*g[i]
+		vi := s.Beta2*v[i] + s.OneMinusB2*g[i]*g[i]
+		m[i], v[i] = mi, vi
+		p[i] = p[i]*s.Decay - s.StepSize*mi/(float32(math.Sqrt(float64(vi)))/s.BC2Sqrt+s.Eps)
+	}
+}

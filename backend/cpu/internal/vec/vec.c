@@ -27,6 +27,17 @@ INLINE v8f asf(v8i v) { v8f f; memcpy(&f, &v, sizeof f); return f; }
 INLINE v8i asi(v8f v) { v8i i; memcpy(&i, &v, sizeof i); return i; }
 // select returns a where mask is set (all ones), b elsewhere.
 INLINE v8f vselect(v8i mask, v8f a, v8f b) { return asf((asi(a) & mask) | (asi(b) & ~mask)); }
+// vsqrt_base and vsqrt_avx2 are the lane-wise square root (correctly
+// rounded, like sqrtf) of the two builds of the kernels: lane by lane, and
+// one AVX instruction.
+INLINE v8f vsqrt_base(v8f a) {
+	v8f r;
+	for (int l = 0; l < 8; l++) r[l] = sqrtf(a[l]);
+	return r;
+}
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) INLINE v8f vsqrt_avx2(v8f a) { return __builtin_ia32_sqrtps256(a); }
+#endif
 INLINE v8f vmax(v8f a, v8f b) { return vselect(a > b, a, b); }
 INLINE v8f vabs(v8f a) { return asf(asi(a) & (v8i){0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff}); }
 
@@ -293,6 +304,34 @@ INLINE void flush(double *acc, float *part, long n) {
 	}
 
 
+
+// ADAMW_KERNEL: one AdamW step over n elements, with the scalars of the op
+// table already rounded to float (decay = 1-lr*wd, omb1 = 1-b1, omb2 = 1-b2,
+// step = lr/(1-b1^t), bc2 = sqrt(1-b2^t)).
+#define ADAMW_KERNEL(SUFFIX, ATTR)                                                             \
+	ATTR static void adamw_##SUFFIX(float *p, float *m, float *v, const float *g, long n,      \
+	                                const float *s) {                                          \
+		float decay = s[0], b1 = s[1], omb1 = s[2], b2 = s[3], omb2 = s[4], step = s[5],       \
+		      bc2 = s[6], eps = s[7];                                                          \
+		long i = 0;                                                                            \
+		for (; i + 8 <= n; i += 8) {                                                           \
+			v8f gi = load(g + i);                                                              \
+			v8f mi = splat(b1) * load(m + i) + splat(omb1) * gi;                               \
+			v8f vi = splat(b2) * load(v + i) + splat(omb2) * gi * gi;                          \
+			v8f pi = load(p + i) * splat(decay);                                               \
+			v8f den = vsqrt_##SUFFIX(vi) / splat(bc2) + splat(eps);                                     \
+			store(m + i, mi);                                                                  \
+			store(v + i, vi);                                                                  \
+			store(p + i, pi - splat(step) * mi / den);                                         \
+		}                                                                                      \
+		for (; i < n; i++) {                                                                   \
+			float mi = b1 * m[i] + omb1 * g[i];                                                \
+			float vi = b2 * v[i] + omb2 * g[i] * g[i];                                         \
+			m[i] = mi, v[i] = vi;                                                              \
+			p[i] = p[i] * decay - step * mi / (sqrtf(vi) / bc2 + eps);                         \
+		}                                                                                      \
+	}
+
 // softmax_row_double is the reference computation of one row, for rows with
 // NaN or infinite values.
 static void softmax_row_double(float *y, const float *x, long cols, float alpha) {
@@ -308,9 +347,11 @@ static void softmax_row_double(float *y, const float *x, long cols, float alpha)
 
 KERNELS(base, )
 ROW_KERNELS(base, )
+ADAMW_KERNEL(base, )
 #if defined(__x86_64__) || defined(__i386__)
 KERNELS(avx2, __attribute__((target("avx2,fma"))))
 ROW_KERNELS(avx2, __attribute__((target("avx2,fma"))))
+ADAMW_KERNEL(avx2, __attribute__((target("avx2,fma"))))
 #define HAVE_AVX2 1
 #else
 #define HAVE_AVX2 0
@@ -382,3 +423,8 @@ int ijepa_vec_colsum(double *acc, const float *x, long rows, long cols) {
 	return 0;
 }
 
+
+// ijepa_vec_adamw: see ADAMW_KERNEL; s holds the eight scalars.
+void ijepa_vec_adamw(float *p, float *m, float *v, const float *g, long n, const float *s) {
+	DISPATCH(adamw, p, m, v, g, n, s);
+}

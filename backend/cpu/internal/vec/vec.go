@@ -1,6 +1,6 @@
 // Package vec holds the CPU backend's kernels for transcendental element
 // ops and row ops — GELU, its derivative, softmax, layer norm and its
-// gradient, column sums — in two implementations: C
+// gradient, column sums, the AdamW step — in two implementations: C
 // with compiler vector extensions (AVX2 and FMA when the CPU has them, chosen
 // at run time), built whenever cgo is, and plain Go (table-driven GELU, a
 // float32 exponential), for builds without cgo. Both are float32 throughout
@@ -90,4 +90,29 @@ func rowsOf(x []float32, cols int) int {
 		panic("vec: not whole rows")
 	}
 	return len(x) / cols
+}
+
+// AdamWScalars are the scalars of one AdamW step, each rounded to float32
+// from its float64 value as the op table says.
+type AdamWScalars struct {
+	Decay      float32 // 1 - lr*weight_decay
+	Beta1      float32
+	OneMinusB1 float32 // 1 - beta1
+	Beta2      float32
+	OneMinusB2 float32 // 1 - beta2
+	StepSize   float32 // lr / (1 - beta1^t)
+	BC2Sqrt    float32 // sqrt(1 - beta2^t)
+	Eps        float32
+}
+
+// AdamW runs one AdamW step: p *= Decay; m = Beta1*m + (1-Beta1)*g; v =
+// Beta2*v + (1-Beta2)*g^2; p -= StepSize*m/(sqrt(v)/BC2Sqrt + Eps). The
+// slices have one length.
+func AdamW(p, m, v, g []float32, s AdamWScalars) {
+	if len(m) != len(p) || len(v) != len(p) || len(g) != len(p) {
+		panic("vec: AdamW: lengths differ")
+	}
+	if len(p) > 0 {
+		adamW(p, m, v, g, &s)
+	}
 }

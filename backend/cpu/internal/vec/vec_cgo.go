@@ -14,6 +14,7 @@ void ijepa_vec_layernorm(float *y, float *mean, float *rstd, const float *x, con
 int ijepa_vec_layernorm_bwd(float *dx, double *dg, double *db, const float *dy, const float *x,
                             const float *mean, const float *rstd, const float *gamma, long rows, long cols);
 int ijepa_vec_colsum(double *acc, const float *x, long rows, long cols);
+void ijepa_vec_adamw(float *p, float *m, float *v, const float *g, long n, const float *s);
 */
 import "C"
 
@@ -28,8 +29,8 @@ func impl() string {
 	return "C, baseline vectors"
 }
 
-// p and pd return a slice's first element for C, or NULL for an empty slice.
-func p(s []float32) *C.float {
+// pf and pd return a slice's first element for C, or NULL for an empty slice.
+func pf(s []float32) *C.float {
 	if len(s) == 0 {
 		return nil
 	}
@@ -43,28 +44,32 @@ func pd(s []float64) *C.double {
 	return (*C.double)(unsafe.Pointer(&s[0]))
 }
 
-func gelu(y, x []float32) { C.ijepa_vec_gelu(p(y), p(x), C.long(len(x))) }
+func gelu(y, x []float32) { C.ijepa_vec_gelu(pf(y), pf(x), C.long(len(x))) }
 
 func geluGrad(dx, dy, x []float32) {
-	C.ijepa_vec_gelu_grad(p(dx), p(dy), p(x), C.long(len(x)))
+	C.ijepa_vec_gelu_grad(pf(dx), pf(dy), pf(x), C.long(len(x)))
 }
 
 func softmax(y, x []float32, cols int, alpha float32) {
-	C.ijepa_vec_softmax(p(y), p(x), C.long(len(x)/cols), C.long(cols), C.float(alpha))
+	C.ijepa_vec_softmax(pf(y), pf(x), C.long(len(x)/cols), C.long(cols), C.float(alpha))
 }
 
 func layerNorm(y, mean, rstd, x, gamma, beta []float32, cols int, eps float64) {
-	C.ijepa_vec_layernorm(p(y), p(mean), p(rstd), p(x), p(gamma), p(beta), C.long(len(x)/cols), C.long(cols), C.double(eps))
+	C.ijepa_vec_layernorm(pf(y), pf(mean), pf(rstd), pf(x), pf(gamma), pf(beta), C.long(len(x)/cols), C.long(cols), C.double(eps))
 }
 
 func layerNormBwd(dx []float32, dg, db []float64, dy, x, mean, rstd, gamma []float32, cols int) {
-	if C.ijepa_vec_layernorm_bwd(p(dx), pd(dg), pd(db), p(dy), p(x), p(mean), p(rstd), p(gamma), C.long(len(x)/cols), C.long(cols)) != 0 {
+	if C.ijepa_vec_layernorm_bwd(pf(dx), pd(dg), pd(db), pf(dy), pf(x), pf(mean), pf(rstd), pf(gamma), C.long(len(x)/cols), C.long(cols)) != 0 {
 		layerNormBwdGo(dx, dg, db, dy, x, mean, rstd, gamma, cols)
 	}
 }
 
 func colSum(acc []float64, x []float32, cols int) {
-	if C.ijepa_vec_colsum(pd(acc), p(x), C.long(len(x)/cols), C.long(cols)) != 0 {
+	if C.ijepa_vec_colsum(pd(acc), pf(x), C.long(len(x)/cols), C.long(cols)) != 0 {
 		colSumGo(acc, x, cols)
 	}
+}
+
+func adamW(p, m, v, g []float32, s *AdamWScalars) {
+	C.ijepa_vec_adamw(pf(p), pf(m), pf(v), pf(g), C.long(len(p)), (*C.float)(unsafe.Pointer(s)))
 }

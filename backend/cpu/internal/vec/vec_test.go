@@ -16,9 +16,10 @@ var impls = []struct {
 	layerNorm    func(y, mean, rstd, x, gamma, beta []float32, cols int, eps float64)
 	layerNormBwd func(dx []float32, dg, db []float64, dy, x, mean, rstd, gamma []float32, cols int)
 	colSum       func(acc []float64, x []float32, cols int)
+	adamW        func(p, m, v, g []float32, s *AdamWScalars)
 }{
-	{"in use (" + Impl() + ")", GELU, GELUGrad, Softmax, LayerNorm, LayerNormBwd, ColSum},
-	{"Go", geluGo, geluGradGo, softmaxGo, layerNormGo, layerNormBwdGo, colSumGo},
+	{"in use (" + Impl() + ")", GELU, GELUGrad, Softmax, LayerNorm, LayerNormBwd, ColSum, adamW},
+	{"Go", geluGo, geluGradGo, softmaxGo, layerNormGo, layerNormBwdGo, colSumGo, adamWGo},
 }
 
 func phi(x float64) float64 { return math.Exp(-x*x/2) / math.Sqrt(2*math.Pi) }
@@ -294,6 +295,29 @@ func TestColSum(t *testing.T) {
 			}
 			if e := nmse64(acc, want); e > 1e-11 {
 				t.Errorf("%s: colsum %dx%d: NMSE %.3g", im.name, rows, cols, e)
+			}
+		}
+	}
+}
+
+func TestAdamW(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, im := range impls {
+		for _, n := range []int{1, 7, 8, 9, 1000} {
+			p, m, g := uniform(rng, n, -1, 1), uniform(rng, n, -0.1, 0.1), uniform(rng, n, -0.1, 0.1)
+			v := uniform(rng, n, 0, 0.01)
+			lr, b1, b2, eps, wd, step := 1e-3, 0.9, 0.999, 1e-8, 0.04, 10.0
+			sc := AdamWScalars{Decay: float32(1 - lr*wd), Beta1: float32(b1), OneMinusB1: float32(1 - b1), Beta2: float32(b2),
+				OneMinusB2: float32(1 - b2), StepSize: float32(lr / (1 - math.Pow(b1, step))), BC2Sqrt: float32(math.Sqrt(1 - math.Pow(b2, step))), Eps: float32(eps)}
+			wp, wm, wv := make([]float64, n), make([]float64, n), make([]float64, n)
+			for i := range p {
+				wm[i] = b1*float64(m[i]) + (1-b1)*float64(g[i])
+				wv[i] = b2*float64(v[i]) + (1-b2)*float64(g[i])*float64(g[i])
+				wp[i] = float64(p[i])*(1-lr*wd) - lr/(1-math.Pow(b1, step))*wm[i]/(math.Sqrt(wv[i])/math.Sqrt(1-math.Pow(b2, step))+eps)
+			}
+			im.adamW(p, m, v, g, &sc)
+			if e := max(nmse(p, wp), nmse(m, wm), nmse(v, wv)); e > 1e-12 {
+				t.Errorf("%s: adamw n=%d: NMSE %.3g", im.name, n, e)
 			}
 		}
 	}
