@@ -9,6 +9,64 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/model"
 )
 
+// Session is a benchmark model allocated on a backend (through a Profile),
+// ready to train on the config's workload step by step.
+type Session struct {
+	cfg   Config
+	prof  *Profile
+	model *model.Model
+	work  *Workload
+	loss  float64
+}
+
+// NewSession allocates the config's model on be, seeded.
+func NewSession(be backend.Backend, cfg Config, seed uint64) (*Session, error) {
+	s := &Session{cfg: cfg, prof: NewProfile(be)}
+	m, err := model.New(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Alloc(s.prof, seed); err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", cfg.Name, err)
+	}
+	s.model = m
+	if s.work, err = NewWorkload(cfg, seed); err != nil {
+		m.Free()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Steps trains n steps and returns the time they took, not counting the
+// making of their batches on the host.
+func (s *Session) Steps(ctx context.Context, n int) (time.Duration, error) {
+	h := model.Hyper{LR: 1e-4, WD: 0.04, Momentum: 0.996}
+	var elapsed time.Duration
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return elapsed, err
+		}
+		b := s.work.Next()
+		start := time.Now()
+		loss, err := s.model.Step(b, h)
+		elapsed += time.Since(start)
+		if err != nil {
+			return elapsed, fmt.Errorf("bench: %s: step: %w", s.cfg.Name, err)
+		}
+		s.loss = loss
+	}
+	return elapsed, nil
+}
+
+// Profile returns the op recorder every step goes through.
+func (s *Session) Profile() *Profile { return s.prof }
+
+// Loss returns the last step's loss.
+func (s *Session) Loss() float64 { return s.loss }
+
+// Close frees the model.
+func (s *Session) Close() { s.model.Free() }
+
 // Options configure a benchmark run.
 type Options struct {
 	Config Config
@@ -40,70 +98,57 @@ type Result struct {
 	OpSteps int
 }
 
+// Timed runs n timed steps on s and fills the speed of r: ms/step, img/s,
+// page faults per step, the loss.
+func (r *Result) Timed(ctx context.Context, s *Session, n int) error {
+	s.prof.Reset()
+	faults := minorFaults()
+	d, err := s.Steps(ctx, n)
+	if err != nil {
+		return err
+	}
+	sec := d.Seconds() / float64(n)
+	r.Steps, r.MsPerStep, r.ImgPerS = n, 1e3*sec, float64(s.cfg.Batch)/sec
+	r.FaultsPerStep = float64(minorFaults()-faults) / float64(n)
+	r.Loss, r.Profile = s.loss, s.prof
+	return nil
+}
+
+// PerOp runs n steps on s with every op synchronised and timed; r's
+// Profile then holds their per-op times.
+func (r *Result) PerOp(ctx context.Context, s *Session, n int) error {
+	s.prof.Reset()
+	s.prof.PerOp = true
+	defer func() { s.prof.PerOp = false }()
+	if _, err := s.Steps(ctx, n); err != nil {
+		return err
+	}
+	r.OpSteps, r.Profile, r.Loss = n, s.prof, s.loss
+	return nil
+}
+
 // Run trains the benchmark model on be: warm-up steps, timed steps, and
-// optionally per-op timed steps. The batches are made before each step is
-// timed, so the time is the training step's alone.
+// optionally per-op timed steps.
 func Run(ctx context.Context, be backend.Backend, o Options) (Result, error) {
-	res := Result{Config: o.Config.Name, Steps: o.Steps, OpSteps: o.OpSteps}
+	res := Result{Config: o.Config.Name}
 	if o.Steps < 1 {
 		return res, fmt.Errorf("bench: %d timed steps; want at least 1", o.Steps)
 	}
-	prof := NewProfile(be)
-	res.Profile = prof
-	m, err := model.New(o.Config.Model)
+	s, err := NewSession(be, o.Config, o.Seed)
 	if err != nil {
 		return res, err
 	}
-	if err := m.Alloc(prof, o.Seed); err != nil {
-		return res, fmt.Errorf("bench: %s: %w", o.Config.Name, err)
-	}
-	defer m.Free()
-	w, err := NewWorkload(o.Config, o.Seed)
-	if err != nil {
+	defer s.Close()
+	if _, err := s.Steps(ctx, o.Warmup); err != nil {
 		return res, err
 	}
-	h := model.Hyper{LR: 1e-4, WD: 0.04, Momentum: 0.996}
-	var elapsed time.Duration
-	step := func() error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b := w.Next()
-		start := time.Now()
-		loss, err := m.Step(b, h)
-		elapsed += time.Since(start)
-		res.Loss = loss
-		if err != nil {
-			return fmt.Errorf("bench: %s: step: %w", o.Config.Name, err)
-		}
-		return nil
+	if err := res.Timed(ctx, s, o.Steps); err != nil {
+		return res, err
 	}
-	for i := 0; i < o.Warmup; i++ {
-		if err := step(); err != nil {
-			return res, err
-		}
-	}
-	prof.Reset()
-	elapsed = 0
-	faults := minorFaults()
-	for i := 0; i < o.Steps; i++ {
-		if err := step(); err != nil {
-			return res, err
-		}
-	}
-	res.FaultsPerStep = float64(minorFaults()-faults) / float64(o.Steps)
-	sec := elapsed.Seconds() / float64(o.Steps)
-	res.MsPerStep = 1e3 * sec
-	res.ImgPerS = float64(o.Config.Batch) / sec
 	if o.OpSteps > 0 {
-		prof.Reset()
-		prof.PerOp = true
-		for i := 0; i < o.OpSteps; i++ {
-			if err := step(); err != nil {
-				return res, err
-			}
+		if err := res.PerOp(ctx, s, o.OpSteps); err != nil {
+			return res, err
 		}
-		prof.PerOp = false
 	}
 	res.PeakRSS = PeakRSS()
 	return res, nil
