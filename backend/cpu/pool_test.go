@@ -84,7 +84,7 @@ func TestPoolViews(t *testing.T) {
 
 // When shapes change from step to step, the footprint (live plus pooled
 // memory) stops growing once every size has been seen: later steps reuse
-// the blocks of earlier ones, and idle blocks beyond a quarter above the
+// the blocks of earlier ones, and idle blocks beyond an eighth above the
 // most memory ever asked for are dropped.
 func TestPoolFootprint(t *testing.T) {
 	b := New()
@@ -118,7 +118,7 @@ func TestPoolFootprint(t *testing.T) {
 	if highs[len(highs)-1] != highs[3] {
 		t.Errorf("the footprint still grows after every size was seen: high-water marks per cycle %v", highs)
 	}
-	// Blocks hold up to twice their request; idle ones are kept up to 1.25
+	// Blocks hold up to twice their request; idle ones are kept up to 1.125
 	// times the most memory asked for.
 	if s.High > 5*peak/2 {
 		t.Errorf("high-water mark %d, more than 2.5 times the largest step's %d bytes", s.High, peak)
