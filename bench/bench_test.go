@@ -160,7 +160,7 @@ func TestPeakRSS(t *testing.T) {
 // one rectangle size per batch, contexts of one length (at least 4) with no
 // target patch, every index in the grid.
 func TestWorkload(t *testing.T) {
-	for _, name := range []string{"tiny32", "small224"} {
+	for _, name := range Anchored {
 		cfg, err := LookupConfig(name)
 		if err != nil {
 			t.Fatal(err)
@@ -209,11 +209,36 @@ func TestWorkload(t *testing.T) {
 	}
 }
 
+// The anchored presets are the shapes the anchor script (CONFIGS in
+// torch_ijepa_step.py) trains.
+func TestAnchoredConfigs(t *testing.T) {
+	for _, c := range []struct {
+		name                                               string
+		img, patch, dim, depth, heads, pdim, pdepth, batch int
+	}{
+		{"tiny32", 32, 4, 192, 6, 3, 96, 4, 64},
+		{"small224", 224, 16, 384, 12, 6, 192, 6, 16},
+	} {
+		cfg, err := LookupConfig(c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := cfg.Model
+		got := [8]int{m.ImgSize, m.Patch, m.Dim, m.Depth, m.Heads, m.PredDim, m.PredDepth, cfg.Batch}
+		if want := [8]int{c.img, c.patch, c.dim, c.depth, c.heads, c.pdim, c.pdepth, c.batch}; got != want || m.MLPHidden != 4*m.Dim {
+			t.Errorf("%s: img, patch, dim, depth, heads, pred dim, pred depth, batch = %v, want %v (mlp %d)", c.name, got, want, m.MLPHidden)
+		}
+	}
+}
+
 // Run trains a small model: the loss is finite, the op counts cover the
 // step and the per-op steps time matmuls.
 func TestRun(t *testing.T) {
-	cfg := Config{Name: "test", Batch: 2, Model: Configs["tiny32"].Model}
-	cfg.Model.Depth, cfg.Model.PredDepth = 1, 1
+	cfg, err := LookupConfig("tiny32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Batch, cfg.Model.Depth, cfg.Model.PredDepth = 2, 1, 1
 	be := cpu.New()
 	defer be.Close()
 	r, err := Run(context.Background(), be, Options{Config: cfg, Warmup: 1, Steps: 2, OpSteps: 1, Seed: 4})

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
-	"strings"
 
+	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 )
 
@@ -17,39 +16,37 @@ type Config struct {
 	Batch int
 }
 
-// Configs are the benchmark configurations, the same as the PyTorch
-// anchor's (and the tiny32 and small224 training presets): tiny32 is a
-// 6-block ViT of width 192 (3 heads) on 32x32 images in 4x4 patches with a
-// 4-block predictor of width 96, 64 images per batch; small224 is ViT-S/16 on
-// 224x224 images with a 6-block predictor of width 192, 16 images per batch.
-var Configs = map[string]Config{
-	"tiny32": {Name: "tiny32", Batch: 64, Model: model.Config{
-		Dim: 192, Depth: 6, Heads: 3, MLPHidden: 768, ImgSize: 32, Patch: 4, PredDim: 96, PredDepth: 4}},
-	"small224": {Name: "small224", Batch: 16, Model: model.Config{
-		Model: "vit_small", ImgSize: 224, Patch: 16, PredDim: 192, PredDepth: 6}},
-}
+// Anchored are the configs the PyTorch anchor script also runs: tiny32 (a
+// 6-block ViT of width 192 on 32x32 images in 4x4 patches, a 4-block
+// predictor of width 96, 64 images per batch) and small224 (ViT-S/16 on
+// 224x224 images, a 6-block predictor of width 192, 16 images per batch).
+var Anchored = []string{"tiny32", "small224"}
 
-// LookupConfig returns the configuration with the given name.
+// LookupConfig returns the benchmark config of a training preset (package
+// ijepa/config): its encoder, predictor, image and patch sizes, loss and
+// batch size.
 func LookupConfig(name string) (Config, error) {
-	c, ok := Configs[name]
-	if !ok {
-		var names []string
-		for n := range Configs {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return Config{}, fmt.Errorf("bench: unknown config %q (known: %s)", name, strings.Join(names, ", "))
+	c, err := config.Preset(name)
+	if err != nil {
+		return Config{}, fmt.Errorf("bench: %w", err)
 	}
-	return c, nil
+	enc, err := c.Encoder()
+	if err != nil {
+		return Config{}, fmt.Errorf("bench: preset %s: %w", name, err)
+	}
+	return Config{Name: name, Batch: c.Data.BatchSize, Model: model.Config{
+		Dim: enc.Dim, Depth: enc.Depth, Heads: enc.Heads, MLPHidden: enc.MLPHidden,
+		ImgSize: c.Data.CropSize, Patch: c.Mask.PatchSize,
+		PredDim: c.Meta.PredEmbDim, PredDepth: c.Meta.PredDepth, Loss: model.Loss(c.IJEPAGo.Loss),
+	}}, nil
 }
 
 // Workload makes the batches of a benchmark: standard normal images and the
-// masks of the anchor script, so that both sides do the same work — four
+// masks of the anchor script (not the training collator, package
+// ijepa/mask), so that both sides do the same work — four
 // target blocks of one size per batch (scale 0.15-0.2, aspect 0.75-1.5) and
 // a context block (scale 0.85-1.0, square) with the targets removed, every
 // context truncated to the batch's shortest (and cycled up to at least 4).
-// It is a benchmark's workload, not the training sampler (package
-// ijepa/mask).
 type Workload struct {
 	cfg  Config
 	grid int

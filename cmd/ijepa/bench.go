@@ -25,7 +25,7 @@ const defaultAnchor = "../shared/anchors/torch_ijepa_step.py"
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", stderr)
-	cfgName := fs.String("config", "tiny32", "benchmark config: tiny32 or small224")
+	cfgName := fs.String("config", "tiny32", "a training preset (ijepa/config); tiny32 and small224 are the ones the PyTorch anchor also runs")
 	spec := fs.String("backend", "cpu", "backend: cpu, cpu-ref, vulkan[:DEVICE], plugin:PATH")
 	warmup := fs.Int("warmup", 2, "untimed warm-up steps")
 	steps := fs.Int("steps", 4, "timed steps")

@@ -32,7 +32,7 @@ func TestBenchUsage(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"bench", "--config", "huge"}, `unknown config "huge"`},
+		{[]string{"bench", "--config", "huge"}, `unknown preset "huge"`},
 		{[]string{"bench", "--steps", "0"}, "--steps"},
 		{[]string{"bench", "--backend", "nosuch"}, `unknown backend "nosuch"`},
 	} {
