@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -260,4 +261,37 @@ func TestRun(t *testing.T) {
 	if _, err := Run(context.Background(), be, Options{Config: cfg, Steps: 0}); err == nil {
 		t.Error("Run with no timed steps did not fail")
 	}
+}
+
+// The fast CPU backend trains like the reference: the same losses, step by
+// step, to float32 rounding.
+func TestFastMatchesReference(t *testing.T) {
+	cfg, err := LookupConfig("tiny32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Batch, cfg.Model.Depth, cfg.Model.PredDepth = 4, 2, 1
+	losses := func(be backend.Backend) []float64 {
+		defer be.Close()
+		s, err := NewSession(be, cfg, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var out []float64
+		for i := 0; i < 3; i++ {
+			if _, err := s.Steps(context.Background(), 1); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s.Loss())
+		}
+		return out
+	}
+	fast, ref := losses(cpu.New()), losses(cpu.NewReference())
+	for i := range fast {
+		if d := math.Abs(fast[i]-ref[i]) / ref[i]; !(d < 1e-4) {
+			t.Errorf("step %d: loss %.7f on cpu, %.7f on cpu-ref", i, fast[i], ref[i])
+		}
+	}
+	t.Logf("losses: cpu %v, cpu-ref %v", fast, ref)
 }
