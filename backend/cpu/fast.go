@@ -41,42 +41,20 @@ var fastKernels = func() map[backend.Op]kernel {
 }()
 
 // fastBroadcast computes y = a+x or a*x with x repeated over rows of len(x)
-// elements of a.
+// elements of a, as vector kernels over chunks of rows (or of elements when
+// x is as long as a).
 func fastBroadcast(b *Backend, c backend.Call, mul bool) error {
 	y, a, x := f(c, 0), f(c, 1), f(c, 2)
+	op := vec.Add
+	if mul {
+		op = vec.Mul
+	}
 	nx := len(x)
-	rows := len(y) / nx
-	if rows == 1 {
-		// Same shapes: split the elements.
-		b.parallel(len(y), 1, func(lo, hi int) {
-			ys, as, xs := y[lo:hi], a[lo:hi], x[lo:hi]
-			if mul {
-				for i := range ys {
-					ys[i] = as[i] * xs[i]
-				}
-			} else {
-				for i := range ys {
-					ys[i] = as[i] + xs[i]
-				}
-			}
-		})
+	if rows := len(y) / nx; rows > 1 {
+		b.parallel(rows, nx, func(lo, hi int) { op(y[lo*nx:hi*nx], a[lo*nx:hi*nx], x) })
 		return nil
 	}
-	b.parallel(rows, nx, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			ys, as := y[r*nx:(r+1)*nx], a[r*nx:(r+1)*nx]
-			xs := x[:len(ys)]
-			if mul {
-				for i := range ys {
-					ys[i] = as[i] * xs[i]
-				}
-			} else {
-				for i := range ys {
-					ys[i] = as[i] + xs[i]
-				}
-			}
-		}
-	})
+	b.parallel(len(y), 1, func(lo, hi int) { op(y[lo:hi], a[lo:hi], x[lo:hi]) })
 	return nil
 }
 

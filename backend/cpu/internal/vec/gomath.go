@@ -325,3 +325,20 @@ func adamWGo(p, m, v, g []float32, s *AdamWScalars) {
 		p[i] = p[i]*s.Decay - s.StepSize*mi/(float32(math.Sqrt(float64(vi)))/s.BC2Sqrt+s.Eps)
 	}
 }
+
+func broadcastGo(y, a, x []float32, mul bool) {
+	nx := len(x)
+	for r := 0; r < len(a)/nx; r++ {
+		ys, as := y[r*nx:(r+1)*nx], a[r*nx:(r+1)*nx]
+		xs := x[:len(ys)]
+		if mul {
+			for i := range ys {
+				ys[i] = as[i] * xs[i]
+			}
+		} else {
+			for i := range ys {
+				ys[i] = as[i] + xs[i]
+			}
+		}
+	}
+}

@@ -332,6 +332,26 @@ INLINE void flush(double *acc, float *part, long n) {
 		}                                                                                      \
 	}
 
+
+// BROADCAST_KERNEL: y = a + x or a * x, x (nx elements) repeated over the
+// rows of a; y may be a.
+#define BROADCAST_KERNEL(SUFFIX, ATTR)                                                         \
+	ATTR static void broadcast_##SUFFIX(float *y, const float *a, const float *x, long rows,   \
+	                                    long nx, int mul) {                                    \
+		for (long r = 0; r < rows; r++) {                                                      \
+			const float *ar = a + r * nx;                                                      \
+			float *yr = y + r * nx;                                                            \
+			long j = 0;                                                                        \
+			if (mul) {                                                                         \
+				for (; j + 8 <= nx; j += 8) store(yr + j, load(ar + j) * load(x + j));         \
+				for (; j < nx; j++) yr[j] = ar[j] * x[j];                                      \
+			} else {                                                                           \
+				for (; j + 8 <= nx; j += 8) store(yr + j, load(ar + j) + load(x + j));         \
+				for (; j < nx; j++) yr[j] = ar[j] + x[j];                                      \
+			}                                                                                  \
+		}                                                                                      \
+	}
+
 // softmax_row_double is the reference computation of one row, for rows with
 // NaN or infinite values.
 static void softmax_row_double(float *y, const float *x, long cols, float alpha) {
@@ -348,10 +368,12 @@ static void softmax_row_double(float *y, const float *x, long cols, float alpha)
 KERNELS(base, )
 ROW_KERNELS(base, )
 ADAMW_KERNEL(base, )
+BROADCAST_KERNEL(base, )
 #if defined(__x86_64__) || defined(__i386__)
 KERNELS(avx2, __attribute__((target("avx2,fma"))))
 ROW_KERNELS(avx2, __attribute__((target("avx2,fma"))))
 ADAMW_KERNEL(avx2, __attribute__((target("avx2,fma"))))
+BROADCAST_KERNEL(avx2, __attribute__((target("avx2,fma"))))
 #define HAVE_AVX2 1
 #else
 #define HAVE_AVX2 0
@@ -427,4 +449,9 @@ int ijepa_vec_colsum(double *acc, const float *x, long rows, long cols) {
 // ijepa_vec_adamw: see ADAMW_KERNEL; s holds the eight scalars.
 void ijepa_vec_adamw(float *p, float *m, float *v, const float *g, long n, const float *s) {
 	DISPATCH(adamw, p, m, v, g, n, s);
+}
+
+// ijepa_vec_broadcast: see BROADCAST_KERNEL.
+void ijepa_vec_broadcast(float *y, const float *a, const float *x, long rows, long nx, int mul) {
+	DISPATCH(broadcast, y, a, x, rows, nx, mul);
 }

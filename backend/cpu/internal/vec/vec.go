@@ -1,6 +1,7 @@
 // Package vec holds the CPU backend's kernels for transcendental element
 // ops and row ops — GELU, its derivative, softmax, layer norm and its
-// gradient, column sums, the AdamW step — in two implementations: C
+// gradient, column sums, the AdamW step, row-broadcast add and multiply — in
+// two implementations: C
 // with compiler vector extensions (AVX2 and FMA when the CPU has them, chosen
 // at run time), built whenever cgo is, and plain Go (table-driven GELU, a
 // float32 exponential), for builds without cgo. Both are float32 throughout
@@ -114,5 +115,18 @@ func AdamW(p, m, v, g []float32, s AdamWScalars) {
 	}
 	if len(p) > 0 {
 		adamW(p, m, v, g, &s)
+	}
+}
+
+// Add sets y = a + x and Mul y = a * x, elementwise, with x repeated over
+// the rows of len(x) elements of a. y has a's length and may be a.
+func Add(y, a, x []float32) { broadcastCheck(y, a, x); broadcast(y, a, x, false) }
+
+// Mul: see Add.
+func Mul(y, a, x []float32) { broadcastCheck(y, a, x); broadcast(y, a, x, true) }
+
+func broadcastCheck(y, a, x []float32) {
+	if len(y) != len(a) || len(x) == 0 || len(a)%len(x) != 0 {
+		panic("vec: Add/Mul: lengths do not fit")
 	}
 }

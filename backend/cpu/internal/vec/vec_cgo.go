@@ -15,6 +15,7 @@ int ijepa_vec_layernorm_bwd(float *dx, double *dg, double *db, const float *dy, 
                             const float *mean, const float *rstd, const float *gamma, long rows, long cols);
 int ijepa_vec_colsum(double *acc, const float *x, long rows, long cols);
 void ijepa_vec_adamw(float *p, float *m, float *v, const float *g, long n, const float *s);
+void ijepa_vec_broadcast(float *y, const float *a, const float *x, long rows, long nx, int mul);
 */
 import "C"
 
@@ -72,4 +73,12 @@ func colSum(acc []float64, x []float32, cols int) {
 
 func adamW(p, m, v, g []float32, s *AdamWScalars) {
 	C.ijepa_vec_adamw(pf(p), pf(m), pf(v), pf(g), C.long(len(p)), (*C.float)(unsafe.Pointer(s)))
+}
+
+func broadcast(y, a, x []float32, mul bool) {
+	m := C.int(0)
+	if mul {
+		m = 1
+	}
+	C.ijepa_vec_broadcast(pf(y), pf(a), pf(x), C.long(len(a)/len(x)), C.long(len(x)), m)
 }

@@ -19,3 +19,5 @@ func layerNormBwd(dx []float32, dg, db []float64, dy, x, mean, rstd, gamma []flo
 func colSum(acc []float64, x []float32, cols int) { colSumGo(acc, x, cols) }
 
 func adamW(p, m, v, g []float32, s *AdamWScalars) { adamWGo(p, m, v, g, s) }
+
+func broadcast(y, a, x []float32, mul bool) { broadcastGo(y, a, x, mul) }

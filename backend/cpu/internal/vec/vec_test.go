@@ -17,9 +17,10 @@ var impls = []struct {
 	layerNormBwd func(dx []float32, dg, db []float64, dy, x, mean, rstd, gamma []float32, cols int)
 	colSum       func(acc []float64, x []float32, cols int)
 	adamW        func(p, m, v, g []float32, s *AdamWScalars)
+	broadcast    func(y, a, x []float32, mul bool)
 }{
-	{"in use (" + Impl() + ")", GELU, GELUGrad, Softmax, LayerNorm, LayerNormBwd, ColSum, adamW},
-	{"Go", geluGo, geluGradGo, softmaxGo, layerNormGo, layerNormBwdGo, colSumGo, adamWGo},
+	{"in use (" + Impl() + ")", GELU, GELUGrad, Softmax, LayerNorm, LayerNormBwd, ColSum, adamW, broadcast},
+	{"Go", geluGo, geluGradGo, softmaxGo, layerNormGo, layerNormBwdGo, colSumGo, adamWGo, broadcastGo},
 }
 
 func phi(x float64) float64 { return math.Exp(-x*x/2) / math.Sqrt(2*math.Pi) }
@@ -318,6 +319,34 @@ func TestAdamW(t *testing.T) {
 			im.adamW(p, m, v, g, &sc)
 			if e := max(nmse(p, wp), nmse(m, wm), nmse(v, wv)); e > 1e-12 {
 				t.Errorf("%s: adamw n=%d: NMSE %.3g", im.name, n, e)
+			}
+		}
+	}
+}
+
+func TestBroadcast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, im := range impls {
+		for _, sh := range [][2]int{{1, 1}, {3, 7}, {5, 8}, {4, 13}, {10, 192}} {
+			rows, nx := sh[0], sh[1]
+			for _, mul := range []bool{false, true} {
+				a, x := uniform(rng, rows*nx, -1, 1), uniform(rng, nx, -1, 1)
+				want := make([]float32, len(a))
+				for i := range a {
+					if mul {
+						want[i] = a[i] * x[i%nx]
+					} else {
+						want[i] = a[i] + x[i%nx]
+					}
+				}
+				y := make([]float32, len(a))
+				im.broadcast(y, a, x, mul)
+				im.broadcast(a, a, x, mul) // in place
+				for i := range y {
+					if y[i] != want[i] || a[i] != want[i] {
+						t.Fatalf("%s: %dx%d mul=%v: element %d is %g (in place %g), want %g", im.name, rows, nx, mul, i, y[i], a[i], want[i])
+					}
+				}
 			}
 		}
 	}
