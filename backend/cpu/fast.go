@@ -67,15 +67,15 @@ func fastCopy(b *Backend, c backend.Call) error {
 	return nil
 }
 
-// fastColSum sums chunks of rows into per-chunk float64 partials, reading x
+// fastColSum sums chunks of rows into per-worker float64 partials, reading x
 // row by row (the reference walks it column by column).
 func fastColSum(b *Backend, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	cols := len(y)
 	rows := len(x) / cols
-	chunks := b.chunks(rows, cols)
+	chunks := b.workers(rows, cols)
 	part := b.scratch64(chunks * cols)
-	b.parallelChunks(rows, cols, func(k, lo, hi int) {
+	b.parallelChunks(rows, cols, 1, func(k, lo, hi int) {
 		vec.ColSum(part[k*cols:(k+1)*cols], x[lo*cols:hi*cols], cols)
 	})
 	for j := range y {
@@ -100,18 +100,18 @@ func fastLayerNorm(b *Backend, c backend.Call) error {
 }
 
 // fastLayerNormBwd computes dx for chunks of rows and, in the same pass,
-// dgamma and dbeta as per-chunk float64 partials (the reference reads the
+// dgamma and dbeta as per-worker float64 partials (the reference reads the
 // tensors a second time, column by column).
 func fastLayerNormBwd(b *Backend, c backend.Call) error {
 	dx, dgamma, dbeta, dy, x, mean, rstd, gamma := f(c, 0), f(c, 1), f(c, 2), f(c, 3), f(c, 4), f(c, 5), f(c, 6), f(c, 7)
 	rows, cols := lastDim(c.Args[4])
-	chunks := b.chunks(rows, cols)
+	chunks := b.workers(rows, cols)
 	params := dgamma != nil || dbeta != nil
 	var part []float64
 	if params {
 		part = b.scratch64(2 * chunks * cols)
 	}
-	b.parallelChunks(rows, cols, func(k, lo, hi int) {
+	b.parallelChunks(rows, cols, 1, func(k, lo, hi int) {
 		var pg, pb []float64
 		if params {
 			pg, pb = part[2*k*cols:(2*k+1)*cols], part[(2*k+1)*cols:(2*k+2)*cols]
@@ -203,16 +203,15 @@ func fastAdamW(b *Backend, c backend.Call) error {
 // lossSum returns the sum over i of term(pred[i]-target[i]) in float64,
 // split across goroutines.
 func lossSum(b *Backend, pred, target []float32, term func(d float64) float64) float64 {
-	chunks := b.chunks(len(pred), 4)
-	part := b.scratch64(chunks)
-	b.parallelChunks(len(pred), 4, func(k, lo, hi int) {
+	part := b.scratch64(b.workers(len(pred), 4))
+	b.parallelChunks(len(pred), 4, 1, func(k, lo, hi int) {
 		var s float64
 		ps, ts := pred[lo:hi], target[lo:hi]
 		ts = ts[:len(ps)]
 		for i, p := range ps {
 			s += term(float64(p) - float64(ts[i]))
 		}
-		part[k] = s
+		part[k] += s
 	})
 	var s float64
 	for _, v := range part {

@@ -1,8 +1,6 @@
 package cpu
 
 import (
-	"sync"
-
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu/internal/openblas"
 )
@@ -53,7 +51,8 @@ func (g *gemm) part(byRows bool, lo, hi int) {
 }
 
 // fastMatmul runs matmul through OpenBLAS, one thread per call, with the
-// batch or the output split across the backend's goroutines; without
+// batch or the output cut into chunks that the backend's goroutines take as
+// they go (see parallelChunks); without
 // OpenBLAS it is the reference kernel (gonum, which splits on its own).
 func fastMatmul(bk *Backend, c backend.Call) error {
 	if !bk.blas {
@@ -78,65 +77,36 @@ func fastMatmul(bk *Backend, c backend.Call) error {
 		gz.a, gz.b, gz.c = ad[z*m*k:(z+1)*m*k], bd[z*k*n:(z+1)*k*n], cd[z*m*n:(z+1)*m*n]
 		return gz
 	}
-	threads := bk.threads
-	if batch*m*n*k < minGemmFlops || threads < 2 {
+	if batch*m*n*k < minGemmFlops || bk.threads < 2 {
 		for z := 0; z < batch; z++ {
 			gz := item(z)
 			gz.part(true, 0, m)
 		}
 		return nil
 	}
-	var wg sync.WaitGroup
-	run := func(t int, body func(t int)) {
-		if t == threads-1 {
-			body(t) // the last share runs on the calling goroutine
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			body(t)
-		}()
-	}
-	if batch%threads == 0 || batch >= 4*threads {
-		// Whole products per goroutine: the batch splits evenly enough.
-		for t := 0; t < threads; t++ {
-			run(t, func(t int) {
-				for z := t * batch / threads; z < (t+1)*batch/threads; z++ {
-					gz := item(z)
-					gz.part(true, 0, m)
-				}
-			})
-		}
-		wg.Wait()
-		return nil
-	}
-	// Each goroutine takes a share of every product's rows, or of its
-	// columns when there are more of those; shares are rounded to multiples
-	// of 8 (whole register tiles of the BLAS kernels).
-	byRows := m >= n
-	size := n
-	if byRows {
-		size = m
-	}
-	bound := func(t int) int {
-		if t == threads {
-			return size
-		}
-		return min(size, (t*size/threads+4)&^7)
-	}
-	for t := 0; t < threads; t++ {
-		run(t, func(t int) {
-			lo, hi := bound(t), bound(t+1)
-			if lo >= hi {
-				return
-			}
-			for z := 0; z < batch; z++ {
+	if batch >= 2*bk.threads {
+		// Whole products, handed out in chunks of the batch.
+		bk.parallelChunks(batch, m*n*k, 1, func(_, lo, hi int) {
+			for z := lo; z < hi; z++ {
 				gz := item(z)
-				gz.part(byRows, lo, hi)
+				gz.part(true, 0, m)
 			}
 		})
+		return nil
 	}
-	wg.Wait()
+	// Chunks of every product's rows, or of its columns when there are
+	// more of those, in multiples of 8 (whole register tiles of the BLAS
+	// kernels).
+	byRows := m >= n
+	size, cost := n, batch*m*k
+	if byRows {
+		size, cost = m, batch*n*k
+	}
+	bk.parallelChunks(size, cost, 8, func(_, lo, hi int) {
+		for z := 0; z < batch; z++ {
+			gz := item(z)
+			gz.part(byRows, lo, hi)
+		}
+	})
 	return nil
 }
