@@ -75,7 +75,7 @@ func fastColSum(b *Backend, c backend.Call) error {
 	rows := len(x) / cols
 	chunks := b.workers(rows, cols)
 	part := b.scratch64(chunks * cols)
-	b.parallelChunks(rows, cols, 1, func(k, lo, hi int) {
+	b.parallelChunks(rows, cols, 1, chunksPerWorker, func(k, lo, hi int) {
 		vec.ColSum(part[k*cols:(k+1)*cols], x[lo*cols:hi*cols], cols)
 	})
 	for j := range y {
@@ -111,7 +111,7 @@ func fastLayerNormBwd(b *Backend, c backend.Call) error {
 	if params {
 		part = b.scratch64(2 * chunks * cols)
 	}
-	b.parallelChunks(rows, cols, 1, func(k, lo, hi int) {
+	b.parallelChunks(rows, cols, 1, chunksPerWorker, func(k, lo, hi int) {
 		var pg, pb []float64
 		if params {
 			pg, pb = part[2*k*cols:(2*k+1)*cols], part[(2*k+1)*cols:(2*k+2)*cols]
@@ -204,7 +204,7 @@ func fastAdamW(b *Backend, c backend.Call) error {
 // split across goroutines.
 func lossSum(b *Backend, pred, target []float32, term func(d float64) float64) float64 {
 	part := b.scratch64(b.workers(len(pred), 4))
-	b.parallelChunks(len(pred), 4, 1, func(k, lo, hi int) {
+	b.parallelChunks(len(pred), 4, 1, chunksPerWorker, func(k, lo, hi int) {
 		var s float64
 		ps, ts := pred[lo:hi], target[lo:hi]
 		ts = ts[:len(ps)]

@@ -86,7 +86,7 @@ func fastMatmul(bk *Backend, c backend.Call) error {
 	}
 	if batch >= 2*bk.threads {
 		// Whole products, handed out in chunks of the batch.
-		bk.parallelChunks(batch, m*n*k, 1, func(_, lo, hi int) {
+		bk.parallelChunks(batch, m*n*k, 1, chunksPerWorker, func(_, lo, hi int) {
 			for z := lo; z < hi; z++ {
 				gz := item(z)
 				gz.part(true, 0, m)
@@ -94,15 +94,16 @@ func fastMatmul(bk *Backend, c backend.Call) error {
 		})
 		return nil
 	}
-	// Chunks of every product's rows, or of its columns when there are
-	// more of those, in multiples of 8 (whole register tiles of the BLAS
-	// kernels).
+	// One share per goroutine of every product's rows, or of its columns
+	// when there are more of those, in multiples of 8 (whole register tiles
+	// of the BLAS kernels): each OpenBLAS call packs its operands anew, so
+	// fewer, larger calls run faster.
 	byRows := m >= n
 	size, cost := n, batch*m*k
 	if byRows {
 		size, cost = m, batch*n*k
 	}
-	bk.parallelChunks(size, cost, 8, func(_, lo, hi int) {
+	bk.parallelChunks(size, cost, 8, 1, func(_, lo, hi int) {
 		for z := 0; z < batch; z++ {
 			gz := item(z)
 			gz.part(byRows, lo, hi)

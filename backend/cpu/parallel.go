@@ -14,10 +14,10 @@ const minWork = 1 << 15
 // chunksPerWorker is how many chunks each worker's share is cut into. The
 // chunks are handed out as workers ask for them, so that when the system
 // deschedules one thread for a while (a shared machine), the others take
-// over its chunks instead of waiting for it at the end of the op. More
-// chunks balance better but cost matrix products efficiency (each OpenBLAS
-// call packs its operands anew): measured on 2 cores, 4 chunks per worker
-// ran the large products of a step 5-10% slower per CPU-second than 1.
+// over its chunks instead of waiting for it at the end of the op. (Matrix
+// products take one chunk per worker: each OpenBLAS call packs its operands
+// anew, and on 2 cores 4 chunks per worker ran the large products of a step
+// 5-10% slower per CPU-second than 1.)
 const chunksPerWorker = 2
 
 // workers returns the number of goroutines parallel uses for n items of
@@ -35,16 +35,16 @@ func (b *Backend) workers(n, cost int) int {
 // parallel runs body over [0,n) split into chunks run on up to b.threads
 // goroutines, when n items of the given cost per item are worth splitting.
 func (b *Backend) parallel(n, cost int, body func(lo, hi int)) {
-	b.parallelChunks(n, cost, 1, func(_, lo, hi int) { body(lo, hi) })
+	b.parallelChunks(n, cost, 1, chunksPerWorker, func(_, lo, hi int) { body(lo, hi) })
 }
 
-// parallelChunks runs body over [0,n) in chunks of a multiple of align
-// items (but the last), handed out in order to b.workers(n, cost)
-// goroutines as they finish the previous one. body gets the worker's index,
+// parallelChunks runs body over [0,n) in about perWorker chunks per worker
+// of a multiple of align items (but the last), handed out in order to
+// b.workers(n, cost) goroutines as they finish the previous one. body gets the worker's index,
 // for kernels that keep a partial result per worker (a worker runs several
 // chunks: it must add to its partial, not overwrite it). The calling
 // goroutine is one of the workers.
-func (b *Backend) parallelChunks(n, cost, align int, body func(worker, lo, hi int)) {
+func (b *Backend) parallelChunks(n, cost, align, perWorker int, body func(worker, lo, hi int)) {
 	w := b.workers(n, cost)
 	if w == 1 {
 		body(0, 0, n)
@@ -53,7 +53,7 @@ func (b *Backend) parallelChunks(n, cost, align int, body func(worker, lo, hi in
 	if cost < 1 {
 		cost = 1
 	}
-	grain := max((n+w*chunksPerWorker-1)/(w*chunksPerWorker), (minWork+cost-1)/cost)
+	grain := max((n+w*perWorker-1)/(w*perWorker), (minWork+cost-1)/cost)
 	grain = (grain + align - 1) / align * align
 	var next atomic.Int64
 	work := func(worker int) {
