@@ -123,7 +123,7 @@ func (b *Backend) Info() backend.Info {
 	if b.ref {
 		name = "cpu-ref"
 	} else if b.blas {
-		mm = fmt.Sprintf("OpenBLAS, one thread per call, products cut into chunks for %d goroutines (%s)", b.threads, openblas.Library())
+		mm = fmt.Sprintf("OpenBLAS, one thread per call, products split across %d goroutines (%s)", b.threads, openblas.Library())
 	}
 	ops := make([]backend.Op, 0, len(b.kernels))
 	for _, op := range backend.Ops() {
