@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/bench"
@@ -113,6 +114,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "ijepa %s %s: %.1f ms/step %.2f img/s\n", cfg.Name, info.Backend, best.MsPerStep, best.ImgPerS)
 	fmt.Fprintf(stdout, "peak RSS %s, %.0f page faults per step, last loss %.4f\n", mib(best.PeakRSS), best.FaultsPerStep, sess.Loss())
+	if strings.HasPrefix(info.Backend, "plugin:") {
+		fmt.Fprintln(stdout, "  (this process only: the plugin's memory is in its own process)")
+	}
 	if *torch {
 		if anchorErr != nil {
 			fmt.Fprintf(stdout, "torch anchor skipped: %v\n", anchorErr)
