@@ -151,7 +151,9 @@ func TestPeakRSS(t *testing.T) {
 		buf[i] = byte(i)
 	}
 	after := PeakRSS()
-	if before <= 0 || after < before+32<<20 {
+	// The peak is at least what is resident now (earlier tests may have
+	// set a higher one, and freed it since).
+	if before <= 0 || after < before || after < 64<<20 {
 		t.Errorf("peak RSS %d before and %d after touching 64 MiB", before, after)
 	}
 	runtime.KeepAlive(buf)
