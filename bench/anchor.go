@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"os"
@@ -21,7 +22,8 @@ type AnchorOptions struct {
 	// Python is the interpreter ("/usr/bin/python3": Debian's, which has
 	// python3-torch).
 	Python string
-	// Script is the anchor, torch_ijepa_step.py.
+	// Script is the anchor script; "" runs the copy built into the binary
+	// (bench/anchor/torch_ijepa_step.py).
 	Script string
 	// Config is "tiny32" or "small224".
 	Config string
@@ -46,10 +48,30 @@ type Anchor struct {
 // "tiny32 torch 1.13.0 threads=2: 1724.1 ms/step 37.1 img/s".
 var anchorLine = regexp.MustCompile(`^(\S+) torch (\S+) threads=(\d+): ([0-9.]+) ms/step ([0-9.]+) img/s$`)
 
+// anchorScript is the PyTorch anchor: the same I-JEPA step as ours, timed.
+//
+//go:embed anchor/torch_ijepa_step.py
+var anchorScript []byte
+
 // RunAnchor runs the anchor script as a child process and parses its result.
 // When python3, torch or the script is missing the error wraps
 // ErrAnchorUnavailable and says what is missing.
 func RunAnchor(ctx context.Context, o AnchorOptions) (Anchor, error) {
+	if o.Script == "" {
+		f, err := os.CreateTemp("", "torch_ijepa_step-*.py")
+		if err != nil {
+			return Anchor{}, fmt.Errorf("bench: anchor: %v", err)
+		}
+		defer os.Remove(f.Name())
+		_, err = f.Write(anchorScript)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return Anchor{}, fmt.Errorf("bench: anchor: %v", err)
+		}
+		o.Script = f.Name()
+	}
 	if _, err := os.Stat(o.Script); err != nil {
 		return Anchor{}, fmt.Errorf("%w: anchor script %s: %v", ErrAnchorUnavailable, o.Script, errors.Unwrap(err))
 	}

@@ -1,4 +1,4 @@
-// Command ijepa-backend-cpu serves the CPU reference backend as a plugin:
+// Command ijepa-backend-cpu serves the CPU backend (its fast path, cpu.New) as a plugin:
 // ijepa runs it with --backend plugin:./ijepa-backend-cpu (or plugin:cpu
 // when it lies in the plugin directory). It exists to test the plugin path
 // end to end and to measure what the process boundary costs; run by hand it

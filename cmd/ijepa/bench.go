@@ -21,9 +21,6 @@ func init() {
 	})
 }
 
-// defaultAnchor is where the PyTorch anchor script lives beside a checkout.
-const defaultAnchor = "../shared/anchors/torch_ijepa_step.py"
-
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", stderr)
 	cfgName := fs.String("config", "tiny32", "a training preset (ijepa/config); tiny32 and small224 are the ones the PyTorch anchor also runs")
@@ -34,7 +31,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	shapes := fs.Int("shapes", 12, "matrix-product shapes to list in the per-op table (-1: all)")
 	seed := fs.Uint64("seed", 1, "seed of the model and the batches")
 	torch := fs.Bool("torch", false, "also run the PyTorch anchor on the same config and print the ratios")
-	anchor := fs.String("anchor", defaultAnchor, "the PyTorch anchor script")
+	anchor := fs.String("anchor", "", "the PyTorch anchor script (default: the copy built in, bench/anchor/torch_ijepa_step.py)")
 	python := fs.String("python", "/usr/bin/python3", "the Python that has torch (Debian's python3-torch)")
 	threads := fs.Int("torch-threads", runtime.GOMAXPROCS(0), "threads for PyTorch (default: the Go threads)")
 	rounds := fs.Int("rounds", 1, "timed rounds, alternating with the anchor under --torch; the best round of each counts (a shared machine's load comes and goes)")
