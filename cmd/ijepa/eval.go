@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/ijepa/config"
+	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/ijepa/train"
+)
+
+func init() {
+	register(command{
+		name:    "eval",
+		summary: "score a checkpoint's frozen target encoder (linear probe, k-NN) beside a random-init encoder and raw pixels",
+		usage:   "--run DIR | --checkpoint FILE [--config NAME|FILE] [--backend NAME] [--dataset KIND[:PATH]] [--set section.key=value ...]",
+		run:     runEval,
+	})
+}
+
+var evalOverrides = [][3]string{
+	{"probe-train", "ijepago.probe_train", "images the probes train on (0: the whole training split)"},
+	{"probe-test", "ijepago.probe_test", "images the probes are scored on (0: the whole held-out split)"},
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("eval", stderr)
+	cf := addConfigFlags(fs, "", evalOverrides...)
+	runDir := fs.String("run", "", "run directory: its config.yaml and checkpoints/latest.safetensors; the rows are appended to its eval.csv")
+	ckpt := fs.String("checkpoint", "", "checkpoint to score (default with --run: checkpoints/latest.safetensors)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *runDir == "" && *ckpt == "" {
+		return fmt.Errorf("%w: give --run DIR or --checkpoint FILE", errUsage)
+	}
+	configGiven := false
+	fs.Visit(func(f *flag.Flag) { configGiven = configGiven || f.Name == "config" })
+	path := *ckpt
+	if path == "" {
+		path = filepath.Join(*runDir, train.CheckpointDir, train.LatestFile)
+	}
+	info, err := train.ReadCheckpointInfo(path)
+	if err != nil {
+		return err
+	}
+	// The config: --config, else the run's config.yaml, else the one the
+	// checkpoint carries.
+	var c *config.Config
+	switch {
+	case configGiven:
+		c, err = cf.openConfig("")
+	case *runDir != "":
+		c, err = cf.openConfig(filepath.Join(*runDir, train.ConfigFile))
+	case info.Config != nil:
+		c = info.Config
+		if err = cf.apply(c); err == nil {
+			err = c.Validate()
+		}
+	default:
+		return fmt.Errorf("%w: %s holds no config; give --config", errUsage, path)
+	}
+	if err != nil {
+		return err
+	}
+	be, err := backend.Open(c.IJEPAGo.Backend)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	mc, err := train.ModelConfig(c)
+	if err != nil {
+		return err
+	}
+	m, err := model.New(mc)
+	if err != nil {
+		return err
+	}
+	if err := m.Alloc(be, c.IJEPAGo.Seed); err != nil {
+		return err
+	}
+	defer m.Free()
+	if _, err := m.Load(path); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	ev, err := train.NewEvaluator(c, be)
+	if err != nil {
+		return err
+	}
+	rows, err := ev.Evaluate(m, info.Step)
+	if err != nil {
+		return err
+	}
+	ntr, nte, classes := ev.Sizes()
+	printEvalTable(stdout, fmt.Sprintf("%s (step %d): %d train / %d test images of %s, %d classes",
+		path, info.Step, ntr, nte, c.IJEPAGo.Dataset, classes), rows)
+	if *runDir != "" {
+		if err := train.AppendEval(*runDir, rows); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "appended to %s\n", filepath.Join(*runDir, train.EvalFile))
+	}
+	return nil
+}
+
+// featureNames are the table's names of eval.csv's features column.
+var featureNames = map[string]string{
+	train.FeaturesTarget: "target encoder (trained)",
+	train.FeaturesRandom: "random-init encoder",
+	train.FeaturesPixels: "raw pixels",
+}
+
+// printEvalTable prints one evaluation: a row per kind of features.
+func printEvalTable(w io.Writer, title string, rows []train.EvalRow) {
+	fmt.Fprintln(w, title)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "features\tlinear probe\tk-NN\t")
+	for _, r := range rows {
+		name := featureNames[r.Features]
+		if name == "" {
+			name = r.Features
+		}
+		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t\n", name, r.ProbeAcc, r.KNNAcc)
+	}
+	tw.Flush()
+}

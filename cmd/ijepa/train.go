@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/ijepa/train"
+)
+
+func init() {
+	register(command{
+		name:    "train",
+		summary: "pre-train with I-JEPA into a run directory (config.yaml, log.csv, eval.csv, checkpoints/)",
+		usage:   "[--config NAME|FILE] [--backend NAME] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--resume] [--quiet]",
+		run:     runTrain,
+	})
+}
+
+// trainOverrides are the named flags for the config keys changed most.
+var trainOverrides = [][3]string{
+	{"steps", "ijepago.steps", "stop after N steps; the schedules still span the epochs"},
+	{"epochs", "optimization.epochs", "epochs the schedules span"},
+	{"batch-size", "data.batch_size", "images per batch"},
+	{"lr", "optimization.lr", "peak learning rate"},
+	{"model", "meta.model_name", "encoder size"},
+	{"workers", "data.num_workers", "loader goroutines (0: one per CPU)"},
+	{"checkpoint-every", "ijepago.checkpoint_every", "steps between checkpoints (0: every epoch)"},
+	{"log-every", "ijepago.log_every", "steps between log lines when there is no progress bar"},
+	{"probe-every", "ijepago.probe_every", "steps between evaluations (0: at the end only)"},
+}
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("train", stderr)
+	cf := addConfigFlags(fs, "quick", trainOverrides...)
+	runDir := fs.String("run", "", "run directory (default: logging.folder of the config)")
+	resume := fs.Bool("resume", false, "continue the run in --run from checkpoints/latest.safetensors, with its config.yaml")
+	quiet := fs.Bool("quiet", false, "no progress bar: a log line every ijepago.log_every steps (also when stderr is not a terminal)")
+	evalEnd := fs.Bool("eval", true, "evaluate the target encoder (linear probe and k-NN beside a random-init encoder and raw pixels) every ijepago.probe_every steps and at the end")
+	// --dry-run (build the model, print its summary, train nothing) belongs
+	// to the interop work and is declared there; it goes here, before the
+	// run directory is touched.
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	configGiven := false
+	fs.Visit(func(f *flag.Flag) { configGiven = configGiven || f.Name == "config" })
+
+	dir := *runDir
+	cfgPath := ""
+	if *resume {
+		if configGiven {
+			return fmt.Errorf("%w: --resume continues with the run's own config.yaml; use --set or the named flags to change it, not --config", errUsage)
+		}
+		if dir == "" {
+			base, err := cf.openConfig("")
+			if err != nil {
+				return err
+			}
+			dir = base.Logging.Folder
+		}
+		cfgPath = filepath.Join(dir, train.ConfigFile)
+	}
+	c, err := cf.openConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	if dir == "" {
+		dir = c.Logging.Folder
+	}
+	if dir == "" {
+		return fmt.Errorf("%w: no run directory: give --run DIR (or logging.folder in the config)", errUsage)
+	}
+	be, err := backend.Open(c.IJEPAGo.Backend)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	res, err := train.Run(ctx, train.Options{
+		Config: c, Backend: be, Dir: dir, Resume: *resume, Eval: *evalEnd,
+		Progress: stderr, Bar: !*quiet && isTerminal(stderr),
+	})
+	if res != nil && res.Step > res.Start {
+		printTraining(stdout, dir, res)
+	}
+	if err != nil {
+		return err
+	}
+	if len(res.Evals) > 0 {
+		last := res.Evals[len(res.Evals)-1].Step
+		var rows []train.EvalRow
+		for _, r := range res.Evals {
+			if r.Step == last {
+				rows = append(rows, r)
+			}
+		}
+		fmt.Fprintln(stdout)
+		printEvalTable(stdout, fmt.Sprintf("evaluation at step %d", last), rows)
+	}
+	return nil
+}
+
+// printTraining summarises a run's steps: where the loss started and ended.
+func printTraining(w io.Writer, dir string, res *train.Result) {
+	n := len(res.Losses)
+	tail := res.Losses[max(0, n-10):]
+	mean := 0.0
+	for _, l := range tail {
+		mean += l
+	}
+	mean /= float64(len(tail))
+	fmt.Fprintf(w, "trained steps %d to %d in %.1fs: loss %.4f at step %d, %.4f at step %d (mean of the last %d: %.4f)\n",
+		res.Start+1, res.Step, res.Elapsed.Seconds(), res.Losses[0], res.Start+1, res.Losses[n-1], res.Step, len(tail), mean)
+	fmt.Fprintf(w, "run directory %s (log.csv, eval.csv, checkpoints/latest.safetensors)\n", dir)
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ijepa-go/ijepa/ijepa/train"
+)
+
+// tinyConfig is a config file for a run of a few seconds: vit_nano on
+// 24-pixel procedural images, batches of 8.
+const tinyConfig = `# a tiny run for the CLI tests
+data:
+  batch_size: 8
+  crop_size: 24
+  num_workers: 2
+mask:
+  patch_size: 4
+  min_keep: 2
+  num_pred_masks: 2
+meta:
+  pred_emb_dim: 12
+  pred_depth: 1
+optimization:
+  epochs: 4
+  warmup: 1
+ijepago:
+  preset: quick
+  dataset_size: 64
+  eval_size: 40
+  probe_train: 60
+  probe_test: 40
+  probe_iterations: 20
+  knn_k: 5
+`
+
+func writeTiny(t *testing.T, extra string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tiny.yaml")
+	if err := os.WriteFile(p, []byte(tinyConfig+extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func csvRows(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n") - 1
+}
+
+// train writes a run directory and prints the losses and the evaluation;
+// eval scores a run (appending to eval.csv) or a bare checkpoint (with the
+// config it carries); --resume goes on from the latest checkpoint.
+func TestTrainEvalResume(t *testing.T) {
+	cfg := writeTiny(t, "")
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, errs := run("train", "--config", cfg, "--run", dir, "--steps", "3", "--quiet", "--log-every", "1")
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s%s", code, out, errs)
+	}
+	for _, s := range []string{"trained steps 1 to 3", "evaluation at step 3", "target encoder (trained)", "random-init encoder", "raw pixels"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("train output lacks %q:\n%s", s, out)
+		}
+	}
+	if !strings.Contains(errs, "msg=step step=") {
+		t.Errorf("--quiet printed no step lines:\n%s", errs)
+	}
+	if n := csvRows(t, filepath.Join(dir, train.LogFile)); n != 3 {
+		t.Errorf("log.csv has %d rows, want 3", n)
+	}
+	if n := csvRows(t, filepath.Join(dir, train.EvalFile)); n != 3 {
+		t.Errorf("eval.csv has %d rows, want 3", n)
+	}
+
+	code, out, errs = run("eval", "--run", dir)
+	if code != 0 {
+		t.Fatalf("eval --run: exit %d\n%s%s", code, out, errs)
+	}
+	for _, s := range []string{"(step 3): 60 train / 40 test images of procedural, 10 classes", "linear probe", "k-NN", "random-init encoder", "appended to"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("eval output lacks %q:\n%s", s, out)
+		}
+	}
+	rows, err := train.ReadEval(filepath.Join(dir, train.EvalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 6 || rows[3].Features != train.FeaturesTarget || rows[3] != rows[0] {
+		t.Errorf("eval.csv: %+v; want the training run's final evaluation repeated", rows)
+	}
+
+	ckpt := filepath.Join(dir, "checkpoints", "latest.safetensors")
+	code, out, errs = run("eval", "--checkpoint", ckpt, "--probe-train", "30")
+	if code != 0 || !strings.Contains(out, "30 train / 40 test") || strings.Contains(out, "appended") {
+		t.Fatalf("eval --checkpoint: exit %d\n%s%s", code, out, errs)
+	}
+
+	code, out, errs = run("train", "--run", dir, "--resume", "--steps", "5", "--quiet", "--eval=false")
+	if code != 0 || !strings.Contains(out, "trained steps 4 to 5") {
+		t.Fatalf("train --resume: exit %d\n%s%s", code, out, errs)
+	}
+	if n := csvRows(t, filepath.Join(dir, train.LogFile)); n != 5 {
+		t.Errorf("log.csv has %d rows after the resume, want 5", n)
+	}
+}
+
+// Bad flags, keys, values and files give one line naming the flag, key or
+// file, and a non-zero exit.
+func TestTrainAndEvalErrors(t *testing.T) {
+	cfg := writeTiny(t, "")
+	badKey := writeTiny(t, "  bogus: 3\n")
+	empty := t.TempDir()
+	junk := filepath.Join(t.TempDir(), "junk.safetensors")
+	if err := os.WriteFile(junk, []byte("not a checkpoint at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A real checkpoint, for the shape test.
+	dir := filepath.Join(t.TempDir(), "run")
+	if code, out, errs := run("train", "--config", cfg, "--run", dir, "--steps", "1", "--quiet", "--eval=false"); code != 0 {
+		t.Fatalf("train: exit %d\n%s%s", code, out, errs)
+	}
+	ckpt := filepath.Join(dir, "checkpoints", "latest.safetensors")
+	// A malformed flag is a usage error (the flag package prints the flags).
+	if code, _, errs := run("train", "--config", cfg, "--set", "lr"); code != 2 || !strings.Contains(errs, "want section.key=value") {
+		t.Errorf("--set lr: exit %d, stderr %q", code, errs)
+	}
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"train", "--config", cfg, "--set", "optimization.lr=abc"}, `optimization.lr: must be a number, got "abc" (--set)`},
+		{[]string{"train", "--config", cfg, "--set", "nosuch.key=1"}, `unknown key "nosuch.key"`},
+		{[]string{"train", "--config", cfg, "--batch-size", "0"}, "data.batch_size: must be a positive integer, got 0"},
+		{[]string{"train", "--config", cfg, "--set", "mask.min_keep=30"}, "mask.min_keep: impossible settings"},
+		{[]string{"train", "--config", cfg, "--set", "ijepago.steps=1000"}, "ijepago.steps: must be at most"},
+		{[]string{"train", "--config", "/nonexistent/x.yaml"}, "/nonexistent/x.yaml"},
+		{[]string{"train", "--config", badKey}, `unknown key "ijepago.bogus" (line 24)`},
+		{[]string{"train", "--config", cfg, "--dataset", empty}, "cannot tell its kind"},
+		{[]string{"train", "--config", cfg, "--dataset", "imagefolder:" + empty, "--run", t.TempDir()}, "no [train] sub-folder"},
+		{[]string{"train", "--config", cfg, "--backend", "nosuch"}, `unknown backend "nosuch"`},
+		{[]string{"train", "--run", empty, "--resume"}, filepath.Join(empty, "config.yaml")},
+		{[]string{"train", "--run", dir, "--resume", "--config", cfg}, "not --config"},
+		{[]string{"train", "--config", cfg, "--run", dir}, "already holds a run"},
+		{[]string{"train", "--run", dir, "--resume", "--set", "meta.pred_depth=2"}, ckpt + ": the checkpoint has no tensor predictor.predictor_blocks.1"},
+		{[]string{"eval"}, "give --run DIR or --checkpoint FILE"},
+		{[]string{"eval", "--checkpoint", junk}, junk},
+		{[]string{"eval", "--checkpoint", ckpt, "--config", cfg, "--set", "meta.pred_emb_dim=24"}, ckpt},
+	} {
+		code, out, errs := run(tc.args...)
+		lines := strings.Split(strings.TrimSpace(errs), "\n")
+		if code == 0 || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want an error with %q", tc.args, code, errs, tc.msg)
+			continue
+		}
+		if out != "" || len(lines) > 2 { // the error, and for usage errors a hint
+			t.Errorf("%v: want one error line, got stdout %q stderr %q", tc.args, out, errs)
+		}
+	}
+}

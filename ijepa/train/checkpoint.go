@@ -1,0 +1,233 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/ijepa/config"
+	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/nn"
+	"github.com/ijepa-go/ijepa/nn/safetensors"
+)
+
+// Metadata keys the trainer writes into a checkpoint, beside the model's
+// own (model.MetaFormat, model.MetaModel, model.MetaSteps).
+//
+// Every random draw of a run is a pure function of the seed and the step
+// (masks: seed and step; augmentations: seed, step and image; data order:
+// seed and epoch), so the step, the loader position and the seed are the
+// whole random state: a resumed run draws exactly what the unbroken run
+// would have.
+const (
+	// MetaStep is the number of steps done (the global step of the last
+	// one; the next step is MetaStep+1).
+	MetaStep = "step"
+	// MetaEpoch is the 0-based epoch of the next step.
+	MetaEpoch = "epoch"
+	// MetaLoaderStep is the loader's position: the 0-based index of the
+	// next batch (LoaderConfig.StartStep).
+	MetaLoaderStep = "loader_step"
+	// MetaSeed is ijepago.seed, which seeds the weights, the data order,
+	// the augmentations and the masks.
+	MetaSeed = "seed"
+	// MetaRNG restates the random state in words, for people reading the
+	// file.
+	MetaRNG = "rng"
+	// MetaLoss is the loss of the last step.
+	MetaLoss = "loss"
+	// MetaConfig is the run's resolved config (YAML), so that a checkpoint
+	// alone says what model and data it belongs to.
+	MetaConfig = "config"
+)
+
+// ErrNotFinite marks a model whose parameters or optimiser state hold a NaN
+// or an infinity: such a model is never written over a checkpoint.
+var ErrNotFinite = errors.New("not finite")
+
+// checkpointMeta is the metadata of a checkpoint taken after step steps.
+func checkpointMeta(c *config.Config, step, ipe int64, loss float64) (map[string]string, error) {
+	y, err := c.YAML()
+	if err != nil {
+		return nil, err
+	}
+	seed := c.IJEPAGo.Seed
+	return map[string]string{
+		MetaStep:       strconv.FormatInt(step, 10),
+		MetaEpoch:      strconv.FormatInt(step/ipe, 10),
+		MetaLoaderStep: strconv.FormatInt(step, 10),
+		MetaSeed:       strconv.FormatUint(seed, 10),
+		MetaRNG: fmt.Sprintf("every draw is a function of seed %d and the step: next masks from (seed, step %d), "+
+			"augmentations from (seed, step %d, image), data order from (seed, epoch %d)", seed, step, step, step/ipe),
+		MetaLoss:   strconv.FormatFloat(loss, 'g', -1, 32),
+		MetaConfig: string(y),
+	}, nil
+}
+
+// checkFinite reports the first tensor holding a NaN or an infinity, as an
+// error wrapping ErrNotFinite. It sums each tensor on the backend and reads
+// back one number per tensor.
+func checkFinite(be backend.Backend, tensors []nn.Named) error {
+	sums := make([]*backend.Tensor, len(tensors))
+	defer func() {
+		for _, s := range sums {
+			if s != nil {
+				be.Release(s)
+			}
+		}
+	}()
+	for i, t := range tensors {
+		if t.T.DType() != backend.F32 {
+			continue
+		}
+		s, err := be.New(backend.F32, 1)
+		if err != nil {
+			return fmt.Errorf("ijepa: checking the parameters: %w", err)
+		}
+		sums[i] = s
+		backend.Sum(be, s, t.T)
+	}
+	for i, s := range sums {
+		if s == nil {
+			continue
+		}
+		v, err := backend.ReadF32(be, s)
+		if err != nil {
+			return fmt.Errorf("ijepa: checking the parameters: %w", err)
+		}
+		if x := float64(v[0]); math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("tensor %s sums to %v: %w", tensors[i].Name, v[0], ErrNotFinite)
+		}
+	}
+	return nil
+}
+
+// saveCheckpoint writes the model to path after checking that every
+// tensor is finite; a model that is not is refused (the file at path, if
+// any, is left as it was). The write is atomic (temporary file, sync,
+// rename), so a crash leaves the old file or the new one.
+func saveCheckpoint(m *model.Model, path string, meta map[string]string) error {
+	if err := checkFinite(m.Backend(), m.Tensors()); err != nil {
+		return fmt.Errorf("ijepa: not writing %s: %w", path, err)
+	}
+	if err := m.Save(path, meta); err != nil {
+		return fmt.Errorf("ijepa: %w", err)
+	}
+	return nil
+}
+
+// linkOrCopy makes dst an atomic replacement holding the bytes of src: a
+// hard link to src renamed over dst, or, where links are not supported, a
+// copy (written to a temporary file, synced and renamed).
+func linkOrCopy(src, dst string) error {
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".link.tmp")
+	os.Remove(tmp)
+	if err := os.Link(src, tmp); err == nil {
+		if err := os.Rename(tmp, dst); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("ijepa: %w", err)
+		}
+		return nil
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("ijepa: %w", err)
+	}
+	return writeFileAtomic(dst, b)
+}
+
+// writeFileAtomic writes b to path through a temporary file in the same
+// directory, synced and renamed over path.
+func writeFileAtomic(path string, b []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("ijepa: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = f.Chmod(0o644); err != nil {
+		return fmt.Errorf("ijepa: %s: %w", path, err)
+	}
+	if _, err = f.Write(b); err != nil {
+		return fmt.Errorf("ijepa: %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("ijepa: %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("ijepa: %s: %w", path, err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("ijepa: %s: %w", path, err)
+	}
+	return nil
+}
+
+// removeStaleTemps deletes the temporary files a crash mid-write left in
+// dir (".NAME.tmp*"); the files they were to replace are intact.
+func removeStaleTemps(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp") {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+}
+
+// CheckpointInfo is what a checkpoint's metadata says about its run.
+type CheckpointInfo struct {
+	// Step is the number of steps done; Seed the run's seed.
+	Step int64
+	Seed uint64
+	// Config is the run's config, when the checkpoint holds one.
+	Config *config.Config
+}
+
+// ReadCheckpointInfo reads the trainer's metadata of a checkpoint without
+// loading its tensors.
+func ReadCheckpointInfo(path string) (CheckpointInfo, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return CheckpointInfo{}, fmt.Errorf("ijepa: %w", err)
+	}
+	meta := f.Metadata
+	f.Close()
+	return parseInfo(path, meta)
+}
+
+func parseInfo(path string, meta map[string]string) (CheckpointInfo, error) {
+	var info CheckpointInfo
+	if meta[model.MetaFormat] != model.CheckpointFormat {
+		return info, fmt.Errorf("ijepa: %s: not an ijepa-go checkpoint (format %q, want %q)", path, meta[model.MetaFormat], model.CheckpointFormat)
+	}
+	var err error
+	if info.Step, err = strconv.ParseInt(meta[MetaStep], 10, 64); err != nil || info.Step < 0 {
+		return info, fmt.Errorf("ijepa: %s: metadata %q is %q, want a step count", path, MetaStep, meta[MetaStep])
+	}
+	if info.Seed, err = strconv.ParseUint(meta[MetaSeed], 10, 64); err != nil {
+		return info, fmt.Errorf("ijepa: %s: metadata %q is %q, want a seed", path, MetaSeed, meta[MetaSeed])
+	}
+	if ls := meta[MetaLoaderStep]; ls != meta[MetaStep] {
+		return info, fmt.Errorf("ijepa: %s: metadata %q is %q, %q is %q: they must agree", path, MetaLoaderStep, ls, MetaStep, meta[MetaStep])
+	}
+	if y := meta[MetaConfig]; y != "" {
+		c, err := config.Parse(path+" (metadata "+MetaConfig+")", []byte(y))
+		if err != nil {
+			return info, err
+		}
+		info.Config = c
+	}
+	return info, nil
+}

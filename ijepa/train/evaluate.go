@@ -1,0 +1,263 @@
+package train
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/ijepa/config"
+	"github.com/ijepa-go/ijepa/ijepa/data"
+	"github.com/ijepa-go/ijepa/ijepa/eval"
+	"github.com/ijepa-go/ijepa/ijepa/internal/rng"
+	"github.com/ijepa-go/ijepa/ijepa/model"
+)
+
+// The kinds of features an evaluation scores (eval.csv's features column).
+const (
+	// FeaturesTarget is the mean-pooled output of the trained target
+	// encoder.
+	FeaturesTarget = "target"
+	// FeaturesRandom is the same for a random-init encoder of the same
+	// shape (the run's own initialisation: the model at step 0).
+	FeaturesRandom = "random"
+	// FeaturesPixels is the normalised pixels, average-pooled to at most
+	// PixelSide x PixelSide.
+	FeaturesPixels = "pixels"
+)
+
+// PixelSide bounds the side of the raw-pixel baseline: larger images are
+// average-pooled to PixelSide x PixelSide (3*32*32 = 3072 features), which
+// keeps the baseline's probe affordable at 224 pixels.
+const PixelSide = 32
+
+// featureChunk is how many images go through the encoder at once.
+const featureChunk = 64
+
+// Evaluator scores a model's frozen features with a linear probe and a
+// k-NN classifier on a train/test split of the config's dataset (the
+// training set and the held-out set, each capped at probe_train and
+// probe_test images drawn evenly at random), beside a random-init encoder
+// and raw pixels. The baselines are computed once and reused.
+type Evaluator struct {
+	cfg     *config.Config
+	be      backend.Backend
+	classes int
+	// trainX and testX are the images [N, 3, S, S] after the evaluation
+	// transform.
+	trainX, testX           []float32
+	trainLabels, testLabels []int32
+	baselines               []EvalRow
+}
+
+// NewEvaluator loads the evaluation images of c.
+func NewEvaluator(c *config.Config, be backend.Backend) (*Evaluator, error) {
+	tf, err := c.EvalTransform()
+	if err != nil {
+		return nil, err
+	}
+	e := &Evaluator{cfg: c, be: be}
+	load := func(train bool, limit int) ([]float32, []int32, data.Dataset, error) {
+		ds, err := data.Open(c.DatasetSpec(train))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if ds.Len() == 0 {
+			return nil, nil, nil, fmt.Errorf("ijepa: dataset %q has no images", ds.Name())
+		}
+		idx := pick(ds.Len(), limit, c.IJEPAGo.Seed, train)
+		x, y, err := loadImages(ds, idx, tf)
+		return x, y, ds, err
+	}
+	var trainDS, testDS data.Dataset
+	if e.trainX, e.trainLabels, trainDS, err = load(true, c.IJEPAGo.ProbeTrain); err != nil {
+		return nil, err
+	}
+	if e.testX, e.testLabels, testDS, err = load(false, c.IJEPAGo.ProbeTest); err != nil {
+		return nil, err
+	}
+	if trainDS.NumClasses() != testDS.NumClasses() {
+		return nil, fmt.Errorf("ijepa: the training set %q has %d classes, the held-out set %q has %d",
+			trainDS.Name(), trainDS.NumClasses(), testDS.Name(), testDS.NumClasses())
+	}
+	e.classes = trainDS.NumClasses()
+	return e, nil
+}
+
+// Sizes returns the number of train and test images and of classes.
+func (e *Evaluator) Sizes() (train, test, classes int) {
+	return len(e.trainLabels), len(e.testLabels), e.classes
+}
+
+// pick returns limit indices of n (all when limit is 0 or at least n),
+// drawn at random from the seed and kept in increasing order, so that a
+// dataset stored class by class is still sampled evenly.
+func pick(n, limit int, seed uint64, train bool) []int {
+	if limit <= 0 || limit >= n {
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		return idx
+	}
+	split := uint64(0)
+	if train {
+		split = 1
+	}
+	idx := rng.New(seed, 0xe7a1, split).Perm(n)[:limit]
+	slices.Sort(idx)
+	return idx
+}
+
+// loadImages transforms the images idx of ds, on every CPU.
+func loadImages(ds data.Dataset, idx []int, tf data.Transform) ([]float32, []int32, error) {
+	s := tf.Size()
+	per := 3 * s * s
+	x := make([]float32, len(idx)*per)
+	y := make([]int32, len(idx))
+	errs := make([]error, len(idx))
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := w; k < len(idx); k += workers {
+				img, err := ds.Image(idx[k])
+				if err == nil {
+					err = tf.Apply(x[k*per:(k+1)*per], img, 0)
+				}
+				if err != nil {
+					errs[k] = fmt.Errorf("ijepa: dataset %q: image %d: %w", ds.Name(), idx[k], err)
+					continue
+				}
+				y[k] = int32(ds.Label(idx[k]))
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return x, y, nil
+}
+
+// Evaluate scores the target encoder of m (and, the first time, the
+// baselines) and returns one row per kind of features, all at step.
+func (e *Evaluator) Evaluate(m *model.Model, step int64) ([]EvalRow, error) {
+	row, err := e.score(FeaturesTarget, step, func(x []float32) ([]float32, int, error) { return encode(m, x) })
+	if err != nil {
+		return nil, err
+	}
+	if e.baselines == nil {
+		if err := e.scoreBaselines(m.Cfg); err != nil {
+			return nil, err
+		}
+	}
+	rows := []EvalRow{row}
+	for _, b := range e.baselines {
+		b.Step = step
+		rows = append(rows, b)
+	}
+	return rows, nil
+}
+
+func (e *Evaluator) scoreBaselines(mc model.Config) error {
+	rnd, err := model.New(mc)
+	if err != nil {
+		return err
+	}
+	if err := rnd.Alloc(e.be, e.cfg.IJEPAGo.Seed); err != nil {
+		return err
+	}
+	defer rnd.Free()
+	r, err := e.score(FeaturesRandom, 0, func(x []float32) ([]float32, int, error) { return encode(rnd, x) })
+	if err != nil {
+		return err
+	}
+	p, err := e.score(FeaturesPixels, 0, func(x []float32) ([]float32, int, error) {
+		return poolPixels(x, e.cfg.Data.CropSize, PixelSide)
+	})
+	if err != nil {
+		return err
+	}
+	e.baselines = []EvalRow{r, p}
+	return nil
+}
+
+// score maps both splits through f and runs the probe and the k-NN.
+func (e *Evaluator) score(kind string, step int64, f func(x []float32) ([]float32, int, error)) (EvalRow, error) {
+	tr, d, err := f(e.trainX)
+	if err != nil {
+		return EvalRow{}, err
+	}
+	te, _, err := f(e.testX)
+	if err != nil {
+		return EvalRow{}, err
+	}
+	train := eval.Features{X: tr, N: len(e.trainLabels), D: d, Labels: e.trainLabels}
+	test := eval.Features{X: te, N: len(e.testLabels), D: d, Labels: e.testLabels}
+	ij := e.cfg.IJEPAGo
+	probe, err := eval.LinearProbe(train, test, e.classes, eval.ProbeOptions{L2: ij.ProbeL2, Iterations: ij.ProbeIterations})
+	if err != nil {
+		return EvalRow{}, fmt.Errorf("ijepa: %s features: %w", kind, err)
+	}
+	knn, err := eval.KNN(train, test, e.classes, eval.KNNOptions{K: ij.KNNK, Temperature: ij.KNNTemperature})
+	if err != nil {
+		return EvalRow{}, fmt.Errorf("ijepa: %s features: %w", kind, err)
+	}
+	return EvalRow{Step: step, Features: kind, ProbeAcc: probe.TestAccuracy, KNNAcc: knn}, nil
+}
+
+// encode returns the mean-pooled target-encoder features of images, in
+// chunks of featureChunk images.
+func encode(m *model.Model, images []float32) ([]float32, int, error) {
+	s := m.EncCfg.ImgSize
+	per := 3 * s * s
+	n := len(images) / per
+	out := make([]float32, 0, n*m.EncCfg.Dim)
+	for i := 0; i < n; i += featureChunk {
+		f, err := m.Features(images[i*per:min(i+featureChunk, n)*per], false)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, f...)
+	}
+	return out, m.EncCfg.Dim, nil
+}
+
+// poolPixels average-pools images [N, 3, s, s] to [N, 3, o, o] with
+// o = min(s, side) (each output pixel the mean of its block of input
+// pixels) and returns them with their dimension 3*o*o.
+func poolPixels(images []float32, s, side int) ([]float32, int, error) {
+	per := 3 * s * s
+	if s < 1 || len(images)%per != 0 {
+		return nil, 0, fmt.Errorf("ijepa: pixels: %d values are not a whole number of 3x%dx%d images", len(images), s, s)
+	}
+	o := min(s, side)
+	if o == s {
+		return images, per, nil
+	}
+	n := len(images) / per
+	out := make([]float32, n*3*o*o)
+	for i := 0; i < n*3; i++ {
+		src, dst := images[i*s*s:(i+1)*s*s], out[i*o*o:(i+1)*o*o]
+		for y := 0; y < o; y++ {
+			y0, y1 := y*s/o, (y+1)*s/o
+			for x := 0; x < o; x++ {
+				x0, x1 := x*s/o, (x+1)*s/o
+				var sum float32
+				for yy := y0; yy < y1; yy++ {
+					for xx := x0; xx < x1; xx++ {
+						sum += src[yy*s+xx]
+					}
+				}
+				dst[y*o+x] = sum / float32((y1-y0)*(x1-x0))
+			}
+		}
+	}
+	return out, 3 * o * o, nil
+}

@@ -1,0 +1,471 @@
+// Package train runs I-JEPA pre-training: it lays out a run from a config
+// (datasets, masks, schedules), feeds the model batches built ahead by the
+// loader, evaluates the schedules before each step as the official trainer
+// does, logs every step, checkpoints atomically, evaluates frozen features,
+// and resumes a run exactly.
+//
+// A run lives in one directory (docs/RUNS.md): config.yaml, log.csv,
+// eval.csv and checkpoints/. On the CPU backend a resumed run gives the same
+// loss sequence, bit for bit, as an unbroken one: every random draw is a
+// function of the seed and the step, and a checkpoint holds the weights, the
+// optimiser's moments and step count, and the step.
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/ijepa/config"
+	"github.com/ijepa-go/ijepa/ijepa/data"
+	"github.com/ijepa-go/ijepa/ijepa/model"
+)
+
+// Options configures a run.
+type Options struct {
+	// Config is the run's resolved, validated config.
+	Config *config.Config
+	// Backend runs the model.
+	Backend backend.Backend
+	// Dir is the run directory.
+	Dir string
+	// Resume continues the run in Dir from its latest checkpoint (or from
+	// meta.read_checkpoint when set); without a checkpoint yet it starts at
+	// step 0. Without Resume, Dir must not hold a run.
+	Resume bool
+	// Eval scores the target encoder every ijepago.probe_every steps and at
+	// the end, appending to eval.csv.
+	Eval bool
+	// Progress receives a progress bar with the loss, the learning rate
+	// and images/s (when Bar) and the log lines; nil discards them.
+	Progress io.Writer
+	// Bar draws a progress bar on Progress (a terminal); otherwise a line
+	// is logged every ijepago.log_every steps.
+	Bar bool
+	// Log receives the run's messages (checkpoints, evaluations, resume);
+	// nil logs to Progress.
+	Log *slog.Logger
+
+	// afterStep, when set (tests), runs after each step is logged; an
+	// error stops the run there as a crash would (no checkpoint).
+	afterStep func(step int64) error
+}
+
+// Result is what a run did.
+type Result struct {
+	// Start is the step the run started from (0, or the checkpoint's step);
+	// Step is the last step done.
+	Start, Step int64
+	// Losses holds the loss of each step this run made (steps Start+1 to
+	// Step).
+	Losses []float64
+	// Evals holds the evaluations this run made.
+	Evals []EvalRow
+	// Checkpoint is the last checkpoint written ("" if none).
+	Checkpoint string
+	// Elapsed is the run's wall time.
+	Elapsed time.Duration
+}
+
+// Trainer holds a run while it runs.
+type Trainer struct {
+	opt   Options
+	cfg   *config.Config
+	be    backend.Backend
+	log   *slog.Logger
+	plan  *plan
+	model *model.Model
+	ckDir string
+	eval  *Evaluator
+	// lastGood is the newest checkpoint known to hold a finite model, and
+	// lastGoodStep its step.
+	lastGood     string
+	lastGoodStep int64
+}
+
+// Run runs (or resumes) the training Options describe until ijepago.steps
+// (or epochs) steps are done, ctx is cancelled (a checkpoint is written
+// first), the loss stops being finite, or an error occurs.
+func Run(ctx context.Context, opt Options) (*Result, error) {
+	t, err := newTrainer(opt)
+	if err != nil {
+		return nil, err
+	}
+	defer t.model.Free()
+	return t.run(ctx)
+}
+
+func newTrainer(opt Options) (*Trainer, error) {
+	if opt.Config == nil || opt.Backend == nil || opt.Dir == "" {
+		return nil, fmt.Errorf("ijepa: train: a config, a backend and a run directory are required")
+	}
+	if opt.Progress == nil {
+		opt.Progress = io.Discard
+	}
+	t := &Trainer{opt: opt, cfg: opt.Config, be: opt.Backend, log: opt.Log,
+		ckDir: filepath.Join(opt.Dir, CheckpointDir), lastGoodStep: -1}
+	if t.log == nil {
+		t.log = slog.New(slog.NewTextHandler(opt.Progress, &slog.HandlerOptions{ReplaceAttr: dropTime}))
+	}
+	if err := t.cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := t.prepareDir(); err != nil {
+		return nil, err
+	}
+	p, err := newPlan(t.cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.plan = p
+	mc, err := ModelConfig(t.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if t.model, err = model.New(mc); err != nil {
+		return nil, err
+	}
+	if err := t.model.Alloc(t.be, t.cfg.IJEPAGo.Seed); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// dropTime removes the time from log lines (the run's elapsed time is in
+// log.csv).
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 {
+		return slog.Attr{}
+	}
+	return a
+}
+
+// prepareDir creates the run directory, refusing one that already holds a
+// run unless resuming.
+func (t *Trainer) prepareDir() error {
+	if !t.opt.Resume {
+		for _, name := range []string{ConfigFile, LogFile, filepath.Join(CheckpointDir, LatestFile)} {
+			if _, err := os.Stat(filepath.Join(t.opt.Dir, name)); err == nil {
+				return fmt.Errorf("ijepa: %s already holds a run (%s): continue it with --resume, or choose another run directory", t.opt.Dir, name)
+			}
+		}
+	}
+	if err := os.MkdirAll(t.ckDir, 0o755); err != nil {
+		return fmt.Errorf("ijepa: %w", err)
+	}
+	removeStaleTemps(t.opt.Dir)
+	removeStaleTemps(t.ckDir)
+	return nil
+}
+
+// writeConfig writes the resolved config to config.yaml (atomically).
+func (t *Trainer) writeConfig() error {
+	path := filepath.Join(t.opt.Dir, ConfigFile)
+	y, err := t.cfg.YAML()
+	if err != nil {
+		return fmt.Errorf("ijepa: %s: %w", path, err)
+	}
+	return writeFileAtomic(path, y)
+}
+
+// resumePoint loads the checkpoint a resumed run continues from and
+// returns its step (0 without one).
+func (t *Trainer) resumePoint() (int64, error) {
+	if !t.opt.Resume && !t.cfg.Meta.LoadCheckpoint {
+		return 0, nil
+	}
+	path := t.cfg.Meta.ReadCheckpoint
+	if path == "" {
+		path = filepath.Join(t.ckDir, LatestFile)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			t.log.Info("no checkpoint yet: starting at step 0", "dir", t.opt.Dir)
+			return 0, nil
+		}
+	}
+	info, err := ReadCheckpointInfo(path)
+	if err != nil {
+		return 0, err
+	}
+	if info.Seed != t.cfg.IJEPAGo.Seed {
+		return 0, fmt.Errorf("ijepa: %s: the checkpoint was trained with seed %d, the config says ijepago.seed %d", path, info.Seed, t.cfg.IJEPAGo.Seed)
+	}
+	if _, err := t.model.Load(path); err != nil {
+		return 0, err
+	}
+	if int64(t.model.Opt.Steps) != info.Step {
+		return 0, fmt.Errorf("ijepa: %s: the optimiser has done %d steps, the metadata says step %d", path, t.model.Opt.Steps, info.Step)
+	}
+	if info.Step >= t.plan.sched.Steps {
+		return 0, fmt.Errorf("ijepa: %s: the run is done (step %d of %d); raise ijepago.steps or optimization.epochs to go on", path, info.Step, t.plan.sched.Steps)
+	}
+	t.lastGood, t.lastGoodStep = path, info.Step
+	t.log.Info("resuming", "checkpoint", path, "step", info.Step)
+	return info.Step, nil
+}
+
+func (t *Trainer) run(ctx context.Context) (*Result, error) {
+	began := time.Now()
+	start, err := t.resumePoint()
+	if err != nil {
+		return nil, err
+	}
+	// Only now that the checkpoint fits is anything in the directory written.
+	if err := t.writeConfig(); err != nil {
+		return nil, err
+	}
+	res := &Result{Start: start, Step: start}
+	defer func() { res.Elapsed = time.Since(began) }()
+	c, p := t.cfg, t.plan
+	logw, err := openCSV(filepath.Join(t.opt.Dir, LogFile), LogHeader)
+	if err != nil {
+		return nil, err
+	}
+	defer logw.Close()
+	tf, err := c.TrainTransform()
+	if err != nil {
+		return nil, err
+	}
+	loaderCtx, stopLoader := context.WithCancel(context.Background())
+	defer stopLoader()
+	loader, err := data.NewLoader(loaderCtx, data.LoaderConfig{
+		Dataset: p.train, Transform: tf, BatchSize: c.Data.BatchSize, Masks: p.masks,
+		Seed: c.IJEPAGo.Seed, Shuffle: true, DropLast: true,
+		Workers: c.Data.NumWorkers, Prefetch: c.IJEPAGo.Prefetch,
+		StartStep: start, Steps: p.sched.Steps - start,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer loader.Close()
+
+	every := c.IJEPAGo.CheckpointEvery
+	if every == 0 {
+		every = p.sched.IPE
+	}
+	prog := newProgress(t.opt, t.log, start, p.sched.Steps, c.IJEPAGo.LogEvery)
+	defer prog.finish()
+	t.log.Info("training", "steps", p.sched.Steps, "from", start, "ipe", p.sched.IPE, "batch", c.Data.BatchSize,
+		"images", p.train.Len(), "backend", t.be.Info().Backend, "dir", t.opt.Dir)
+
+	lastLoss := math.NaN()
+	step := start // steps done
+	for step < p.sched.Steps {
+		if ctx.Err() != nil {
+			break
+		}
+		t0 := time.Now()
+		b, err := loader.Next()
+		if err != nil {
+			return res, err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		s := step + 1 // the official scheduler steps before the iteration
+		lr, wd, mom := p.schedule.At(int(s))
+		loss, err := t.model.Step(model.Batch{Images: b.Images, Context: b.Masks.Context, Targets: b.Masks.Targets},
+			model.Hyper{LR: lr, WD: wd, Momentum: mom})
+		if err != nil {
+			return res, fmt.Errorf("ijepa: step %d: %w", s, err)
+		}
+		now := time.Now()
+		row := LogRow{Step: s, Epoch: b.Epoch, Loss: loss, LR: lr, WD: wd, Momentum: mom,
+			Context: b.Masks.Kc(), Target: b.Masks.Kt(),
+			ImgPerS: float64(b.B()) / now.Sub(t0).Seconds(), ElapsedS: now.Sub(began).Seconds()}
+		if err := logw.write(row.record()); err != nil {
+			return res, err
+		}
+		step = s
+		res.Step = s
+		res.Losses = append(res.Losses, loss)
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			prog.finish()
+			return res, fmt.Errorf("ijepa: step %d: the loss is %v: training stopped; %s (lower optimization.lr, or check the data)", s, loss, t.lastGoodText())
+		}
+		lastLoss = loss
+		prog.step(row)
+		if t.opt.afterStep != nil {
+			if err := t.opt.afterStep(s); err != nil {
+				return res, err
+			}
+		}
+		if s%every == 0 || s == p.sched.Steps {
+			if err := t.checkpoint(res, s, lastLoss, s%every == 0, prog); err != nil {
+				return res, err
+			}
+		}
+		if t.opt.Eval && c.IJEPAGo.ProbeEvery > 0 && s%c.IJEPAGo.ProbeEvery == 0 && s != p.sched.Steps {
+			if err := t.evaluate(res, s, prog); err != nil {
+				return res, err
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		prog.finish()
+		if step > 0 && step > t.lastGoodStep {
+			if err := t.checkpoint(res, step, lastLoss, false, nil); err != nil {
+				return res, fmt.Errorf("ijepa: interrupted at step %d: %w", step, err)
+			}
+		}
+		if t.lastGood == "" {
+			return res, fmt.Errorf("ijepa: interrupted before the first step: %w", ctx.Err())
+		}
+		return res, fmt.Errorf("ijepa: interrupted at step %d: %s (step %d) written; continue with --resume: %w", step, t.lastGood, t.lastGoodStep, ctx.Err())
+	}
+	prog.finish()
+	if t.opt.Eval {
+		if err := t.evaluate(res, step, nil); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// lastGoodText names the last good checkpoint for messages.
+func (t *Trainer) lastGoodText() string {
+	if t.lastGood == "" {
+		return "no checkpoint was written yet"
+	}
+	return fmt.Sprintf("the last good checkpoint is %s (step %d)", t.lastGood, t.lastGoodStep)
+}
+
+// checkpoint writes latest.safetensors, and step-NNNNNNN.safetensors when
+// numbered, after step steps. A model that is not finite is not written.
+func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered bool, prog *progress) error {
+	meta, err := checkpointMeta(t.cfg, step, t.plan.sched.IPE, loss)
+	if err != nil {
+		return err
+	}
+	latest := filepath.Join(t.ckDir, LatestFile)
+	target := latest
+	if numbered {
+		target = filepath.Join(t.ckDir, fmt.Sprintf(checkpointName, step))
+	}
+	if err := saveCheckpoint(t.model, target, meta); err != nil {
+		if errors.Is(err, ErrNotFinite) {
+			return fmt.Errorf("ijepa: step %d: the model is no longer finite: training stopped; %s: %w", step, t.lastGoodText(), err)
+		}
+		return err
+	}
+	if numbered {
+		if err := linkOrCopy(target, latest); err != nil {
+			return err
+		}
+	}
+	t.lastGood, t.lastGoodStep = latest, step
+	res.Checkpoint = target
+	if prog == nil || !prog.bar() {
+		t.log.Info("checkpoint", "step", step, "file", target)
+	}
+	return nil
+}
+
+// evaluate scores the target encoder and appends the rows to eval.csv.
+func (t *Trainer) evaluate(res *Result, step int64, prog *progress) error {
+	if prog != nil {
+		prog.pause()
+	}
+	if t.eval == nil {
+		t.log.Info("loading the evaluation images")
+		e, err := NewEvaluator(t.cfg, t.be)
+		if err != nil {
+			return err
+		}
+		t.eval = e
+	}
+	t0 := time.Now()
+	rows, err := t.eval.Evaluate(t.model, step)
+	if err != nil {
+		return err
+	}
+	t.log.Info("evaluated", "step", step, "seconds", strconv.FormatFloat(time.Since(t0).Seconds(), 'f', 1, 64))
+	if err := AppendEval(t.opt.Dir, rows); err != nil {
+		return err
+	}
+	res.Evals = append(res.Evals, rows...)
+	for _, r := range rows {
+		t.log.Info("eval", "step", r.Step, "features", r.Features, "probe_acc", fmt4(r.ProbeAcc), "knn_acc", fmt4(r.KNNAcc))
+	}
+	return nil
+}
+
+// AppendEval appends rows to the eval.csv of the run directory dir.
+func AppendEval(dir string, rows []EvalRow) error {
+	w, err := openCSV(filepath.Join(dir, EvalFile), EvalHeader)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := w.write(r.record()); err != nil {
+			w.Close()
+			return err
+		}
+	}
+	return w.Close()
+}
+
+func fmt4(x float64) string { return strconv.FormatFloat(x, 'f', 4, 64) }
+
+// progress shows a run's progress: a bar on a terminal, or a log line every
+// log_every steps.
+type progress struct {
+	b     *progressbar.ProgressBar
+	log   *slog.Logger
+	every int64
+}
+
+func newProgress(opt Options, log *slog.Logger, start, total, every int64) *progress {
+	p := &progress{log: log, every: every}
+	if opt.Bar {
+		p.b = progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(opt.Progress),
+			progressbar.OptionSetDescription("step"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetWidth(24),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionClearOnFinish(),
+		)
+		p.b.Set64(start)
+	}
+	return p
+}
+
+func (p *progress) bar() bool { return p.b != nil }
+
+func (p *progress) step(r LogRow) {
+	if p.b != nil {
+		p.b.Describe(fmt.Sprintf("loss %.4f lr %.2e %5.0f img/s", r.Loss, r.LR, r.ImgPerS))
+		p.b.Set64(r.Step)
+		return
+	}
+	if r.Step%p.every == 0 {
+		p.log.Info("step", "step", r.Step, "epoch", r.Epoch, "loss", strconv.FormatFloat(r.Loss, 'f', 5, 64),
+			"lr", strconv.FormatFloat(r.LR, 'e', 2, 64), "img/s", strconv.FormatFloat(r.ImgPerS, 'f', 1, 64))
+	}
+}
+
+// pause clears the bar so a message can be printed; the next step redraws it.
+func (p *progress) pause() {
+	if p.b != nil {
+		p.b.Clear()
+	}
+}
+
+func (p *progress) finish() {
+	if p.b != nil {
+		p.b.Exit()
+		p.b = nil
+	}
+}
