@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,5 +165,38 @@ func TestTrainAndEvalErrors(t *testing.T) {
 		if out != "" || len(lines) > 2 { // the error, and for usage errors a hint
 			t.Errorf("%v: want one error line, got stdout %q stderr %q", tc.args, out, errs)
 		}
+	}
+}
+
+// A corrupt image in an image folder stops training with one line naming
+// the file.
+func TestTrainCorruptImage(t *testing.T) {
+	root := t.TempDir()
+	for _, class := range []string{"a", "b"} {
+		dir := filepath.Join(root, "train", class)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 8; i++ {
+			img := image.NewRGBA(image.Rect(0, 0, 24, 24))
+			for p := range img.Pix {
+				img.Pix[p] = uint8(p * (i + 1))
+			}
+			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%d.png", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			png.Encode(f, img)
+			f.Close()
+		}
+	}
+	bad := filepath.Join(root, "train", "b", "bad.png")
+	if err := os.WriteFile(bad, []byte("\x89PNG\r\n\x1a\n truncated"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeTiny(t, "")
+	code, out, errs := run("train", "--config", cfg, "--dataset", root, "--run", filepath.Join(t.TempDir(), "run"), "--steps", "2", "--quiet", "--eval=false")
+	if code == 0 || !strings.Contains(errs, bad) || strings.Count(strings.TrimSpace(errs), "\n") > 1 {
+		t.Errorf("exit %d\nstdout %s\nstderr %s\nwant one line naming %s", code, out, errs, bad)
 	}
 }

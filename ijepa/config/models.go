@@ -30,6 +30,7 @@ var models = map[string]Model{
 	// config), and a very small encoder for the quick start.
 	"vit_micro": {Dim: 192, Depth: 6, Heads: 3, MLPHidden: 768},
 	"vit_nano":  {Dim: 96, Depth: 4, Heads: 3, MLPHidden: 384},
+	"vit_pico":  {Dim: 64, Depth: 4, Heads: 4, MLPHidden: 256},
 }
 
 // ModelNames lists the encoder names meta.model_name accepts, sorted.

@@ -414,3 +414,59 @@ func newTestModel(t *testing.T, be backend.Backend, mc model.Config) *model.Mode
 	t.Cleanup(m.Free)
 	return m
 }
+
+// Evaluations run every probe_every steps and at the end, three rows each
+// (the target encoder, the random-init encoder, raw pixels), appended to
+// eval.csv; the baselines do not change between evaluations.
+func TestPeriodicEvaluation(t *testing.T) {
+	dir := t.TempDir()
+	c := testConfig(t, "ijepago.steps=3", "ijepago.probe_every=2")
+	var log bytes.Buffer
+	res, err := Run(context.Background(), Options{Config: c, Backend: cpu.New(), Dir: dir, Eval: true, Progress: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ReadEval(filepath.Join(dir, EvalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 6 || len(res.Evals) != 6 {
+		t.Fatalf("eval.csv %+v, result %+v; want 2 evaluations of 3 rows", rows, res.Evals)
+	}
+	for i, want := range []struct {
+		step     int64
+		features string
+	}{{2, FeaturesTarget}, {2, FeaturesRandom}, {2, FeaturesPixels}, {3, FeaturesTarget}, {3, FeaturesRandom}, {3, FeaturesPixels}} {
+		if rows[i].Step != want.step || rows[i].Features != want.features || rows[i] != res.Evals[i] {
+			t.Errorf("row %d: %+v, want step %d %s", i, rows[i], want.step, want.features)
+		}
+		if a := rows[i].ProbeAcc; a < 0 || a > 1 {
+			t.Errorf("row %d: accuracy %v", i, a)
+		}
+	}
+	if rows[1].ProbeAcc != rows[4].ProbeAcc || rows[2].KNNAcc != rows[5].KNNAcc {
+		t.Errorf("the baselines changed between evaluations: %+v", rows)
+	}
+	if !strings.Contains(log.String(), "msg=eval step=2 features=target") {
+		t.Errorf("the log lacks the evaluation:\n%s", log.String())
+	}
+}
+
+// TimeSteps runs real steps of a config and reports their time.
+func TestTimeSteps(t *testing.T) {
+	st, err := TimeSteps(context.Background(), testConfig(t), cpu.New(), 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Steps != 2 || st.Batch != 8 || st.PerStep <= 0 || len(st.Losses) != 2 || st.ImagesPerSecond() <= 0 {
+		t.Errorf("%+v", st)
+	}
+	for _, l := range st.Losses {
+		if !(l > 0 && l < 1) {
+			t.Errorf("loss %v", l)
+		}
+	}
+	if _, err := TimeSteps(context.Background(), testConfig(t), cpu.New(), 0, 0); err == nil {
+		t.Error("0 timed steps accepted")
+	}
+}

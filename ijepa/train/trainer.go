@@ -154,7 +154,7 @@ func dropTime(groups []string, a slog.Attr) slog.Attr {
 // prepareDir creates the run directory, refusing one that already holds a
 // run unless resuming.
 func (t *Trainer) prepareDir() error {
-	if !t.opt.Resume {
+	if !t.resuming() {
 		for _, name := range []string{ConfigFile, LogFile, filepath.Join(CheckpointDir, LatestFile)} {
 			if _, err := os.Stat(filepath.Join(t.opt.Dir, name)); err == nil {
 				return fmt.Errorf("ijepa: %s already holds a run (%s): continue it with --resume, or choose another run directory", t.opt.Dir, name)
@@ -179,10 +179,15 @@ func (t *Trainer) writeConfig() error {
 	return writeFileAtomic(path, y)
 }
 
-// resumePoint loads the checkpoint a resumed run continues from and
-// returns its step (0 without one).
+// resuming reports whether the run continues from a checkpoint: --resume,
+// or the official meta.load_checkpoint.
+func (t *Trainer) resuming() bool { return t.opt.Resume || t.cfg.Meta.LoadCheckpoint }
+
+// resumePoint loads the checkpoint a resumed run continues from
+// (meta.read_checkpoint, or the run's latest) and returns its step (0
+// without one).
 func (t *Trainer) resumePoint() (int64, error) {
-	if !t.opt.Resume && !t.cfg.Meta.LoadCheckpoint {
+	if !t.resuming() {
 		return 0, nil
 	}
 	path := t.cfg.Meta.ReadCheckpoint
@@ -220,6 +225,13 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.opt.Eval {
+		// The evaluation images are loaded first, so that a dataset
+		// problem shows before any training.
+		if t.eval, err = NewEvaluator(t.cfg, t.be); err != nil {
+			return nil, err
+		}
+	}
 	// Only now that the checkpoint fits is anything in the directory written.
 	if err := t.writeConfig(); err != nil {
 		return nil, err
@@ -253,10 +265,10 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	if every == 0 {
 		every = p.sched.IPE
 	}
-	prog := newProgress(t.opt, t.log, start, p.sched.Steps, c.IJEPAGo.LogEvery)
-	defer prog.finish()
 	t.log.Info("training", "steps", p.sched.Steps, "from", start, "ipe", p.sched.IPE, "batch", c.Data.BatchSize,
 		"images", p.train.Len(), "backend", t.be.Info().Backend, "dir", t.opt.Dir)
+	prog := newProgress(t.opt, t.log, start, p.sched.Steps, c.IJEPAGo.LogEvery)
+	defer prog.finish()
 
 	lastLoss := math.NaN()
 	step := start // steps done
@@ -375,14 +387,6 @@ func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered boo
 func (t *Trainer) evaluate(res *Result, step int64, prog *progress) error {
 	if prog != nil {
 		prog.pause()
-	}
-	if t.eval == nil {
-		t.log.Info("loading the evaluation images")
-		e, err := NewEvaluator(t.cfg, t.be)
-		if err != nil {
-			return err
-		}
-		t.eval = e
 	}
 	t0 := time.Now()
 	rows, err := t.eval.Evaluate(t.model, step)
