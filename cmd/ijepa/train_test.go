@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ijepa-go/ijepa/ijepa/train"
+	"github.com/ijepa-go/ijepa/ijepa/viz"
 )
 
 // tinyConfig is a config file for a run of a few seconds: vit_nano on
@@ -91,7 +92,7 @@ func TestTrainEvalResume(t *testing.T) {
 			t.Errorf("eval output lacks %q:\n%s", s, out)
 		}
 	}
-	rows, err := train.ReadEval(filepath.Join(dir, train.EvalFile))
+	rows, err := viz.ReadEval(filepath.Join(dir, train.EvalFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/internal/atomicfile"
 	"github.com/ijepa-go/ijepa/nn"
 	"github.com/ijepa-go/ijepa/nn/safetensors"
 )
@@ -143,30 +144,12 @@ func linkOrCopy(src, dst string) error {
 
 // writeFileAtomic writes b to path through a temporary file in the same
 // directory, synced and renamed over path.
-func writeFileAtomic(path string, b []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+func writeFileAtomic(path string, b []byte) error {
+	err := atomicfile.Write(path, func(f *os.File) error {
+		_, err := f.Write(b)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("ijepa: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("ijepa: %s: %w", path, err)
-	}
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("ijepa: %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("ijepa: %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("ijepa: %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("ijepa: %s: %w", path, err)
 	}
 	return nil

@@ -2,12 +2,11 @@ package train
 
 import (
 	"bufio"
-	"cmp"
+	"bytes"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -90,39 +89,61 @@ func openCSV(path string, header []string) (*csvAppender, error) {
 		f.Close()
 		return nil, fmt.Errorf("ijepa: %s: "+format, append([]any{path}, args...)...)
 	}
-	first, err := bufio.NewReader(f).ReadString('\n')
-	switch {
-	case err == io.EOF && first == "":
-		// A new (or empty) file: the header goes first.
-	case err != nil && err != io.EOF:
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
 		return fail("%v", err)
-	default:
+	}
+	// A last line without its newline is a row a crash cut short (readers
+	// skip it as a row still being written): it goes, so that the next row
+	// starts a line of its own.
+	keep, err := completeLines(f, size)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if keep > 0 {
+		first, err := bufio.NewReader(io.NewSectionReader(f, 0, keep)).ReadString('\n')
+		if err != nil {
+			return fail("%v", err)
+		}
 		if got := strings.TrimRight(first, "\r\n"); got != strings.Join(header, ",") {
 			return fail("header %q is not %q; is this another program's file?", got, strings.Join(header, ","))
 		}
 	}
-	end, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
+	if keep < size {
+		if err := f.Truncate(keep); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if _, err := f.Seek(keep, io.SeekStart); err != nil {
 		return fail("%v", err)
 	}
 	a := &csvAppender{path: path, f: f, w: bufio.NewWriter(f)}
 	a.c = csv.NewWriter(a.w)
-	if end > 0 {
-		// A row cut short by a crash is ended, so the next row starts on a line of its own.
-		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, end-1); err != nil {
-			return fail("%v", err)
+	if keep == 0 {
+		if err := a.write(header); err != nil {
+			f.Close()
+			return nil, err
 		}
-		if last[0] != '\n' {
-			if _, err := a.w.WriteString("\n"); err != nil {
-				return fail("%v", err)
-			}
-		}
-	} else if err := a.write(header); err != nil {
-		f.Close()
-		return nil, err
 	}
 	return a, nil
+}
+
+// completeLines returns the length of the file's complete lines: up to and
+// including its last newline.
+func completeLines(f *os.File, size int64) (int64, error) {
+	buf := make([]byte, 4096)
+	for end := size; end > 0; {
+		start := max(0, end-int64(len(buf)))
+		n, err := f.ReadAt(buf[:end-start], start)
+		if err != nil && err != io.EOF {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return start + int64(i) + 1, nil
+		}
+		end = start
+	}
+	return 0, nil
 }
 
 func (a *csvAppender) write(rec []string) error {
@@ -144,101 +165,4 @@ func (a *csvAppender) Close() error {
 		return fmt.Errorf("ijepa: %s: %w", a.path, err)
 	}
 	return nil
-}
-
-// ReadLog reads a log.csv and returns its rows, keeping for each step the
-// last row written (a resumed run repeats the steps after its checkpoint),
-// in step order.
-func ReadLog(path string) ([]LogRow, error) {
-	recs, err := readCSV(path, LogHeader)
-	if err != nil {
-		return nil, err
-	}
-	byStep := map[int64]int{}
-	var rows []LogRow
-	for i, rec := range recs {
-		var r LogRow
-		var perr error
-		num := func(s string) float64 {
-			x, err := strconv.ParseFloat(s, 64)
-			if err != nil && perr == nil {
-				perr = err
-			}
-			return x
-		}
-		r.Step = int64(num(rec[0]))
-		r.Epoch = int64(num(rec[1]))
-		r.LR, r.WD, r.Momentum = num(rec[3]), num(rec[4]), num(rec[5])
-		// The loss is written as a float32 value; read it back as one.
-		loss, err := strconv.ParseFloat(rec[2], 32)
-		if err != nil {
-			perr = err
-		}
-		r.Loss = loss
-		r.Context, r.Target = int(num(rec[6])), int(num(rec[7]))
-		r.ImgPerS, r.ElapsedS = num(rec[8]), num(rec[9])
-		if perr != nil {
-			return nil, fmt.Errorf("ijepa: %s: row %d: %v", path, i+2, perr)
-		}
-		if k, ok := byStep[r.Step]; ok {
-			rows[k] = r
-			continue
-		}
-		byStep[r.Step] = len(rows)
-		rows = append(rows, r)
-	}
-	slices.SortFunc(rows, func(a, b LogRow) int { return cmp.Compare(a.Step, b.Step) })
-	return rows, nil
-}
-
-// ReadEval reads an eval.csv.
-func ReadEval(path string) ([]EvalRow, error) {
-	recs, err := readCSV(path, EvalHeader)
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]EvalRow, len(recs))
-	for i, rec := range recs {
-		step, err1 := strconv.ParseInt(rec[0], 10, 64)
-		p, err2 := strconv.ParseFloat(rec[2], 64)
-		k, err3 := strconv.ParseFloat(rec[3], 64)
-		for _, err := range []error{err1, err2, err3} {
-			if err != nil {
-				return nil, fmt.Errorf("ijepa: %s: row %d: %v", path, i+2, err)
-			}
-		}
-		rows[i] = EvalRow{Step: step, Features: rec[1], ProbeAcc: p, KNNAcc: k}
-	}
-	return rows, nil
-}
-
-// readCSV reads a CSV file with the given header and returns the rows after
-// it. A row with fewer fields than the header (cut short by a crash; the
-// resumed run writes its step again) is skipped.
-func readCSV(path string, header []string) ([][]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("ijepa: %w", err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
-	recs, err := r.ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("ijepa: %s: %w", path, err)
-	}
-	if len(recs) == 0 || strings.Join(recs[0], ",") != strings.Join(header, ",") {
-		return nil, fmt.Errorf("ijepa: %s: the first line is not the header %q", path, strings.Join(header, ","))
-	}
-	var out [][]string
-	for i, rec := range recs[1:] {
-		switch {
-		case len(rec) < len(header):
-			continue
-		case len(rec) > len(header):
-			return nil, fmt.Errorf("ijepa: %s: row %d has %d fields, want %d", path, i+2, len(rec), len(header))
-		}
-		out = append(out, rec)
-	}
-	return out, nil
 }

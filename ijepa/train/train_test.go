@@ -17,6 +17,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/ijepa/viz"
 )
 
 // testConfig is a run small enough for unit tests: vit_nano on 24-pixel
@@ -68,7 +69,7 @@ func mustRun(t testing.TB, c *config.Config, dir string, resume bool) *Result {
 
 func losses(t testing.TB, dir string) []float64 {
 	t.Helper()
-	rows, err := ReadLog(filepath.Join(dir, LogFile))
+	rows, err := viz.ReadLog(filepath.Join(dir, LogFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func losses(t testing.TB, dir string) []float64 {
 		if r.Step != int64(i+1) {
 			t.Fatalf("%s: row %d is step %d", dir, i, r.Step)
 		}
-		out = append(out, r.Loss)
+		out = append(out, float64(float32(r.Loss))) // a float32 value, written in its shortest form
 	}
 	return out
 }
@@ -426,7 +427,7 @@ func TestPeriodicEvaluation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := ReadEval(filepath.Join(dir, EvalFile))
+	rows, err := viz.ReadEval(filepath.Join(dir, EvalFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +438,7 @@ func TestPeriodicEvaluation(t *testing.T) {
 		step     int64
 		features string
 	}{{2, FeaturesTarget}, {2, FeaturesRandom}, {2, FeaturesPixels}, {3, FeaturesTarget}, {3, FeaturesRandom}, {3, FeaturesPixels}} {
-		if rows[i].Step != want.step || rows[i].Features != want.features || rows[i] != res.Evals[i] {
+		if rows[i].Step != want.step || rows[i].Features != want.features || rows[i] != viz.EvalRow(res.Evals[i]) {
 			t.Errorf("row %d: %+v, want step %d %s", i, rows[i], want.step, want.features)
 		}
 		if a := rows[i].ProbeAcc; a < 0 || a > 1 {

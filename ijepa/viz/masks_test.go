@@ -204,6 +204,7 @@ func TestTrainBatch(t *testing.T) {
 	cfg.IJEPAGo.DatasetSize = 64
 	cfg.Data.BatchSize = 8
 	cfg.IJEPAGo.Seed = 3
+	cfg.Data.CropSize, cfg.Mask.PatchSize = 32, 4 // whatever the preset's tuning
 	ds, err := data.Open(cfg.DatasetSpec(true))
 	if err != nil {
 		t.Fatal(err)
