@@ -32,6 +32,9 @@ const (
 // keeps the baseline's probe affordable at 224 pixels.
 const PixelSide = 32
 
+// maxEvalBytes bounds the memory the evaluation images of one split take.
+const maxEvalBytes = 4 << 30
+
 // featureChunk is how many images go through the encoder at once.
 const featureChunk = 64
 
@@ -67,6 +70,15 @@ func NewEvaluator(c *config.Config, be backend.Backend) (*Evaluator, error) {
 			return nil, nil, nil, fmt.Errorf("ijepa: dataset %q has no images", ds.Name())
 		}
 		idx := pick(ds.Len(), limit, c.IJEPAGo.Seed, train)
+		if need := int64(len(idx)) * 3 * int64(tf.Size()*tf.Size()) * 4; need > maxEvalBytes {
+			key := "ijepago.probe_test"
+			if train {
+				key = "ijepago.probe_train"
+			}
+			return nil, nil, nil, &config.Error{Source: c.Source(), Key: key, Msg: fmt.Sprintf(
+				"%d images of %dx%d (%d: the whole split of %q) need %.1f GiB in memory for the evaluation; set at most %d",
+				len(idx), tf.Size(), tf.Size(), limit, ds.Name(), float64(need)/(1<<30), maxEvalBytes/(12*int64(tf.Size()*tf.Size())))}
+		}
 		x, y, err := loadImages(ds, idx, tf)
 		return x, y, ds, err
 	}

@@ -471,3 +471,13 @@ func TestTimeSteps(t *testing.T) {
 		t.Error("0 timed steps accepted")
 	}
 }
+
+// An evaluation split too large to hold in memory is refused up front,
+// naming the key that bounds it.
+func TestEvaluatorRefusesHugeSplits(t *testing.T) {
+	c := testConfig(t, "data.crop_size=224", "mask.patch_size=16", "ijepago.eval_size=100000", "ijepago.probe_test=0", "ijepago.probe_train=4")
+	_, err := NewEvaluator(c, cpu.New())
+	if err == nil || !strings.Contains(err.Error(), "ijepago.probe_test: 100000 images of 224x224") {
+		t.Fatalf("%v", err)
+	}
+}
