@@ -79,6 +79,22 @@ func sameTensors(t *testing.T, what string, got, want *model.Model) {
 	}
 }
 
+// exportFixture writes the fixture as the project's safetensors checkpoint
+// (ijepa export) and returns its path.
+func exportFixture(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "exported.safetensors")
+	ck, err := interop.Open(officialFixture, interop.Options{Heads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	if err := ck.Export(path, interop.All); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // fixtureModel is the fixture loaded by interop, as the reference.
 func fixtureModel(t *testing.T, path string) *model.Model {
 	t.Helper()
@@ -103,15 +119,7 @@ func fixtureModel(t *testing.T, path string) *model.Model {
 // own checkpoints.
 func TestStartFromOfficialCheckpoint(t *testing.T) {
 	root := t.TempDir()
-	exported := filepath.Join(t.TempDir(), "exported.safetensors")
-	ck, err := interop.Open(officialFixture, interop.Options{Heads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ck.Export(exported, interop.All); err != nil {
-		t.Fatal(err)
-	}
-	ck.Close()
+	exported := exportFixture(t)
 	ref := fixtureModel(t, officialFixture)
 
 	var runs [][]float64
@@ -171,15 +179,7 @@ func TestStartFromOfficialCheckpoint(t *testing.T) {
 // starts at step 0 with AdamW's moments at zero, and says so.
 func TestStartWithoutOptimizerState(t *testing.T) {
 	root := t.TempDir()
-	exported := filepath.Join(root, "exported.safetensors")
-	ck, err := interop.Open(officialFixture, interop.Options{Heads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ck.Export(exported, interop.All); err != nil {
-		t.Fatal(err)
-	}
-	ck.Close()
+	exported := exportFixture(t)
 	// The same file without the moments and without the metadata.
 	nets := filepath.Join(root, "networks.safetensors")
 	f, err := safetensors.Open(exported)
