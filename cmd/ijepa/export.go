@@ -22,7 +22,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	in := fs.String("checkpoint", "", "checkpoint to read: the official trainer's .pth.tar, or safetensors")
 	out := fs.String("out", "", "safetensors file to write")
 	part := fs.String("part", string(interop.All), "what to write: all (the whole training state, this project's checkpoint format, "+
-		"which training resumes from), or one network's state dict with the official names for "+
+		"which ijepa train --checkpoint starts from), or one network's state dict with the official names for "+
 		"PyTorch's load_state_dict: encoder, predictor or target_encoder")
 	heads := fs.Int("heads", 0, "attention heads, for an encoder of no official size whose file does not record them")
 	if err := parseFlags(fs, args); err != nil {

@@ -81,14 +81,13 @@ func (cf *configFlags) openConfig(path string) (*config.Config, error) {
 }
 
 func (cf *configFlags) apply(c *config.Config) error {
-	set := func(key, value string) error { return c.Set(key, value) }
 	if *cf.backend != "" {
-		if err := set("ijepago.backend", strconv.Quote(*cf.backend)); err != nil {
+		if err := c.SetFlag("--backend", "ijepago.backend", strconv.Quote(*cf.backend)); err != nil {
 			return err
 		}
 	}
 	if *cf.seed != "" {
-		if err := set("ijepago.seed", *cf.seed); err != nil {
+		if err := c.SetFlag("--seed", "ijepago.seed", *cf.seed); err != nil {
 			return err
 		}
 	}
@@ -97,28 +96,28 @@ func (cf *configFlags) apply(c *config.Config) error {
 		if err != nil {
 			return err
 		}
-		if err := set("ijepago.dataset", kind); err != nil {
+		if err := c.SetFlag("--dataset", "ijepago.dataset", kind); err != nil {
 			return err
 		}
 		if path != "" {
-			if err := set("data.root_path", strconv.Quote(path)); err != nil {
+			if err := c.SetFlag("--dataset", "data.root_path", strconv.Quote(path)); err != nil {
 				return err
 			}
-			if err := set("data.image_folder", `""`); err != nil {
+			if err := c.SetFlag("--dataset", "data.image_folder", `""`); err != nil {
 				return err
 			}
 		}
 	}
 	for _, n := range cf.named {
 		if *n.value != "" {
-			if err := set(n.key, *n.value); err != nil {
+			if err := c.SetFlag("--"+n.flag, n.key, *n.value); err != nil {
 				return err
 			}
 		}
 	}
 	for _, kv := range cf.sets {
 		k, v, _ := strings.Cut(kv, "=")
-		if err := set(strings.TrimSpace(k), v); err != nil {
+		if err := c.Set(strings.TrimSpace(k), v); err != nil {
 			return err
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/train"
@@ -15,7 +17,7 @@ func init() {
 	register(command{
 		name:    "train",
 		summary: "pre-train with I-JEPA into a run directory (config.yaml, log.csv, eval.csv, checkpoints/)",
-		usage:   "[--config NAME|FILE] [--backend NAME] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--resume] [--quiet]",
+		usage:   "[--config NAME|FILE] [--backend NAME] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--checkpoint FILE] [--resume] [--quiet]",
 		run:     runTrain,
 	})
 }
@@ -38,6 +40,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cf := addConfigFlags(fs, "quick", trainOverrides...)
 	runDir := fs.String("run", "", "run directory (default: logging.folder of the config)")
 	resume := fs.Bool("resume", false, "continue the run in --run from checkpoints/latest.safetensors, with its config.yaml")
+	from := fs.String("checkpoint", "", "start from this checkpoint (meta.load_checkpoint and meta.read_checkpoint): one of ijepa train (an exact resume), "+
+		"or the official trainer's .pth.tar or a safetensors export of one, whose networks and AdamW state are loaded and whose epoch sets the step; "+
+		"with --resume, the run in --run goes on from it instead of its latest checkpoint")
 	quiet := fs.Bool("quiet", false, "no progress bar: a log line every ijepago.log_every steps (also when stderr is not a terminal)")
 	evalEnd := fs.Bool("eval", true, "evaluate the target encoder (linear probe and k-NN beside a random-init encoder and raw pixels) every ijepago.probe_every steps and at the end")
 	// --dry-run (build the model, print its summary, train nothing) belongs
@@ -83,7 +88,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer be.Close()
 	res, err := train.Run(ctx, train.Options{
-		Config: c, Backend: be, Dir: dir, Resume: *resume, Eval: *evalEnd,
+		Config: c, Backend: be, Dir: dir, Resume: *resume, Checkpoint: *from, Eval: *evalEnd,
 		Progress: stderr, Bar: !*quiet && isTerminal(stderr),
 	})
 	if res != nil && res.Step > res.Start {
@@ -117,5 +122,11 @@ func printTraining(w io.Writer, dir string, res *train.Result) {
 	mean /= float64(len(tail))
 	fmt.Fprintf(w, "trained steps %d to %d in %.1fs: loss %.4f at step %d, %.4f at step %d (mean of the last %d: %.4f)\n",
 		res.Start+1, res.Step, res.Elapsed.Seconds(), res.Losses[0], res.Start+1, res.Losses[n-1], res.Step, len(tail), mean)
-	fmt.Fprintf(w, "run directory %s (log.csv, eval.csv, checkpoints/latest.safetensors)\n", dir)
+	var files []string
+	for _, f := range []string{train.LogFile, train.EvalFile, filepath.Join(train.CheckpointDir, train.LatestFile)} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			files = append(files, filepath.ToSlash(f))
+		}
+	}
+	fmt.Fprintf(w, "run directory %s (%s)\n", dir, strings.Join(files, ", "))
 }

@@ -141,9 +141,10 @@ func TestTrainAndEvalErrors(t *testing.T) {
 	}{
 		{[]string{"train", "--config", cfg, "--set", "optimization.lr=abc"}, `optimization.lr: must be a number, got "abc" (--set)`},
 		{[]string{"train", "--config", cfg, "--set", "nosuch.key=1"}, `unknown key "nosuch.key"`},
-		{[]string{"train", "--config", cfg, "--batch-size", "0"}, "data.batch_size: must be a positive integer, got 0"},
+		{[]string{"train", "--config", cfg, "--batch-size", "0"}, "data.batch_size: must be a positive integer, got 0 (--batch-size)"},
 		{[]string{"train", "--config", cfg, "--set", "mask.min_keep=30"}, "mask.min_keep: impossible settings"},
 		{[]string{"train", "--config", cfg, "--set", "ijepago.steps=1000"}, "ijepago.steps: must be at most"},
+		{[]string{"train", "--config", cfg, "--steps", "1000"}, "= 32, got 1000 (--steps)"},
 		{[]string{"train", "--config", "/nonexistent/x.yaml"}, "/nonexistent/x.yaml"},
 		{[]string{"train", "--config", badKey}, `unknown key "ijepago.bogus" (line 24)`},
 		{[]string{"train", "--config", cfg, "--dataset", empty}, "cannot tell its kind"},

@@ -345,16 +345,21 @@ func Parse(source string, raw []byte) (*Config, error) {
 // Set overrides one key from a command-line value written as in YAML
 // ("1e-3", "true", "[0.3, 1.0]", "vit_small"). Call Validate after the last
 // Set.
-func (c *Config) Set(key, value string) error {
+func (c *Config) Set(key, value string) error { return c.SetFlag("--set", key, value) }
+
+// SetFlag is Set for a value given by the command-line flag named flag
+// ("--steps"): errors about the key, now and from Validate, name that flag
+// as its origin.
+func (c *Config) SetFlag(flag, key, value string) error {
 	fail := func(format string, args ...any) error {
-		return &Error{Source: c.source, Key: key, Origin: "--set", Msg: fmt.Sprintf(format, args...)}
+		return &Error{Source: c.source, Key: key, Origin: flag, Msg: fmt.Sprintf(format, args...)}
 	}
 	if key == "ijepago.preset" {
 		return fail("the preset can only be chosen in a file or by name")
 	}
 	fv, ok := c.field(key)
 	if !ok {
-		return &Error{Source: c.source, Origin: "--set", Msg: fmt.Sprintf("unknown key %q (keys are section.key, e.g. optimization.lr)", key)}
+		return &Error{Source: c.source, Origin: flag, Msg: fmt.Sprintf("unknown key %q (keys are section.key, e.g. optimization.lr)", key)}
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(value), &doc); err != nil {
@@ -370,7 +375,7 @@ func (c *Config) Set(key, value string) error {
 	if c.origin == nil {
 		c.origin = map[string]string{}
 	}
-	c.origin[key] = "--set"
+	c.origin[key] = flag
 	return nil
 }
 

@@ -277,6 +277,18 @@ func TestSet(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "mask.min_keep: impossible settings") || !strings.HasSuffix(err.Error(), "(--set)") {
 		t.Errorf("Validate after a bad Set: %v", err)
 	}
+	// A value from a named flag is reported as coming from that flag, at
+	// Set and at Validate.
+	if err := c.SetFlag("--batch-size", "data.batch_size", "many"); err == nil || !strings.HasSuffix(err.Error(), `got "many" (--batch-size)`) {
+		t.Errorf("SetFlag with a bad value: %v", err)
+	}
+	c.Set("mask.min_keep", "4")
+	if err := c.SetFlag("--steps", "ijepago.steps", "1000000000"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Schedule(1000); err == nil || !strings.Contains(err.Error(), "ijepago.steps: must be at most") || !strings.HasSuffix(err.Error(), "(--steps)") {
+		t.Errorf("Schedule after SetFlag(--steps): %v", err)
+	}
 }
 
 func TestYAMLRoundTrip(t *testing.T) {

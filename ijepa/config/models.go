@@ -27,10 +27,14 @@ var models = map[string]Model{
 	"vit_huge":  {Dim: 1280, Depth: 32, Heads: 16, MLPHidden: 5120},
 	"vit_giant": {Dim: 1408, Depth: 40, Heads: 16, MLPHidden: 6144}, // mlp ratio 48/11
 	// Project presets: vit_tiny's width at half its depth (the tiny32
-	// config), and a very small encoder for the quick start.
+	// config), and very small encoders for the quick start and tests.
 	"vit_micro": {Dim: 192, Depth: 6, Heads: 3, MLPHidden: 768},
 	"vit_nano":  {Dim: 96, Depth: 4, Heads: 3, MLPHidden: 384},
 	"vit_pico":  {Dim: 64, Depth: 4, Heads: 4, MLPHidden: 256},
+	// The shape of ijepa/interop's PyTorch fixture (testdata/tiny.pth.tar,
+	// a checkpoint saved as the official trainer saves one), so that
+	// training from it is tested end to end.
+	"vit_femto": {Dim: 24, Depth: 2, Heads: 2, MLPHidden: 96},
 }
 
 // ModelNames lists the encoder names meta.model_name accepts, sorted.

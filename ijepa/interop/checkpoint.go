@@ -78,6 +78,11 @@ type Options struct {
 	// official model size whose width, depth and MLP width the encoder
 	// has; a file with neither needs it.
 	Heads int
+	// Model, when set, is the model the checkpoint must be of (a trainer's
+	// config): a tensor whose name or shape differs from the model's is
+	// reported with both shapes, before the configuration is inferred, and
+	// the heads are the model's when neither Heads nor the file gives them.
+	Model *model.Config
 }
 
 // Checkpoint is a checkpoint opened for reading, in either format, with
@@ -206,6 +211,14 @@ func Open(path string, opts Options) (*Checkpoint, error) {
 // heads, and checks every network's tensors against the model declared from
 // that configuration.
 func (c *Checkpoint) resolve(opts Options) error {
+	if opts.Model != nil {
+		if err := c.fits(*opts.Model); err != nil {
+			return err
+		}
+		if opts.Heads == 0 && c.Meta[MetaHeads] == "" && c.Meta[model.MetaModel] == "" {
+			opts.Heads = opts.Model.Heads
+		}
+	}
 	enc := Target
 	if !c.parts[Target] {
 		enc = Encoder
@@ -289,6 +302,26 @@ func (c *Checkpoint) resolve(opts Options) error {
 		}
 	}
 	return c.checkRest()
+}
+
+// fits checks the networks the file holds against the model cfg
+// describes: the same names, each with the model's shape.
+func (c *Checkpoint) fits(cfg model.Config) error {
+	m, err := model.New(cfg)
+	if err != nil {
+		return fmt.Errorf("interop: %s: %w", c.Path, err)
+	}
+	for _, p := range []struct {
+		part   Part
+		params []*nn.Param
+	}{{Encoder, m.Encoder.Params()}, {Predictor, m.Predictor.Params()}, {Target, m.Target.Params()}} {
+		if c.parts[p.part] {
+			if err := c.check(p.part, p.params); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // declare declares (without allocating) the networks the configuration

@@ -45,14 +45,21 @@ const (
 	// MetaConfig is the run's resolved config (YAML), so that a checkpoint
 	// alone says what model and data it belongs to.
 	MetaConfig = "config"
+	// MetaAdamWOffset is MetaStep minus AdamW's step count
+	// (model.MetaSteps): 0, unless the run started from a checkpoint
+	// without the trainer's metadata, whose step is its epoch times the
+	// config's iterations per epoch while AdamW keeps the file's count, as
+	// the official trainer resumes. Absent: 0.
+	MetaAdamWOffset = "adamw_offset"
 )
 
 // ErrNotFinite marks a model whose parameters or optimiser state hold a NaN
 // or an infinity: such a model is never written over a checkpoint.
 var ErrNotFinite = errors.New("not finite")
 
-// checkpointMeta is the metadata of a checkpoint taken after step steps.
-func checkpointMeta(c *config.Config, step, ipe int64, loss float64) (map[string]string, error) {
+// checkpointMeta is the metadata of a checkpoint taken after step steps,
+// with AdamW at step - offset.
+func checkpointMeta(c *config.Config, step, ipe, offset int64, loss float64) (map[string]string, error) {
 	y, err := c.YAML()
 	if err != nil {
 		return nil, err
@@ -65,8 +72,9 @@ func checkpointMeta(c *config.Config, step, ipe int64, loss float64) (map[string
 		MetaSeed:       strconv.FormatUint(seed, 10),
 		MetaRNG: fmt.Sprintf("every draw is a function of seed %d and the step: next masks from (seed, step %d), "+
 			"augmentations from (seed, step %d, image), data order from (seed, epoch %d)", seed, step, step, step/ipe),
-		MetaLoss:   strconv.FormatFloat(loss, 'g', -1, 32),
-		MetaConfig: string(y),
+		MetaLoss:        strconv.FormatFloat(loss, 'g', -1, 32),
+		MetaConfig:      string(y),
+		MetaAdamWOffset: strconv.FormatInt(offset, 10),
 	}, nil
 }
 
@@ -174,6 +182,8 @@ type CheckpointInfo struct {
 	// Step is the number of steps done; Seed the run's seed.
 	Step int64
 	Seed uint64
+	// AdamWOffset is Step minus AdamW's step count (MetaAdamWOffset).
+	AdamWOffset int64
 	// Config is the run's config, when the checkpoint holds one.
 	Config *config.Config
 }
@@ -201,6 +211,11 @@ func parseInfo(path string, meta map[string]string) (CheckpointInfo, error) {
 	}
 	if info.Seed, err = strconv.ParseUint(meta[MetaSeed], 10, 64); err != nil {
 		return info, fmt.Errorf("ijepa: %s: metadata %q is %q, want a seed", path, MetaSeed, meta[MetaSeed])
+	}
+	if o, ok := meta[MetaAdamWOffset]; ok {
+		if info.AdamWOffset, err = strconv.ParseInt(o, 10, 64); err != nil || info.AdamWOffset > info.Step {
+			return info, fmt.Errorf("ijepa: %s: metadata %q is %q, want a number of steps of at most %d", path, MetaAdamWOffset, o, info.Step)
+		}
 	}
 	if ls := meta[MetaLoaderStep]; ls != meta[MetaStep] {
 		return info, fmt.Errorf("ijepa: %s: metadata %q is %q, %q is %q: they must agree", path, MetaLoaderStep, ls, MetaStep, meta[MetaStep])

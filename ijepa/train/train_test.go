@@ -317,7 +317,7 @@ func TestCheckpointWriteIsAtomic(t *testing.T) {
 	m := newTestModel(t, be, mc)
 	dir := t.TempDir()
 	path := filepath.Join(dir, LatestFile)
-	meta, err := checkpointMeta(c, 3, 8, 0.4)
+	meta, err := checkpointMeta(c, 3, 8, 0, 0.4)
 	if err != nil {
 		t.Fatal(err)
 	}

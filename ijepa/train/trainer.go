@@ -40,10 +40,19 @@ type Options struct {
 	Backend backend.Backend
 	// Dir is the run directory.
 	Dir string
-	// Resume continues the run in Dir from its latest checkpoint (or from
-	// meta.read_checkpoint when set); without a checkpoint yet it starts at
-	// step 0. Without Resume, Dir must not hold a run.
+	// Resume continues the run in Dir from its latest checkpoint (or, when
+	// it has none yet, from meta.read_checkpoint when set, or else at step
+	// 0). Without Resume, Dir must not hold a run, unless the config says
+	// meta.load_checkpoint (the official way to resume).
 	Resume bool
+	// Checkpoint, when set, is the checkpoint to start from: one written by
+	// this trainer (an exact resume), or one without its metadata — the
+	// official trainer's .pth.tar, or a safetensors export of one — whose
+	// networks and AdamW state are loaded and whose epoch sets the step, as
+	// the official trainer resumes (docs/RUNS.md). It comes before the
+	// run's latest checkpoint, and is recorded in config.yaml as
+	// meta.load_checkpoint and meta.read_checkpoint.
+	Checkpoint string
 	// Eval scores the target encoder every ijepago.probe_every steps and at
 	// the end, appending to eval.csv.
 	Eval bool
@@ -92,6 +101,8 @@ type Trainer struct {
 	// lastGoodStep its step.
 	lastGood     string
 	lastGoodStep int64
+	// adamwOffset is the step minus AdamW's step count (MetaAdamWOffset).
+	adamwOffset int64
 }
 
 // Run runs (or resumes) the training Options describe until ijepago.steps
@@ -117,6 +128,9 @@ func newTrainer(opt Options) (*Trainer, error) {
 		ckDir: filepath.Join(opt.Dir, CheckpointDir), lastGoodStep: -1}
 	if t.log == nil {
 		t.log = slog.New(slog.NewTextHandler(opt.Progress, &slog.HandlerOptions{ReplaceAttr: dropTime}))
+	}
+	if err := t.useCheckpoint(); err != nil {
+		return nil, err
 	}
 	if err := t.cfg.Validate(); err != nil {
 		return nil, err
@@ -179,24 +193,29 @@ func (t *Trainer) writeConfig() error {
 	return writeFileAtomic(path, y)
 }
 
-// resuming reports whether the run continues from a checkpoint: --resume,
-// or the official meta.load_checkpoint.
-func (t *Trainer) resuming() bool { return t.opt.Resume || t.cfg.Meta.LoadCheckpoint }
+// resuming reports whether the run continues the run in its directory:
+// --resume, or the official meta.load_checkpoint (a run started from
+// Options.Checkpoint without Resume is a new run).
+func (t *Trainer) resuming() bool {
+	return t.opt.Resume || t.cfg.Meta.LoadCheckpoint && t.opt.Checkpoint == ""
+}
 
-// resumePoint loads the checkpoint a resumed run continues from
-// (meta.read_checkpoint, or the run's latest) and returns its step (0
-// without one).
+// resumePoint loads the checkpoint a run starts from (startFile) and
+// returns its step (0 without one).
 func (t *Trainer) resumePoint() (int64, error) {
-	if !t.resuming() {
+	if !t.resuming() && t.opt.Checkpoint == "" {
 		return 0, nil
 	}
-	path := t.cfg.Meta.ReadCheckpoint
+	path := t.startFile()
 	if path == "" {
 		path = filepath.Join(t.ckDir, LatestFile)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			t.log.Info("no checkpoint yet: starting at step 0", "dir", t.opt.Dir)
 			return 0, nil
 		}
+	}
+	if !hasTrainerState(path) {
+		return t.startFrom(path)
 	}
 	info, err := ReadCheckpointInfo(path)
 	if err != nil {
@@ -208,9 +227,10 @@ func (t *Trainer) resumePoint() (int64, error) {
 	if _, err := t.model.Load(path); err != nil {
 		return 0, err
 	}
-	if int64(t.model.Opt.Steps) != info.Step {
-		return 0, fmt.Errorf("ijepa: %s: the optimiser has done %d steps, the metadata says step %d", path, t.model.Opt.Steps, info.Step)
+	if int64(t.model.Opt.Steps)+info.AdamWOffset != info.Step {
+		return 0, fmt.Errorf("ijepa: %s: the optimiser has done %d steps, the metadata says step %d (%s %d)", path, t.model.Opt.Steps, info.Step, MetaAdamWOffset, info.AdamWOffset)
 	}
+	t.adamwOffset = info.AdamWOffset
 	if info.Step >= t.plan.sched.Steps {
 		return 0, fmt.Errorf("ijepa: %s: the run is done (step %d of %d); raise ijepago.steps or optimization.epochs to go on", path, info.Step, t.plan.sched.Steps)
 	}
@@ -355,7 +375,7 @@ func (t *Trainer) lastGoodText() string {
 // checkpoint writes latest.safetensors, and step-NNNNNNN.safetensors when
 // numbered, after step steps. A model that is not finite is not written.
 func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered bool, prog *progress) error {
-	meta, err := checkpointMeta(t.cfg, step, t.plan.sched.IPE, loss)
+	meta, err := checkpointMeta(t.cfg, step, t.plan.sched.IPE, t.adamwOffset, loss)
 	if err != nil {
 		return err
 	}
