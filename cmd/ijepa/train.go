@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/train"
 )
 
@@ -70,7 +71,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			dir = base.Logging.Folder
 		}
-		cfgPath = filepath.Join(dir, train.ConfigFile)
+		cfgPath = filepath.Join(dir, runlog.ConfigFile)
 	}
 	c, err := cf.openConfig(cfgPath)
 	if err != nil {
@@ -99,7 +100,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if len(res.Evals) > 0 {
 		last := res.Evals[len(res.Evals)-1].Step
-		var rows []train.EvalRow
+		var rows []runlog.EvalRow
 		for _, r := range res.Evals {
 			if r.Step == last {
 				rows = append(rows, r)
@@ -123,7 +124,7 @@ func printTraining(w io.Writer, dir string, res *train.Result) {
 	fmt.Fprintf(w, "trained steps %d to %d in %.1fs: loss %.4f at step %d, %.4f at step %d (mean of the last %d: %.4f)\n",
 		res.Start+1, res.Step, res.Elapsed.Seconds(), res.Losses[0], res.Start+1, res.Losses[n-1], res.Step, len(tail), mean)
 	var files []string
-	for _, f := range []string{train.LogFile, train.EvalFile, filepath.Join(train.CheckpointDir, train.LatestFile)} {
+	for _, f := range []string{runlog.LogFile, runlog.EvalFile, filepath.Join(runlog.CheckpointDir, runlog.LatestFile)} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			files = append(files, filepath.ToSlash(f))
 		}

@@ -9,8 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ijepa-go/ijepa/ijepa/train"
-	"github.com/ijepa-go/ijepa/ijepa/viz"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
 
 // tinyConfig is a config file for a run of a few seconds: vit_nano on
@@ -76,10 +75,10 @@ func TestTrainEvalResume(t *testing.T) {
 	if !strings.Contains(errs, "msg=step step=") {
 		t.Errorf("--quiet printed no step lines:\n%s", errs)
 	}
-	if n := csvRows(t, filepath.Join(dir, train.LogFile)); n != 3 {
+	if n := csvRows(t, filepath.Join(dir, runlog.LogFile)); n != 3 {
 		t.Errorf("log.csv has %d rows, want 3", n)
 	}
-	if n := csvRows(t, filepath.Join(dir, train.EvalFile)); n != 3 {
+	if n := csvRows(t, filepath.Join(dir, runlog.EvalFile)); n != 3 {
 		t.Errorf("eval.csv has %d rows, want 3", n)
 	}
 
@@ -92,11 +91,11 @@ func TestTrainEvalResume(t *testing.T) {
 			t.Errorf("eval output lacks %q:\n%s", s, out)
 		}
 	}
-	rows, err := viz.ReadEval(filepath.Join(dir, train.EvalFile))
+	rows, err := runlog.ReadEval(filepath.Join(dir, runlog.EvalFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 6 || rows[3].Features != train.FeaturesTarget || rows[3] != rows[0] {
+	if len(rows) != 6 || rows[3].Features != runlog.FeaturesTarget || rows[3] != rows[0] {
 		t.Errorf("eval.csv: %+v; want the training run's final evaluation repeated", rows)
 	}
 
@@ -110,7 +109,7 @@ func TestTrainEvalResume(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "trained steps 4 to 5") {
 		t.Fatalf("train --resume: exit %d\n%s%s", code, out, errs)
 	}
-	if n := csvRows(t, filepath.Join(dir, train.LogFile)); n != 5 {
+	if n := csvRows(t, filepath.Join(dir, runlog.LogFile)); n != 5 {
 		t.Errorf("log.csv has %d rows after the resume, want 5", n)
 	}
 }
