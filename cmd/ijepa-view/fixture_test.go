@@ -11,7 +11,6 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
-	"github.com/ijepa-go/ijepa/ijepa/viz"
 )
 
 // testRun writes a run directory as the trainer would (docs/RUNS.md): a
@@ -45,7 +44,7 @@ func testRun(t *testing.T, steps int) string {
 	if err := os.WriteFile(runlog.Path(dir, runlog.EvalFile), []byte("step,features,probe_acc,knn_acc\n0,target,0.3,0.25\n0,pixels,0.2,0.2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mc, err := viz.ModelConfig(cfg)
+	mc, err := cfg.ModelConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

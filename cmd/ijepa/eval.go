@@ -77,7 +77,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer be.Close()
-	mc, err := train.ModelConfig(c)
+	mc, err := c.ModelConfig()
 	if err != nil {
 		return err
 	}

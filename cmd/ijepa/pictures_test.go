@@ -159,7 +159,7 @@ func TestPlotCommand(t *testing.T) {
 // encoder, finding the checkpoint and config from the directory.
 func TestFeaturesCommand(t *testing.T) {
 	dir, cfg := smallRun(t)
-	mc, err := viz.ModelConfig(cfg)
+	mc, err := cfg.ModelConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -308,7 +308,7 @@ func (f *failingReads) Read(t *backend.Tensor, dst []byte) error {
 // as it was and no temporary file behind.
 func TestCheckpointWriteIsAtomic(t *testing.T) {
 	c := testConfig(t)
-	mc, err := ModelConfig(c)
+	mc, err := c.ModelConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,7 +144,7 @@ func newTrainer(opt Options) (*Trainer, error) {
 		return nil, err
 	}
 	t.plan = p
-	mc, err := ModelConfig(t.cfg)
+	mc, err := t.cfg.ModelConfig()
 	if err != nil {
 		return nil, err
 	}
