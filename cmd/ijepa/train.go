@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/ijepa/config"
+	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/train"
 )
@@ -18,7 +20,7 @@ func init() {
 	register(command{
 		name:    "train",
 		summary: "pre-train with I-JEPA into a run directory (config.yaml, log.csv, eval.csv, checkpoints/)",
-		usage:   "[--config NAME|FILE] [--backend NAME] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--checkpoint FILE] [--resume] [--quiet]",
+		usage:   "[--config NAME|FILE] [--backend NAME] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--checkpoint FILE] [--resume] [--quiet] [--dry-run]",
 		run:     runTrain,
 	})
 }
@@ -46,9 +48,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"with --resume, the run in --run goes on from it instead of its latest checkpoint")
 	quiet := fs.Bool("quiet", false, "no progress bar: a log line every ijepago.log_every steps (also when stderr is not a terminal)")
 	evalEnd := fs.Bool("eval", true, "evaluate the target encoder (linear probe and k-NN beside a random-init encoder and raw pixels) every ijepago.probe_every steps and at the end")
-	// --dry-run (build the model, print its summary, train nothing) belongs
-	// to the interop work and is declared there; it goes here, before the
-	// run directory is touched.
+	dryRun := fs.Bool("dry-run", false, "build the model the config describes and print its summary (parameter counts per module, counted from the shapes: nothing is allocated); read no data, train nothing, write no run directory")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +76,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c, err := cf.openConfig(cfgPath)
 	if err != nil {
 		return err
+	}
+	if *dryRun {
+		return printModelSummary(stdout, c)
 	}
 	if dir == "" {
 		dir = c.Logging.Folder
@@ -110,6 +113,23 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		printEvalTable(stdout, fmt.Sprintf("evaluation at step %d", last), rows)
 	}
 	return nil
+}
+
+// printModelSummary declares the model c trains (no values: nothing is
+// allocated, so ViT-H is as quick as the quick preset) and writes its
+// summary.
+func printModelSummary(w io.Writer, c *config.Config) error {
+	mc, err := c.ModelConfig()
+	if err != nil {
+		return err
+	}
+	m, err := model.New(mc)
+	if err != nil {
+		return fmt.Errorf("config %q: %w", c.Source(), err)
+	}
+	fmt.Fprintf(w, "config %s: %d images of %dx%d per batch, %s loss (dry run: nothing trained)\n",
+		c.Source(), c.Data.BatchSize, c.Data.CropSize, c.Data.CropSize, m.Cfg.Loss)
+	return m.WriteSummary(w)
 }
 
 // printTraining summarises a run's steps: where the loss started and ended.

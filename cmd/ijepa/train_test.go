@@ -201,3 +201,37 @@ func TestTrainCorruptImage(t *testing.T) {
 		t.Errorf("exit %d\nstdout %s\nstderr %s\nwant one line naming %s", code, out, errs, bad)
 	}
 }
+
+// train --dry-run builds the model a config describes and prints its
+// summary — for the official ViT-H/14 preset and the official YAML file
+// alike — without reading data, opening a backend or writing the run
+// directory: ViT-H/14 at 224 has 630.43M trainable encoder parameters
+// (630.76M with the fixed position table), its predictor 22.38M with its
+// table.
+func TestTrainDryRun(t *testing.T) {
+	for _, cfg := range []string{"in1k_vith14_ep300", "../../ijepa/config/testdata/in1k_vith14_ep300.yaml"} {
+		dir := filepath.Join(t.TempDir(), "run")
+		// An unknown backend shows that none is opened.
+		code, out, errOut := run("train", "--config", cfg, "--dry-run", "--run", dir, "--backend", "no-such-backend")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", cfg, code, errOut)
+		}
+		for _, want := range []string{
+			"encoder: vit_huge, 224x224 px in 16x16 patches of 14, width 1280, depth 32",
+			"total: 630.76M, 630.43M trainable",
+			"predictor: width 384, depth 12",
+			"total: 22.38M, 22.28M trainable",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: the summary lacks %q:\n%s", cfg, want, out)
+			}
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s: --dry-run wrote the run directory %s", cfg, dir)
+		}
+	}
+	code, _, errOut := run("train", "--dry-run", "--model", "vit_enormous")
+	if code == 0 || !strings.Contains(errOut, "meta.model_name") {
+		t.Errorf("unknown model: exit %d, %q; want an error naming meta.model_name", code, errOut)
+	}
+}
