@@ -19,7 +19,7 @@ func init() {
 	register(command{
 		name:    "eval",
 		summary: "score a checkpoint's frozen target encoder (linear probe, k-NN) beside a random-init encoder and raw pixels",
-		usage:   "--run DIR | --checkpoint FILE [--config NAME|FILE] [--backend NAME] [--dataset KIND[:PATH]] [--set section.key=value ...]",
+		usage:   "--run DIR | --checkpoint FILE [--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--dataset KIND[:PATH]] [--set section.key=value ...]",
 		run:     runEval,
 	})
 }

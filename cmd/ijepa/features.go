@@ -15,7 +15,7 @@ func init() {
 	register(command{
 		name:    "features",
 		summary: "draw the first three principal components of a checkpoint's patch features as RGB beside the images (PNG)",
-		usage:   "--checkpoint FILE|RUN_DIR [--config FILE|PRESET] [--images N] [--backend NAME] --out pca.png",
+		usage:   "--checkpoint FILE|RUN_DIR [--config FILE|PRESET] [--images N] [--backend NAME] [--plugin-dir DIR] --out pca.png",
 		run:     runFeatures,
 	})
 }
@@ -27,7 +27,7 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	n := fs.Int("images", 8, "held-out images to analyse and draw")
 	cols := fs.Int("cols", 4, "image and map pairs per row")
 	cell := fs.Int("cell", 160, "wanted side of an image in pixels (images are enlarged by whole factors)")
-	beName := fs.String("backend", "", "backend to run the encoder on (default: the config's)")
+	beName := backendFlag(fs, "", "backend to run the encoder on (default: the config's)")
 	out := fs.String("out", "pca.png", "PNG file to write")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {

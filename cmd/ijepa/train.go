@@ -20,7 +20,7 @@ func init() {
 	register(command{
 		name:    "train",
 		summary: "pre-train with I-JEPA into a run directory (config.yaml, log.csv, eval.csv, checkpoints/)",
-		usage:   "[--config NAME|FILE] [--backend NAME] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--checkpoint FILE] [--resume] [--quiet] [--dry-run]",
+		usage:   "[--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--checkpoint FILE] [--resume] [--quiet] [--dry-run]",
 		run:     runTrain,
 	})
 }
