@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
 
@@ -233,5 +235,43 @@ func TestTrainDryRun(t *testing.T) {
 	code, _, errOut := run("train", "--dry-run", "--model", "vit_enormous")
 	if code == 0 || !strings.Contains(errOut, "meta.model_name") {
 		t.Errorf("unknown model: exit %d, %q; want an error naming meta.model_name", code, errOut)
+	}
+}
+
+// ijepa train --backend vulkan trains on the machine's Vulkan device
+// (lavapipe in CI): a few steps of the tiny config, whose first loss — same
+// seed, same weights, same batch — matches the CPU backend's.
+func TestTrainVulkan(t *testing.T) {
+	vb, err := backend.Open("vulkan")
+	if err != nil {
+		t.Skipf("no Vulkan device here, so ijepa train --backend vulkan is not tested: %v", err)
+	}
+	vb.Close()
+	cfg := writeTiny(t, "")
+	first := map[string]runlog.LogRow{}
+	for _, be := range []string{"cpu", "vulkan"} {
+		dir := filepath.Join(t.TempDir(), be)
+		code, out, errs := run("train", "--config", cfg, "--backend", be, "--run", dir, "--steps", "3", "--eval=false", "--quiet")
+		if code != 0 || !strings.Contains(out, "trained steps 1 to 3") {
+			t.Fatalf("train --backend %s: exit %d\n%s%s", be, code, out, errs)
+		}
+		rows, err := runlog.ReadLog(runlog.Path(dir, runlog.LogFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 3 {
+			t.Fatalf("%s: %d rows in log.csv, want 3", be, len(rows))
+		}
+		for _, r := range rows {
+			if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) || r.Loss <= 0 {
+				t.Errorf("%s: step %d loss %v", be, r.Step, r.Loss)
+			}
+		}
+		first[be] = rows[0]
+	}
+	c, v := first["cpu"].Loss, first["vulkan"].Loss
+	t.Logf("first loss: cpu %v, vulkan %v", c, v)
+	if math.Abs(c-v) > 1e-3*c {
+		t.Errorf("the first step's loss is %v on the CPU and %v on Vulkan", c, v)
 	}
 }
