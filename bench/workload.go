@@ -30,15 +30,11 @@ func LookupConfig(name string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("bench: %w", err)
 	}
-	enc, err := c.Encoder()
+	mc, err := c.ModelConfig()
 	if err != nil {
 		return Config{}, fmt.Errorf("bench: preset %s: %w", name, err)
 	}
-	return Config{Name: name, Batch: c.Data.BatchSize, Model: model.Config{
-		Dim: enc.Dim, Depth: enc.Depth, Heads: enc.Heads, MLPHidden: enc.MLPHidden,
-		ImgSize: c.Data.CropSize, Patch: c.Mask.PatchSize,
-		PredDim: c.Meta.PredEmbDim, PredDepth: c.Meta.PredDepth, Loss: model.Loss(c.IJEPAGo.Loss),
-	}}, nil
+	return Config{Name: name, Batch: c.Data.BatchSize, Model: mc}, nil
 }
 
 // Workload makes the batches of a benchmark: standard normal images and the

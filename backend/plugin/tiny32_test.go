@@ -31,12 +31,11 @@ func newPresetStep(tb testing.TB, be backend.Backend, preset string, batch int) 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	enc, err := cfg.Encoder()
+	mc, err := cfg.ModelConfig()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := model.New(model.Config{Dim: enc.Dim, Depth: enc.Depth, Heads: enc.Heads, MLPHidden: enc.MLPHidden,
-		ImgSize: cfg.Data.CropSize, Patch: cfg.Mask.PatchSize, PredDim: cfg.Meta.PredEmbDim, PredDepth: cfg.Meta.PredDepth})
+	m, err := model.New(mc)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -154,7 +154,7 @@ func BenchmarkTiny32Step(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	enc, err := cfg.Encoder()
+	mc, err := cfg.ModelConfig()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -176,8 +176,7 @@ func BenchmarkTiny32Step(b *testing.B) {
 	bt := model.Batch{Images: img, Context: mb.Context, Targets: mb.Targets}
 	for _, x := range backends(b) {
 		b.Run(x.name, func(b *testing.B) {
-			m, err := model.New(model.Config{Dim: enc.Dim, Depth: enc.Depth, Heads: enc.Heads, MLPHidden: enc.MLPHidden,
-				ImgSize: s, Patch: cfg.Mask.PatchSize, PredDim: cfg.Meta.PredEmbDim, PredDepth: cfg.Meta.PredDepth})
+			m, err := model.New(mc)
 			if err != nil {
 				b.Fatal(err)
 			}

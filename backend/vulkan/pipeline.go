@@ -5,7 +5,6 @@ package vulkan
 import (
 	"fmt"
 	"runtime"
-	"unsafe"
 
 	"github.com/ijepa-go/ijepa/shaders"
 	vk "github.com/vulkan-go/vulkan"
@@ -122,40 +121,12 @@ func (b *Backend) pipeline(kernel string, spec ...uint32) (vk.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := make([]uint32, maxSpec)
-	copy(data, spec)
-	entries := make([]vk.SpecializationMapEntry, len(spec))
-	for i := range entries {
-		entries[i] = vk.SpecializationMapEntry{ConstantID: uint32(i), Offset: uint32(4 * i), Size: 4}
-	}
-	var pin runtime.Pinner
-	pin.Pin(&data[0])
-	defer pin.Unpin()
-	stage := vk.PipelineShaderStageCreateInfo{
-		SType:  vk.StructureTypePipelineShaderStageCreateInfo,
-		Stage:  vk.ShaderStageComputeBit,
-		Module: mod,
-		PName:  "main\x00",
-	}
-	if len(spec) > 0 {
-		stage.PSpecializationInfo = []vk.SpecializationInfo{{
-			MapEntryCount: uint32(len(spec)),
-			PMapEntries:   entries,
-			DataSize:      uint(4 * len(spec)),
-			PData:         unsafe.Pointer(&data[0]),
-		}}
-	}
-	pipes := make([]vk.Pipeline, 1)
-	if res := vk.CreateComputePipelines(b.dev, b.pipeCache, 1, []vk.ComputePipelineCreateInfo{{
-		SType:             vk.StructureTypeComputePipelineCreateInfo,
-		Stage:             stage,
-		Layout:            b.pipeLayout,
-		BasePipelineIndex: -1,
-	}}, nil, pipes); res != vk.Success {
+	pipe, res := createComputePipeline(b.dev, b.pipeCache, mod, b.pipeLayout, spec)
+	if res != vk.Success {
 		return nil, resultErr(fmt.Sprintf("create pipeline %s%v", kernel, spec), res)
 	}
-	b.pipes[key] = pipes[0]
-	return pipes[0], nil
+	b.pipes[key] = pipe
+	return pipe, nil
 }
 
 // descriptorSet returns the set binding blocks[i] at binding i, creating it

@@ -10,7 +10,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
-	"github.com/ijepa-go/ijepa/ijepa/viz"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
 
 // testRun writes a run directory as the trainer would (docs/RUNS.md): a
@@ -34,17 +34,17 @@ func testRun(t *testing.T, steps int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(viz.RunFile(dir, viz.ConfigFile), y, 0o644); err != nil {
+	if err := os.WriteFile(runlog.Path(dir, runlog.ConfigFile), y, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(viz.RunFile(dir, viz.LogFile), []byte("step,epoch,loss,lr,wd,momentum,context,target,img_per_s,elapsed_s\n"), 0o644); err != nil {
+	if err := os.WriteFile(runlog.Path(dir, runlog.LogFile), []byte("step,epoch,loss,lr,wd,momentum,context,target,img_per_s,elapsed_s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	appendLog(t, dir, 1, steps)
-	if err := os.WriteFile(viz.RunFile(dir, viz.EvalFile), []byte("step,features,probe_acc,knn_acc\n0,target,0.3,0.25\n0,pixels,0.2,0.2\n"), 0o644); err != nil {
+	if err := os.WriteFile(runlog.Path(dir, runlog.EvalFile), []byte("step,features,probe_acc,knn_acc\n0,target,0.3,0.25\n0,pixels,0.2,0.2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mc, err := viz.ModelConfig(cfg)
+	mc, err := cfg.ModelConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func testRun(t *testing.T, steps int) string {
 	if err := os.MkdirAll(filepath.Join(dir, "checkpoints"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Save(viz.RunFile(dir, viz.LatestCheckpoint), nil); err != nil {
+	if err := m.Save(runlog.Path(dir, runlog.LatestCheckpoint), nil); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -68,7 +68,7 @@ func testRun(t *testing.T, steps int) string {
 // appendLog appends the rows of steps from to to log.csv.
 func appendLog(t *testing.T, dir string, from, to int) {
 	t.Helper()
-	f, err := os.OpenFile(viz.RunFile(dir, viz.LogFile), os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(runlog.Path(dir, runlog.LogFile), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

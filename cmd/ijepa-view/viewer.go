@@ -10,6 +10,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/data"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/viz"
 )
 
@@ -72,8 +73,8 @@ type viewer struct {
 
 	stamps   map[string]stamp
 	lastPoll time.Time
-	log      []viz.LogRow
-	eval     []viz.EvalRow
+	log      []runlog.LogRow
+	eval     []runlog.EvalRow
 	logErr   string
 
 	follow  bool
@@ -168,7 +169,7 @@ func (v *viewer) update(force bool) bool {
 // changedFile reports whether the file has a new version since the last
 // call, and whether it exists.
 func (v *viewer) changedFile(name string, force bool) (changed, exists bool) {
-	st, ok := statStamp(viz.RunFile(v.dir, name))
+	st, ok := statStamp(runlog.Path(v.dir, name))
 	old, had := v.stamps[name]
 	if !ok {
 		delete(v.stamps, name)
@@ -181,10 +182,10 @@ func (v *viewer) changedFile(name string, force bool) (changed, exists bool) {
 func (v *viewer) poll(force bool) bool {
 	changed := false
 	if v.cfg == nil {
-		if ch, ok := v.changedFile(viz.ConfigFile, force); ch || force {
+		if ch, ok := v.changedFile(runlog.ConfigFile, force); ch || force {
 			changed = true
 			if !ok {
-				v.cfgErr = "waiting for " + viz.RunFile(v.dir, viz.ConfigFile)
+				v.cfgErr = "waiting for " + runlog.Path(v.dir, runlog.ConfigFile)
 			} else if err := v.loadConfig(); err != nil {
 				v.cfgErr = err.Error()
 			} else {
@@ -192,22 +193,22 @@ func (v *viewer) poll(force bool) bool {
 			}
 		}
 	}
-	if ch, ok := v.changedFile(viz.LogFile, force); ch {
+	if ch, ok := v.changedFile(runlog.LogFile, force); ch {
 		changed = true
 		v.log, v.logErr = nil, ""
 		if ok {
-			log, err := viz.ReadLog(viz.RunFile(v.dir, viz.LogFile))
+			log, err := runlog.ReadLog(runlog.Path(v.dir, runlog.LogFile))
 			if err != nil {
 				v.logErr = err.Error()
 			}
 			v.log = log
 		}
 	}
-	if ch, ok := v.changedFile(viz.EvalFile, force); ch {
+	if ch, ok := v.changedFile(runlog.EvalFile, force); ch {
 		changed = true
 		v.eval = nil
 		if ok {
-			v.eval, _ = viz.ReadEval(viz.RunFile(v.dir, viz.EvalFile))
+			v.eval, _ = runlog.ReadEval(runlog.Path(v.dir, runlog.EvalFile))
 		}
 	}
 	if v.follow {
@@ -223,7 +224,7 @@ func (v *viewer) poll(force bool) bool {
 }
 
 func (v *viewer) loadConfig() error {
-	cfg, err := config.Load(viz.RunFile(v.dir, viz.ConfigFile))
+	cfg, err := config.Load(runlog.Path(v.dir, runlog.ConfigFile))
 	if err != nil {
 		return err
 	}
@@ -256,7 +257,7 @@ func (v *viewer) schedule() {
 		})
 		return
 	}
-	path := viz.RunFile(v.dir, viz.LatestCheckpoint)
+	path := runlog.Path(v.dir, runlog.LatestCheckpoint)
 	st, ok := statStamp(path)
 	if !ok {
 		if v.feats == nil {

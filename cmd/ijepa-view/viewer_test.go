@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ijepa-go/ijepa/ijepa/viz"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
 
 // pump updates v until its work is done and both pictures are there, or
@@ -29,7 +29,7 @@ func pump(t *testing.T, v *viewer) {
 // forth, and picks up a new checkpoint.
 func TestViewerFollowsTheRun(t *testing.T) {
 	dir := testRun(t, 12)
-	cfgPath := viz.RunFile(dir, viz.ConfigFile)
+	cfgPath := runlog.Path(dir, runlog.ConfigFile)
 	raw, err := os.ReadFile(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestViewerFollowsTheRun(t *testing.T) {
 	// A new checkpoint is picked up; a broken one is reported and the last
 	// good pictures stay.
 	old := v.feats
-	if err := os.WriteFile(viz.RunFile(dir, viz.LatestCheckpoint), []byte("not a checkpoint"), 0o644); err != nil {
+	if err := os.WriteFile(runlog.Path(dir, runlog.LatestCheckpoint), []byte("not a checkpoint"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Millisecond)

@@ -16,7 +16,7 @@ func init() {
 	register(command{
 		name:    "bench",
 		summary: "time training steps (img/s, ms/step, per-op times, peak memory), optionally against PyTorch",
-		usage:   "[--config tiny32|small224] [--backend NAME] [--steps N] [--torch]",
+		usage:   "[--config tiny32|small224] [--backend NAME] [--plugin-dir DIR] [--steps N] [--torch]",
 		run:     runBench,
 	})
 }
@@ -24,7 +24,7 @@ func init() {
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", stderr)
 	cfgName := fs.String("config", "tiny32", "a training preset (ijepa/config); tiny32 and small224 are the ones the PyTorch anchor also runs")
-	spec := fs.String("backend", "cpu", "backend: cpu, cpu-ref, vulkan[:DEVICE], plugin:PATH")
+	spec := backendFlag(fs, "cpu", "backend")
 	warmup := fs.Int("warmup", 2, "untimed warm-up steps")
 	steps := fs.Int("steps", 4, "timed steps")
 	opSteps := fs.Int("op-steps", 2, "further steps with every op timed, for the per-op table (0: none)")

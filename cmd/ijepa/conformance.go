@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
-	"github.com/ijepa-go/ijepa/backend/plugin"
 	"github.com/ijepa-go/ijepa/conformance"
 	"github.com/ijepa-go/ijepa/conformance/naive"
 )
@@ -18,20 +17,19 @@ func init() {
 	register(command{
 		name:    "conformance",
 		summary: "check every op of a backend against the reference",
-		usage:   "[--backend NAME] [--op REGEX] [--seed N]",
+		usage:   "[--backend NAME] [--plugin-dir DIR] [--op REGEX] [--seed N]",
 		run:     runConformance,
 	})
 }
 
 func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("conformance", stderr)
-	spec := fs.String("backend", "cpu", "backend to check: cpu, vulkan[:DEVICE], plugin:PATH")
+	spec := backendFlag(fs, "cpu", "backend to check")
 	opRe := fs.String("op", "", "check only ops whose name matches this regular expression")
 	seed := fs.Uint64("seed", 0, "seed of every input (0: a random one, printed so the run can be replayed)")
 	ref := fs.String("reference", "", "reference: naive, cpu-ref or cpu (default: naive for the CPU backends, cpu-ref otherwise)")
 	maxFail := fs.Int("failures", 10, "failing cases to print per op (-1: all)")
 	noFD := fs.Bool("no-fd", false, "skip the finite-difference checks of backward ops")
-	plugin.DirFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

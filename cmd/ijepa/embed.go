@@ -10,7 +10,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/ijepa-go/ijepa/backend"
-	"github.com/ijepa-go/ijepa/backend/plugin"
 	"github.com/ijepa-go/ijepa/ijepa/data"
 	"github.com/ijepa-go/ijepa/ijepa/interop"
 )
@@ -30,8 +29,7 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("out", "features.npy", "features file: .npy (NumPy; with --patches a second file NAME_patches.npy) or .safetensors")
 	patches := fs.Bool("patches", false, "also write the per-patch features [images, patches, dim]")
 	which := fs.String("encoder", string(interop.Target), "encoder to run: target_encoder (the one evaluated downstream) or encoder (the context encoder)")
-	spec := fs.String("backend", "cpu", "backend: cpu, vulkan[:DEVICE], plugin:PATH")
-	plugin.DirFlag(fs)
+	spec := backendFlag(fs, "cpu", "backend")
 	batch := fs.Int("batch", 16, "images per forward pass")
 	heads := fs.Int("heads", 0, "attention heads, for an encoder of no official size whose file does not record them")
 	stretch := fs.Bool("stretch", false, "resize the whole image to the encoder's size (default: its largest central square, keeping the aspect ratio)")

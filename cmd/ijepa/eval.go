@@ -11,6 +11,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/train"
 )
 
@@ -18,7 +19,7 @@ func init() {
 	register(command{
 		name:    "eval",
 		summary: "score a checkpoint's frozen target encoder (linear probe, k-NN) beside a random-init encoder and raw pixels",
-		usage:   "--run DIR | --checkpoint FILE [--config NAME|FILE] [--backend NAME] [--dataset KIND[:PATH]] [--set section.key=value ...]",
+		usage:   "--run DIR | --checkpoint FILE [--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--dataset KIND[:PATH]] [--set section.key=value ...]",
 		run:     runEval,
 	})
 }
@@ -46,7 +47,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Visit(func(f *flag.Flag) { configGiven = configGiven || f.Name == "config" })
 	path := *ckpt
 	if path == "" {
-		path = filepath.Join(*runDir, train.CheckpointDir, train.LatestFile)
+		path = filepath.Join(*runDir, runlog.CheckpointDir, runlog.LatestFile)
 	}
 	info, err := train.ReadCheckpointInfo(path)
 	if err != nil {
@@ -59,7 +60,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case configGiven:
 		c, err = cf.openConfig("")
 	case *runDir != "":
-		c, err = cf.openConfig(filepath.Join(*runDir, train.ConfigFile))
+		c, err = cf.openConfig(filepath.Join(*runDir, runlog.ConfigFile))
 	case info.Config != nil:
 		c = info.Config
 		if err = cf.apply(c); err == nil {
@@ -76,7 +77,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer be.Close()
-	mc, err := train.ModelConfig(c)
+	mc, err := c.ModelConfig()
 	if err != nil {
 		return err
 	}
@@ -106,23 +107,24 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	printEvalTable(stdout, fmt.Sprintf("%s (step %d): %d train / %d test images of %s, %d classes",
 		path, info.Step, ntr, nte, c.IJEPAGo.Dataset, classes), rows)
 	if *runDir != "" {
-		if err := train.AppendEval(*runDir, rows); err != nil {
+		path := runlog.Path(*runDir, runlog.EvalFile)
+		if err := runlog.AppendEval(path, rows); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "appended to %s\n", filepath.Join(*runDir, train.EvalFile))
+		fmt.Fprintf(stdout, "appended to %s\n", path)
 	}
 	return nil
 }
 
 // featureNames are the table's names of eval.csv's features column.
 var featureNames = map[string]string{
-	train.FeaturesTarget: "target encoder (trained)",
-	train.FeaturesRandom: "random-init encoder",
-	train.FeaturesPixels: "raw pixels",
+	runlog.FeaturesTarget: "target encoder (trained)",
+	runlog.FeaturesRandom: "random-init encoder",
+	runlog.FeaturesPixels: "raw pixels",
 }
 
 // printEvalTable prints one evaluation: a row per kind of features.
-func printEvalTable(w io.Writer, title string, rows []train.EvalRow) {
+func printEvalTable(w io.Writer, title string, rows []runlog.EvalRow) {
 	fmt.Fprintln(w, title)
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "features\tlinear probe\tk-NN\t")

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/viz"
 )
 
@@ -14,19 +15,19 @@ func init() {
 	register(command{
 		name:    "features",
 		summary: "draw the first three principal components of a checkpoint's patch features as RGB beside the images (PNG)",
-		usage:   "--checkpoint FILE|RUN_DIR [--config FILE|PRESET] [--images N] [--backend NAME] --out pca.png",
+		usage:   "--checkpoint FILE|RUN_DIR [--config FILE|PRESET] [--images N] [--backend NAME] [--plugin-dir DIR] --out pca.png",
 		run:     runFeatures,
 	})
 }
 
 func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("features", stderr)
-	ckpt := fs.String("checkpoint", "", "checkpoint file (ours, or an official .pth.tar), or a run directory (its "+viz.LatestCheckpoint+")")
+	ckpt := fs.String("checkpoint", "", "checkpoint file (ours, or an official .pth.tar), or a run directory (its "+runlog.LatestCheckpoint+")")
 	cfgName := fs.String("config", "", "config file or preset whose held-out images to show (default: the run directory's config.yaml, else the "+defaultPictureConfig+" preset)")
 	n := fs.Int("images", 8, "held-out images to analyse and draw")
 	cols := fs.Int("cols", 4, "image and map pairs per row")
 	cell := fs.Int("cell", 160, "wanted side of an image in pixels (images are enlarged by whole factors)")
-	beName := fs.String("backend", "", "backend to run the encoder on (default: the config's)")
+	beName := backendFlag(fs, "", "backend to run the encoder on (default: the config's)")
 	out := fs.String("out", "pca.png", "PNG file to write")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -46,7 +47,7 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	path := *ckpt
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = viz.RunFile(path, viz.LatestCheckpoint)
+		path = runlog.Path(path, runlog.LatestCheckpoint)
 	}
 	if *cfgName == "" {
 		*cfgName = runConfigFor(path)

@@ -14,6 +14,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/data"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/viz"
 )
 
@@ -127,7 +128,7 @@ func TestPlotCommand(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
 	got := readPNG(t, out)
-	log, _ := viz.ReadLog(filepath.Join(dir, "log.csv"))
+	log, _ := runlog.ReadLog(filepath.Join(dir, "log.csv"))
 	want, err := viz.Curves(log, nil, viz.CurveOptions{Width: 900, Height: 700, Title: viz.RunTitle(dir, log)})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +159,7 @@ func TestPlotCommand(t *testing.T) {
 // encoder, finding the checkpoint and config from the directory.
 func TestFeaturesCommand(t *testing.T) {
 	dir, cfg := smallRun(t)
-	mc, err := viz.ModelConfig(cfg)
+	mc, err := cfg.ModelConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestFeaturesCommand(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "checkpoints"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Save(viz.RunFile(dir, viz.LatestCheckpoint), nil); err != nil {
+	if err := m.Save(runlog.Path(dir, runlog.LatestCheckpoint), nil); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "pca.png")
@@ -182,7 +183,7 @@ func TestFeaturesCommand(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
 	got := readPNG(t, out)
-	enc, err := viz.LoadTarget(be, viz.RunFile(dir, viz.LatestCheckpoint))
+	enc, err := viz.LoadTarget(be, runlog.Path(dir, runlog.LatestCheckpoint))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/viz"
 )
 
@@ -33,11 +34,11 @@ func runPlot(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	dir := pos[0]
-	log, err := viz.ReadLog(viz.RunFile(dir, viz.LogFile))
+	log, err := runlog.ReadLog(runlog.Path(dir, runlog.LogFile))
 	if err != nil {
 		return err
 	}
-	eval, err := viz.ReadEval(viz.RunFile(dir, viz.EvalFile))
+	eval, err := runlog.ReadEval(runlog.Path(dir, runlog.EvalFile))
 	if err != nil {
 		return err
 	}

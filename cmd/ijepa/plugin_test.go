@@ -35,6 +35,14 @@ func TestCPUPlugin(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "open with --backend plugin:cpu") || !strings.Contains(out, "path: "+path) {
 		t.Fatalf("backends with the plugin directory: exit %d\n%s%s", code, out, errs)
 	}
+	// train finds plugin:cpu in --plugin-dir, as every command with
+	// --backend does.
+	runDir := filepath.Join(t.TempDir(), "run")
+	code, out, errs = run("train", "--config", writeTiny(t, ""), "--backend", "plugin:cpu", "--plugin-dir", dir,
+		"--run", runDir, "--steps", "2", "--eval=false", "--quiet")
+	if code != 0 || !strings.Contains(out, "trained steps 1 to 2") {
+		t.Fatalf("train --backend plugin:cpu --plugin-dir: exit %d\n%s%s", code, out, errs)
+	}
 	t.Setenv("IJEPA_PLUGIN_DIR", dir)
 	code, out, errs = run("conformance", "--backend", "plugin:cpu", "--op", "^matmul$", "--seed", "11")
 	if code != 0 || !strings.Contains(out, "backend plugin:cpu against cpu") {
@@ -57,5 +65,26 @@ func TestVulkanPlugin(t *testing.T) {
 	code, out, errs := run("conformance", "--backend", "plugin:"+filepath.Join(dir, "ijepa-backend-vulkan"), "--seed", "11")
 	if code != 0 || !strings.Contains(out, "PASS: ") || !strings.Contains(out, " 0 failed, 0 unsupported") {
 		t.Fatalf("conformance through the Vulkan plugin: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// Every command that takes --backend also takes --plugin-dir, so that
+// --backend plugin:NAME finds its executable wherever it is used.
+func TestBackendFlagHasPluginDir(t *testing.T) {
+	n := 0
+	for name := range commands {
+		if name == "view" { // the ijepa-view binary's flags, not ours
+			continue
+		}
+		_, _, help := run(name, "-h")
+		if strings.Contains(help, "-backend") {
+			n++
+			if !strings.Contains(help, "-plugin-dir") {
+				t.Errorf("ijepa %s takes --backend but not --plugin-dir:\n%s", name, help)
+			}
+		}
+	}
+	if n < 6 {
+		t.Errorf("%d commands take --backend; want train, eval, bench, features, embed and conformance at least", n)
 	}
 }

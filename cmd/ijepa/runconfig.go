@@ -45,12 +45,13 @@ type namedOverride struct {
 	value     *string
 }
 
-// addConfigFlags declares --config, --backend, --seed, --dataset and --set,
+// addConfigFlags declares --config, --backend (with --plugin-dir), --seed,
+// --dataset and --set,
 // plus the named overrides given as flag -> key pairs.
 func addConfigFlags(fs *flag.FlagSet, defaultConfig string, named ...[3]string) *configFlags {
 	cf := &configFlags{}
 	cf.config = fs.String("config", defaultConfig, "config: a preset ("+strings.Join(config.Presets(), ", ")+") or a YAML file in the official format")
-	cf.backend = fs.String("backend", "", "backend: cpu, vulkan[:DEVICE], plugin:PATH (default: ijepago.backend)")
+	cf.backend = backendFlag(fs, "", "backend (default: the config's ijepago.backend)")
 	cf.seed = fs.String("seed", "", "seed of the weights, data order, augmentations and masks (ijepago.seed)")
 	cf.dataset = fs.String("dataset", "", "dataset: a kind ("+strings.Join(data.Kinds, ", ")+"), KIND:PATH, or a PATH whose kind is recognised")
 	fs.Var(&cf.sets, "set", "override a config key: section.key=value, value in YAML (repeatable; applied last)")

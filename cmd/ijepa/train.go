@@ -10,6 +10,9 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/ijepa/config"
+	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/train"
 )
 
@@ -17,7 +20,7 @@ func init() {
 	register(command{
 		name:    "train",
 		summary: "pre-train with I-JEPA into a run directory (config.yaml, log.csv, eval.csv, checkpoints/)",
-		usage:   "[--config NAME|FILE] [--backend NAME] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--checkpoint FILE] [--resume] [--quiet]",
+		usage:   "[--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--checkpoint FILE] [--resume] [--quiet] [--dry-run]",
 		run:     runTrain,
 	})
 }
@@ -45,9 +48,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"with --resume, the run in --run goes on from it instead of its latest checkpoint")
 	quiet := fs.Bool("quiet", false, "no progress bar: a log line every ijepago.log_every steps (also when stderr is not a terminal)")
 	evalEnd := fs.Bool("eval", true, "evaluate the target encoder (linear probe and k-NN beside a random-init encoder and raw pixels) every ijepago.probe_every steps and at the end")
-	// --dry-run (build the model, print its summary, train nothing) belongs
-	// to the interop work and is declared there; it goes here, before the
-	// run directory is touched.
+	dryRun := fs.Bool("dry-run", false, "build the model the config describes and print its summary (parameter counts per module, counted from the shapes: nothing is allocated); read no data, train nothing, write no run directory")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -70,11 +71,14 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			dir = base.Logging.Folder
 		}
-		cfgPath = filepath.Join(dir, train.ConfigFile)
+		cfgPath = filepath.Join(dir, runlog.ConfigFile)
 	}
 	c, err := cf.openConfig(cfgPath)
 	if err != nil {
 		return err
+	}
+	if *dryRun {
+		return printModelSummary(stdout, c)
 	}
 	if dir == "" {
 		dir = c.Logging.Folder
@@ -99,7 +103,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if len(res.Evals) > 0 {
 		last := res.Evals[len(res.Evals)-1].Step
-		var rows []train.EvalRow
+		var rows []runlog.EvalRow
 		for _, r := range res.Evals {
 			if r.Step == last {
 				rows = append(rows, r)
@@ -109,6 +113,23 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		printEvalTable(stdout, fmt.Sprintf("evaluation at step %d", last), rows)
 	}
 	return nil
+}
+
+// printModelSummary declares the model c trains (no values: nothing is
+// allocated, so ViT-H is as quick as the quick preset) and writes its
+// summary.
+func printModelSummary(w io.Writer, c *config.Config) error {
+	mc, err := c.ModelConfig()
+	if err != nil {
+		return err
+	}
+	m, err := model.New(mc)
+	if err != nil {
+		return fmt.Errorf("config %q: %w", c.Source(), err)
+	}
+	fmt.Fprintf(w, "config %s: %d images of %dx%d per batch, %s loss (dry run: nothing trained)\n",
+		c.Source(), c.Data.BatchSize, c.Data.CropSize, c.Data.CropSize, m.Cfg.Loss)
+	return m.WriteSummary(w)
 }
 
 // printTraining summarises a run's steps: where the loss started and ended.
@@ -123,7 +144,7 @@ func printTraining(w io.Writer, dir string, res *train.Result) {
 	fmt.Fprintf(w, "trained steps %d to %d in %.1fs: loss %.4f at step %d, %.4f at step %d (mean of the last %d: %.4f)\n",
 		res.Start+1, res.Step, res.Elapsed.Seconds(), res.Losses[0], res.Start+1, res.Losses[n-1], res.Step, len(tail), mean)
 	var files []string
-	for _, f := range []string{train.LogFile, train.EvalFile, filepath.Join(train.CheckpointDir, train.LatestFile)} {
+	for _, f := range []string{runlog.LogFile, runlog.EvalFile, filepath.Join(runlog.CheckpointDir, runlog.LatestFile)} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			files = append(files, filepath.ToSlash(f))
 		}

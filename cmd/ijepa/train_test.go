@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/ijepa-go/ijepa/ijepa/train"
-	"github.com/ijepa-go/ijepa/ijepa/viz"
+	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
 
 // tinyConfig is a config file for a run of a few seconds: vit_nano on
@@ -76,10 +77,10 @@ func TestTrainEvalResume(t *testing.T) {
 	if !strings.Contains(errs, "msg=step step=") {
 		t.Errorf("--quiet printed no step lines:\n%s", errs)
 	}
-	if n := csvRows(t, filepath.Join(dir, train.LogFile)); n != 3 {
+	if n := csvRows(t, filepath.Join(dir, runlog.LogFile)); n != 3 {
 		t.Errorf("log.csv has %d rows, want 3", n)
 	}
-	if n := csvRows(t, filepath.Join(dir, train.EvalFile)); n != 3 {
+	if n := csvRows(t, filepath.Join(dir, runlog.EvalFile)); n != 3 {
 		t.Errorf("eval.csv has %d rows, want 3", n)
 	}
 
@@ -92,11 +93,11 @@ func TestTrainEvalResume(t *testing.T) {
 			t.Errorf("eval output lacks %q:\n%s", s, out)
 		}
 	}
-	rows, err := viz.ReadEval(filepath.Join(dir, train.EvalFile))
+	rows, err := runlog.ReadEval(filepath.Join(dir, runlog.EvalFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 6 || rows[3].Features != train.FeaturesTarget || rows[3] != rows[0] {
+	if len(rows) != 6 || rows[3].Features != runlog.FeaturesTarget || rows[3] != rows[0] {
 		t.Errorf("eval.csv: %+v; want the training run's final evaluation repeated", rows)
 	}
 
@@ -110,7 +111,7 @@ func TestTrainEvalResume(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "trained steps 4 to 5") {
 		t.Fatalf("train --resume: exit %d\n%s%s", code, out, errs)
 	}
-	if n := csvRows(t, filepath.Join(dir, train.LogFile)); n != 5 {
+	if n := csvRows(t, filepath.Join(dir, runlog.LogFile)); n != 5 {
 		t.Errorf("log.csv has %d rows after the resume, want 5", n)
 	}
 }
@@ -200,5 +201,77 @@ func TestTrainCorruptImage(t *testing.T) {
 	code, out, errs := run("train", "--config", cfg, "--dataset", root, "--run", filepath.Join(t.TempDir(), "run"), "--steps", "2", "--quiet", "--eval=false")
 	if code == 0 || !strings.Contains(errs, bad) || strings.Count(strings.TrimSpace(errs), "\n") > 1 {
 		t.Errorf("exit %d\nstdout %s\nstderr %s\nwant one line naming %s", code, out, errs, bad)
+	}
+}
+
+// train --dry-run builds the model a config describes and prints its
+// summary — for the official ViT-H/14 preset and the official YAML file
+// alike — without reading data, opening a backend or writing the run
+// directory: ViT-H/14 at 224 has 630.43M trainable encoder parameters
+// (630.76M with the fixed position table), its predictor 22.38M with its
+// table.
+func TestTrainDryRun(t *testing.T) {
+	for _, cfg := range []string{"in1k_vith14_ep300", "../../ijepa/config/testdata/in1k_vith14_ep300.yaml"} {
+		dir := filepath.Join(t.TempDir(), "run")
+		// An unknown backend shows that none is opened.
+		code, out, errOut := run("train", "--config", cfg, "--dry-run", "--run", dir, "--backend", "no-such-backend")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", cfg, code, errOut)
+		}
+		for _, want := range []string{
+			"encoder: vit_huge, 224x224 px in 16x16 patches of 14, width 1280, depth 32",
+			"total: 630.76M, 630.43M trainable",
+			"predictor: width 384, depth 12",
+			"total: 22.38M, 22.28M trainable",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: the summary lacks %q:\n%s", cfg, want, out)
+			}
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s: --dry-run wrote the run directory %s", cfg, dir)
+		}
+	}
+	code, _, errOut := run("train", "--dry-run", "--model", "vit_enormous")
+	if code == 0 || !strings.Contains(errOut, "meta.model_name") {
+		t.Errorf("unknown model: exit %d, %q; want an error naming meta.model_name", code, errOut)
+	}
+}
+
+// ijepa train --backend vulkan trains on the machine's Vulkan device
+// (lavapipe in CI): a few steps of the tiny config, whose first loss — same
+// seed, same weights, same batch — matches the CPU backend's.
+func TestTrainVulkan(t *testing.T) {
+	vb, err := backend.Open("vulkan")
+	if err != nil {
+		t.Skipf("no Vulkan device here, so ijepa train --backend vulkan is not tested: %v", err)
+	}
+	vb.Close()
+	cfg := writeTiny(t, "")
+	first := map[string]runlog.LogRow{}
+	for _, be := range []string{"cpu", "vulkan"} {
+		dir := filepath.Join(t.TempDir(), be)
+		code, out, errs := run("train", "--config", cfg, "--backend", be, "--run", dir, "--steps", "3", "--eval=false", "--quiet")
+		if code != 0 || !strings.Contains(out, "trained steps 1 to 3") {
+			t.Fatalf("train --backend %s: exit %d\n%s%s", be, code, out, errs)
+		}
+		rows, err := runlog.ReadLog(runlog.Path(dir, runlog.LogFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 3 {
+			t.Fatalf("%s: %d rows in log.csv, want 3", be, len(rows))
+		}
+		for _, r := range rows {
+			if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) || r.Loss <= 0 {
+				t.Errorf("%s: step %d loss %v", be, r.Step, r.Loss)
+			}
+		}
+		first[be] = rows[0]
+	}
+	c, v := first["cpu"].Loss, first["vulkan"].Loss
+	t.Logf("first loss: cpu %v, vulkan %v", c, v)
+	if math.Abs(c-v) > 1e-3*c {
+		t.Errorf("the first step's loss is %v on the CPU and %v on Vulkan", c, v)
 	}
 }

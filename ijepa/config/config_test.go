@@ -10,6 +10,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/ijepa/data"
 	"github.com/ijepa-go/ijepa/ijepa/mask"
+	"github.com/ijepa-go/ijepa/ijepa/model"
 )
 
 // The official in1k_vith14_ep300.yaml parses to the values of the table in
@@ -84,6 +85,44 @@ func TestModels(t *testing.T) {
 	}
 	if _, err := LookupModel("vit_enormous"); err == nil || !strings.Contains(err.Error(), "vit_small") {
 		t.Errorf("unknown model: %v", err)
+	}
+}
+
+// ModelConfig maps a config to the model it trains: the encoder of
+// meta.model_name (its name kept for summaries), the image and patch sides,
+// the predictor and the loss; an unknown model is an error naming the key.
+func TestModelConfig(t *testing.T) {
+	official, err := Load("testdata/in1k_vith14_ep300.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick, err := Preset("quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick.IJEPAGo.Loss = "l2"
+	for _, tc := range []struct {
+		c    *Config
+		want model.Config
+	}{
+		{official, model.Config{Model: "vit_huge", Dim: 1280, Depth: 32, Heads: 16, MLPHidden: 5120, ImgSize: 224, Patch: 14,
+			PredDim: 384, PredDepth: 12, Loss: model.SmoothL1}},
+		{quick, model.Config{Model: quick.Meta.ModelName, Dim: models[quick.Meta.ModelName].Dim, Depth: models[quick.Meta.ModelName].Depth,
+			Heads: models[quick.Meta.ModelName].Heads, MLPHidden: models[quick.Meta.ModelName].MLPHidden,
+			ImgSize: quick.Data.CropSize, Patch: quick.Mask.PatchSize, PredDim: quick.Meta.PredEmbDim, PredDepth: quick.Meta.PredDepth, Loss: model.L2}},
+	} {
+		got, err := tc.c.ModelConfig()
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %+v %v, want %+v", tc.c.Source(), got, err, tc.want)
+		}
+		// The mapped config declares a model of that shape.
+		if m, err := model.New(got); err != nil || m.EncCfg.Dim != tc.want.Dim || len(m.Predictor.Blocks) != tc.want.PredDepth {
+			t.Errorf("%s: model.New: %v", tc.c.Source(), err)
+		}
+	}
+	quick.Meta.ModelName = "vit_enormous"
+	if _, err := quick.ModelConfig(); err == nil || !strings.Contains(err.Error(), "meta.model_name") {
+		t.Errorf("unknown model: %v, want an error naming meta.model_name", err)
 	}
 }
 

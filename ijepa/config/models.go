@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/ijepa-go/ijepa/nn"
 )
 
 // Model is a ViT's shape.
@@ -17,25 +19,25 @@ type Model struct {
 // MLPRatio is MLPHidden / Dim (4, or 48/11 for vit_giant).
 func (m Model) MLPRatio() float64 { return float64(m.MLPHidden) / float64(m.Dim) }
 
-// models holds the official vit_* constructors' shapes and the project's own
-// small encoders.
-var models = map[string]Model{
-	"vit_tiny":  {Dim: 192, Depth: 12, Heads: 3, MLPHidden: 768},
-	"vit_small": {Dim: 384, Depth: 12, Heads: 6, MLPHidden: 1536},
-	"vit_base":  {Dim: 768, Depth: 12, Heads: 12, MLPHidden: 3072},
-	"vit_large": {Dim: 1024, Depth: 24, Heads: 16, MLPHidden: 4096},
-	"vit_huge":  {Dim: 1280, Depth: 32, Heads: 16, MLPHidden: 5120},
-	"vit_giant": {Dim: 1408, Depth: 40, Heads: 16, MLPHidden: 6144}, // mlp ratio 48/11
-	// Project presets: vit_tiny's width at half its depth (the tiny32
-	// config), and very small encoders for the quick start and tests.
-	"vit_micro": {Dim: 192, Depth: 6, Heads: 3, MLPHidden: 768},
-	"vit_nano":  {Dim: 96, Depth: 4, Heads: 3, MLPHidden: 384},
-	"vit_pico":  {Dim: 64, Depth: 4, Heads: 4, MLPHidden: 256},
-	// The shape of ijepa/interop's PyTorch fixture (testdata/tiny.pth.tar,
-	// a checkpoint saved as the official trainer saves one), so that
-	// training from it is tested end to end.
-	"vit_femto": {Dim: 24, Depth: 2, Heads: 2, MLPHidden: 96},
-}
+// models holds the official vit_* constructors' shapes (nn.Variants) and
+// the project's own small encoders.
+var models = func() map[string]Model {
+	m := map[string]Model{
+		// Project presets: vit_tiny's width at half its depth (the tiny32
+		// config), and very small encoders for the quick start and tests.
+		"vit_micro": {Dim: 192, Depth: 6, Heads: 3, MLPHidden: 768},
+		"vit_nano":  {Dim: 96, Depth: 4, Heads: 3, MLPHidden: 384},
+		"vit_pico":  {Dim: 64, Depth: 4, Heads: 4, MLPHidden: 256},
+		// The shape of ijepa/interop's PyTorch fixture (testdata/tiny.pth.tar,
+		// a checkpoint saved as the official trainer saves one), so that
+		// training from it is tested end to end.
+		"vit_femto": {Dim: 24, Depth: 2, Heads: 2, MLPHidden: 96},
+	}
+	for _, v := range nn.Variants {
+		m[v.Name] = Model{Dim: v.Dim, Depth: v.Depth, Heads: v.Heads, MLPHidden: v.MLPHidden}
+	}
+	return m
+}()
 
 // ModelNames lists the encoder names meta.model_name accepts, sorted.
 func ModelNames() []string {

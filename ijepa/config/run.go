@@ -6,6 +6,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/ijepa/data"
 	"github.com/ijepa-go/ijepa/ijepa/mask"
+	"github.com/ijepa-go/ijepa/ijepa/model"
 )
 
 // Grid is the patch grid's side: crop_size / patch_size.
@@ -29,6 +30,23 @@ func (c *Config) MaskConfig() mask.Config {
 		Mode:         mask.Mode(c.IJEPAGo.MaskMode),
 		Seed:         c.IJEPAGo.Seed,
 	}
+}
+
+// ModelConfig is the shape of the model c trains: the encoder of
+// meta.model_name at crop_size and patch_size, the predictor of
+// pred_emb_dim and pred_depth, and the configured loss. model.New(mc)
+// declares it without allocating anything, so any size can be counted.
+func (c *Config) ModelConfig() (model.Config, error) {
+	enc, err := c.Encoder()
+	if err != nil {
+		return model.Config{}, &Error{Source: c.Source(), Key: "meta.model_name", Msg: err.Error()}
+	}
+	return model.Config{
+		Model: enc.Name, Dim: enc.Dim, Depth: enc.Depth, Heads: enc.Heads, MLPHidden: enc.MLPHidden,
+		ImgSize: c.Data.CropSize, Patch: c.Mask.PatchSize,
+		PredDim: c.Meta.PredEmbDim, PredDepth: c.Meta.PredDepth,
+		Loss: model.Loss(c.IJEPAGo.Loss),
+	}, nil
 }
 
 // Encoder is the shape of the context and target encoders.

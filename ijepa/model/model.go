@@ -35,8 +35,10 @@ const TargetEps = 1e-5
 
 // Config is the shape of an I-JEPA model.
 type Config struct {
-	// Model is an official encoder size (vit_tiny ... vit_giant), or
-	// empty when Dim, Depth, Heads and MLPHidden give the encoder.
+	// Model names the encoder (the config's meta.model_name; summaries
+	// show it). When Dim is 0 it must be an official size (vit_tiny ...
+	// vit_giant), which gives Dim, Depth, Heads and MLPHidden; otherwise
+	// those fields give the encoder and Model may be any name, or empty.
 	Model                        string
 	Dim, Depth, Heads, MLPHidden int
 	// ImgSize is the square image side and Patch the patch side.
@@ -51,7 +53,7 @@ type Config struct {
 // Encoder returns the encoder's configuration, resolving Model.
 func (c Config) Encoder() (nn.ViTConfig, error) {
 	v := nn.ViTConfig{ImgSize: c.ImgSize, Patch: c.Patch, Channels: 3, Dim: c.Dim, Depth: c.Depth, Heads: c.Heads, MLPHidden: c.MLPHidden}
-	if c.Model != "" {
+	if c.Model != "" && c.Dim == 0 {
 		variant, err := nn.LookupVariant(c.Model)
 		if err != nil {
 			return v, err

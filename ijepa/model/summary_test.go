@@ -12,12 +12,11 @@ import (
 // fromConfig builds the model a run configuration describes.
 func fromConfig(t *testing.T, c *config.Config) *model.Model {
 	t.Helper()
-	enc, err := c.Encoder()
+	mc, err := c.ModelConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := model.New(model.Config{Model: enc.Name, Dim: enc.Dim, Depth: enc.Depth, Heads: enc.Heads, MLPHidden: enc.MLPHidden,
-		ImgSize: c.Data.CropSize, Patch: c.Mask.PatchSize, PredDim: c.Meta.PredEmbDim, PredDepth: c.Meta.PredDepth})
+	m, err := model.New(mc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TimeSteps(ctx context.Context, c *config.Config, be backend.Backend, warmup
 	if err != nil {
 		return StepTiming{}, err
 	}
-	mc, err := ModelConfig(c)
+	mc, err := c.ModelConfig()
 	if err != nil {
 		return StepTiming{}, err
 	}

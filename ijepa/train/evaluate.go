@@ -12,19 +12,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/eval"
 	"github.com/ijepa-go/ijepa/ijepa/internal/rng"
 	"github.com/ijepa-go/ijepa/ijepa/model"
-)
-
-// The kinds of features an evaluation scores (eval.csv's features column).
-const (
-	// FeaturesTarget is the mean-pooled output of the trained target
-	// encoder.
-	FeaturesTarget = "target"
-	// FeaturesRandom is the same for a random-init encoder of the same
-	// shape (the run's own initialisation: the model at step 0).
-	FeaturesRandom = "random"
-	// FeaturesPixels is the normalised pixels, average-pooled to at most
-	// PixelSide x PixelSide.
-	FeaturesPixels = "pixels"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
 
 // PixelSide bounds the side of the raw-pixel baseline: larger images are
@@ -51,7 +39,7 @@ type Evaluator struct {
 	// transform.
 	trainX, testX           []float32
 	trainLabels, testLabels []int32
-	baselines               []EvalRow
+	baselines               []runlog.EvalRow
 }
 
 // NewEvaluator loads the evaluation images of c.
@@ -159,8 +147,8 @@ func loadImages(ds data.Dataset, idx []int, tf data.Transform) ([]float32, []int
 
 // Evaluate scores the target encoder of m (and, the first time, the
 // baselines) and returns one row per kind of features, all at step.
-func (e *Evaluator) Evaluate(m *model.Model, step int64) ([]EvalRow, error) {
-	row, err := e.score(FeaturesTarget, step, func(x []float32) ([]float32, int, error) { return encode(m, x) })
+func (e *Evaluator) Evaluate(m *model.Model, step int64) ([]runlog.EvalRow, error) {
+	row, err := e.score(runlog.FeaturesTarget, step, func(x []float32) ([]float32, int, error) { return encode(m, x) })
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +157,7 @@ func (e *Evaluator) Evaluate(m *model.Model, step int64) ([]EvalRow, error) {
 			return nil, err
 		}
 	}
-	rows := []EvalRow{row}
+	rows := []runlog.EvalRow{row}
 	for _, b := range e.baselines {
 		b.Step = step
 		rows = append(rows, b)
@@ -186,42 +174,42 @@ func (e *Evaluator) scoreBaselines(mc model.Config) error {
 		return err
 	}
 	defer rnd.Free()
-	r, err := e.score(FeaturesRandom, 0, func(x []float32) ([]float32, int, error) { return encode(rnd, x) })
+	r, err := e.score(runlog.FeaturesRandom, 0, func(x []float32) ([]float32, int, error) { return encode(rnd, x) })
 	if err != nil {
 		return err
 	}
-	p, err := e.score(FeaturesPixels, 0, func(x []float32) ([]float32, int, error) {
+	p, err := e.score(runlog.FeaturesPixels, 0, func(x []float32) ([]float32, int, error) {
 		return poolPixels(x, e.cfg.Data.CropSize, PixelSide)
 	})
 	if err != nil {
 		return err
 	}
-	e.baselines = []EvalRow{r, p}
+	e.baselines = []runlog.EvalRow{r, p}
 	return nil
 }
 
 // score maps both splits through f and runs the probe and the k-NN.
-func (e *Evaluator) score(kind string, step int64, f func(x []float32) ([]float32, int, error)) (EvalRow, error) {
+func (e *Evaluator) score(kind string, step int64, f func(x []float32) ([]float32, int, error)) (runlog.EvalRow, error) {
 	tr, d, err := f(e.trainX)
 	if err != nil {
-		return EvalRow{}, err
+		return runlog.EvalRow{}, err
 	}
 	te, _, err := f(e.testX)
 	if err != nil {
-		return EvalRow{}, err
+		return runlog.EvalRow{}, err
 	}
 	train := eval.Features{X: tr, N: len(e.trainLabels), D: d, Labels: e.trainLabels}
 	test := eval.Features{X: te, N: len(e.testLabels), D: d, Labels: e.testLabels}
 	ij := e.cfg.IJEPAGo
 	probe, err := eval.LinearProbe(train, test, e.classes, eval.ProbeOptions{L2: ij.ProbeL2, Iterations: ij.ProbeIterations})
 	if err != nil {
-		return EvalRow{}, fmt.Errorf("ijepa: %s features: %w", kind, err)
+		return runlog.EvalRow{}, fmt.Errorf("ijepa: %s features: %w", kind, err)
 	}
 	knn, err := eval.KNN(train, test, e.classes, eval.KNNOptions{K: ij.KNNK, Temperature: ij.KNNTemperature})
 	if err != nil {
-		return EvalRow{}, fmt.Errorf("ijepa: %s features: %w", kind, err)
+		return runlog.EvalRow{}, fmt.Errorf("ijepa: %s features: %w", kind, err)
 	}
-	return EvalRow{Step: step, Features: kind, ProbeAcc: probe.TestAccuracy, KNNAcc: knn}, nil
+	return runlog.EvalRow{Step: step, Features: kind, ProbeAcc: probe.TestAccuracy, KNNAcc: knn}, nil
 }
 
 // encode returns the mean-pooled target-encoder features of images, in

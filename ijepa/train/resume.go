@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/ijepa-go/ijepa/ijepa/interop"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/nn/safetensors"
 )
 
@@ -46,7 +47,7 @@ func (t *Trainer) startFile() string {
 		return t.opt.Checkpoint
 	}
 	if t.opt.Resume {
-		latest := filepath.Join(t.ckDir, LatestFile)
+		latest := filepath.Join(t.ckDir, runlog.LatestFile)
 		if _, err := os.Stat(latest); err == nil {
 			return latest
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/interop"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/nn/safetensors"
 )
 
@@ -145,7 +146,7 @@ func TestStartFromOfficialCheckpoint(t *testing.T) {
 			t.Fatalf("%s: %+v; want steps 5 and 6", file, res)
 		}
 		runs = append(runs, res.Losses)
-		info, err := ReadCheckpointInfo(filepath.Join(dir, CheckpointDir, LatestFile))
+		info, err := ReadCheckpointInfo(filepath.Join(dir, runlog.CheckpointDir, runlog.LatestFile))
 		if err != nil || info.Step != 6 || info.AdamWOffset != 2 || info.Config.Meta.ReadCheckpoint == "" || !info.Config.Meta.LoadCheckpoint {
 			t.Errorf("%s: checkpoint %+v %v; want step 6, offset 2 and the start recorded", file, info, err)
 		}
@@ -241,7 +242,7 @@ func TestStartRefusesAnotherModel(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: %v; want one line naming the file with %q", tc.sets, err, tc.want)
 		}
-		if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, runlog.ConfigFile)); err == nil {
 			t.Errorf("%v: config.yaml written", tc.sets)
 		}
 	}

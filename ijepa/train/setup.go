@@ -6,25 +6,8 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/data"
 	"github.com/ijepa-go/ijepa/ijepa/mask"
-	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/nn"
 )
-
-// ModelConfig is the shape of the model a config trains: the encoder of
-// meta.model_name at crop_size and patch_size, the predictor of
-// pred_emb_dim and pred_depth, and the configured loss.
-func ModelConfig(c *config.Config) (model.Config, error) {
-	enc, err := c.Encoder()
-	if err != nil {
-		return model.Config{}, &config.Error{Source: c.Source(), Key: "meta.model_name", Msg: err.Error()}
-	}
-	return model.Config{
-		Dim: enc.Dim, Depth: enc.Depth, Heads: enc.Heads, MLPHidden: enc.MLPHidden,
-		ImgSize: c.Data.CropSize, Patch: c.Mask.PatchSize,
-		PredDim: c.Meta.PredEmbDim, PredDepth: c.Meta.PredDepth,
-		Loss: model.Loss(c.IJEPAGo.Loss),
-	}, nil
-}
 
 // Schedules returns the official learning-rate, weight-decay and momentum
 // schedules of a config for a training set of ipe batches per epoch.

@@ -17,7 +17,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
-	"github.com/ijepa-go/ijepa/ijepa/viz"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
 
 // testConfig is a run small enough for unit tests: vit_nano on 24-pixel
@@ -69,7 +69,7 @@ func mustRun(t testing.TB, c *config.Config, dir string, resume bool) *Result {
 
 func losses(t testing.TB, dir string) []float64 {
 	t.Helper()
-	rows, err := viz.ReadLog(filepath.Join(dir, LogFile))
+	rows, err := runlog.ReadLog(filepath.Join(dir, runlog.LogFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestResumeMatchesUnbroken(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted at step 3") {
 		t.Fatalf("interrupted run: %v", err)
 	}
-	info, err := ReadCheckpointInfo(filepath.Join(stopAt, CheckpointDir, LatestFile))
+	info, err := ReadCheckpointInfo(filepath.Join(stopAt, runlog.CheckpointDir, runlog.LatestFile))
 	if err != nil || info.Step != 3 {
 		t.Fatalf("latest checkpoint after the interrupt: step %d, %v; want 3", info.Step, err)
 	}
@@ -165,22 +165,22 @@ func TestCheckpointFiles(t *testing.T) {
 	dir := t.TempDir()
 	c := testConfig(t, "ijepago.steps=5", "ijepago.checkpoint_every=2")
 	mustRun(t, c, dir, false)
-	for _, name := range []string{"step-0000002.safetensors", "step-0000004.safetensors", LatestFile} {
-		if _, err := os.Stat(filepath.Join(dir, CheckpointDir, name)); err != nil {
+	for _, name := range []string{"step-0000002.safetensors", "step-0000004.safetensors", runlog.LatestFile} {
+		if _, err := os.Stat(filepath.Join(dir, runlog.CheckpointDir, name)); err != nil {
 			t.Error(err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, CheckpointDir, "step-0000005.safetensors")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, runlog.CheckpointDir, "step-0000005.safetensors")); err == nil {
 		t.Error("the end of the run (step 5) wrote a numbered checkpoint; want latest only")
 	}
-	info, err := ReadCheckpointInfo(filepath.Join(dir, CheckpointDir, LatestFile))
+	info, err := ReadCheckpointInfo(filepath.Join(dir, runlog.CheckpointDir, runlog.LatestFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.Step != 5 || info.Seed != 7 || info.Config == nil || info.Config.Data.CropSize != 24 {
 		t.Errorf("latest: step %d seed %d config %v; want step 5, seed 7, the run's config", info.Step, info.Seed, info.Config)
 	}
-	saved, err := config.Load(filepath.Join(dir, ConfigFile))
+	saved, err := config.Load(filepath.Join(dir, runlog.ConfigFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,12 +271,12 @@ func TestNaNStopsAndKeepsTheLastGoodCheckpoint(t *testing.T) {
 			if strings.Count(err.Error(), "\n") > 0 {
 				t.Errorf("the error is not one line: %q", err)
 			}
-			latest := filepath.Join(dir, CheckpointDir, LatestFile)
+			latest := filepath.Join(dir, runlog.CheckpointDir, runlog.LatestFile)
 			info, err := ReadCheckpointInfo(latest)
 			if err != nil || info.Step != tc.lastGood {
 				t.Fatalf("latest checkpoint: step %d, %v; want the good one of step %d", info.Step, err, tc.lastGood)
 			}
-			if _, err := os.Stat(filepath.Join(dir, CheckpointDir, fmt.Sprintf(checkpointName, tc.lastGood+2))); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, runlog.CheckpointDir, runlog.StepCheckpoint(tc.lastGood+2))); err == nil {
 				t.Errorf("a checkpoint of step %d was written", tc.lastGood+2)
 			}
 			if res.Step != from {
@@ -308,7 +308,7 @@ func (f *failingReads) Read(t *backend.Tensor, dst []byte) error {
 // as it was and no temporary file behind.
 func TestCheckpointWriteIsAtomic(t *testing.T) {
 	c := testConfig(t)
-	mc, err := ModelConfig(c)
+	mc, err := c.ModelConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestCheckpointWriteIsAtomic(t *testing.T) {
 	be.left.Store(math.MaxInt64)
 	m := newTestModel(t, be, mc)
 	dir := t.TempDir()
-	path := filepath.Join(dir, LatestFile)
+	path := filepath.Join(dir, runlog.LatestFile)
 	meta, err := checkpointMeta(c, 3, 8, 0, 0.4)
 	if err != nil {
 		t.Fatal(err)
@@ -345,11 +345,11 @@ func TestCheckpointWriteIsAtomic(t *testing.T) {
 		for _, e := range entries {
 			names = append(names, e.Name())
 		}
-		t.Errorf("files left: %v; want only %s", names, LatestFile)
+		t.Errorf("files left: %v; want only %s", names, runlog.LatestFile)
 	}
 	// A crash that killed the process mid-write leaves a temporary file,
 	// which the next run removes; the checkpoint is untouched.
-	stale := filepath.Join(dir, "."+LatestFile+".tmp123")
+	stale := filepath.Join(dir, "."+runlog.LatestFile+".tmp123")
 	if err := os.WriteFile(stale, old[:len(old)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,7 @@ func TestResumeRefusesAnotherShape(t *testing.T) {
 	for _, set := range []string{"meta.pred_depth=2", "meta.pred_emb_dim=24", "meta.model_name=vit_micro", "ijepago.seed=8"} {
 		c := testConfig(t, "ijepago.steps=4", set)
 		_, err := runIn(t, context.Background(), c, cpu.New(), dir, true, nil)
-		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, CheckpointDir, LatestFile)) || strings.Contains(err.Error(), "\n") {
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, runlog.CheckpointDir, runlog.LatestFile)) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %v; want a one-line error naming the checkpoint", set, err)
 		}
 	}
@@ -427,7 +427,7 @@ func TestPeriodicEvaluation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := viz.ReadEval(filepath.Join(dir, EvalFile))
+	rows, err := runlog.ReadEval(filepath.Join(dir, runlog.EvalFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,8 +437,8 @@ func TestPeriodicEvaluation(t *testing.T) {
 	for i, want := range []struct {
 		step     int64
 		features string
-	}{{2, FeaturesTarget}, {2, FeaturesRandom}, {2, FeaturesPixels}, {3, FeaturesTarget}, {3, FeaturesRandom}, {3, FeaturesPixels}} {
-		if rows[i].Step != want.step || rows[i].Features != want.features || rows[i] != viz.EvalRow(res.Evals[i]) {
+	}{{2, runlog.FeaturesTarget}, {2, runlog.FeaturesRandom}, {2, runlog.FeaturesPixels}, {3, runlog.FeaturesTarget}, {3, runlog.FeaturesRandom}, {3, runlog.FeaturesPixels}} {
+		if rows[i].Step != want.step || rows[i].Features != want.features || rows[i] != res.Evals[i] {
 			t.Errorf("row %d: %+v, want step %d %s", i, rows[i], want.step, want.features)
 		}
 		if a := rows[i].ProbeAcc; a < 0 || a > 1 {

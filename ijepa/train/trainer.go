@@ -30,6 +30,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/data"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
 
 // Options configures a run.
@@ -80,7 +81,7 @@ type Result struct {
 	// Step).
 	Losses []float64
 	// Evals holds the evaluations this run made.
-	Evals []EvalRow
+	Evals []runlog.EvalRow
 	// Checkpoint is the last checkpoint written ("" if none).
 	Checkpoint string
 	// Elapsed is the run's wall time.
@@ -125,7 +126,7 @@ func newTrainer(opt Options) (*Trainer, error) {
 		opt.Progress = io.Discard
 	}
 	t := &Trainer{opt: opt, cfg: opt.Config, be: opt.Backend, log: opt.Log,
-		ckDir: filepath.Join(opt.Dir, CheckpointDir), lastGoodStep: -1}
+		ckDir: filepath.Join(opt.Dir, runlog.CheckpointDir), lastGoodStep: -1}
 	if t.log == nil {
 		t.log = slog.New(slog.NewTextHandler(opt.Progress, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 	}
@@ -143,7 +144,7 @@ func newTrainer(opt Options) (*Trainer, error) {
 		return nil, err
 	}
 	t.plan = p
-	mc, err := ModelConfig(t.cfg)
+	mc, err := t.cfg.ModelConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +170,7 @@ func dropTime(groups []string, a slog.Attr) slog.Attr {
 // run unless resuming.
 func (t *Trainer) prepareDir() error {
 	if !t.resuming() {
-		for _, name := range []string{ConfigFile, LogFile, filepath.Join(CheckpointDir, LatestFile)} {
+		for _, name := range []string{runlog.ConfigFile, runlog.LogFile, filepath.Join(runlog.CheckpointDir, runlog.LatestFile)} {
 			if _, err := os.Stat(filepath.Join(t.opt.Dir, name)); err == nil {
 				return fmt.Errorf("ijepa: %s already holds a run (%s): continue it with --resume, or choose another run directory", t.opt.Dir, name)
 			}
@@ -185,7 +186,7 @@ func (t *Trainer) prepareDir() error {
 
 // writeConfig writes the resolved config to config.yaml (atomically).
 func (t *Trainer) writeConfig() error {
-	path := filepath.Join(t.opt.Dir, ConfigFile)
+	path := filepath.Join(t.opt.Dir, runlog.ConfigFile)
 	y, err := t.cfg.YAML()
 	if err != nil {
 		return fmt.Errorf("ijepa: %s: %w", path, err)
@@ -208,7 +209,7 @@ func (t *Trainer) resumePoint() (int64, error) {
 	}
 	path := t.startFile()
 	if path == "" {
-		path = filepath.Join(t.ckDir, LatestFile)
+		path = filepath.Join(t.ckDir, runlog.LatestFile)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			t.log.Info("no checkpoint yet: starting at step 0", "dir", t.opt.Dir)
 			return 0, nil
@@ -259,7 +260,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	res := &Result{Start: start, Step: start}
 	defer func() { res.Elapsed = time.Since(began) }()
 	c, p := t.cfg, t.plan
-	logw, err := openCSV(filepath.Join(t.opt.Dir, LogFile), LogHeader)
+	logw, err := runlog.OpenLog(filepath.Join(t.opt.Dir, runlog.LogFile))
 	if err != nil {
 		return nil, err
 	}
@@ -312,10 +313,10 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			return res, fmt.Errorf("ijepa: step %d: %w", s, err)
 		}
 		now := time.Now()
-		row := LogRow{Step: s, Epoch: b.Epoch, Loss: loss, LR: lr, WD: wd, Momentum: mom,
+		row := runlog.LogRow{Step: s, Epoch: b.Epoch, Loss: loss, LR: lr, WD: wd, Momentum: mom,
 			Context: b.Masks.Kc(), Target: b.Masks.Kt(),
 			ImgPerS: float64(b.B()) / now.Sub(t0).Seconds(), ElapsedS: now.Sub(began).Seconds()}
-		if err := logw.write(row.record()); err != nil {
+		if err := logw.Write(row); err != nil {
 			return res, err
 		}
 		step = s
@@ -379,10 +380,10 @@ func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered boo
 	if err != nil {
 		return err
 	}
-	latest := filepath.Join(t.ckDir, LatestFile)
+	latest := filepath.Join(t.ckDir, runlog.LatestFile)
 	target := latest
 	if numbered {
-		target = filepath.Join(t.ckDir, fmt.Sprintf(checkpointName, step))
+		target = filepath.Join(t.ckDir, runlog.StepCheckpoint(step))
 	}
 	if err := saveCheckpoint(t.model, target, meta); err != nil {
 		if errors.Is(err, ErrNotFinite) {
@@ -414,7 +415,7 @@ func (t *Trainer) evaluate(res *Result, step int64, prog *progress) error {
 		return err
 	}
 	t.log.Info("evaluated", "step", step, "seconds", strconv.FormatFloat(time.Since(t0).Seconds(), 'f', 1, 64))
-	if err := AppendEval(t.opt.Dir, rows); err != nil {
+	if err := runlog.AppendEval(filepath.Join(t.opt.Dir, runlog.EvalFile), rows); err != nil {
 		return err
 	}
 	res.Evals = append(res.Evals, rows...)
@@ -422,21 +423,6 @@ func (t *Trainer) evaluate(res *Result, step int64, prog *progress) error {
 		t.log.Info("eval", "step", r.Step, "features", r.Features, "probe_acc", fmt4(r.ProbeAcc), "knn_acc", fmt4(r.KNNAcc))
 	}
 	return nil
-}
-
-// AppendEval appends rows to the eval.csv of the run directory dir.
-func AppendEval(dir string, rows []EvalRow) error {
-	w, err := openCSV(filepath.Join(dir, EvalFile), EvalHeader)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := w.write(r.record()); err != nil {
-			w.Close()
-			return err
-		}
-	}
-	return w.Close()
 }
 
 func fmt4(x float64) string { return strconv.FormatFloat(x, 'f', 4, 64) }
@@ -468,7 +454,7 @@ func newProgress(opt Options, log *slog.Logger, start, total, every int64) *prog
 
 func (p *progress) bar() bool { return p.b != nil }
 
-func (p *progress) step(r LogRow) {
+func (p *progress) step(r runlog.LogRow) {
 	if p.b != nil {
 		p.b.Describe(fmt.Sprintf("loss %.4f lr %.2e %5.0f img/s", r.Loss, r.LR, r.ImgPerS))
 		p.b.Set64(r.Step)

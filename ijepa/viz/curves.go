@@ -1,6 +1,8 @@
 package viz
 
 import (
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
+
 	"fmt"
 	"image"
 	"image/color"
@@ -69,9 +71,9 @@ var (
 	SpeedColour    = color.RGBA{140, 86, 75, 255}
 	// FeatureColours colour the evaluation of each kind of features.
 	FeatureColours = map[string]color.RGBA{
-		"target": {214, 39, 40, 255},
-		"random": {100, 100, 140, 255}, // a bluish grey: pure greys are anti-aliased text
-		"pixels": {23, 190, 207, 255},
+		runlog.FeaturesTarget: {214, 39, 40, 255},
+		runlog.FeaturesRandom: {100, 100, 140, 255}, // a bluish grey: pure greys are anti-aliased text
+		runlog.FeaturesPixels: {23, 190, 207, 255},
 	}
 )
 
@@ -101,24 +103,24 @@ func series[R any](name string, c color.RGBA, rows []R, x func(R) float64, y fun
 // probe, dashed: k-NN), the learning rate, the weight decay, the EMA
 // momentum, and the throughput. Every row of log is a point of each log
 // panel (non-finite values are left out and counted in the panel's title).
-func Curves(log []LogRow, eval []EvalRow, opt CurveOptions) (*Figure, error) {
+func Curves(log []runlog.LogRow, eval []runlog.EvalRow, opt CurveOptions) (*Figure, error) {
 	if opt.Width <= 0 || opt.Height <= 0 {
 		opt.Width, opt.Height = 1200, 900
 	}
 	if opt.Width < 200 || opt.Height < 150 {
 		return nil, fmt.Errorf("viz: curves: %dx%d pixels is too small (at least 200x150)", opt.Width, opt.Height)
 	}
-	step := func(r LogRow) float64 { return float64(r.Step) }
+	step := func(r runlog.LogRow) float64 { return float64(r.Step) }
 	panels := []Panel{
-		{Title: "loss", Series: []Series{series("loss", LossColour, log, step, func(r LogRow) float64 { return r.Loss })}},
+		{Title: "loss", Series: []Series{series("loss", LossColour, log, step, func(r runlog.LogRow) float64 { return r.Loss })}},
 		{Title: "probe accuracy (solid: linear probe, dashed: k-NN)"},
-		{Title: "learning rate", Series: []Series{series("lr", LRColour, log, step, func(r LogRow) float64 { return r.LR })}},
-		{Title: "weight decay", Series: []Series{series("wd", WDColour, log, step, func(r LogRow) float64 { return r.WD })}},
-		{Title: "EMA momentum", Series: []Series{series("momentum", MomentumColour, log, step, func(r LogRow) float64 { return r.Momentum })}},
-		{Title: "images / s", Series: []Series{series("img/s", SpeedColour, log, step, func(r LogRow) float64 { return r.ImgPerS })}},
+		{Title: "learning rate", Series: []Series{series("lr", LRColour, log, step, func(r runlog.LogRow) float64 { return r.LR })}},
+		{Title: "weight decay", Series: []Series{series("wd", WDColour, log, step, func(r runlog.LogRow) float64 { return r.WD })}},
+		{Title: "EMA momentum", Series: []Series{series("momentum", MomentumColour, log, step, func(r runlog.LogRow) float64 { return r.Momentum })}},
+		{Title: "images / s", Series: []Series{series("img/s", SpeedColour, log, step, func(r runlog.LogRow) float64 { return r.ImgPerS })}},
 	}
 	for _, kind := range evalKinds(eval) {
-		var rows []EvalRow
+		var rows []runlog.EvalRow
 		for _, r := range eval {
 			if r.Features == kind {
 				rows = append(rows, r)
@@ -128,10 +130,10 @@ func Curves(log []LogRow, eval []EvalRow, opt CurveOptions) (*Figure, error) {
 		if !ok {
 			c = Ink
 		}
-		es := func(r EvalRow) float64 { return float64(r.Step) }
+		es := func(r runlog.EvalRow) float64 { return float64(r.Step) }
 		panels[1].Series = append(panels[1].Series,
-			series(kind+" probe", c, rows, es, func(r EvalRow) float64 { return r.ProbeAcc }))
-		knn := series(kind+" k-NN", c, rows, es, func(r EvalRow) float64 { return r.KNNAcc })
+			series(kind+" probe", c, rows, es, func(r runlog.EvalRow) float64 { return r.ProbeAcc }))
+		knn := series(kind+" k-NN", c, rows, es, func(r runlog.EvalRow) float64 { return r.KNNAcc })
 		knn.Dashed = true
 		panels[1].Series = append(panels[1].Series, knn)
 	}
@@ -266,10 +268,10 @@ func Curves(log []LogRow, eval []EvalRow, opt CurveOptions) (*Figure, error) {
 
 // evalKinds lists the kinds of features in eval, target, random and pixels
 // first.
-func evalKinds(eval []EvalRow) []string {
+func evalKinds(eval []runlog.EvalRow) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, k := range []string{"target", "random", "pixels"} {
+	for _, k := range []string{runlog.FeaturesTarget, runlog.FeaturesRandom, runlog.FeaturesPixels} {
 		for _, r := range eval {
 			if r.Features == k && !seen[k] {
 				seen[k] = true

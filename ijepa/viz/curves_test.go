@@ -1,6 +1,8 @@
 package viz
 
 import (
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
+
 	"image"
 	"image/color"
 	"math"
@@ -57,19 +59,20 @@ func panelByTitle(t *testing.T, f *Figure, prefix string) Panel {
 // it, that a non-finite loss is left out and said so, and that the probe
 // panel has a dot per evaluation of each kind of features.
 func TestCurvesPointsAreTheLog(t *testing.T) {
-	var log []LogRow
+	var log []runlog.LogRow
 	for s := int64(1); s <= 9; s++ {
-		r := LogRow{Step: s, Loss: 0.5 - 0.04*float64(s) + 0.02*float64(s%2), LR: 1e-4 * float64(s), WD: 0.04 + 0.01*float64(s),
+		r := runlog.LogRow{Step: s, Loss: 0.5 - 0.04*float64(s) + 0.02*float64(s%2), LR: 1e-4 * float64(s), WD: 0.04 + 0.01*float64(s),
 			Momentum: 0.996 + 0.0004*float64(s), ImgPerS: 100 + 10*float64(s%3)}
 		if s == 5 {
 			r.Loss = math.NaN()
 		}
 		log = append(log, r)
 	}
-	var eval []EvalRow
+	var eval []runlog.EvalRow
 	for _, s := range []int64{0, 4, 9} {
-		eval = append(eval, EvalRow{s, "target", 0.45 + 0.05*float64(s), 0.4 + 0.05*float64(s)},
-			EvalRow{s, "random", 0.3, 0.27}, EvalRow{s, "pixels", 0.2, 0.18})
+		eval = append(eval, runlog.EvalRow{Step: s, Features: runlog.FeaturesTarget, ProbeAcc: 0.45 + 0.05*float64(s), KNNAcc: 0.4 + 0.05*float64(s)},
+			runlog.EvalRow{Step: s, Features: runlog.FeaturesRandom, ProbeAcc: 0.3, KNNAcc: 0.27},
+			runlog.EvalRow{Step: s, Features: runlog.FeaturesPixels, ProbeAcc: 0.2, KNNAcc: 0.18})
 	}
 	fig, err := Curves(log, eval, CurveOptions{Width: 1000, Height: 750, Title: "a run"})
 	if err != nil {
@@ -82,13 +85,13 @@ func TestCurvesPointsAreTheLog(t *testing.T) {
 		panel  string
 		colour color.RGBA
 		points int
-		value  func(LogRow) float64
+		value  func(runlog.LogRow) float64
 	}{
-		{"loss", LossColour, 8, func(r LogRow) float64 { return r.Loss }},
-		{"learning rate", LRColour, 9, func(r LogRow) float64 { return r.LR }},
-		{"weight decay", WDColour, 9, func(r LogRow) float64 { return r.WD }},
-		{"EMA momentum", MomentumColour, 9, func(r LogRow) float64 { return r.Momentum }},
-		{"images / s", SpeedColour, 9, func(r LogRow) float64 { return r.ImgPerS }},
+		{"loss", LossColour, 8, func(r runlog.LogRow) float64 { return r.Loss }},
+		{"learning rate", LRColour, 9, func(r runlog.LogRow) float64 { return r.LR }},
+		{"weight decay", WDColour, 9, func(r runlog.LogRow) float64 { return r.WD }},
+		{"EMA momentum", MomentumColour, 9, func(r runlog.LogRow) float64 { return r.Momentum }},
+		{"images / s", SpeedColour, 9, func(r runlog.LogRow) float64 { return r.ImgPerS }},
 	} {
 		p := panelByTitle(t, fig, tc.panel)
 		s := p.Series[0]
@@ -100,7 +103,7 @@ func TestCurvesPointsAreTheLog(t *testing.T) {
 		}
 		// Each dot sits where its value puts it: x by step, y by value,
 		// within the panel's data area.
-		var rows []LogRow
+		var rows []runlog.LogRow
 		for _, r := range log {
 			if !math.IsNaN(tc.value(r)) {
 				rows = append(rows, r)
@@ -144,10 +147,10 @@ func TestCurvesPointsAreTheLog(t *testing.T) {
 // TestCurvesLongLog checks a log too long for dots: the line passes through
 // each point, and a log of another run draws another picture.
 func TestCurvesLongLog(t *testing.T) {
-	mk := func(f func(s float64) float64) []LogRow {
-		var log []LogRow
+	mk := func(f func(s float64) float64) []runlog.LogRow {
+		var log []runlog.LogRow
 		for s := int64(1); s <= 600; s++ {
-			log = append(log, LogRow{Step: s, Loss: f(float64(s)), LR: 1e-3, WD: 0.04, Momentum: 0.996, ImgPerS: 50})
+			log = append(log, runlog.LogRow{Step: s, Loss: f(float64(s)), LR: 1e-3, WD: 0.04, Momentum: 0.996, ImgPerS: 50})
 		}
 		return log
 	}

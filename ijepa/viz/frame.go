@@ -1,6 +1,8 @@
 package viz
 
 import (
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
+
 	"image"
 	"image/draw"
 )
@@ -15,8 +17,8 @@ type FrameState struct {
 	Masks, Features         *image.RGBA
 	MasksNote, FeaturesNote string
 	// Log and Eval are the run's rows, drawn by Curves in the lower panel.
-	Log  []LogRow
-	Eval []EvalRow
+	Log  []runlog.LogRow
+	Eval []runlog.EvalRow
 	// Help is the line at the bottom (the keys).
 	Help string
 }

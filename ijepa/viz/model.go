@@ -13,21 +13,6 @@ import (
 	"github.com/ijepa-go/ijepa/nn"
 )
 
-// ModelConfig is the shape of the model cfg trains: its encoder and
-// predictor at crop_size with patch_size, and its loss.
-func ModelConfig(cfg *config.Config) (model.Config, error) {
-	enc, err := cfg.Encoder()
-	if err != nil {
-		return model.Config{}, err
-	}
-	return model.Config{
-		Dim: enc.Dim, Depth: enc.Depth, Heads: enc.Heads, MLPHidden: enc.MLPHidden,
-		ImgSize: cfg.Data.CropSize, Patch: cfg.Mask.PatchSize,
-		PredDim: cfg.Meta.PredEmbDim, PredDepth: cfg.Meta.PredDepth,
-		Loss: model.Loss(cfg.IJEPAGo.Loss),
-	}, nil
-}
-
 // Encoder is a checkpoint's target encoder, loaded on a backend.
 type Encoder struct {
 	ViT *nn.ViT

@@ -2,24 +2,12 @@ package viz
 
 import (
 	"fmt"
-	"path/filepath"
-)
 
-// The files of a run directory (docs/RUNS.md).
-const (
-	ConfigFile = "config.yaml"
-	LogFile    = "log.csv"
-	EvalFile   = "eval.csv"
-	// LatestCheckpoint is the newest checkpoint, relative to the run
-	// directory.
-	LatestCheckpoint = "checkpoints/latest.safetensors"
+	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
-
-// RunFile returns the path of one of a run directory's files.
-func RunFile(dir, name string) string { return filepath.Join(dir, filepath.FromSlash(name)) }
 
 // RunTitle is a one-line description of a run's progress for a picture.
-func RunTitle(dir string, log []LogRow) string {
+func RunTitle(dir string, log []runlog.LogRow) string {
 	s := "run " + dir
 	if len(log) == 0 {
 		return s + ": no steps logged yet"

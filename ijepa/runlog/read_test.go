@@ -1,4 +1,4 @@
-package viz
+package runlog
 
 import (
 	"os"
@@ -75,7 +75,7 @@ func TestReadEval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []EvalRow{{0, "target", 0.3, 0.25}, {0, "pixels", 0.2, 0.2}, {100, "target", 0.8, 0.7}}
+	want := []EvalRow{{Step: 0, Features: FeaturesTarget, ProbeAcc: 0.3, KNNAcc: 0.25}, {Step: 0, Features: FeaturesPixels, ProbeAcc: 0.2, KNNAcc: 0.2}, {Step: 100, Features: FeaturesTarget, ProbeAcc: 0.8, KNNAcc: 0.7}}
 	if len(rows) != len(want) {
 		t.Fatalf("rows %+v, want %+v", rows, want)
 	}
