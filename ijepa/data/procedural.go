@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"sync/atomic"
 
 	"github.com/ijepa-go/ijepa/ijepa/internal/rng"
 )
@@ -18,16 +19,28 @@ var ProceduralClasses = []string{
 
 // Procedural is a labelled image dataset generated on the fly from a seed:
 // no download, any size (e.g. 32x32 or 224x224), the same images on every
-// machine. Image i shows one object of class i mod 10 (ProceduralClasses)
-// with a random foreground colour, position, size and rotation, on a random
-// background with a gradient and pixel noise. The class lives in the shape or
-// texture, not in the colours or the position, so a linear probe on raw
-// pixels does poorly while features that see local structure do well.
+// machine. Image i shows class i mod 10 (ProceduralClasses) all over it:
+// 3 to 6 shapes of that kind at random positions, sizes and rotations, or
+// the texture covering the whole image at a random scale, phase and
+// rotation; in a random grey level on a random grey background with a
+// gradient and pixel noise. The class lives in the shapes or the texture,
+// not in the grey levels or the positions, so a linear probe on raw pixels
+// does poorly while features that see local structure do well. Every part
+// of an image shows its class, so the blocks I-JEPA predicts from a context
+// share it; the images are grey because with random hues the colours are
+// the most predictable part of a block, and a short pre-training then
+// learns colours, which say nothing of the class (docs/ARCHITECTURE.md).
 type Procedural struct {
 	seed uint64
 	n    int
 	size int
+	// cache holds the images rendered so far when they all fit in
+	// cacheBytes (nil otherwise): a later epoch reads instead of drawing.
+	cache []atomic.Pointer[image.RGBA]
 }
+
+// cacheBytes bounds the memory Procedural keeps rendered images in.
+const cacheBytes = 256 << 20
 
 // NewProcedural returns n images of size x size pixels generated from seed.
 // Different seeds give independent images (use another seed, or Split, for a
@@ -39,7 +52,11 @@ func NewProcedural(seed uint64, n, size int) (*Procedural, error) {
 	if size < 8 || size > 2048 {
 		return nil, fmt.Errorf("ijepa: procedural dataset: image size must be 8 to 2048 pixels, got %d", size)
 	}
-	return &Procedural{seed: seed, n: n, size: size}, nil
+	p := &Procedural{seed: seed, n: n, size: size}
+	if int64(n)*int64(size)*int64(size)*4 <= cacheBytes {
+		p.cache = make([]atomic.Pointer[image.RGBA], n)
+	}
+	return p, nil
 }
 
 // Name implements Dataset.
@@ -64,28 +81,32 @@ func (p *Procedural) Image(i int) (*image.RGBA, error) {
 	if i < 0 || i >= p.n {
 		return nil, indexError(p, i)
 	}
-	return render(rng.New(p.seed, uint64(i)), p.Label(i), p.size), nil
+	if p.cache == nil {
+		return render(rng.New(p.seed, uint64(i)), p.Label(i), p.size), nil
+	}
+	img := p.cache[i].Load()
+	if img == nil {
+		img = render(rng.New(p.seed, uint64(i)), p.Label(i), p.size)
+		p.cache[i].Store(img)
+	}
+	// A copy: the caller may draw on what it gets.
+	out := *img
+	out.Pix = append([]uint8(nil), img.Pix...)
+	return &out, nil
 }
 
-type rgb [3]float64
-
-func luminance(c rgb) float64 { return 0.299*c[0] + 0.587*c[1] + 0.114*c[2] }
-
-func randomColour(r *rng.RNG) rgb { return rgb{r.Float64(), r.Float64(), r.Float64()} }
-
-// contrasting draws a colour whose luminance differs from c's by at least
-// 0.3, falling back to black or white.
-func contrasting(r *rng.RNG, c rgb) rgb {
+// contrasting draws a grey level that differs from g by at least 0.3,
+// falling back to black or white.
+func contrasting(r *rng.RNG, g float64) float64 {
 	for try := 0; try < 32; try++ {
-		f := randomColour(r)
-		if math.Abs(luminance(f)-luminance(c)) >= 0.3 {
+		if f := r.Float64(); math.Abs(f-g) >= 0.3 {
 			return f
 		}
 	}
-	if luminance(c) > 0.5 {
-		return rgb{}
+	if g > 0.5 {
+		return 0
 	}
-	return rgb{1, 1, 1}
+	return 1
 }
 
 func hypot(x, y float64) float64 { return math.Sqrt(x*x + y*y) }
@@ -103,72 +124,85 @@ func wave(t, per float64) float64 {
 	return max(-1, min(1, 2*(per/4-math.Abs(m))))
 }
 
+// shapeDistance returns the signed distance (in pixels, negative inside)
+// from the point (u, v), in an instance's rotated frame, to the outline of a
+// shape of radius rad, for the five shape classes.
+func shapeDistance(class string, u, v, rad float64) float64 {
+	switch class {
+	case "disc":
+		return hypot(u, v) - rad
+	case "ring":
+		return math.Abs(hypot(u, v)-0.72*rad) - max(0.2*rad, 0.8)
+	case "square":
+		return max(math.Abs(u), math.Abs(v)) - 0.8*rad
+	case "triangle":
+		d := math.Inf(-1)
+		for k := 0; k < 3; k++ {
+			a := -math.Pi/2 + float64(k)*2*math.Pi/3
+			d = max(d, u*math.Cos(a)+v*math.Sin(a))
+		}
+		return d - rad/2
+	default: // cross
+		w := max(0.28*rad, 0.8)
+		u, v = math.Abs(u), math.Abs(v)
+		return min(max(u-rad, v-w), max(u-w, v-rad))
+	}
+}
+
+// instance is one shape of a scene: centre, radius and rotation.
+type instance struct{ cx, cy, rad, cos, sin float64 }
+
+// scatter places k shapes of radius rlo to rhi (fractions of the side s)
+// at random positions and rotations, avoiding overlaps where a few tries
+// allow.
+func scatter(r *rng.RNG, k int, rlo, rhi, s float64) []instance {
+	out := make([]instance, 0, k)
+	for len(out) < k {
+		rad := r.Uniform(rlo, rhi) * s
+		var in instance
+		for try := 0; try < 16; try++ {
+			in = instance{cx: r.Uniform(rad, s-rad), cy: r.Uniform(rad, s-rad), rad: rad}
+			free := true
+			for _, o := range out {
+				free = free && hypot(in.cx-o.cx, in.cy-o.cy) > in.rad+o.rad
+			}
+			if free {
+				break
+			}
+		}
+		a := r.Uniform(0, 2*math.Pi)
+		in.cos, in.sin = math.Cos(a), math.Sin(a)
+		out = append(out, in)
+	}
+	return out
+}
+
 // render draws one image of class label; every random choice comes from r,
-// in a fixed order.
+// in a fixed order. A shape class scatters 3 to 6 shapes of that kind over
+// the image; a texture class covers the whole image with its pattern; so
+// every part of an image shows its class.
 func render(r *rng.RNG, label, size int) *image.RGBA {
 	s := float64(size)
-	bg0 := randomColour(r)
-	var bg1 rgb
-	for c := range bg1 {
-		bg1[c] = clamp01(bg0[c] + r.Uniform(-0.25, 0.25))
-	}
+	bg0 := r.Float64()
+	bg1 := clamp01(bg0 + r.Uniform(-0.25, 0.25))
 	ga := r.Uniform(0, 2*math.Pi)
 	gx, gy := math.Cos(ga), math.Sin(ga)
 	fg := contrasting(r, bg0)
-	cx, cy := r.Uniform(0.3, 0.7)*s, r.Uniform(0.3, 0.7)*s
-	rad := r.Uniform(0.18, 0.32) * s
 	rot := r.Uniform(0, 2*math.Pi)
 	cr, sr := math.Cos(rot), math.Sin(rot)
-	per := max(r.Uniform(0.15, 0.25)*s, 3)
+	per := max(r.Uniform(0.12, 0.2)*s, 3)
 	phase := r.Uniform(0, per)
 	const jitter = 10 * math.Pi / 180
-	region := r.Uniform(0.3, 0.42) * s
 
 	// coverage of the foreground at pixel centre (x, y).
 	var coverage func(x, y float64) float64
-	local := func(x, y float64) (u, v float64) {
-		dx, dy := x-cx, y-cy
-		return cr*dx + sr*dy, -sr*dx + cr*dy
-	}
 	stripes := func(normal float64) func(x, y float64) float64 {
 		a := normal + r.Uniform(-jitter, jitter)
 		nx, ny := math.Cos(a), math.Sin(a)
-		return func(x, y float64) float64 {
-			dx, dy := x-cx, y-cy
-			in := cover(hypot(dx, dy) - region)
-			return in * (0.5 + 0.5*wave(dx*nx+dy*ny+phase, per))
-		}
+		return func(x, y float64) float64 { return 0.5 + 0.5*wave(x*nx+y*ny+phase, per) }
 	}
-	switch ProceduralClasses[label] {
-	case "disc":
-		coverage = func(x, y float64) float64 { return cover(hypot(x-cx, y-cy) - rad) }
-	case "ring":
-		half := max(0.2*rad, 0.8)
-		coverage = func(x, y float64) float64 { return cover(math.Abs(hypot(x-cx, y-cy)-0.72*rad) - half) }
-	case "square":
-		a := 0.8 * rad
-		coverage = func(x, y float64) float64 {
-			u, v := local(x, y)
-			return cover(max(math.Abs(u), math.Abs(v)) - a)
-		}
-	case "triangle":
-		var nx, ny [3]float64
-		for k := range nx {
-			a := -math.Pi/2 + float64(k)*2*math.Pi/3
-			nx[k], ny[k] = math.Cos(a), math.Sin(a)
-		}
-		coverage = func(x, y float64) float64 {
-			u, v := local(x, y)
-			d := max(u*nx[0]+v*ny[0], u*nx[1]+v*ny[1], u*nx[2]+v*ny[2])
-			return cover(d - rad/2)
-		}
-	case "cross":
-		w := max(0.28*rad, 0.8)
-		coverage = func(x, y float64) float64 {
-			u, v := local(x, y)
-			u, v = math.Abs(u), math.Abs(v)
-			return cover(min(max(u-rad, v-w), max(u-w, v-rad)))
-		}
+	class := ProceduralClasses[label]
+	switch class {
 	case "hstripes":
 		coverage = stripes(math.Pi / 2)
 	case "vstripes":
@@ -177,20 +211,28 @@ func render(r *rng.RNG, label, size int) *image.RGBA {
 		coverage = stripes(math.Pi / 4)
 	case "checker":
 		coverage = func(x, y float64) float64 {
-			u, v := local(x, y)
-			in := cover(hypot(u, v) - region)
-			return in * (0.5 + 0.5*wave(u+phase, per)*wave(v+phase, per))
+			u, v := cr*x+sr*y, -sr*x+cr*y
+			return 0.5 + 0.5*wave(u+phase, per)*wave(v+phase, per)
 		}
 	case "dots":
-		k := 4 + r.IntN(3)
-		dots := make([][3]float64, k)
-		for j := range dots {
-			dots[j] = [3]float64{r.Uniform(0.15, 0.85) * s, r.Uniform(0.15, 0.85) * s, max(r.Uniform(0.06, 0.1)*s, 1.5)}
-		}
+		dots := scatter(r, 10+r.IntN(8), 0.035, 0.06, s)
 		coverage = func(x, y float64) float64 {
 			c := 0.0
 			for _, d := range dots {
-				c = max(c, cover(hypot(x-d[0], y-d[1])-d[2]))
+				c = max(c, cover(hypot(x-d.cx, y-d.cy)-d.rad))
+			}
+			return c
+		}
+	default:
+		shapes := scatter(r, 3+r.IntN(4), 0.09, 0.15, s)
+		coverage = func(x, y float64) float64 {
+			c := 0.0
+			for _, in := range shapes {
+				dx, dy := x-in.cx, y-in.cy
+				if dx*dx+dy*dy > 2*in.rad*in.rad+4 {
+					continue
+				}
+				c = max(c, cover(shapeDistance(class, in.cos*dx+in.sin*dy, -in.sin*dx+in.cos*dy, in.rad)))
 			}
 			return c
 		}
@@ -208,10 +250,11 @@ func render(r *rng.RNG, label, size int) *image.RGBA {
 			t := clamp01(0.5 + ((x-s/2)*gx+(y-s/2)*gy)/s)
 			a := coverage(x, y)
 			bits := r.Uint64()
+			b := bg0 + t*(bg1-bg0)
+			b += a * (fg - b)
 			for c := 0; c < 3; c++ {
-				b := bg0[c] + t*(bg1[c]-bg0[c])
 				u := float64(int64(bits>>(16*c))&0xffff - 1<<15)
-				v := b + a*(fg[c]-b) + noise*u
+				v := b + noise*u
 				row[4*px+c] = uint8(clamp01(v)*255 + 0.5)
 			}
 			row[4*px+3] = 255
