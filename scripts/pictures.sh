@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the README's pictures (docs/img/*.png) from a real short run:
-# `ijepa train --config quick` into a temporary run directory (about 17
-# minutes on two cores), then `ijepa masks`, `ijepa plot` and `ijepa
+# `ijepa train --config quick` into a temporary run directory (960 steps
+# with an evaluation every 160: a few minutes on two cores), then `ijepa masks`, `ijepa plot` and `ijepa
 # features` on it. Pass RUN_DIR to draw an existing run instead of training.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ if [ $# -ge 1 ]; then
   run=$(cd "$1" && pwd)
 else
   run="$bin/quickrun"
-  "$bin/ijepa" train --config quick --run "$run" --probe-every 64 --quiet
+  "$bin/ijepa" train --config quick --run "$run" --probe-every 160 --quiet
 fi
 # Draw from the run's parent directory so the captions name it "quickrun"
 # (or its own name), not a temporary path.
