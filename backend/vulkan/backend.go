@@ -37,6 +37,7 @@ type Backend struct {
 	spec   string
 	phys   *physical
 	dev    vk.Device
+	fn     deviceFns // dev's entry points, for the calls that take structures
 	queue  vk.Queue
 	closed bool
 
@@ -107,29 +108,21 @@ func Open(arg string) (*Backend, error) {
 
 func (b *Backend) init() error {
 	p := b.phys
-	var dev vk.Device
-	if res := vk.CreateDevice(p.pd, &vk.DeviceCreateInfo{
-		SType:                vk.StructureTypeDeviceCreateInfo,
-		QueueCreateInfoCount: 1,
-		PQueueCreateInfos: []vk.DeviceQueueCreateInfo{{
-			SType:            vk.StructureTypeDeviceQueueCreateInfo,
-			QueueFamilyIndex: p.queueFamily,
-			QueueCount:       1,
-			PQueuePriorities: []float32{1},
-		}},
-	}, nil, &dev); res != vk.Success {
+	dev, res := createDevice(p.pd, p.queueFamily)
+	if res != vk.Success {
 		return fmt.Errorf("vulkan: %s: %w", p.name, resultErr("create the device", res))
 	}
 	b.dev = dev
+	fn, err := loadDevice(dev)
+	if err != nil {
+		return fmt.Errorf("vulkan: %s: %w", p.name, err)
+	}
+	b.fn = fn
 	var q vk.Queue
 	vk.GetDeviceQueue(dev, p.queueFamily, 0, &q)
 	b.queue = q
-	var pool vk.CommandPool
-	if res := vk.CreateCommandPool(dev, &vk.CommandPoolCreateInfo{
-		SType:            vk.StructureTypeCommandPoolCreateInfo,
-		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
-		QueueFamilyIndex: p.queueFamily,
-	}, nil, &pool); res != vk.Success {
+	pool, res := b.createCommandPool(p.queueFamily)
+	if res != vk.Success {
 		return resultErr("create a command pool", res)
 	}
 	b.cmdPool = pool
@@ -142,17 +135,13 @@ func (b *Backend) init() error {
 // initMemory chooses the memory types from a probe buffer's requirements
 // (the same for every buffer of one usage) and sets the block sizes.
 func (b *Backend) initMemory() error {
-	var probe vk.Buffer
-	if res := vk.CreateBuffer(b.dev, &vk.BufferCreateInfo{
-		SType: vk.StructureTypeBufferCreateInfo, Size: 256, Usage: bufferUsage, SharingMode: vk.SharingModeExclusive,
-	}, nil, &probe); res != vk.Success {
+	probe, res := b.createBuffer(256)
+	if res != vk.Success {
 		return resultErr("create a buffer", res)
 	}
-	var req vk.MemoryRequirements
-	vk.GetBufferMemoryRequirements(b.dev, probe, &req)
-	req.Deref()
+	_, types := b.memoryRequirements(probe)
 	vk.DestroyBuffer(b.dev, probe, nil)
-	dev, stage, mapped, err := memoryTypes(b.phys, req.MemoryTypeBits)
+	dev, stage, mapped, err := memoryTypes(b.phys, types)
 	if err != nil {
 		return err
 	}
@@ -351,9 +340,7 @@ func (b *Backend) upload(m *mem, off uint64, data []byte) error {
 	}
 	b.cur.staging = append(b.cur.staging, stagingSpan{sblk, s})
 	b.access(nil, []*mem{m})
-	vk.CmdCopyBuffer(b.cur.cmd, sblk.buf, m.blk.buf, 1, []vk.BufferCopy{{
-		SrcOffset: vk.DeviceSize(s.off), DstOffset: vk.DeviceSize(off), Size: vk.DeviceSize(len(data)),
-	}})
+	b.cmdCopy(b.cur.cmd, sblk, s.off, m.blk, off, uint64(len(data)))
 	b.cur.cmds++
 	return b.endOp()
 }
@@ -398,9 +385,7 @@ func (b *Backend) download(m *mem, off uint64, dst []byte) error {
 	}
 	b.cur.staging = append(b.cur.staging, stagingSpan{sblk, s})
 	b.access([]*mem{m}, nil)
-	vk.CmdCopyBuffer(b.cur.cmd, m.blk.buf, sblk.buf, 1, []vk.BufferCopy{{
-		SrcOffset: vk.DeviceSize(off), DstOffset: vk.DeviceSize(s.off), Size: vk.DeviceSize(len(dst)),
-	}})
+	b.cmdCopy(b.cur.cmd, m.blk, off, sblk, s.off, uint64(len(dst)))
 	b.cur.cmds++
 	b.cur.after = append(b.cur.after, func(ok bool) {
 		if ok {
@@ -533,4 +518,5 @@ func (b *Backend) destroy() {
 	}
 	vk.DestroyDevice(b.dev, nil)
 	b.dev = nil
+	b.fn.free()
 }

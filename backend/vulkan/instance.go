@@ -55,15 +55,8 @@ func instance() ([]*physical, error) {
 		if instErr = loadVulkan(); instErr != nil {
 			return
 		}
-		app := &vk.ApplicationInfo{
-			SType:            vk.StructureTypeApplicationInfo,
-			PApplicationName: "ijepa\x00",
-			PEngineName:      "ijepa\x00",
-			ApiVersion:       vk.MakeVersion(1, 1, 0),
-		}
-		info := &vk.InstanceCreateInfo{SType: vk.StructureTypeInstanceCreateInfo, PApplicationInfo: app}
-		var in vk.Instance
-		switch res := vk.CreateInstance(info, nil, &in); res {
+		in, res := createInstance(vk.Version(vk.MakeVersion(1, 1, 0)))
+		switch res {
 		case vk.Success:
 		case vk.ErrorIncompatibleDriver:
 			instErr = errNoDevice
@@ -143,18 +136,8 @@ func describe(in vk.Instance, pd vk.PhysicalDevice) *physical {
 		p.memHeaps = append(p.memHeaps, mp.MemoryHeaps[i])
 	}
 
-	var nq uint32
-	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &nq, nil)
-	qs := make([]vk.QueueFamilyProperties, nq)
-	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &nq, qs)
-	found := false
-	for i := range qs[:nq] {
-		qs[i].Deref()
-		if qs[i].QueueFlags&vk.QueueFlags(vk.QueueComputeBit) != 0 && qs[i].QueueCount > 0 {
-			p.queueFamily, found = uint32(i), true
-			break
-		}
-	}
+	var found bool
+	p.queueFamily, found = computeQueueFamily(in, pd)
 	p.subgroup, p.subgroupOps = subgroup(in, pd)
 
 	l := p.limits

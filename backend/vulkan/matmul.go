@@ -120,10 +120,3 @@ func (b *Backend) matmul(c backend.Call, ms []*mem) error {
 func vkFill(cmd vk.CommandBuffer, blk *block, off, n uint64, word uint32) {
 	vk.CmdFillBuffer(cmd, blk.buf, vk.DeviceSize(off), vk.DeviceSize(n), word)
 }
-
-// vkCopy records a copy of n bytes between blocks.
-func vkCopy(cmd vk.CommandBuffer, src *block, srcOff uint64, dst *block, dstOff, n uint64) {
-	vk.CmdCopyBuffer(cmd, src.buf, dst.buf, 1, []vk.BufferCopy{{
-		SrcOffset: vk.DeviceSize(srcOff), DstOffset: vk.DeviceSize(dstOff), Size: vk.DeviceSize(n),
-	}})
-}

@@ -161,29 +161,16 @@ func (b *Backend) release(a *arena, blk *block, s span) {
 
 // newBlock allocates and binds (and maps, for a mapped arena) a block.
 func (b *Backend) newBlock(a *arena, size uint64) (*block, error) {
-	var buf vk.Buffer
-	res := vk.CreateBuffer(b.dev, &vk.BufferCreateInfo{
-		SType:       vk.StructureTypeBufferCreateInfo,
-		Size:        vk.DeviceSize(size),
-		Usage:       bufferUsage,
-		SharingMode: vk.SharingModeExclusive,
-	}, nil, &buf)
+	buf, res := b.createBuffer(size)
 	if res != vk.Success {
 		return nil, resultErr("create a buffer", res)
 	}
-	var req vk.MemoryRequirements
-	vk.GetBufferMemoryRequirements(b.dev, buf, &req)
-	req.Deref()
-	if req.MemoryTypeBits&(1<<a.memType) == 0 {
+	reqSize, types := b.memoryRequirements(buf)
+	if types&(1<<a.memType) == 0 {
 		vk.DestroyBuffer(b.dev, buf, nil)
 		return nil, fmt.Errorf("vulkan: memory type %d cannot hold a storage buffer", a.memType)
 	}
-	var mem vk.DeviceMemory
-	res = vk.AllocateMemory(b.dev, &vk.MemoryAllocateInfo{
-		SType:           vk.StructureTypeMemoryAllocateInfo,
-		AllocationSize:  req.Size,
-		MemoryTypeIndex: a.memType,
-	}, nil, &mem)
+	mem, res := b.allocateMemory(reqSize, a.memType)
 	if res != vk.Success {
 		vk.DestroyBuffer(b.dev, buf, nil)
 		if res == vk.ErrorOutOfDeviceMemory || res == vk.ErrorOutOfHostMemory {

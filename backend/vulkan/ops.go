@@ -381,7 +381,7 @@ func (b *Backend) copy(y, x *mem) error {
 		return fmt.Errorf("%w: copy of %d bytes into %d", backend.ErrShape, x.size, y.size)
 	}
 	b.access([]*mem{x}, []*mem{y})
-	vkCopy(b.cur.cmd, x.blk, x.off, y.blk, y.off, y.size)
+	b.cmdCopy(b.cur.cmd, x.blk, x.off, y.blk, y.off, y.size)
 	b.cur.cmds++
 	return nil
 }

@@ -4,7 +4,6 @@ package vulkan
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/ijepa-go/ijepa/shaders"
 	vk "github.com/vulkan-go/vulkan"
@@ -41,44 +40,18 @@ type setEntry struct {
 const setsPerPool = 256
 
 func (b *Backend) initLayouts() error {
-	// Out-parameters are locals: cgo refuses pointers into the Backend,
-	// which holds Go pointers.
-	var setLayout vk.DescriptorSetLayout
-	var pipeLayout vk.PipelineLayout
-	var pipeCache vk.PipelineCache
-	bindings := make([]vk.DescriptorSetLayoutBinding, maxBindings)
-	for i := range bindings {
-		bindings[i] = vk.DescriptorSetLayoutBinding{
-			Binding:         uint32(i),
-			DescriptorType:  vk.DescriptorTypeStorageBuffer,
-			DescriptorCount: 1,
-			StageFlags:      vk.ShaderStageFlags(vk.ShaderStageComputeBit),
-		}
-	}
-	if res := vk.CreateDescriptorSetLayout(b.dev, &vk.DescriptorSetLayoutCreateInfo{
-		SType:        vk.StructureTypeDescriptorSetLayoutCreateInfo,
-		BindingCount: maxBindings,
-		PBindings:    bindings,
-	}, nil, &setLayout); res != vk.Success {
+	setLayout, res := b.createSetLayout()
+	if res != vk.Success {
 		return resultErr("create the descriptor set layout", res)
 	}
 	b.setLayout = setLayout
-	if res := vk.CreatePipelineLayout(b.dev, &vk.PipelineLayoutCreateInfo{
-		SType:                  vk.StructureTypePipelineLayoutCreateInfo,
-		SetLayoutCount:         1,
-		PSetLayouts:            []vk.DescriptorSetLayout{setLayout},
-		PushConstantRangeCount: 1,
-		PPushConstantRanges: []vk.PushConstantRange{{
-			StageFlags: vk.ShaderStageFlags(vk.ShaderStageComputeBit),
-			Size:       pushBytes,
-		}},
-	}, nil, &pipeLayout); res != vk.Success {
+	pipeLayout, res := b.createPipelineLayout(setLayout)
+	if res != vk.Success {
 		return resultErr("create the pipeline layout", res)
 	}
 	b.pipeLayout = pipeLayout
-	if res := vk.CreatePipelineCache(b.dev, &vk.PipelineCacheCreateInfo{
-		SType: vk.StructureTypePipelineCacheCreateInfo,
-	}, nil, &pipeCache); res != vk.Success {
+	pipeCache, res := b.createPipelineCache()
+	if res != vk.Success {
 		return resultErr("create the pipeline cache", res)
 	}
 	b.pipeCache = pipeCache
@@ -94,15 +67,11 @@ func (b *Backend) module(name string) (vk.ShaderModule, error) {
 	if err != nil {
 		return nil, err
 	}
-	var pin runtime.Pinner
-	pin.Pin(&code[0])
-	defer pin.Unpin()
-	var m vk.ShaderModule
-	if res := vk.CreateShaderModule(b.dev, &vk.ShaderModuleCreateInfo{
-		SType:    vk.StructureTypeShaderModuleCreateInfo,
-		CodeSize: uint(4 * len(code)),
-		PCode:    code,
-	}, nil, &m); res != vk.Success {
+	if len(code) == 0 {
+		return nil, fmt.Errorf("vulkan: kernel %s has no SPIR-V", name)
+	}
+	m, res := b.createShaderModule(code)
+	if res != vk.Success {
 		return nil, resultErr("create shader module "+name, res)
 	}
 	b.modules[name] = m
@@ -121,7 +90,7 @@ func (b *Backend) pipeline(kernel string, spec ...uint32) (vk.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	pipe, res := createComputePipeline(b.dev, b.pipeCache, mod, b.pipeLayout, spec)
+	pipe, res := b.createComputePipeline(mod, spec)
 	if res != vk.Success {
 		return nil, resultErr(fmt.Sprintf("create pipeline %s%v", kernel, spec), res)
 	}
@@ -143,62 +112,44 @@ func (b *Backend) descriptorSet(blocks []*block) (vk.DescriptorSet, error) {
 	if e, ok := b.sets[key]; ok {
 		return e.set, nil
 	}
-	var set vk.DescriptorSet
-	pool, err := b.allocSet(&set)
+	set, pool, err := b.allocSet()
 	if err != nil {
 		return nil, err
 	}
-	infos := make([]vk.DescriptorBufferInfo, maxBindings)
-	for i := range infos {
+	var bufs [maxBindings]vk.Buffer
+	for i := range bufs {
 		blk := blocks[0]
 		if i < len(blocks) && blocks[i] != nil {
 			blk = blocks[i]
 		}
-		infos[i] = vk.DescriptorBufferInfo{Buffer: blk.buf, Range: vk.DeviceSize(vk.WholeSize)}
+		bufs[i] = blk.buf
 	}
-	vk.UpdateDescriptorSets(b.dev, 1, []vk.WriteDescriptorSet{{
-		SType:           vk.StructureTypeWriteDescriptorSet,
-		DstSet:          set,
-		DescriptorCount: maxBindings,
-		DescriptorType:  vk.DescriptorTypeStorageBuffer,
-		PBufferInfo:     infos,
-	}}, 0, nil)
+	b.writeSet(set, &bufs)
 	b.sets[key] = setEntry{set: set, pool: pool}
 	return set, nil
 }
 
 // allocSet allocates a descriptor set from the newest pool, adding a pool
 // when it is full.
-func (b *Backend) allocSet(set *vk.DescriptorSet) (vk.DescriptorPool, error) {
+func (b *Backend) allocSet() (vk.DescriptorSet, vk.DescriptorPool, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		if len(b.pools) > 0 {
 			pool := b.pools[len(b.pools)-1]
-			res := vk.AllocateDescriptorSets(b.dev, &vk.DescriptorSetAllocateInfo{
-				SType:              vk.StructureTypeDescriptorSetAllocateInfo,
-				DescriptorPool:     pool,
-				DescriptorSetCount: 1,
-				PSetLayouts:        []vk.DescriptorSetLayout{b.setLayout},
-			}, set)
+			set, res := b.allocateSet(pool)
 			if res == vk.Success {
-				return pool, nil
+				return set, pool, nil
 			}
 			if res != vk.ErrorOutOfPoolMemory && res != vk.ErrorFragmentedPool {
-				return nil, resultErr("allocate a descriptor set", res)
+				return nil, nil, resultErr("allocate a descriptor set", res)
 			}
 		}
-		var pool vk.DescriptorPool
-		if res := vk.CreateDescriptorPool(b.dev, &vk.DescriptorPoolCreateInfo{
-			SType:         vk.StructureTypeDescriptorPoolCreateInfo,
-			Flags:         vk.DescriptorPoolCreateFlags(vk.DescriptorPoolCreateFreeDescriptorSetBit),
-			MaxSets:       setsPerPool,
-			PoolSizeCount: 1,
-			PPoolSizes:    []vk.DescriptorPoolSize{{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: setsPerPool * maxBindings}},
-		}, nil, &pool); res != vk.Success {
-			return nil, resultErr("create a descriptor pool", res)
+		pool, res := b.createDescriptorPool()
+		if res != vk.Success {
+			return nil, nil, resultErr("create a descriptor pool", res)
 		}
 		b.pools = append(b.pools, pool)
 	}
-	return nil, fmt.Errorf("vulkan: a new descriptor pool has no room for a set")
+	return nil, nil, fmt.Errorf("vulkan: a new descriptor pool has no room for a set")
 }
 
 // dropSets frees the descriptor sets that bind a block (being destroyed;

@@ -56,26 +56,18 @@ func (b *Backend) begin() error {
 		}
 	} else {
 		bt = &batch{}
-		cmds := make([]vk.CommandBuffer, 1)
-		if res := vk.AllocateCommandBuffers(b.dev, &vk.CommandBufferAllocateInfo{
-			SType:              vk.StructureTypeCommandBufferAllocateInfo,
-			CommandPool:        b.cmdPool,
-			Level:              vk.CommandBufferLevelPrimary,
-			CommandBufferCount: 1,
-		}, cmds); res != vk.Success {
+		cmd, res := b.allocateCommandBuffer()
+		if res != vk.Success {
 			return b.fail(resultErr("allocate a command buffer", res))
 		}
-		bt.cmd = cmds[0]
-		var fence vk.Fence
-		if res := vk.CreateFence(b.dev, &vk.FenceCreateInfo{SType: vk.StructureTypeFenceCreateInfo}, nil, &fence); res != vk.Success {
+		bt.cmd = cmd
+		fence, res := b.createFence()
+		if res != vk.Success {
 			return b.fail(resultErr("create a fence", res))
 		}
 		bt.fence = fence
 	}
-	if res := vk.BeginCommandBuffer(bt.cmd, &vk.CommandBufferBeginInfo{
-		SType: vk.StructureTypeCommandBufferBeginInfo,
-		Flags: vk.CommandBufferUsageFlags(vk.CommandBufferUsageOneTimeSubmitBit),
-	}); res != vk.Success {
+	if res := b.beginCommands(bt.cmd); res != vk.Success {
 		return b.fail(resultErr("begin a command buffer", res))
 	}
 	b.seq++
@@ -96,11 +88,9 @@ func (b *Backend) begin() error {
 // barrier interval.
 func (b *Backend) barrier() {
 	stages := vk.PipelineStageFlags(vk.PipelineStageComputeShaderBit | vk.PipelineStageTransferBit)
-	vk.CmdPipelineBarrier(b.cur.cmd, stages, stages, 0, 1, []vk.MemoryBarrier{{
-		SType:         vk.StructureTypeMemoryBarrier,
-		SrcAccessMask: vk.AccessFlags(vk.AccessShaderWriteBit | vk.AccessTransferWriteBit),
-		DstAccessMask: vk.AccessFlags(vk.AccessShaderReadBit | vk.AccessShaderWriteBit | vk.AccessTransferReadBit | vk.AccessTransferWriteBit),
-	}}, 0, nil, 0, nil)
+	b.cmdBarrier(b.cur.cmd, stages, stages,
+		vk.AccessFlags(vk.AccessShaderWriteBit|vk.AccessTransferWriteBit),
+		vk.AccessFlags(vk.AccessShaderReadBit|vk.AccessShaderWriteBit|vk.AccessTransferReadBit|vk.AccessTransferWriteBit))
 	b.epoch++
 	b.barriers++
 }
@@ -172,22 +162,16 @@ func (b *Backend) submit() error {
 	}
 	b.cur = nil
 	// Make device writes visible to the host once the fence signals.
-	vk.CmdPipelineBarrier(bt.cmd,
+	b.cmdBarrier(bt.cmd,
 		vk.PipelineStageFlags(vk.PipelineStageComputeShaderBit|vk.PipelineStageTransferBit),
-		vk.PipelineStageFlags(vk.PipelineStageHostBit), 0, 1, []vk.MemoryBarrier{{
-			SType:         vk.StructureTypeMemoryBarrier,
-			SrcAccessMask: vk.AccessFlags(vk.AccessShaderWriteBit | vk.AccessTransferWriteBit),
-			DstAccessMask: vk.AccessFlags(vk.AccessHostReadBit),
-		}}, 0, nil, 0, nil)
+		vk.PipelineStageFlags(vk.PipelineStageHostBit),
+		vk.AccessFlags(vk.AccessShaderWriteBit|vk.AccessTransferWriteBit),
+		vk.AccessFlags(vk.AccessHostReadBit))
 	if res := vk.EndCommandBuffer(bt.cmd); res != vk.Success {
 		b.inflight = append(b.inflight, bt) // so that its memory is reclaimed
 		return b.fail(b.batchErr(bt, resultErr("end a command buffer", res)))
 	}
-	if res := vk.QueueSubmit(b.queue, 1, []vk.SubmitInfo{{
-		SType:              vk.StructureTypeSubmitInfo,
-		CommandBufferCount: 1,
-		PCommandBuffers:    []vk.CommandBuffer{bt.cmd},
-	}}, bt.fence); res != vk.Success {
+	if res := b.queueSubmit(bt.cmd, bt.fence); res != vk.Success {
 		return b.fail(b.batchErr(bt, resultErr("submit", res)))
 	}
 	b.inflight = append(b.inflight, bt)

@@ -1,0 +1,218 @@
+//go:build linux && cgo
+
+package vulkan
+
+// #include "shim.h"
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+
+	vk "github.com/vulkan-go/vulkan"
+)
+
+// Every Vulkan call of the backend that takes a structure (create and
+// allocate infos, the begin info, barriers, copy regions, descriptor writes,
+// submit infos) goes through the C functions of shim.h, which build the
+// structures on the C stack and call the driver's entry point. vulkan-go's
+// own wrappers cannot be used for these: they convert each structure (and
+// each slice of structures) into C memory whose release is tied to a
+// finalizer on a variable of the binding's that is unreachable as soon as
+// the conversion returns, so a garbage collection during the call frees the
+// memory under the driver (a crash in training, whose data loader allocates
+// all the time); the structures without nested slices are instead never
+// freed, a leak per call. vulkan-go stays in use for the calls whose
+// arguments are handles, numbers and pointers to Go memory (cgo keeps
+// those alive for the call), and for the device property queries, whose
+// C copy belongs to the Go structure that Deref reads after the call.
+
+// deviceFns is a device's table of entry points, in C memory.
+type deviceFns struct{ c *C.ijepaDeviceFns }
+
+// loadDevice looks up the entry points of dev.
+func loadDevice(dev vk.Device) (deviceFns, error) {
+	f := (*C.ijepaDeviceFns)(C.calloc(1, C.sizeof_ijepaDeviceFns))
+	if f == nil {
+		return deviceFns{}, fmt.Errorf("vulkan: out of host memory")
+	}
+	if missing := C.ijepaLoadDevice(gipa, unsafe.Pointer(inst), unsafe.Pointer(dev), f); missing != nil {
+		C.free(unsafe.Pointer(f))
+		return deviceFns{}, fmt.Errorf("vulkan: the driver has no %s", C.GoString(missing))
+	}
+	return deviceFns{f}, nil
+}
+
+// free releases the table.
+func (f *deviceFns) free() {
+	if f.c != nil {
+		C.free(unsafe.Pointer(f.c))
+		f.c = nil
+	}
+}
+
+// handle reads a non-dispatchable handle (64 bits on every platform).
+func handle(p unsafe.Pointer) C.uint64_t { return *(*C.uint64_t)(p) }
+
+// out is where a C function stores a non-dispatchable handle.
+func out(p unsafe.Pointer) *C.uint64_t { return (*C.uint64_t)(p) }
+
+// createInstance creates a Vulkan instance of apiVersion, without layers
+// or extensions.
+func createInstance(apiVersion vk.Version) (vk.Instance, vk.Result) {
+	var in vk.Instance
+	res := C.ijepaCreateInstance(gipa, C.uint32_t(apiVersion), (*unsafe.Pointer)(unsafe.Pointer(&in)))
+	return in, vk.Result(res)
+}
+
+// computeQueueFamily returns the first queue family of pd (a device of in)
+// with a compute queue.
+func computeQueueFamily(in vk.Instance, pd vk.PhysicalDevice) (uint32, bool) {
+	var flags, counts [C.ijepaMaxQueueFamilies]C.uint32_t
+	n := C.ijepaQueueFamilies(gipa, unsafe.Pointer(in), unsafe.Pointer(pd), &flags[0], &counts[0])
+	for i := range int(n) {
+		if vk.QueueFlags(flags[i])&vk.QueueFlags(vk.QueueComputeBit) != 0 && counts[i] > 0 {
+			return uint32(i), true
+		}
+	}
+	return 0, false
+}
+
+// createDevice creates a device with one queue of the given family.
+func createDevice(pd vk.PhysicalDevice, family uint32) (vk.Device, vk.Result) {
+	var dev vk.Device
+	res := C.ijepaCreateDevice(gipa, unsafe.Pointer(inst), unsafe.Pointer(pd), C.uint32_t(family), (*unsafe.Pointer)(unsafe.Pointer(&dev)))
+	return dev, vk.Result(res)
+}
+
+func (b *Backend) createCommandPool(family uint32) (vk.CommandPool, vk.Result) {
+	var pool vk.CommandPool
+	res := C.ijepaCreateCommandPool(b.fn.c, unsafe.Pointer(b.dev), C.uint32_t(family), out(unsafe.Pointer(&pool)))
+	return pool, vk.Result(res)
+}
+
+// createBuffer creates a buffer of size bytes for bufferUsage.
+func (b *Backend) createBuffer(size uint64) (vk.Buffer, vk.Result) {
+	var buf vk.Buffer
+	res := C.ijepaCreateBuffer(b.fn.c, unsafe.Pointer(b.dev), C.uint64_t(size), C.uint32_t(bufferUsage), out(unsafe.Pointer(&buf)))
+	return buf, vk.Result(res)
+}
+
+// memoryRequirements returns the memory size a buffer needs and the memory
+// types that can hold it.
+func (b *Backend) memoryRequirements(buf vk.Buffer) (size uint64, types uint32) {
+	var t C.uint32_t
+	size = uint64(C.ijepaBufferMemoryRequirements(b.fn.c, unsafe.Pointer(b.dev), handle(unsafe.Pointer(&buf)), &t))
+	return size, uint32(t)
+}
+
+func (b *Backend) allocateMemory(size uint64, memType uint32) (vk.DeviceMemory, vk.Result) {
+	var mem vk.DeviceMemory
+	res := C.ijepaAllocateMemory(b.fn.c, unsafe.Pointer(b.dev), C.uint64_t(size), C.uint32_t(memType), out(unsafe.Pointer(&mem)))
+	return mem, vk.Result(res)
+}
+
+// createSetLayout creates the layout of maxBindings storage buffers.
+func (b *Backend) createSetLayout() (vk.DescriptorSetLayout, vk.Result) {
+	var l vk.DescriptorSetLayout
+	res := C.ijepaCreateSetLayout(b.fn.c, unsafe.Pointer(b.dev), maxBindings, out(unsafe.Pointer(&l)))
+	return l, vk.Result(res)
+}
+
+// createPipelineLayout creates the layout of one set and pushBytes of push
+// constants.
+func (b *Backend) createPipelineLayout(set vk.DescriptorSetLayout) (vk.PipelineLayout, vk.Result) {
+	var l vk.PipelineLayout
+	res := C.ijepaCreatePipelineLayout(b.fn.c, unsafe.Pointer(b.dev), handle(unsafe.Pointer(&set)), pushBytes, out(unsafe.Pointer(&l)))
+	return l, vk.Result(res)
+}
+
+func (b *Backend) createPipelineCache() (vk.PipelineCache, vk.Result) {
+	var c vk.PipelineCache
+	res := C.ijepaCreatePipelineCache(b.fn.c, unsafe.Pointer(b.dev), out(unsafe.Pointer(&c)))
+	return c, vk.Result(res)
+}
+
+// createShaderModule creates a module of SPIR-V words (code is Go memory
+// without pointers, which cgo keeps in place for the call).
+func (b *Backend) createShaderModule(code []uint32) (vk.ShaderModule, vk.Result) {
+	if len(code) == 0 {
+		return nil, vk.ErrorInvalidShaderNv
+	}
+	var m vk.ShaderModule
+	res := C.ijepaCreateShaderModule(b.fn.c, unsafe.Pointer(b.dev), (*C.uint32_t)(unsafe.Pointer(&code[0])), C.size_t(len(code)), out(unsafe.Pointer(&m)))
+	return m, vk.Result(res)
+}
+
+// createComputePipeline creates the pipeline of mod's "main" with the given
+// specialisation constants (constant i = spec[i]).
+func (b *Backend) createComputePipeline(mod vk.ShaderModule, spec []uint32) (vk.Pipeline, vk.Result) {
+	var data [maxSpec]uint32
+	copy(data[:], spec)
+	cache, layout := b.pipeCache, b.pipeLayout
+	var pipe vk.Pipeline
+	res := C.ijepaCreateComputePipeline(b.fn.c, unsafe.Pointer(b.dev), handle(unsafe.Pointer(&cache)), handle(unsafe.Pointer(&mod)),
+		handle(unsafe.Pointer(&layout)), C.uint32_t(len(spec)), (*C.uint32_t)(unsafe.Pointer(&data[0])), out(unsafe.Pointer(&pipe)))
+	return pipe, vk.Result(res)
+}
+
+// createDescriptorPool creates a pool of setsPerPool sets of maxBindings
+// storage buffers, which may be freed one by one.
+func (b *Backend) createDescriptorPool() (vk.DescriptorPool, vk.Result) {
+	var pool vk.DescriptorPool
+	res := C.ijepaCreateDescriptorPool(b.fn.c, unsafe.Pointer(b.dev), setsPerPool, setsPerPool*maxBindings, out(unsafe.Pointer(&pool)))
+	return pool, vk.Result(res)
+}
+
+// allocateSet allocates a set of the backend's set layout from pool.
+func (b *Backend) allocateSet(pool vk.DescriptorPool) (vk.DescriptorSet, vk.Result) {
+	layout := b.setLayout
+	var set vk.DescriptorSet
+	res := C.ijepaAllocateDescriptorSet(b.fn.c, unsafe.Pointer(b.dev), handle(unsafe.Pointer(&pool)), handle(unsafe.Pointer(&layout)), out(unsafe.Pointer(&set)))
+	return set, vk.Result(res)
+}
+
+// writeSet binds the whole of bufs[i] at binding i of set.
+func (b *Backend) writeSet(set vk.DescriptorSet, bufs *[maxBindings]vk.Buffer) {
+	var hs [maxBindings]C.uint64_t
+	for i := range bufs {
+		hs[i] = handle(unsafe.Pointer(&bufs[i]))
+	}
+	C.ijepaWriteBuffers(b.fn.c, unsafe.Pointer(b.dev), handle(unsafe.Pointer(&set)), maxBindings, &hs[0])
+}
+
+// allocateCommandBuffer allocates a primary command buffer.
+func (b *Backend) allocateCommandBuffer() (vk.CommandBuffer, vk.Result) {
+	pool := b.cmdPool
+	var cmd vk.CommandBuffer
+	res := C.ijepaAllocateCommandBuffer(b.fn.c, unsafe.Pointer(b.dev), handle(unsafe.Pointer(&pool)), (*unsafe.Pointer)(unsafe.Pointer(&cmd)))
+	return cmd, vk.Result(res)
+}
+
+// createFence creates an unsignalled fence.
+func (b *Backend) createFence() (vk.Fence, vk.Result) {
+	var f vk.Fence
+	res := C.ijepaCreateFence(b.fn.c, unsafe.Pointer(b.dev), out(unsafe.Pointer(&f)))
+	return f, vk.Result(res)
+}
+
+// beginCommands begins a command buffer for one submission.
+func (b *Backend) beginCommands(cmd vk.CommandBuffer) vk.Result {
+	return vk.Result(C.ijepaBeginCommandBuffer(b.fn.c, unsafe.Pointer(cmd)))
+}
+
+// cmdBarrier records a pipeline barrier of one global memory barrier.
+func (b *Backend) cmdBarrier(cmd vk.CommandBuffer, srcStages, dstStages vk.PipelineStageFlags, srcAccess, dstAccess vk.AccessFlags) {
+	C.ijepaCmdBarrier(b.fn.c, unsafe.Pointer(cmd), C.uint32_t(srcStages), C.uint32_t(dstStages), C.uint32_t(srcAccess), C.uint32_t(dstAccess))
+}
+
+// cmdCopy records a copy of n bytes between blocks.
+func (b *Backend) cmdCopy(cmd vk.CommandBuffer, src *block, srcOff uint64, dst *block, dstOff, n uint64) {
+	C.ijepaCmdCopy(b.fn.c, unsafe.Pointer(cmd), handle(unsafe.Pointer(&src.buf)), C.uint64_t(srcOff),
+		handle(unsafe.Pointer(&dst.buf)), C.uint64_t(dstOff), C.uint64_t(n))
+}
+
+// queueSubmit submits one command buffer that signals fence when done.
+func (b *Backend) queueSubmit(cmd vk.CommandBuffer, fence vk.Fence) vk.Result {
+	return vk.Result(C.ijepaSubmit(b.fn.c, unsafe.Pointer(b.queue), unsafe.Pointer(cmd), handle(unsafe.Pointer(&fence))))
+}
