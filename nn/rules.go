@@ -36,21 +36,25 @@ func (t *Tape) trackedArg(e *entry, i int) bool {
 	return !a.isNil && a.role != backend.Out && t.tracked[a.in]
 }
 
+// savesTheOther is the saves rule of a product of arguments 1 and 2: each
+// one's value is needed for the other's gradient.
+func savesTheOther(e *entry, i int, t *Tape) bool {
+	switch i {
+	case 1:
+		return t.trackedArg(e, 2)
+	case 2:
+		return t.trackedArg(e, 1)
+	}
+	return false
+}
+
 // rules is the table of backward rules, one per op of the catalogue. Ops
 // whose grad is nil are not differentiable; running them on tracked inputs
 // is fine as long as no gradient flows back through them.
 var rules = map[backend.Op]rule{
 	// c = Alpha*op(a)@op(b) + Beta*c_old.
 	backend.OpMatMul: {
-		saves: func(e *entry, i int, t *Tape) bool {
-			switch i {
-			case 1:
-				return t.trackedArg(e, 2)
-			case 2:
-				return t.trackedArg(e, 1)
-			}
-			return false
-		},
+		saves: savesTheOther,
 		grad: func(g *gradCtx) error {
 			dc := g.out(0)
 			at := g.e.attrs
@@ -86,15 +90,7 @@ var rules = map[backend.Op]rule{
 	}},
 	// y = a * b, b broadcast.
 	backend.OpMul: {
-		saves: func(e *entry, i int, t *Tape) bool {
-			switch i {
-			case 1:
-				return t.trackedArg(e, 2)
-			case 2:
-				return t.trackedArg(e, 1)
-			}
-			return false
-		},
+		saves: savesTheOther,
 		grad: func(g *gradCtx) error {
 			dy := g.out(0)
 			g.write(1, func(da *backend.Tensor) { backend.Mul(g.b(), da, dy, g.value(2)) })
