@@ -2,8 +2,8 @@
 // backend as GLSL compute kernels (package shaders, embedded as SPIR-V) on any
 // Vulkan 1.1 device — a discrete or integrated GPU of any vendor, or Mesa's
 // lavapipe on the CPU — through github.com/vulkan-go/vulkan, except for the
-// calls that take structures, which go through the C functions of shim.h (see
-// shim.go for why).
+// calls that take structures, which go through the C functions of
+// internal/vkshim/vkshim.h (see shim.go for why).
 //
 // Opening: the Vulkan loader (libvulkan.so.1) is loaded at run time, so the
 // program builds and runs without it; with no loader or no device, the

@@ -2,19 +2,22 @@
 
 package vulkan
 
-// #include "shim.h"
+// #cgo CFLAGS: -I${SRCDIR}/../../internal/vkshim
+// #include "vkshim.h"
 import "C"
 
 import (
 	"fmt"
 	"unsafe"
 
+	_ "github.com/ijepa-go/ijepa/internal/vkshim" // vkshim.h: rebuild when it changes
 	vk "github.com/vulkan-go/vulkan"
 )
 
 // Every Vulkan call of the backend that takes a structure (create and
 // allocate infos, the begin info, barriers, copy regions, descriptor writes,
-// submit infos) goes through the C functions of shim.h, which build the
+// submit infos) goes through the C functions of internal/vkshim/vkshim.h
+// (shared with cmd/ijepa-view), which build the
 // structures on the C stack and call the driver's entry point. vulkan-go's
 // own wrappers cannot be used for these: they convert each structure (and
 // each slice of structures) into C memory whose release is tied to a
@@ -61,7 +64,9 @@ func out(p unsafe.Pointer) *C.uint64_t { return (*C.uint64_t)(p) }
 // or extensions.
 func createInstance(apiVersion vk.Version) (vk.Instance, vk.Result) {
 	var in vk.Instance
-	res := C.ijepaCreateInstance(gipa, C.uint32_t(apiVersion), (*unsafe.Pointer)(unsafe.Pointer(&in)))
+	app := C.CString("ijepa")
+	defer C.free(unsafe.Pointer(app))
+	res := C.ijepaCreateInstance(gipa, app, C.uint32_t(apiVersion), 0, nil, (*unsafe.Pointer)(unsafe.Pointer(&in)))
 	return in, vk.Result(res)
 }
 
@@ -81,7 +86,7 @@ func computeQueueFamily(in vk.Instance, pd vk.PhysicalDevice) (uint32, bool) {
 // createDevice creates a device with one queue of the given family.
 func createDevice(pd vk.PhysicalDevice, family uint32) (vk.Device, vk.Result) {
 	var dev vk.Device
-	res := C.ijepaCreateDevice(gipa, unsafe.Pointer(inst), unsafe.Pointer(pd), C.uint32_t(family), (*unsafe.Pointer)(unsafe.Pointer(&dev)))
+	res := C.ijepaCreateDevice(gipa, unsafe.Pointer(inst), unsafe.Pointer(pd), C.uint32_t(family), 0, nil, (*unsafe.Pointer)(unsafe.Pointer(&dev)))
 	return dev, vk.Result(res)
 }
 
@@ -214,5 +219,5 @@ func (b *Backend) cmdCopy(cmd vk.CommandBuffer, src *block, srcOff uint64, dst *
 
 // queueSubmit submits one command buffer that signals fence when done.
 func (b *Backend) queueSubmit(cmd vk.CommandBuffer, fence vk.Fence) vk.Result {
-	return vk.Result(C.ijepaSubmit(b.fn.c, unsafe.Pointer(b.queue), unsafe.Pointer(cmd), handle(unsafe.Pointer(&fence))))
+	return vk.Result(C.ijepaSubmit(b.fn.c, unsafe.Pointer(b.queue), unsafe.Pointer(cmd), 0, 0, 0, handle(unsafe.Pointer(&fence))))
 }

@@ -24,8 +24,11 @@ import (
 // Vulkan is found through GLFW's loader (glfwGetInstanceProcAddress), so
 // neither libvulkan-dev nor a GL library is needed; any Vulkan device with a
 // queue that can present to the window will do (lavapipe under Xvfb in CI).
+// The calls that take structures go through C (shim.go).
 type presenter struct {
 	win    *glfw.Window
+	gipa   unsafe.Pointer // vkGetInstanceProcAddr
+	fn     *viewFns
 	inst   vk.Instance
 	surf   vk.Surface
 	pd     vk.PhysicalDevice
@@ -68,11 +71,12 @@ func newPresenter(win *glfw.Window) (p *presenter, err error) {
 	if !glfw.VulkanSupported() {
 		return nil, errors.New("ijepa-view: GLFW found no Vulkan loader (install libvulkan1 and a Vulkan driver, e.g. mesa-vulkan-drivers)")
 	}
-	vk.SetGetInstanceProcAddr(glfw.GetVulkanGetInstanceProcAddress())
+	gipa := glfw.GetVulkanGetInstanceProcAddress()
+	vk.SetGetInstanceProcAddr(gipa)
 	if err := vk.Init(); err != nil {
 		return nil, fmt.Errorf("ijepa-view: vulkan: %v", err)
 	}
-	p = &presenter{win: win}
+	p = &presenter{win: win, gipa: gipa}
 	defer func() {
 		if err != nil {
 			p.close()
@@ -82,21 +86,8 @@ func newPresenter(win *glfw.Window) (p *presenter, err error) {
 	if len(exts) == 0 {
 		return nil, errors.New("ijepa-view: the Vulkan loader has no surface extension for this window system")
 	}
-	for i := range exts {
-		exts[i] += "\x00"
-	}
-	var inst vk.Instance
-	if res := vk.CreateInstance(&vk.InstanceCreateInfo{
-		SType: vk.StructureTypeInstanceCreateInfo,
-		PApplicationInfo: &vk.ApplicationInfo{
-			SType:            vk.StructureTypeApplicationInfo,
-			PApplicationName: "ijepa-view\x00",
-			PEngineName:      "ijepa\x00",
-			ApiVersion:       vk.MakeVersion(1, 0, 0),
-		},
-		EnabledExtensionCount:   uint32(len(exts)),
-		PpEnabledExtensionNames: exts,
-	}, nil, &inst); res != vk.Success {
+	inst, res := createInstance(gipa, exts)
+	if res != vk.Success {
 		return nil, vkErr("create an instance", res)
 	}
 	if err := vk.InitInstance(inst); err != nil {
@@ -149,14 +140,10 @@ func (p *presenter) chooseDevice() error {
 		case vk.PhysicalDeviceTypeVirtualGpu:
 			rank = 2
 		}
-		var nq uint32
-		vk.GetPhysicalDeviceQueueFamilyProperties(pd, &nq, nil)
-		qs := make([]vk.QueueFamilyProperties, nq)
-		vk.GetPhysicalDeviceQueueFamilyProperties(pd, &nq, qs)
-		for i := range qs[:nq] {
-			qs[i].Deref()
+		flags, counts := p.queueFamilies(pd)
+		for i := range flags {
 			copyFlags := vk.QueueFlags(vk.QueueGraphicsBit | vk.QueueComputeBit | vk.QueueTransferBit)
-			if qs[i].QueueCount == 0 || qs[i].QueueFlags&copyFlags == 0 {
+			if counts[i] == 0 || flags[i]&copyFlags == 0 {
 				continue
 			}
 			var ok vk.Bool32
@@ -184,55 +171,27 @@ func (p *presenter) chooseDevice() error {
 }
 
 func (p *presenter) createDevice() error {
-	var dev vk.Device
-	if res := vk.CreateDevice(p.pd, &vk.DeviceCreateInfo{
-		SType:                vk.StructureTypeDeviceCreateInfo,
-		QueueCreateInfoCount: 1,
-		PQueueCreateInfos: []vk.DeviceQueueCreateInfo{{
-			SType:            vk.StructureTypeDeviceQueueCreateInfo,
-			QueueFamilyIndex: p.family,
-			QueueCount:       1,
-			PQueuePriorities: []float32{1},
-		}},
-		EnabledExtensionCount:   1,
-		PpEnabledExtensionNames: []string{vk.KhrSwapchainExtensionName + "\x00"},
-	}, nil, &dev); res != vk.Success {
-		return vkErr("create a device on "+p.device, res)
+	if err := p.openDevice(); err != nil {
+		return err
 	}
-	p.dev = dev
 	var q vk.Queue
-	vk.GetDeviceQueue(dev, p.family, 0, &q)
+	vk.GetDeviceQueue(p.dev, p.family, 0, &q)
 	p.queue = q
-	var pool vk.CommandPool
-	if res := vk.CreateCommandPool(dev, &vk.CommandPoolCreateInfo{
-		SType:            vk.StructureTypeCommandPoolCreateInfo,
-		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
-		QueueFamilyIndex: p.family,
-	}, nil, &pool); res != vk.Success {
+	pool, res := p.createCommandPool()
+	if res != vk.Success {
 		return vkErr("create a command pool", res)
 	}
 	p.pool = pool
-	cmds := make([]vk.CommandBuffer, 1)
-	if res := vk.AllocateCommandBuffers(dev, &vk.CommandBufferAllocateInfo{
-		SType:              vk.StructureTypeCommandBufferAllocateInfo,
-		CommandPool:        pool,
-		Level:              vk.CommandBufferLevelPrimary,
-		CommandBufferCount: 1,
-	}, cmds); res != vk.Success {
+	if p.cmd, res = p.allocateCommandBuffer(pool); res != vk.Success {
 		return vkErr("allocate a command buffer", res)
 	}
-	p.cmd = cmds[0]
-	var fence vk.Fence
-	if res := vk.CreateFence(dev, &vk.FenceCreateInfo{SType: vk.StructureTypeFenceCreateInfo}, nil, &fence); res != vk.Success {
+	if p.fence, res = p.createFence(); res != vk.Success {
 		return vkErr("create a fence", res)
 	}
-	p.fence = fence
 	for _, s := range []*vk.Semaphore{&p.acquired, &p.rendered} {
-		var sem vk.Semaphore // a local: cgo refuses pointers into the presenter
-		if res := vk.CreateSemaphore(dev, &vk.SemaphoreCreateInfo{SType: vk.StructureTypeSemaphoreCreateInfo}, nil, &sem); res != vk.Success {
+		if *s, res = p.createSemaphore(); res != vk.Success {
 			return vkErr("create a semaphore", res)
 		}
-		*s = sem
 	}
 	return nil
 }
@@ -266,24 +225,23 @@ func (p *presenter) createSwapchain() error {
 		return nil
 	}
 
-	var nf uint32
-	vk.GetPhysicalDeviceSurfaceFormats(p.pd, p.surf, &nf, nil)
-	formats := make([]vk.SurfaceFormat, nf)
-	vk.GetPhysicalDeviceSurfaceFormats(p.pd, p.surf, &nf, formats)
-	var chosen *vk.SurfaceFormat
+	formats, res := p.surfaceFormats()
+	if res != vk.Success && res != vk.Incomplete {
+		return vkErr("list the surface's formats", res)
+	}
+	var chosen *surfaceFormat
 	for _, want := range []vk.Format{vk.FormatB8g8r8a8Unorm, vk.FormatR8g8b8a8Unorm, vk.FormatB8g8r8a8Srgb, vk.FormatR8g8b8a8Srgb} {
-		for i := range formats[:nf] {
-			formats[i].Deref()
-			if formats[i].Format == want && chosen == nil {
+		for i := range formats {
+			if formats[i].format == want && chosen == nil {
 				chosen = &formats[i]
 			}
 		}
 	}
 	if chosen == nil {
-		return fmt.Errorf("ijepa-view: the window offers no 8-bit RGBA or BGRA format (%d formats)", nf)
+		return fmt.Errorf("ijepa-view: the window offers no 8-bit RGBA or BGRA format (%d formats)", len(formats))
 	}
-	p.format = chosen.Format
-	p.bgra = chosen.Format == vk.FormatB8g8r8a8Unorm || chosen.Format == vk.FormatB8g8r8a8Srgb
+	p.format = chosen.format
+	p.bgra = chosen.format == vk.FormatB8g8r8a8Unorm || chosen.format == vk.FormatB8g8r8a8Srgb
 
 	alpha := vk.CompositeAlphaOpaqueBit
 	for _, a := range []vk.CompositeAlphaFlagBits{vk.CompositeAlphaOpaqueBit, vk.CompositeAlphaInheritBit, vk.CompositeAlphaPreMultipliedBit, vk.CompositeAlphaPostMultipliedBit} {
@@ -297,23 +255,16 @@ func (p *presenter) createSwapchain() error {
 		count = min(count, caps.MaxImageCount)
 	}
 	old := p.swap
-	var swap vk.Swapchain
-	if res := vk.CreateSwapchain(p.dev, &vk.SwapchainCreateInfo{
-		SType:            vk.StructureTypeSwapchainCreateInfo,
-		Surface:          p.surf,
-		MinImageCount:    count,
-		ImageFormat:      chosen.Format,
-		ImageColorSpace:  chosen.ColorSpace,
-		ImageExtent:      ext,
-		ImageArrayLayers: 1,
-		ImageUsage:       usage,
-		ImageSharingMode: vk.SharingModeExclusive,
-		PreTransform:     caps.CurrentTransform,
-		CompositeAlpha:   alpha,
-		PresentMode:      vk.PresentModeFifo,
-		Clipped:          vk.False,
-		OldSwapchain:     old,
-	}, nil, &swap); res != vk.Success {
+	swap, res := p.newSwapchain(swapchainInfo{
+		count:     count,
+		format:    *chosen,
+		extent:    ext,
+		usage:     usage,
+		transform: caps.CurrentTransform,
+		alpha:     alpha,
+		old:       old,
+	})
+	if res != vk.Success {
 		return vkErr("create a swapchain", res)
 	}
 	if old != vk.NullSwapchain {
@@ -355,22 +306,15 @@ func (p *presenter) hostVisible(b *hostBuffer, size uint64) error {
 		return nil
 	}
 	p.freeBuffer(b)
-	var buf vk.Buffer
-	if res := vk.CreateBuffer(p.dev, &vk.BufferCreateInfo{
-		SType:       vk.StructureTypeBufferCreateInfo,
-		Size:        vk.DeviceSize(size),
-		Usage:       vk.BufferUsageFlags(vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit),
-		SharingMode: vk.SharingModeExclusive,
-	}, nil, &buf); res != vk.Success {
+	buf, res := p.createBuffer(size)
+	if res != vk.Success {
 		return vkErr("create a buffer", res)
 	}
-	var req vk.MemoryRequirements
-	vk.GetBufferMemoryRequirements(p.dev, buf, &req)
-	req.Deref()
+	reqSize, reqTypes := p.memoryRequirements(buf)
 	want := vk.MemoryPropertyFlags(vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit)
 	idx := -1
 	for i, t := range p.memTypes {
-		if req.MemoryTypeBits&(1<<uint(i)) != 0 && t.PropertyFlags&want == want {
+		if reqTypes&(1<<uint(i)) != 0 && t.PropertyFlags&want == want {
 			idx = i
 			break
 		}
@@ -379,12 +323,8 @@ func (p *presenter) hostVisible(b *hostBuffer, size uint64) error {
 		vk.DestroyBuffer(p.dev, buf, nil)
 		return errors.New("ijepa-view: vulkan: no host-visible, coherent memory for the frame")
 	}
-	var mem vk.DeviceMemory
-	if res := vk.AllocateMemory(p.dev, &vk.MemoryAllocateInfo{
-		SType:           vk.StructureTypeMemoryAllocateInfo,
-		AllocationSize:  req.Size,
-		MemoryTypeIndex: uint32(idx),
-	}, nil, &mem); res != vk.Success {
+	mem, res := p.allocateMemory(reqSize, uint32(idx))
+	if res != vk.Success {
 		vk.DestroyBuffer(p.dev, buf, nil)
 		return vkErr("allocate memory for the frame", res)
 	}
@@ -411,30 +351,6 @@ func (p *presenter) freeBuffer(b *hostBuffer) {
 	vk.DestroyBuffer(p.dev, b.buf, nil)
 	vk.FreeMemory(p.dev, b.mem, nil)
 	*b = hostBuffer{}
-}
-
-func barrier(cmd vk.CommandBuffer, img vk.Image, from, to vk.ImageLayout, src, dst vk.AccessFlagBits, srcStage, dstStage vk.PipelineStageFlagBits) {
-	vk.CmdPipelineBarrier(cmd, vk.PipelineStageFlags(srcStage), vk.PipelineStageFlags(dstStage), 0, 0, nil, 0, nil, 1,
-		[]vk.ImageMemoryBarrier{{
-			SType:               vk.StructureTypeImageMemoryBarrier,
-			SrcAccessMask:       vk.AccessFlags(src),
-			DstAccessMask:       vk.AccessFlags(dst),
-			OldLayout:           from,
-			NewLayout:           to,
-			SrcQueueFamilyIndex: vk.QueueFamilyIgnored,
-			DstQueueFamilyIndex: vk.QueueFamilyIgnored,
-			Image:               img,
-			SubresourceRange: vk.ImageSubresourceRange{
-				AspectMask: vk.ImageAspectFlags(vk.ImageAspectColorBit), LevelCount: 1, LayerCount: 1,
-			},
-		}})
-}
-
-func imageCopy(w, h uint32) []vk.BufferImageCopy {
-	return []vk.BufferImageCopy{{
-		ImageSubresource: vk.ImageSubresourceLayers{AspectMask: vk.ImageAspectFlags(vk.ImageAspectColorBit), LayerCount: 1},
-		ImageExtent:      vk.Extent3D{Width: w, Height: h, Depth: 1},
-	}}
 }
 
 // present shows frame, which must be the size size returned. With readback
@@ -475,23 +391,20 @@ func (p *presenter) present(frame *image.RGBA, readback bool) (*image.RGBA, erro
 	if res := vk.ResetCommandBuffer(cmd, 0); res != vk.Success {
 		return nil, vkErr("reset the command buffer", res)
 	}
-	if res := vk.BeginCommandBuffer(cmd, &vk.CommandBufferBeginInfo{
-		SType: vk.StructureTypeCommandBufferBeginInfo,
-		Flags: vk.CommandBufferUsageFlags(vk.CommandBufferUsageOneTimeSubmitBit),
-	}); res != vk.Success {
+	if res := p.beginCommands(cmd); res != vk.Success {
 		return nil, vkErr("begin the command buffer", res)
 	}
-	barrier(cmd, img, vk.ImageLayoutUndefined, vk.ImageLayoutTransferDstOptimal,
+	p.barrier(cmd, img, vk.ImageLayoutUndefined, vk.ImageLayoutTransferDstOptimal,
 		0, vk.AccessTransferWriteBit, vk.PipelineStageTopOfPipeBit, vk.PipelineStageTransferBit)
-	vk.CmdCopyBufferToImage(cmd, p.upload.buf, img, vk.ImageLayoutTransferDstOptimal, 1, imageCopy(w, h))
+	p.copyToImage(cmd, p.upload.buf, img, vk.ImageLayoutTransferDstOptimal, w, h)
 	last := vk.ImageLayoutTransferDstOptimal
 	if readback {
-		barrier(cmd, img, last, vk.ImageLayoutTransferSrcOptimal,
+		p.barrier(cmd, img, last, vk.ImageLayoutTransferSrcOptimal,
 			vk.AccessTransferWriteBit, vk.AccessTransferReadBit, vk.PipelineStageTransferBit, vk.PipelineStageTransferBit)
-		vk.CmdCopyImageToBuffer(cmd, img, vk.ImageLayoutTransferSrcOptimal, p.download.buf, 1, imageCopy(w, h))
+		p.copyFromImage(cmd, img, vk.ImageLayoutTransferSrcOptimal, p.download.buf, w, h)
 		last = vk.ImageLayoutTransferSrcOptimal
 	}
-	barrier(cmd, img, last, vk.ImageLayoutPresentSrc,
+	p.barrier(cmd, img, last, vk.ImageLayoutPresentSrc,
 		vk.AccessTransferWriteBit|vk.AccessTransferReadBit, vk.AccessMemoryReadBit, vk.PipelineStageTransferBit, vk.PipelineStageBottomOfPipeBit)
 	if res := vk.EndCommandBuffer(cmd); res != vk.Success {
 		return nil, vkErr("end the command buffer", res)
@@ -499,26 +412,10 @@ func (p *presenter) present(frame *image.RGBA, readback bool) (*image.RGBA, erro
 	if res := vk.ResetFences(p.dev, 1, []vk.Fence{p.fence}); res != vk.Success {
 		return nil, vkErr("reset the fence", res)
 	}
-	if res := vk.QueueSubmit(p.queue, 1, []vk.SubmitInfo{{
-		SType:                vk.StructureTypeSubmitInfo,
-		WaitSemaphoreCount:   1,
-		PWaitSemaphores:      []vk.Semaphore{p.acquired},
-		PWaitDstStageMask:    []vk.PipelineStageFlags{vk.PipelineStageFlags(vk.PipelineStageTransferBit)},
-		CommandBufferCount:   1,
-		PCommandBuffers:      []vk.CommandBuffer{cmd},
-		SignalSemaphoreCount: 1,
-		PSignalSemaphores:    []vk.Semaphore{p.rendered},
-	}}, p.fence); res != vk.Success {
+	if res := p.submit(cmd, p.acquired, p.rendered, p.fence); res != vk.Success {
 		return nil, vkErr("submit the frame", res)
 	}
-	res := vk.QueuePresent(p.queue, &vk.PresentInfo{
-		SType:              vk.StructureTypePresentInfo,
-		WaitSemaphoreCount: 1,
-		PWaitSemaphores:    []vk.Semaphore{p.rendered},
-		SwapchainCount:     1,
-		PSwapchains:        []vk.Swapchain{p.swap},
-		PImageIndices:      []uint32{index},
-	})
+	res := p.presentImage(p.rendered, index)
 	// Wait for the copies either way: the buffers are reused next frame.
 	if r := vk.WaitForFences(p.dev, 1, []vk.Fence{p.fence}, vk.True, ^uint64(0)); r != vk.Success {
 		return nil, vkErr("wait for the frame", r)
@@ -591,6 +488,7 @@ func (p *presenter) close() {
 		}
 		vk.DestroyDevice(p.dev, nil)
 	}
+	p.freeFns()
 	if p.inst != nil {
 		if p.surf != vk.NullSurface {
 			vk.DestroySurface(p.inst, p.surf, nil)

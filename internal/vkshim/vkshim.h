@@ -1,8 +1,9 @@
-// The C side of shim.go: every Vulkan call of the backend that takes a
-// structure builds it here, on the C stack, and calls the driver's entry
+// The C side of backend/vulkan's shim.go and of cmd/ijepa-view's: every
+// Vulkan call of theirs that takes a structure builds it here (or in
+// cmd/ijepa-view/shim.h), on the C stack, and calls the driver's entry
 // point directly. The structures are declared by hand (no Vulkan headers
-// needed to build); TestShimLayout checks them against <vulkan/vulkan.h>
-// where it is installed. Non-dispatchable handles are 64-bit, dispatchable
+// needed to build); TestLayout checks them against <vulkan/vulkan.h> where
+// it is installed. Non-dispatchable handles are 64-bit, dispatchable
 // ones pointers, enums and flags 32-bit, VkDeviceSize 64-bit.
 
 #include <stddef.h>
@@ -234,6 +235,83 @@ typedef struct {
 	const uint64_t* pSignalSemaphores;
 } ijepaSubmitInfo;
 
+typedef struct {
+	int32_t sType;
+	const void* pNext;
+	uint32_t flags;
+} ijepaSemaphoreCreateInfo;
+
+typedef struct {
+	uint32_t width, height;
+} ijepaExtent2D;
+
+typedef struct {
+	uint32_t width, height, depth;
+} ijepaExtent3D;
+
+typedef struct {
+	int32_t x, y, z;
+} ijepaOffset3D;
+
+typedef struct {
+	int32_t format, colorSpace;
+} ijepaSurfaceFormatKHR;
+
+typedef struct {
+	int32_t sType;
+	const void* pNext;
+	uint32_t flags;
+	uint64_t surface;
+	uint32_t minImageCount;
+	int32_t imageFormat, imageColorSpace;
+	ijepaExtent2D imageExtent;
+	uint32_t imageArrayLayers, imageUsage;
+	int32_t imageSharingMode;
+	uint32_t queueFamilyIndexCount;
+	const uint32_t* pQueueFamilyIndices;
+	uint32_t preTransform, compositeAlpha;
+	int32_t presentMode;
+	uint32_t clipped;
+	uint64_t oldSwapchain;
+} ijepaSwapchainCreateInfoKHR;
+
+typedef struct {
+	uint32_t aspectMask, baseMipLevel, levelCount, baseArrayLayer, layerCount;
+} ijepaImageSubresourceRange;
+
+typedef struct {
+	uint32_t aspectMask, mipLevel, baseArrayLayer, layerCount;
+} ijepaImageSubresourceLayers;
+
+typedef struct {
+	int32_t sType;
+	const void* pNext;
+	uint32_t srcAccessMask, dstAccessMask;
+	int32_t oldLayout, newLayout;
+	uint32_t srcQueueFamilyIndex, dstQueueFamilyIndex;
+	uint64_t image;
+	ijepaImageSubresourceRange subresourceRange;
+} ijepaImageMemoryBarrier;
+
+typedef struct {
+	uint64_t bufferOffset;
+	uint32_t bufferRowLength, bufferImageHeight;
+	ijepaImageSubresourceLayers imageSubresource;
+	ijepaOffset3D imageOffset;
+	ijepaExtent3D imageExtent;
+} ijepaBufferImageCopy;
+
+typedef struct {
+	int32_t sType;
+	const void* pNext;
+	uint32_t waitSemaphoreCount;
+	const uint64_t* pWaitSemaphores;
+	uint32_t swapchainCount;
+	const uint64_t* pSwapchains;
+	const uint32_t* pImageIndices;
+	int32_t* pResults;
+} ijepaPresentInfoKHR;
+
 // The VkStructureType values used here.
 enum {
 	ijepaSTypeApplicationInfo = 0,
@@ -243,6 +321,7 @@ enum {
 	ijepaSTypeSubmitInfo = 4,
 	ijepaSTypeMemoryAllocateInfo = 5,
 	ijepaSTypeFenceCreateInfo = 8,
+	ijepaSTypeSemaphoreCreateInfo = 9,
 	ijepaSTypeBufferCreateInfo = 12,
 	ijepaSTypeShaderModuleCreateInfo = 16,
 	ijepaSTypePipelineCacheCreateInfo = 17,
@@ -256,7 +335,10 @@ enum {
 	ijepaSTypeCommandPoolCreateInfo = 39,
 	ijepaSTypeCommandBufferAllocateInfo = 40,
 	ijepaSTypeCommandBufferBeginInfo = 42,
+	ijepaSTypeImageMemoryBarrier = 45,
 	ijepaSTypeMemoryBarrier = 46,
+	ijepaSTypeSwapchainCreateInfoKHR = 1000001000,
+	ijepaSTypePresentInfoKHR = 1000001001,
 };
 
 // Other enumerants and flags.
@@ -269,11 +351,14 @@ enum {
 	ijepaCommandPoolCreateResetCommandBuffer = 0x2,
 	ijepaDescriptorPoolCreateFreeDescriptorSet = 0x1,
 	ijepaCommandBufferUsageOneTimeSubmit = 0x1,
+	ijepaImageAspectColor = 0x1,
 };
+
+#define ijepaQueueFamilyIgnored (~(uint32_t)0) // VK_QUEUE_FAMILY_IGNORED
 
 #define ijepaWholeSize (~(uint64_t)0) // VK_WHOLE_SIZE
 
-enum { ijepaMaxSpec = 32, ijepaMaxBindings = 16, ijepaMaxQueueFamilies = 64 };
+enum { ijepaMaxSpec = 32, ijepaMaxBindings = 16, ijepaMaxQueueFamilies = 64, ijepaMaxExtensions = 16 };
 
 typedef void* (*ijepaGetInstanceProcAddr)(void* instance, const char* name);
 typedef void* (*ijepaGetDeviceProcAddr)(void* device, const char* name);
@@ -356,14 +441,15 @@ static const char* ijepaLoadDevice(void* gipa, void* instance, void* device, ije
 	return NULL;
 }
 
-// ijepaCreateInstance creates an instance without layers or extensions.
-static int32_t ijepaCreateInstance(void* gipa, uint32_t apiVersion, void** instance) {
+// ijepaCreateInstance creates an instance named app, without layers, with
+// the nExt extensions exts (C strings).
+static int32_t ijepaCreateInstance(void* gipa, const char* app, uint32_t apiVersion, uint32_t nExt, const char* const* exts, void** instance) {
 	ijepaPFNCreateInstance create = (ijepaPFNCreateInstance)((ijepaGetInstanceProcAddr)gipa)(NULL, "vkCreateInstance");
 	if (create == NULL) {
 		return ijepaErrorExtensionNotPresent;
 	}
-	ijepaApplicationInfo app = {ijepaSTypeApplicationInfo, NULL, "ijepa", 0, "ijepa", 0, apiVersion};
-	ijepaInstanceCreateInfo ci = {ijepaSTypeInstanceCreateInfo, NULL, 0, &app, 0, NULL, 0, NULL};
+	ijepaApplicationInfo ai = {ijepaSTypeApplicationInfo, NULL, app, 0, "ijepa", 0, apiVersion};
+	ijepaInstanceCreateInfo ci = {ijepaSTypeInstanceCreateInfo, NULL, 0, &ai, 0, NULL, nExt, nExt > 0 ? exts : NULL};
 	return create(&ci, NULL, instance);
 }
 
@@ -385,8 +471,9 @@ static uint32_t ijepaQueueFamilies(void* gipa, void* instance, void* pd, uint32_
 	return n;
 }
 
-// ijepaCreateDevice creates a device with one queue of family.
-static int32_t ijepaCreateDevice(void* gipa, void* instance, void* pd, uint32_t family, void** device) {
+// ijepaCreateDevice creates a device with one queue of family and the nExt
+// extensions exts (C strings).
+static int32_t ijepaCreateDevice(void* gipa, void* instance, void* pd, uint32_t family, uint32_t nExt, const char* const* exts, void** device) {
 	ijepaPFNCreateDevice create = (ijepaPFNCreateDevice)((ijepaGetInstanceProcAddr)gipa)(instance, "vkCreateDevice");
 	if (create == NULL) {
 		return ijepaErrorExtensionNotPresent;
@@ -398,6 +485,8 @@ static int32_t ijepaCreateDevice(void* gipa, void* instance, void* pd, uint32_t 
 	ci.sType = ijepaSTypeDeviceCreateInfo;
 	ci.queueCreateInfoCount = 1;
 	ci.pQueueCreateInfos = &q;
+	ci.enabledExtensionCount = nExt;
+	ci.ppEnabledExtensionNames = nExt > 0 ? exts : NULL;
 	return create(pd, &ci, NULL, device);
 }
 
@@ -549,12 +638,23 @@ static void ijepaCmdCopy(const ijepaDeviceFns* f, void* cmd, uint64_t src, uint6
 	f->cmdCopyBuffer(cmd, src, dst, 1, &r);
 }
 
-// ijepaSubmit submits one command buffer, without semaphores, signalling fence.
-static int32_t ijepaSubmit(const ijepaDeviceFns* f, void* queue, void* cmd, uint64_t fence) {
+// ijepaSubmit submits one command buffer, signalling fence. When they are
+// not 0 (VK_NULL_HANDLE), it waits for semaphore wait at the stages
+// waitStages and signals semaphore signal.
+static int32_t ijepaSubmit(const ijepaDeviceFns* f, void* queue, void* cmd, uint64_t wait, uint32_t waitStages, uint64_t signal, uint64_t fence) {
 	ijepaSubmitInfo si;
 	memset(&si, 0, sizeof si);
 	si.sType = ijepaSTypeSubmitInfo;
+	if (wait != 0) {
+		si.waitSemaphoreCount = 1;
+		si.pWaitSemaphores = &wait;
+		si.pWaitDstStageMask = &waitStages;
+	}
 	si.commandBufferCount = 1;
 	si.pCommandBuffers = &cmd;
+	if (signal != 0) {
+		si.signalSemaphoreCount = 1;
+		si.pSignalSemaphores = &signal;
+	}
 	return f->queueSubmit(queue, 1, &si, fence);
 }
