@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,24 +60,12 @@ func TestLargeTensorsInChunks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d elements: %v", n, err)
 		}
-		if !equal(got, want) {
+		if !slices.Equal(got, want) {
 			t.Fatalf("%d elements: the read differs from the write", n)
 		}
 		b.Release(x)
 		b.Release(y)
 	}
-}
-
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Ops cost no round trip each: a thousand ops and releases go out in a few

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -108,7 +109,7 @@ func TestProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []float32{2, 12, 8, 30}; !equal(got, want) {
+	if want := []float32{2, 12, 8, 30}; !slices.Equal(got, want) {
 		t.Fatalf("2 a w^T = %v, want %v", got, want)
 	}
 	pid := c.pid()
@@ -129,7 +130,7 @@ func TestBarePlugin(t *testing.T) {
 	x := mustF32(t, b, []float32{1, -2, 3}, 3)
 	backend.Scale(b, x, x, -2)
 	got, err := backend.ReadF32(b, x)
-	if err != nil || !equal(got, []float32{-2, 4, -6}) {
+	if err != nil || !slices.Equal(got, []float32{-2, 4, -6}) {
 		t.Fatalf("-2 x = %v, %v", got, err)
 	}
 	pid := c.pid()

@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/ijepa-go/ijepa/ijepa/config"
@@ -220,7 +221,7 @@ func TestTrainBatch(t *testing.T) {
 		t.Fatalf("step %d: masks of sampler step %d for %d images, %d images drawn; want sampler step %d, a batch of 8, 3 images", step, b.Masks.Step, b.Masks.B(), len(b.Images), want.Step)
 	}
 	for i := range want.Context {
-		if !equal(b.Masks.Context[i], want.Context[i]) {
+		if !slices.Equal(b.Masks.Context[i], want.Context[i]) {
 			t.Fatalf("image %d: context %v, the collator's %v", i, b.Masks.Context[i], want.Context[i])
 		}
 	}
@@ -241,18 +242,6 @@ func TestTrainBatch(t *testing.T) {
 	if _, err := TrainBatch(context.Background(), cfg, ds, 0, 3); err == nil {
 		t.Error("step 0 accepted: steps count from 1")
 	}
-}
-
-func equal(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestFromCHWInvertsNormalisation checks that an image normalised at its own
