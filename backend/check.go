@@ -144,6 +144,23 @@ func checkMatMul(c Call) error {
 	return nil
 }
 
+// MatMulDims returns the geometry of a matmul call that passed its check:
+// the number of products (1 for rank 2, else the batch size) and the sizes
+// of each, op(a) m x k times op(b) k x n.
+func MatMulDims(c Call) (batch, m, n, k int) {
+	cs, as := c.Args[0].Shape(), c.Args[1].Shape()
+	r := len(cs)
+	batch = 1
+	if r == 3 {
+		batch = cs[0]
+	}
+	m, n, k = cs[r-2], cs[r-1], as[r-1]
+	if c.Attrs.TransA {
+		k = as[r-2]
+	}
+	return batch, m, n, k
+}
+
 // isSuffix reports whether s equals the last len(s) dims of of.
 func isSuffix(s, of Shape) bool {
 	if len(s) > len(of) {

@@ -152,16 +152,10 @@ func matmulShape(c backend.Call) (string, float64) {
 	if r < 2 || len(as) != r || len(bs) != r {
 		return "matmul ?", 0
 	}
-	z := 1
+	z, m, n, k := backend.MatMulDims(c)
 	prefix := ""
 	if r == 3 {
-		z = cs[0]
 		prefix = fmt.Sprintf("%dx", z)
-	}
-	m, n := cs[r-2], cs[r-1]
-	k := as[r-1]
-	if c.Attrs.TransA {
-		k = as[r-2]
 	}
 	op := func(s backend.Shape, t bool) string {
 		str := fmt.Sprintf("[%dx%d]", s[r-2], s[r-1])

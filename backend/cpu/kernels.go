@@ -73,19 +73,11 @@ func lastDim(t *backend.Tensor) (rows, cols int) {
 
 func matmul(b *Backend, c backend.Call) error {
 	cd, ad, bd := f(c, 0), f(c, 1), f(c, 2)
-	at, bt, ct := c.Args[1].Shape(), c.Args[2].Shape(), c.Args[0].Shape()
+	at, bt := c.Args[1].Shape(), c.Args[2].Shape()
 	r := len(at)
-	batch := 1
-	if r == 3 {
-		batch = at[0]
-	}
 	ar, ac := at[r-2], at[r-1]
 	br, bc := bt[r-2], bt[r-1]
-	m, n := ct[r-2], ct[r-1]
-	k := ac
-	if c.Attrs.TransA {
-		k = ar
-	}
+	batch, m, n, k := backend.MatMulDims(c)
 	ta, tb := blas.NoTrans, blas.NoTrans
 	if c.Attrs.TransA {
 		ta = blas.Trans

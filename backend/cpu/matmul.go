@@ -59,17 +59,7 @@ func fastMatmul(bk *Backend, c backend.Call) error {
 		return matmul(bk, c)
 	}
 	cd, ad, bd := f(c, 0), f(c, 1), f(c, 2)
-	at, ct := c.Args[1].Shape(), c.Args[0].Shape()
-	r := len(at)
-	batch := 1
-	if r == 3 {
-		batch = at[0]
-	}
-	m, n := ct[r-2], ct[r-1]
-	k := at[r-1]
-	if c.Attrs.TransA {
-		k = at[r-2]
-	}
+	batch, m, n, k := backend.MatMulDims(c)
 	g := gemm{ta: c.Attrs.TransA, tb: c.Attrs.TransB, m: m, n: n, k: k,
 		alpha: float32(c.Attrs.Alpha), beta: float32(c.Attrs.Beta)}
 	item := func(z int) gemm {

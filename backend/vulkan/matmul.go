@@ -64,18 +64,7 @@ func (b *Backend) regTile() (tile, bool) {
 
 func (b *Backend) matmul(c backend.Call, ms []*mem) error {
 	cm, am, bm := ms[0], ms[1], ms[2]
-	cs := c.Args[0].Shape()
-	as := c.Args[1].Shape()
-	r := len(cs)
-	z := 1
-	if r == 3 {
-		z = cs[0]
-	}
-	m, n := cs[r-2], cs[r-1]
-	k := as[r-1]
-	if c.Attrs.TransA {
-		k = as[r-2]
-	}
+	z, m, n, k := backend.MatMulDims(c)
 	reads := []*mem{am, bm}
 	if c.Attrs.Beta != 0 {
 		reads = append(reads, cm)
