@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu/internal/vec"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
@@ -243,18 +244,7 @@ func softmax(b *Backend, c backend.Call) error {
 	alpha := c.Attrs.Alpha
 	b.parallel(rows, cols, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
-			m := math.Inf(-1)
-			for _, v := range xr {
-				m = math.Max(m, alpha*float64(v))
-			}
-			var s float64
-			for _, v := range xr {
-				s += math.Exp(alpha*float64(v) - m)
-			}
-			for j, v := range xr {
-				yr[j] = float32(math.Exp(alpha*float64(v)-m) / s)
-			}
+			vec.SoftmaxRow64(y[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols], alpha)
 		}
 	})
 	return nil

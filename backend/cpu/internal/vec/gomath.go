@@ -175,7 +175,7 @@ func softmaxGo(y, x []float32, cols int, alpha float32) {
 			nan = nan || a != a
 		}
 		if nan || math.IsInf(float64(m), 0) {
-			softmaxRow64(yr, xr, float64(alpha))
+			SoftmaxRow64(yr, xr, float64(alpha))
 			continue
 		}
 		var s float64
@@ -195,9 +195,10 @@ func softmaxGo(y, x []float32, cols int, alpha float32) {
 	}
 }
 
-// softmaxRow64 computes one row in float64, for rows with NaN or infinite
-// values: the IEEE answer.
-func softmaxRow64(yr, xr []float32, alpha float64) {
+// SoftmaxRow64 computes one row of softmax(alpha*x) in float64: the
+// reference backend's kernel, and the fast kernel's path for rows with NaN
+// or infinite values (the IEEE answer).
+func SoftmaxRow64(yr, xr []float32, alpha float64) {
 	m := math.Inf(-1)
 	for _, v := range xr {
 		m = math.Max(m, alpha*float64(v))
