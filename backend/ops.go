@@ -80,6 +80,9 @@ type Arg struct {
 	// Variadic marks an argument that stands for one or more consecutive
 	// tensors (at most one per op).
 	Variadic bool
+	// Rows is, for an index argument (I32), the argument whose rows (first
+	// dim) the indices address; every index must be in [0, rows).
+	Rows int
 }
 
 // Spec is an op's row in the catalogue.
@@ -98,6 +101,7 @@ type Spec struct {
 	// Semantics is the exact definition, in the notation of the table.
 	Semantics string
 	check     func(c Call) error
+	indexed   bool // an argument is I32 indices
 }
 
 func in(name string) Arg    { return Arg{Name: name, Role: In, DType: F32} }
@@ -105,7 +109,9 @@ func out(name string) Arg   { return Arg{Name: name, Role: Out, DType: F32} }
 func inout(name string) Arg { return Arg{Name: name, Role: InOut, DType: F32} }
 func opt(a Arg) Arg         { a.Optional = true; return a }
 func many(a Arg) Arg        { a.Variadic = true; return a }
-func idx(name string) Arg   { return Arg{Name: name, Role: In, DType: I32} }
+func idx(name string, rows int) Arg {
+	return Arg{Name: name, Role: In, DType: I32, Rows: rows}
+}
 
 // specs is the op catalogue: the one place where each op's arguments and
 // meaning are defined. Notation: tensors are row-major; "x as [R,C]" views a
@@ -144,9 +150,9 @@ var specs = [numOps]Spec{
 		Semantics: "y = x * Phi(x) = 0.5*x*(1 + erf(x/sqrt(2))), the exact GELU (PyTorch's default). erf accurate to float32."},
 	OpGELUBwd: {Name: "gelu_bwd", Args: []Arg{out("dx"), in("dy"), in("x")}, InPlace: true, check: checkSameShape,
 		Semantics: "dx = dy * (Phi(x) + x*phi(x)) with phi(x) = exp(-x^2/2)/sqrt(2*pi)."},
-	OpGather: {Name: "gather", Args: []Arg{out("y"), in("x"), idx("idx")}, check: checkGather,
+	OpGather: {Name: "gather", Args: []Arg{out("y"), in("x"), idx("idx", 1)}, check: checkGather,
 		Semantics: "x as [S,C] (S = x's first dim); y's shape is idx's shape followed by x's dims after the first; y as [R,C] with R = numel(idx): y[r,:] = x[idx[r],:]. Every index must be in [0,S)."},
-	OpScatterAdd: {Name: "scatter_add", Args: []Arg{inout("y"), in("x"), idx("idx")}, check: checkScatterAdd,
+	OpScatterAdd: {Name: "scatter_add", Args: []Arg{inout("y"), in("x"), idx("idx", 0)}, check: checkScatterAdd,
 		Semantics: "The adjoint of gather: y as [S,C], x as [R,C] with x's shape idx's shape followed by y's dims after the first: y[idx[r],:] += x[r,:] for r in order. Repeated indices accumulate. Every index must be in [0,S)."},
 	OpSplitHeads: {Name: "split_heads", Args: []Arg{many(out("out")), in("x")}, Attrs: []string{"Heads"}, check: checkHeads,
 		Semantics: "With G outputs, H = Heads, x [B,T,G*H*E] seen as [B,T,G,H,E]: out_g[b,h,t,e] = x[b,t,g,h,e], each out_g [B,H,T,E]. (G=3 splits a fused qkv projection in PyTorch's (3, heads, head_dim) order.)"},
@@ -178,6 +184,20 @@ var specs = [numOps]Spec{
 		Semantics: "Every element of y = Alpha."},
 	OpCopy: {Name: "copy", Args: []Arg{out("y"), in("x")}, check: checkCopy,
 		Semantics: "y = x, element by element; x and y have the same number of elements (their shapes may differ)."},
+}
+
+func init() {
+	for o := Op(1); o < numOps; o++ {
+		s := &specs[o]
+		variadic := false
+		for _, a := range s.Args {
+			variadic = variadic || a.Variadic
+			s.indexed = s.indexed || a.DType == I32
+		}
+		if s.indexed && variadic {
+			panic(fmt.Sprintf("backend: op %s has index arguments and a variadic one", s.Name))
+		}
+	}
 }
 
 // Ops returns every op of the catalogue in order.

@@ -17,9 +17,9 @@ import (
 func TestProfile(t *testing.T) {
 	p := NewProfile(cpu.New())
 	defer p.Close()
-	a, _ := p.New(backend.F32, 2, 5, 7)
-	w, _ := p.New(backend.F32, 2, 3, 7)
-	c, _ := p.New(backend.F32, 2, 5, 3)
+	a := p.New(backend.F32, 2, 5, 7)
+	w := p.New(backend.F32, 2, 3, 7)
+	c := p.New(backend.F32, 2, 5, 3)
 	backend.Fill(p, a, 1)
 	backend.Fill(p, w, 0.5)
 	p.Reset() // forget the set-up

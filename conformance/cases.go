@@ -50,7 +50,7 @@ func (c Case) Name() string {
 }
 
 func argNames(c Case) []string {
-	specs := backend.Expand(backend.Call{Op: c.Op, Args: make([]*backend.Tensor, len(c.Shapes))})
+	specs := c.Op.Expand(len(c.Shapes))
 	names := make([]string, len(specs))
 	count := map[string]int{}
 	for i, a := range specs {

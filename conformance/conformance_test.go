@@ -20,7 +20,7 @@ const seed = 20261128
 func TestCPUAgainstNaive(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		b    *cpu.Backend
+		b    *backend.Front
 	}{{"cpu-ref", cpu.NewReference()}, {"cpu", cpu.New()}} {
 		t.Run(c.name, func(t *testing.T) {
 			rep := conformance.Run(c.b, conformance.Options{Seed: seed, Reference: naive.New()})
@@ -70,41 +70,42 @@ func TestCoverage(t *testing.T) {
 func checkShapes(c conformance.Case) error {
 	b := naive.New()
 	args := make([]*backend.Tensor, len(c.Shapes))
-	specs := backend.Expand(backend.Call{Op: c.Op, Args: args})
+	specs := c.Op.Expand(len(args))
 	v := conformance.Inputs(c, 1)
 	for i, s := range c.Shapes {
 		if s == nil {
 			continue
 		}
-		args[i], _ = b.New(specs[i].DType, s...)
+		args[i] = b.New(specs[i].DType, s...)
 		if v.I[i] != nil {
 			backend.WriteI32(b, args[i], v.I[i])
 		}
 	}
-	return backend.Check(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs})
+	b.Run(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs})
+	return b.Err()
 }
 
 // perturbed is a CPU backend with one op wrong: it adds a small error (0.1% and 1e-3) to
 // the op's first output, the kind of slip a new kernel makes.
 type perturbed struct {
-	*cpu.Backend
+	*backend.Front
 	op backend.Op
 }
 
 func (p perturbed) Run(c backend.Call) {
-	p.Backend.Run(c)
+	p.Front.Run(c)
 	if c.Op != p.op {
 		return
 	}
 	out := c.Args[0]
-	v, err := backend.ReadF32(p.Backend, out)
+	v, err := backend.ReadF32(p.Front, out)
 	if err != nil {
 		return
 	}
 	for i := range v {
 		v[i] = v[i]*1.001 + 1e-3
 	}
-	backend.WriteF32(p.Backend, out, v)
+	backend.WriteF32(p.Front, out, v)
 }
 
 // A deliberately wrong backend fails exactly the op that is wrong.
@@ -147,7 +148,7 @@ func TestFilterAndReplay(t *testing.T) {
 // digits (NMSE 4.7e-8 on cpu-ref, 1.65e-7 on cpu, bound 1e-8).
 func TestGradientsAtPastFailingSeeds(t *testing.T) {
 	for _, s := range []uint64{5996593214432310566} {
-		for _, b := range []*cpu.Backend{cpu.NewReference(), cpu.New()} {
+		for _, b := range []*backend.Front{cpu.NewReference(), cpu.New()} {
 			rep := conformance.Run(b, conformance.Options{Seed: s, Reference: naive.New(), Ops: regexp.MustCompile(`^softmax_bwd$`)})
 			if rep.Failed() {
 				var buf bytes.Buffer

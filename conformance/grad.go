@@ -127,7 +127,7 @@ func (g GradCase) Run(b backend.Backend, seed uint64) Result {
 		// failed so). The derivative is checked on logits in [-2, 2].
 		fin.F[1] = uniform(r, len(fin.F[1]), -2, 2)
 	}
-	fspecs := backend.Expand(backend.Call{Op: fwd.Op, Args: make([]*backend.Tensor, len(fwd.Shapes))})
+	fspecs := fwd.Op.Expand(len(fwd.Shapes))
 
 	// The forward inputs in float64, and the upstream gradients.
 	x := make([][]float64, len(fwd.Shapes))

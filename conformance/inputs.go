@@ -45,7 +45,7 @@ func garbage(n int) []float32 {
 // Inputs returns the deterministic initial values of every argument of c.
 func Inputs(c Case, seed uint64) Values {
 	r := caseRNG(seed, c.Name())
-	specs := backend.Expand(backend.Call{Op: c.Op, Args: make([]*backend.Tensor, len(c.Shapes))})
+	specs := c.Op.Expand(len(c.Shapes))
 	v := Values{F: make([][]float32, len(c.Shapes)), I: make([][]int32, len(c.Shapes))}
 	for i, s := range c.Shapes {
 		if s == nil {

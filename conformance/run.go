@@ -160,12 +160,18 @@ func outputs(b backend.Backend, c Case, v Values) ([][]float32, error) {
 	if err := b.Err(); err != nil {
 		return nil, fmt.Errorf("backend unusable after an earlier error: %w", err)
 	}
-	if !b.Info().Supports(c.Op) {
-		return nil, backend.ErrUnsupported
-	}
-	specs := backend.Expand(backend.Call{Op: c.Op, Args: make([]*backend.Tensor, len(c.Shapes))})
-	g, guarded := b.(backend.Guarder)
+	specs := c.Op.Expand(len(c.Shapes))
 	args := make([]*backend.Tensor, len(c.Shapes))
+	for i, s := range c.Shapes {
+		if s != nil {
+			args[i] = backend.Placeholder(specs[i].DType, s...)
+		}
+	}
+	if err := b.Supports(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs}); err != nil {
+		return nil, err
+	}
+	g, guarded := b.(backend.Guarder)
+	guarded = guarded && b.Info().Guards
 	defer func() {
 		for _, t := range args {
 			if t != nil {
@@ -177,21 +183,15 @@ func outputs(b backend.Backend, c Case, v Values) ([][]float32, error) {
 		if s == nil {
 			continue
 		}
-		var t *backend.Tensor
-		var err error
 		if guarded {
-			t, err = g.NewGuarded(specs[i].DType, s...)
+			args[i] = g.NewGuarded(specs[i].DType, s...)
 		} else {
-			t, err = b.New(specs[i].DType, s...)
+			args[i] = b.New(specs[i].DType, s...)
 		}
-		if err != nil {
-			return nil, err
-		}
-		args[i] = t
 		if v.I[i] != nil {
-			backend.WriteI32(b, t, v.I[i])
+			backend.WriteI32(b, args[i], v.I[i])
 		} else {
-			backend.WriteF32(b, t, v.F[i])
+			backend.WriteF32(b, args[i], v.F[i])
 		}
 	}
 	b.Run(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs})

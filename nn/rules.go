@@ -96,9 +96,6 @@ var rules = map[backend.Op]rule{
 			g.write(1, func(da *backend.Tensor) { backend.Mul(g.b(), da, dy, g.value(2)) })
 			if g.needs(2) {
 				p := g.tmp(dy.Shape())
-				if p == nil {
-					return nil
-				}
 				backend.Mul(g.b(), p, dy, g.value(1))
 				addBroadcastGrad(g, 2, p)
 			}
@@ -209,9 +206,6 @@ var rules = map[backend.Op]rule{
 				d := g.out(k)
 				if d == nil {
 					d = g.tmp(g.shape(k))
-					if d == nil {
-						return
-					}
 					backend.Fill(g.b(), d, 0)
 				}
 				ins = append(ins, d)
@@ -255,35 +249,12 @@ var rules = map[backend.Op]rule{
 		p := g.e.attrs.Patch
 		hp, wp := h/p, w/p
 		g.write(1, func(dimg *backend.Tensor) {
-			dyv, err := g.view(dy, backend.Shape{bsz, hp * wp, c * p * p})
-			if err != nil {
-				g.fail(err)
-				return
-			}
 			mid := g.tmp(backend.Shape{bsz, c, hp * wp * p * p})
-			if mid == nil {
-				return
-			}
-			midv, err := g.view(mid, backend.Shape{bsz, c, hp * wp, p * p})
-			if err != nil {
-				g.fail(err)
-				return
-			}
 			// dy [B, N, C*PP] = merge of [B, C, N, PP] with Heads = C.
-			backend.SplitHeads(g.b(), dyv, c, midv)
-			dv, err := g.view(dimg, backend.Shape{bsz * c * hp, p, wp * p})
-			if err != nil {
-				g.fail(err)
-				return
-			}
-			mv, err := g.view(mid, backend.Shape{bsz * c * hp, wp, p, p})
-			if err != nil {
-				g.fail(err)
-				return
-			}
+			backend.SplitHeads(g.b(), g.view(dy, backend.Shape{bsz, hp * wp, c * p * p}), c, g.view(mid, backend.Shape{bsz, c, hp * wp, p * p}))
 			// [B*C*Hp, Wp, P, P] -> [B*C*Hp, P, Wp*P]: y[b,t,h,e] with
 			// T = P (u), H = Wp (j), E = P (v).
-			backend.MergeHeads(g.b(), dv, wp, mv)
+			backend.MergeHeads(g.b(), g.view(dimg, backend.Shape{bsz * c * hp, p, wp * p}), wp, g.view(mid, backend.Shape{bsz * c * hp, wp, p, p}))
 		})
 		return nil
 	}},
@@ -300,11 +271,7 @@ var rules = map[backend.Op]rule{
 		dy := g.out(0)
 		n := g.shape(1).NumElements()
 		g.accumulate(1, func(dx *backend.Tensor) {
-			v, err := g.view(dx, backend.Shape{n, 1})
-			if err != nil {
-				g.fail(err)
-				return
-			}
+			v := g.view(dx, backend.Shape{n, 1})
 			backend.Add(g.b(), v, v, dy)
 		})
 		return nil
@@ -316,15 +283,12 @@ var rules = map[backend.Op]rule{
 		if !g.needs(1) {
 			return nil
 		}
-		x, err := g.view(g.value(1), backend.Shape{n, 1})
-		if err != nil || g.err != nil {
-			return err
-		}
-		p := g.tmp(backend.Shape{n, 1})
-		if p == nil {
+		x := g.value(1)
+		if g.err != nil {
 			return nil
 		}
-		backend.Mul(g.b(), p, x, dy)
+		p := g.tmp(backend.Shape{n, 1})
+		backend.Mul(g.b(), p, g.view(x, backend.Shape{n, 1}), dy)
 		g.axpy(1, p, 2)
 		return nil
 	}},
@@ -369,41 +333,12 @@ func lossGrad(g *gradCtx, bwd func(dpred, dloss, pred, target *backend.Tensor)) 
 	}
 	if g.needs(2) {
 		d := g.tmp(g.shape(1))
-		if d == nil {
-			return
-		}
 		bwd(d, dl, p, t)
 		g.axpy(1, d, 1)
 		g.axpy(2, d, -1)
 		return
 	}
 	g.write(1, func(d *backend.Tensor) { bwd(d, dl, p, t) })
-}
-
-// dest returns where a contribution to the gradient of input i that an op
-// writes (not accumulates) should go, and a function to call after the op:
-// the gradient itself when fresh, else a scratch that finish adds to it.
-func (g *gradCtx) dest(i int) (*backend.Tensor, func()) {
-	nop := func() {}
-	s := g.slot(i)
-	if s == nil {
-		return nil, nop
-	}
-	dst, err := g.view(s.t, g.shape(i))
-	if err != nil {
-		g.fail(err)
-		return nil, nop
-	}
-	if s.fresh {
-		s.fresh = false
-		return dst, nop
-	}
-	tmp := g.tmp(g.shape(i))
-	return tmp, func() {
-		if tmp != nil {
-			backend.Axpy(g.b(), dst, tmp, 1)
-		}
-	}
 }
 
 func init() {

@@ -130,31 +130,23 @@ func (v *ViT) Forward(be backend.Backend, img, keep *backend.Tensor) (*backend.T
 			return nil, fmt.Errorf("nn: vit: kept rows %v, want i32[%d,K]", keep, bsz)
 		}
 	}
-	s := &scope{be: be}
-	patches := s.new(bsz, n, c.Channels*c.Patch*c.Patch)
-	if s.err != nil {
-		return s.done(nil, "vit")
-	}
+	patches := be.New(backend.F32, bsz, n, c.Channels*c.Patch*c.Patch)
 	backend.Patchify(be, patches, img, c.Patch)
 	x, err := v.PatchEmbed.Forward(be, patches)
+	be.Release(patches)
 	if err != nil {
-		s.err = err
-		return s.done(nil, "vit")
-	}
-	if pos := s.view(v.Pos.Value, n, d); s.err == nil {
-		backend.Add(be, x, x, pos)
-	}
-	if keep != nil && s.err == nil {
-		if kept := s.keep(append(keep.Shape().Clone(), d)...); kept != nil {
-			if xv := s.view(x, bsz*n, d); s.err == nil {
-				backend.Gather(be, kept, xv, keep)
-			}
-			s.hs = append(s.hs, x)
-			x = kept
-		}
-	}
-	if x, err = s.done(x, "vit"); err != nil {
 		return nil, err
+	}
+	pos := backend.Reshape(v.Pos.Value, n, d)
+	backend.Add(be, x, x, pos)
+	be.Release(pos)
+	if keep != nil {
+		kept := be.New(backend.F32, append(keep.Shape().Clone(), d)...)
+		xv := backend.Reshape(x, bsz*n, d)
+		backend.Gather(be, kept, xv, keep)
+		be.Release(xv)
+		be.Release(x)
+		x = kept
 	}
 	for _, bl := range v.Blocks {
 		y, err := bl.Forward(be, x)

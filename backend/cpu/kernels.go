@@ -11,7 +11,7 @@ import (
 )
 
 // kernel computes one checked call.
-type kernel func(b *Backend, c backend.Call) error
+type kernel func(b *device, c backend.Call) error
 
 // refKernels are the reference backend's kernels. Each is the plain
 // statement of its op's semantics in the table of package backend.
@@ -45,14 +45,6 @@ var refKernels = map[backend.Op]kernel{
 	backend.OpCopy:         copyOp,
 }
 
-func (b *Backend) exec(c backend.Call) error {
-	k, ok := b.kernels[c.Op]
-	if !ok {
-		return backend.ErrUnsupported
-	}
-	return k(b, c)
-}
-
 // f returns the float32 data of argument i (nil for a nil optional argument).
 func f(c backend.Call, i int) []float32 {
 	if c.Args[i] == nil {
@@ -72,7 +64,7 @@ func lastDim(t *backend.Tensor) (rows, cols int) {
 	return t.NumElements() / cols, cols
 }
 
-func matmul(b *Backend, c backend.Call) error {
+func matmul(b *device, c backend.Call) error {
 	cd, ad, bd := f(c, 0), f(c, 1), f(c, 2)
 	at, bt := c.Args[1].Shape(), c.Args[2].Shape()
 	r := len(at)
@@ -105,7 +97,7 @@ func matmul(b *Backend, c backend.Call) error {
 }
 
 // broadcast applies op to y[i] = op(a[i], x[i mod len(x)]).
-func broadcast(b *Backend, c backend.Call, op func(p, q float32) float32) error {
+func broadcast(b *device, c backend.Call, op func(p, q float32) float32) error {
 	y, a, x := f(c, 0), f(c, 1), f(c, 2)
 	nx := len(x)
 	b.parallel(len(y), 1, func(lo, hi int) {
@@ -116,15 +108,15 @@ func broadcast(b *Backend, c backend.Call, op func(p, q float32) float32) error 
 	return nil
 }
 
-func add(b *Backend, c backend.Call) error {
+func add(b *device, c backend.Call) error {
 	return broadcast(b, c, func(p, q float32) float32 { return p + q })
 }
 
-func mul(b *Backend, c backend.Call) error {
+func mul(b *device, c backend.Call) error {
 	return broadcast(b, c, func(p, q float32) float32 { return p * q })
 }
 
-func scale(b *Backend, c backend.Call) error {
+func scale(b *device, c backend.Call) error {
 	y, x, alpha := f(c, 0), f(c, 1), float32(c.Attrs.Alpha)
 	b.parallel(len(y), 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -134,7 +126,7 @@ func scale(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func axpy(b *Backend, c backend.Call) error {
+func axpy(b *device, c backend.Call) error {
 	y, x, alpha := f(c, 0), f(c, 1), float32(c.Attrs.Alpha)
 	b.parallel(len(y), 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -144,7 +136,7 @@ func axpy(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func colsum(b *Backend, c backend.Call) error {
+func colsum(b *device, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	cols := len(y)
 	rows := len(x) / cols
@@ -160,7 +152,7 @@ func colsum(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func layernorm(b *Backend, c backend.Call) error {
+func layernorm(b *device, c backend.Call) error {
 	y, mean, rstd, x, gamma, beta := f(c, 0), f(c, 1), f(c, 2), f(c, 3), f(c, 4), f(c, 5)
 	rows, cols := lastDim(c.Args[3])
 	eps := c.Attrs.Eps
@@ -191,7 +183,7 @@ func layernorm(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func layernormBwd(b *Backend, c backend.Call) error {
+func layernormBwd(b *device, c backend.Call) error {
 	dx, dgamma, dbeta, dy, x, mean, rstd, gamma := f(c, 0), f(c, 1), f(c, 2), f(c, 3), f(c, 4), f(c, 5), f(c, 6), f(c, 7)
 	rows, cols := lastDim(c.Args[4])
 	xhat := func(r, j int) float64 { return (float64(x[r*cols+j]) - float64(mean[r])) * float64(rstd[r]) }
@@ -238,7 +230,7 @@ func layernormBwd(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func softmax(b *Backend, c backend.Call) error {
+func softmax(b *device, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	rows, cols := lastDim(c.Args[1])
 	alpha := c.Attrs.Alpha
@@ -250,7 +242,7 @@ func softmax(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func softmaxBwd(b *Backend, c backend.Call) error {
+func softmaxBwd(b *device, c backend.Call) error {
 	dx, dy, y := f(c, 0), f(c, 1), f(c, 2)
 	rows, cols := lastDim(c.Args[2])
 	alpha := c.Attrs.Alpha
@@ -273,7 +265,7 @@ func softmaxBwd(b *Backend, c backend.Call) error {
 func normCDF(x float64) float64 { return 0.5 * (1 + math.Erf(x/math.Sqrt2)) }
 func normPDF(x float64) float64 { return math.Exp(-0.5*x*x) / math.Sqrt(2*math.Pi) }
 
-func gelu(b *Backend, c backend.Call) error {
+func gelu(b *device, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	b.parallel(len(y), 8, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -284,7 +276,7 @@ func gelu(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func geluBwd(b *Backend, c backend.Call) error {
+func geluBwd(b *device, c backend.Call) error {
 	dx, dy, x := f(c, 0), f(c, 1), f(c, 2)
 	b.parallel(len(dx), 8, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -299,7 +291,7 @@ func geluBwd(b *Backend, c backend.Call) error {
 // first dim.
 func rowWidth(t *backend.Tensor) int { return t.NumElements() / t.Shape()[0] }
 
-func gather(b *Backend, c backend.Call) error {
+func gather(b *device, c backend.Call) error {
 	y, x, idx := f(c, 0), f(c, 1), ix(c, 2)
 	w := rowWidth(c.Args[1])
 	b.parallel(len(idx), w, func(lo, hi int) {
@@ -311,7 +303,7 @@ func gather(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func scatterAdd(b *Backend, c backend.Call) error {
+func scatterAdd(b *device, c backend.Call) error {
 	y, x, idx := f(c, 0), f(c, 1), ix(c, 2)
 	w := rowWidth(c.Args[0])
 	// Columns are independent, so split by column; rows run in order.
@@ -354,7 +346,7 @@ func heads(c backend.Call) (packed []float32, parts [][]float32, bsz, t, g, h, e
 
 // headsMove copies between the packed [B,T,G,H,E] layout and the G tensors
 // [B,H,T,E], in the direction split says.
-func headsMove(b *Backend, c backend.Call, split bool) error {
+func headsMove(b *device, c backend.Call, split bool) error {
 	packed, parts, bsz, t, g, h, e := heads(c)
 	b.parallel(bsz*t, g*h*e, func(lo, hi int) {
 		for bt := lo; bt < hi; bt++ {
@@ -375,10 +367,10 @@ func headsMove(b *Backend, c backend.Call, split bool) error {
 	return nil
 }
 
-func splitHeads(b *Backend, c backend.Call) error { return headsMove(b, c, true) }
-func mergeHeads(b *Backend, c backend.Call) error { return headsMove(b, c, false) }
+func splitHeads(b *device, c backend.Call) error { return headsMove(b, c, true) }
+func mergeHeads(b *device, c backend.Call) error { return headsMove(b, c, false) }
 
-func patchify(b *Backend, c backend.Call) error {
+func patchify(b *device, c backend.Call) error {
 	y, img := f(c, 0), f(c, 1)
 	s := c.Args[1].Shape()
 	bsz, ch, hh, ww, p := s[0], s[1], s[2], s[3], c.Attrs.Patch
@@ -428,19 +420,19 @@ func meanOf(pred, target []float32, term func(d float64) float64) float32 {
 	return float32(s / float64(len(pred)))
 }
 
-func smoothL1(b *Backend, c backend.Call) error {
+func smoothL1(b *device, c backend.Call) error {
 	beta := c.Attrs.Beta
 	f(c, 0)[0] = meanOf(f(c, 1), f(c, 2), func(d float64) float64 { return smoothL1Term(d, beta) })
 	return nil
 }
 
-func mse(b *Backend, c backend.Call) error {
+func mse(b *device, c backend.Call) error {
 	f(c, 0)[0] = meanOf(f(c, 1), f(c, 2), func(d float64) float64 { return d * d })
 	return nil
 }
 
 // lossGrad sets dpred[i] = dloss/N * grad(pred[i]-target[i]).
-func lossGrad(b *Backend, c backend.Call, grad func(d float64) float64) error {
+func lossGrad(b *device, c backend.Call, grad func(d float64) float64) error {
 	dpred, dloss, pred, target := f(c, 0), f(c, 1), f(c, 2), f(c, 3)
 	k := float64(dloss[0]) / float64(len(pred))
 	b.parallel(len(pred), 4, func(lo, hi int) {
@@ -451,16 +443,16 @@ func lossGrad(b *Backend, c backend.Call, grad func(d float64) float64) error {
 	return nil
 }
 
-func smoothL1Bwd(b *Backend, c backend.Call) error {
+func smoothL1Bwd(b *device, c backend.Call) error {
 	beta := c.Attrs.Beta
 	return lossGrad(b, c, func(d float64) float64 { return smoothL1Grad(d, beta) })
 }
 
-func mseBwd(b *Backend, c backend.Call) error {
+func mseBwd(b *device, c backend.Call) error {
 	return lossGrad(b, c, func(d float64) float64 { return 2 * d })
 }
 
-func sum(b *Backend, c backend.Call) error {
+func sum(b *device, c backend.Call) error {
 	var s float64
 	for _, v := range f(c, 1) {
 		s += float64(v)
@@ -469,7 +461,7 @@ func sum(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func sumSq(b *Backend, c backend.Call) error {
+func sumSq(b *device, c backend.Call) error {
 	var s float64
 	for _, v := range f(c, 1) {
 		s += float64(v) * float64(v)
@@ -478,7 +470,7 @@ func sumSq(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func adamw(b *Backend, c backend.Call) error {
+func adamw(b *device, c backend.Call) error {
 	p, m, v, g := f(c, 0), f(c, 1), f(c, 2), f(c, 3)
 	a := c.Attrs
 	t := float64(a.Step)
@@ -500,7 +492,7 @@ func adamw(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func ema(b *Backend, c backend.Call) error {
+func ema(b *device, c backend.Call) error {
 	t, s := f(c, 0), f(c, 1)
 	m, om := float32(c.Attrs.Momentum), float32(1-c.Attrs.Momentum)
 	b.parallel(len(t), 1, func(lo, hi int) {
@@ -511,7 +503,7 @@ func ema(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func fill(b *Backend, c backend.Call) error {
+func fill(b *device, c backend.Call) error {
 	y, v := f(c, 0), float32(c.Attrs.Alpha)
 	for i := range y {
 		y[i] = v
@@ -519,7 +511,7 @@ func fill(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func copyOp(b *Backend, c backend.Call) error {
+func copyOp(b *device, c backend.Call) error {
 	copy(f(c, 0), f(c, 1))
 	return nil
 }

@@ -101,9 +101,9 @@ func benchMatMul(b *testing.B, s mmShape) {
 	if s.tb {
 		bs = shape(s.n, s.k)
 	}
-	ta, _ := bk.New(backend.F32, as...)
-	tb, _ := bk.New(backend.F32, bs...)
-	tc, _ := bk.New(backend.F32, shape(s.m, s.n)...)
+	ta := bk.New(backend.F32, as...)
+	tb := bk.New(backend.F32, bs...)
+	tc := bk.New(backend.F32, shape(s.m, s.n)...)
 	for i, v := range ta.Storage().Impl.(*buffer).f {
 		v = float32(i%17)*0.01 - 0.08
 		ta.Storage().Impl.(*buffer).f[i] = v
@@ -140,7 +140,7 @@ func benchMatMul(b *testing.B, s mmShape) {
 		return d
 	}
 	b.ResetTimer()
-	openblas.SetThreads(bk.threads)
+	openblas.SetThreads(bk.Device().(*device).threads)
 	tRaw := best(raw)
 	openblas.SetThreads(1)
 	tCPU := best(viaBackend)

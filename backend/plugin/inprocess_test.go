@@ -13,6 +13,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
 	"github.com/ijepa-go/ijepa/conformance"
+	"github.com/ijepa-go/ijepa/nn"
 	"google.golang.org/grpc"
 )
 
@@ -21,8 +22,8 @@ import (
 // around every tensor, checked in the plugin).
 func TestConformanceInProcess(t *testing.T) {
 	b := mustInProcess(t, cpu.New())
-	if _, ok := b.(backend.Guarder); !ok {
-		t.Fatal("the client of a backend with guards does not implement backend.Guarder")
+	if !b.Info().Guards {
+		t.Fatal("the client of a backend with guards does not offer them")
 	}
 	rep := conformance.Run(b, conformance.Options{
 		Seed:        7,
@@ -49,11 +50,8 @@ func TestLargeTensorsInChunks(t *testing.T) {
 	for _, n := range []int{1, ChunkBytes/4 - 1, ChunkBytes / 4, ChunkBytes/4 + 1, 5<<20/4 + 3} {
 		want := seq(n, 0.25)
 		x := mustF32(t, b, want, n)
-		y, err := b.New(backend.F32, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := backend.MustReshape(y, 1, n)
+		y := b.New(backend.F32, n)
+		v := backend.Reshape(y, 1, n)
 		backend.Copy(b, v, x) // y's storage, seen as [1,n]
 		b.Release(v)
 		got, err := backend.ReadF32(b, y)
@@ -81,10 +79,7 @@ func TestOpsAreBatched(t *testing.T) {
 	const n = 1000
 	var tmp []*backend.Tensor
 	for i := 0; i < n; i++ {
-		y, err := b.New(backend.F32, 8, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
+		y := b.New(backend.F32, 8, 8)
 		backend.Scale(b, y, x, 2)
 		tmp = append(tmp, y)
 	}
@@ -111,9 +106,9 @@ func TestOpsAreBatched(t *testing.T) {
 // synchronisation as an *backend.OpError naming the op and its shapes, with
 // its sentinel; later work is skipped, and the error stays.
 func TestDeviceErrorIsStickyAndNamed(t *testing.T) {
-	b := mustInProcess(t, &failOn{Backend: cpu.New(), op: backend.OpSoftmax, err: backend.ErrIndex})
+	b := mustInProcess(t, backend.NewFront(&failOn{Device: cpu.New().Device(), op: backend.OpSoftmax, err: backend.ErrIndex}))
 	x := mustF32(t, b, seq(6, 1), 2, 3)
-	y, _ := b.New(backend.F32, 2, 3)
+	y := b.New(backend.F32, 2, 3)
 	backend.Fill(b, y, 7)
 	backend.Softmax(b, y, x, 1)
 	backend.Fill(b, y, 9) // skipped
@@ -148,8 +143,8 @@ func TestShapeErrorsOnTheHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	a, _ := b.New(backend.F32, 2, 3)
-	c, _ := b.New(backend.F32, 2, 2)
+	a := b.New(backend.F32, 2, 3)
+	c := b.New(backend.F32, 2, 2)
 	backend.MatMul(b, c, a, a, false, false, 1, 0)
 	if err := b.Err(); !errors.Is(err, backend.ErrShape) {
 		t.Fatalf("Err = %v, want a shape error at once", err)
@@ -164,11 +159,11 @@ func TestShapeErrorsOnTheHost(t *testing.T) {
 func TestMisuse(t *testing.T) {
 	b := mustInProcess(t, cpu.New())
 	other := cpu.New()
-	foreign, _ := other.New(backend.F32, 2)
+	foreign := other.New(backend.F32, 2)
 	if err := b.Read(foreign, make([]byte, 8)); err == nil {
 		t.Error("reading another backend's tensor succeeded")
 	}
-	mine, _ := b.New(backend.F32, 2)
+	mine := b.New(backend.F32, 2)
 	backend.Copy(b, mine, foreign)
 	if err := b.Sync(); err == nil || !strings.Contains(err.Error(), "another backend") {
 		t.Errorf("Sync after an op on another backend's tensor = %v", err)
@@ -177,8 +172,8 @@ func TestMisuse(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.New(backend.F32, 1); !errors.Is(err, backend.ErrClosed) {
-		t.Errorf("New after Close = %v, want ErrClosed", err)
+	if c.New(backend.F32, 1); !errors.Is(c.Err(), backend.ErrClosed) {
+		t.Errorf("New after Close = %v, want ErrClosed", c.Err())
 	}
 	if err := c.Sync(); !errors.Is(err, backend.ErrClosed) {
 		t.Errorf("Sync after Close = %v, want ErrClosed", err)
@@ -363,7 +358,7 @@ func TestClientRefusesMalformedReplies(t *testing.T) {
 				t.Fatalf("error %q, want one from plugin:test containing %q", err, tt.want)
 			}
 			if b != nil {
-				if _, err := b.New(backend.F32, 1); err == nil {
+				if b.New(backend.F32, 1); b.Err() == nil {
 					t.Error("New works after the plugin broke the protocol")
 				}
 			}
@@ -415,5 +410,60 @@ func TestHungPluginInProcess(t *testing.T) {
 				t.Errorf("Close = %v, want the fault", err)
 			}
 		})
+	}
+}
+
+// countRuns is a device that counts the calls it runs.
+type countRuns struct {
+	backend.Device
+	n uint64
+}
+
+func (d *countRuns) Run(c backend.Call) error {
+	d.n++
+	return d.Device.Run(c)
+}
+
+// Through a tape, the plugin client and the plugin's server, every op is
+// validated once on each side of the process boundary: by the host's Front
+// and by the plugin's, never again by the tape, the client or the server.
+func TestOneValidationPerOpPerProcess(t *testing.T) {
+	dev := &countRuns{Device: cpu.New().Device()}
+	plugin := backend.NewFront(dev)
+	host := mustInProcess(t, plugin)
+	tape := nn.NewTape(host)
+	bld := nn.NewBuilder()
+	block := nn.NewBlock(bld, "block", 16, 2, 32)
+	params := bld.Params()
+	if err := nn.Alloc(host, params, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := nn.AllocGrads(host, params); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range params {
+		if err := tape.Watch(p.Value, p.Grad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := backend.FromF32(host, seq(2*5*16, 0.01), 2, 5, 16)
+	y, err := block.Forward(tape, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := host.New(backend.F32, 1)
+	backend.SumSq(tape, loss, y)
+	if err := tape.Backward(loss); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if dev.n < 40 {
+		t.Fatalf("the plugin's device ran %d ops, want a block's forward and backward", dev.n)
+	}
+	if host.Validated() != dev.n || plugin.Validated() != dev.n {
+		t.Errorf("%d ops ran, validated %d times by the host and %d times by the plugin; want once each",
+			dev.n, host.Validated(), plugin.Validated())
 	}
 }

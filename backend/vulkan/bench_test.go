@@ -83,14 +83,11 @@ var tiny32Calls = []benchCall{
 // newArgs allocates a call's arguments on be with random data (indices in
 // range).
 func newArgs(b *testing.B, be backend.Backend, c benchCall) []*backend.Tensor {
-	specs := backend.Expand(backend.Call{Op: c.op, Args: make([]*backend.Tensor, len(c.shapes))})
+	specs := c.op.Expand(len(c.shapes))
 	r := rand.New(rand.NewPCG(1, 2))
 	args := make([]*backend.Tensor, len(c.shapes))
 	for i, s := range c.shapes {
-		t, err := be.New(specs[i].DType, s...)
-		if err != nil {
-			b.Fatal(err)
-		}
+		t := be.New(specs[i].DType, s...)
 		args[i] = t
 		if specs[i].DType == backend.I32 {
 			rows := c.shapes[1][0]

@@ -110,7 +110,7 @@ func alignUp(n, a uint64) uint64 { return (n + a - 1) / a * a }
 var errOOM = errors.New("out of device memory")
 
 // alloc returns size bytes (rounded up to the alignment) from the arena.
-func (b *Backend) alloc(a *arena, size uint64, hostIdle bool) (*block, span, error) {
+func (b *device) alloc(a *arena, size uint64, hostIdle bool) (*block, span, error) {
 	size = alignUp(max(size, 1), alignment)
 	if b.faultAlloc {
 		b.faultAlloc = false
@@ -154,13 +154,13 @@ func (b *Backend) alloc(a *arena, size uint64, hostIdle bool) (*block, span, err
 }
 
 // release returns a span to its block.
-func (b *Backend) release(a *arena, blk *block, s span) {
+func (b *device) release(a *arena, blk *block, s span) {
 	a.inUse -= s.size
 	blk.give(s)
 }
 
 // newBlock allocates and binds (and maps, for a mapped arena) a block.
-func (b *Backend) newBlock(a *arena, size uint64) (*block, error) {
+func (b *device) newBlock(a *arena, size uint64) (*block, error) {
 	buf, res := b.createBuffer(size)
 	if res != vk.Success {
 		return nil, resultErr("create a buffer", res)
@@ -200,7 +200,7 @@ func (b *Backend) newBlock(a *arena, size uint64) (*block, error) {
 }
 
 // destroyBlock frees a block; no queued work may use it.
-func (b *Backend) destroyBlock(a *arena, blk *block) {
+func (b *device) destroyBlock(a *arena, blk *block) {
 	b.dropSets(blk.id)
 	if blk.ptr != nil {
 		vk.UnmapMemory(b.dev, blk.mem)
@@ -218,7 +218,7 @@ func (b *Backend) destroyBlock(a *arena, blk *block) {
 
 // trim frees empty dedicated blocks whose last use has finished, and with
 // all, every empty block.
-func (b *Backend) trim(all bool) {
+func (b *device) trim(all bool) {
 	for _, a := range []*arena{&b.devArena, &b.stageArena} {
 		for _, blk := range append([]*block(nil), a.blocks...) {
 			if blk.empty() && (blk.dedicated || all) && blk.free[0].seq <= b.done {

@@ -28,7 +28,7 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 // there each workgroup costs a set-up that a longer loop does not (on
 // lavapipe, 64 workgroups run big elementwise ops about twice as fast as
 // one per 256 elements).
-func (b *Backend) groups1D(n, wg int) int {
+func (b *device) groups1D(n, wg int) int {
 	g := maxGroups
 	if b.phys.kind == "cpu" {
 		g = cpuGroups
@@ -74,7 +74,7 @@ func rowsCols(t *backend.Tensor) (rows, cols int) {
 
 // loops reports an error when a kernel whose invocations run n loop
 // iterations exceeds the device's loop limit.
-func (b *Backend) loops(n int, what string) error {
+func (b *device) loops(n int, what string) error {
 	if l := b.phys.loopLimit; l > 0 && n > l {
 		return fmt.Errorf("%w: %s needs %d loop iterations per invocation, and %s stops shaders after %d",
 			backend.ErrUnsupported, what, n, b.phys.name, l)
@@ -86,8 +86,23 @@ func (b *Backend) loops(n int, what string) error {
 // of c elements: three passes over the row and the reductions' steps.
 func rowLoops(c int) int { return 3*ceilDiv(c, int(rowWG(c))) + 32 }
 
+// Supports refuses the calls the device cannot run: a matmul or a row of
+// a row op longer than the driver's loop limit, a matmul needing more
+// workgroups than one dispatch has.
+func (b *device) Supports(c backend.Call) error {
+	switch c.Op {
+	case backend.OpMatMul:
+		_, err := b.matmulPlan(c)
+		return err
+	case backend.OpSoftmax, backend.OpSoftmaxBwd, backend.OpLayerNorm, backend.OpLayerNormBwd:
+		_, cols := rowsCols(c.Args[0])
+		return b.loops(rowLoops(cols), "a "+c.Op.String()+" row")
+	}
+	return nil
+}
+
 // run records one dispatch of a kernel after declaring its accesses.
-func (b *Backend) run(kernel string, spec []uint32, reads, writes, binds []*mem, pc []uint32, gx, gy, gz int) error {
+func (b *device) run(kernel string, spec []uint32, reads, writes, binds []*mem, pc []uint32, gx, gy, gz int) error {
 	pipe, err := b.pipeline(kernel, spec...)
 	if err != nil {
 		return err
@@ -96,7 +111,7 @@ func (b *Backend) run(kernel string, spec []uint32, reads, writes, binds []*mem,
 	return b.dispatch(pipe, binds, pc, gx, gy, gz)
 }
 
-func (b *Backend) record(c backend.Call, ms []*mem) error {
+func (b *device) record(c backend.Call, ms []*mem) error {
 	a := c.Attrs
 	switch c.Op {
 	case backend.OpMatMul:
@@ -123,18 +138,12 @@ func (b *Backend) record(c backend.Call, ms []*mem) error {
 	case backend.OpSoftmax:
 		y, x := ms[0], ms[1]
 		rows, cols := rowsCols(c.Args[1])
-		if err := b.loops(rowLoops(cols), "a softmax row"); err != nil {
-			return err
-		}
 		gx, gy := rowGrid(rows)
 		return b.run("softmax", []uint32{rowWG(cols), 0}, []*mem{x}, []*mem{y}, []*mem{y, x, x},
 			[]uint32{y.elem(), x.elem(), x.elem(), uint32(rows), uint32(cols), f32(a.Alpha)}, gx, gy, 1)
 	case backend.OpSoftmaxBwd:
 		dx, dy, y := ms[0], ms[1], ms[2]
 		rows, cols := rowsCols(c.Args[2])
-		if err := b.loops(rowLoops(cols), "a softmax row"); err != nil {
-			return err
-		}
 		gx, gy := rowGrid(rows)
 		return b.run("softmax", []uint32{rowWG(cols), 1}, []*mem{dy, y}, []*mem{dx}, []*mem{dx, dy, y},
 			[]uint32{dx.elem(), dy.elem(), y.elem(), uint32(rows), uint32(cols), f32(a.Alpha)}, gx, gy, 1)
@@ -189,7 +198,7 @@ func (b *Backend) record(c backend.Call, ms []*mem) error {
 }
 
 // linear records y = r*y + q*x (readY) or y = q*x.
-func (b *Backend) linear(y, x *mem, n int, readY bool, r, q float64) error {
+func (b *device) linear(y, x *mem, n int, readY bool, r, q float64) error {
 	reads := []*mem{x}
 	if readY {
 		reads = append(reads, y)
@@ -200,7 +209,7 @@ func (b *Backend) linear(y, x *mem, n int, readY bool, r, q float64) error {
 
 // reduce records y[0] = scale * sum of a term over n elements (mode as in
 // reduce.comp), mean dividing by n, in one pass or two.
-func (b *Backend) reduce(mode uint32, y, x, t *mem, n int, beta float64, mean bool) error {
+func (b *device) reduce(mode uint32, y, x, t *mem, n int, beta float64, mean bool) error {
 	const wg = 256
 	g := max(1, min(ceilDiv(n, wg*8), 512))
 	chunk := ceilDiv(n, g)
@@ -229,7 +238,7 @@ func (b *Backend) reduce(mode uint32, y, x, t *mem, n int, beta float64, mean bo
 // colsum records column sums of a [rows,cols] matrix (mode 0: of a; mode 1:
 // of a*(x-mean)*rstd) into y [cols], through partial sums over chunks of
 // rows when there are many rows.
-func (b *Backend) colsum(mode uint32, y, a, x, mean, rstd *mem, rows, cols int) error {
+func (b *device) colsum(mode uint32, y, a, x, mean, rstd *mem, rows, cols int) error {
 	const wg = 64
 	if x == nil {
 		x, mean, rstd = a, a, a
@@ -262,7 +271,7 @@ func (b *Backend) colsum(mode uint32, y, a, x, mean, rstd *mem, rows, cols int) 
 
 // scratch allocates n floats of device memory for one op's intermediate
 // results.
-func (b *Backend) scratch(n int) (*mem, error) {
+func (b *device) scratch(n int) (*mem, error) {
 	blk, s, err := b.alloc(&b.devArena, uint64(4*n), false)
 	if err != nil {
 		return nil, err
@@ -270,13 +279,13 @@ func (b *Backend) scratch(n int) (*mem, error) {
 	return &mem{blk: blk, s: s, off: s.off, size: uint64(4 * n), readEpoch: s.epoch, writeEpoch: s.epoch, seq: s.seq}, nil
 }
 
-func (b *Backend) freeScratch(m *mem) {
+func (b *device) freeScratch(m *mem) {
 	s := m.s
 	s.epoch, s.seq = max(m.readEpoch, m.writeEpoch), m.seq
 	b.release(&b.devArena, m.blk, s)
 }
 
-func (b *Backend) layernorm(c backend.Call, ms []*mem) error {
+func (b *device) layernorm(c backend.Call, ms []*mem) error {
 	y, mean, rstd, x, gamma, beta := ms[0], ms[1], ms[2], ms[3], ms[4], ms[5]
 	rows, cols := rowsCols(c.Args[3])
 	affine := gamma != nil
@@ -286,15 +295,12 @@ func (b *Backend) layernorm(c backend.Call, ms []*mem) error {
 	} else {
 		gamma, beta = x, x
 	}
-	if err := b.loops(rowLoops(cols), "a layernorm row"); err != nil {
-		return err
-	}
 	gx, gy := rowGrid(rows)
 	return b.run("layernorm", []uint32{rowWG(cols), b2u(affine)}, reads, []*mem{y, mean, rstd}, []*mem{y, mean, rstd, x, gamma, beta},
 		[]uint32{y.elem(), mean.elem(), rstd.elem(), x.elem(), gamma.elem(), beta.elem(), uint32(rows), uint32(cols), f32(c.Attrs.Eps)}, gx, gy, 1)
 }
 
-func (b *Backend) layernormBwd(c backend.Call, ms []*mem) error {
+func (b *device) layernormBwd(c backend.Call, ms []*mem) error {
 	dx, dgamma, dbeta, dy, x, mean, rstd, gamma := ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6], ms[7]
 	rows, cols := rowsCols(c.Args[4])
 	affine := gamma != nil
@@ -303,9 +309,6 @@ func (b *Backend) layernormBwd(c backend.Call, ms []*mem) error {
 		reads = append(reads, gamma)
 	} else {
 		gamma = x
-	}
-	if err := b.loops(rowLoops(cols), "a layernorm row"); err != nil {
-		return err
 	}
 	gx, gy := rowGrid(rows)
 	if err := b.run("layernorm_bwd", []uint32{rowWG(cols), b2u(affine)}, reads, []*mem{dx}, []*mem{dx, dy, x, mean, rstd, gamma},
@@ -323,7 +326,7 @@ func (b *Backend) layernormBwd(c backend.Call, ms []*mem) error {
 	return nil
 }
 
-func (b *Backend) heads(c backend.Call, ms []*mem) error {
+func (b *device) heads(c backend.Call, ms []*mem) error {
 	merge := c.Op == backend.OpMergeHeads
 	var packed *mem
 	var parts []*mem
@@ -356,7 +359,7 @@ func (b *Backend) heads(c backend.Call, ms []*mem) error {
 	return nil
 }
 
-func (b *Backend) adamw(c backend.Call, ms []*mem) error {
+func (b *device) adamw(c backend.Call, ms []*mem) error {
 	p, m, v, g := ms[0], ms[1], ms[2], ms[3]
 	a := c.Attrs
 	t := float64(a.Step)
@@ -369,14 +372,14 @@ func (b *Backend) adamw(c backend.Call, ms []*mem) error {
 }
 
 // fill and copy are transfer commands.
-func (b *Backend) fill(y *mem, n int, v float64) error {
+func (b *device) fill(y *mem, n int, v float64) error {
 	b.access(nil, []*mem{y})
 	vkFill(b.cur.cmd, y.blk, y.off, uint64(4*n), f32(v))
 	b.cur.cmds++
 	return nil
 }
 
-func (b *Backend) copy(y, x *mem) error {
+func (b *device) copy(y, x *mem) error {
 	if y.size != x.size {
 		return fmt.Errorf("%w: copy of %d bytes into %d", backend.ErrShape, x.size, y.size)
 	}

@@ -28,7 +28,7 @@ type csr struct {
 // plan returns the scatter plan of the index tensor m for S destination
 // rows, building and uploading it when the indices or S changed. Indices
 // were range-checked on the host by backend.Check.
-func (b *Backend) plan(m *mem, S int) (*csr, error) {
+func (b *device) plan(m *mem, S int) (*csr, error) {
 	if m.csr != nil && m.csr.S == S {
 		return m.csr, nil
 	}
@@ -87,7 +87,7 @@ func (b *Backend) plan(m *mem, S int) (*csr, error) {
 }
 
 // dropPlan frees an index tensor's scatter plan.
-func (b *Backend) dropPlan(m *mem) {
+func (b *device) dropPlan(m *mem) {
 	if m.csr != nil {
 		b.freeScratch(m.csr.ints)
 		m.csr = nil
@@ -95,7 +95,7 @@ func (b *Backend) dropPlan(m *mem) {
 }
 
 // scatterAdd records y[idx[r],:] += x[r,:].
-func (b *Backend) scatterAdd(c backend.Call, y, x, ix *mem) error {
+func (b *device) scatterAdd(c backend.Call, y, x, ix *mem) error {
 	S := c.Args[0].Shape()[0]
 	cols := c.Args[0].NumElements() / S
 	if len(ix.host) != c.Args[2].NumElements() {

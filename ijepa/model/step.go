@@ -136,9 +136,7 @@ func (m *Model) upload(be backend.Backend, b Batch) (*deviceBatch, error) {
 		srcMask[i] = int32(B*Kc + i)
 	}
 	s := m.EncCfg.ImgSize
-	if db.img, err = backend.FromF32(be, b.Images, B, 3, s, s); err != nil {
-		return nil, fmt.Errorf("model: upload: %w", err)
-	}
+	db.img = backend.FromF32(be, b.Images, B, 3, s, s)
 	for _, u := range []struct {
 		dst   **backend.Tensor
 		v     []int32
@@ -152,10 +150,11 @@ func (m *Model) upload(be backend.Backend, b Batch) (*deviceBatch, error) {
 		{&db.seq, seq, []int{M * B, Kc + Kt}},
 		{&db.tail, tail, []int{M * B, Kt}},
 	} {
-		if *u.dst, err = backend.FromI32(be, u.v, u.shape...); err != nil {
-			db.release(be)
-			return nil, fmt.Errorf("model: upload: %w", err)
-		}
+		*u.dst = backend.FromI32(be, u.v, u.shape...)
+	}
+	if err := be.Err(); err != nil {
+		db.release(be)
+		return nil, fmt.Errorf("model: upload: %w", err)
 	}
 	return db, nil
 }
@@ -185,15 +184,9 @@ func (m *Model) targets(be backend.Backend, db *deviceBatch) (*backend.Tensor, e
 	}
 	defer be.Release(hn)
 	d := m.EncCfg.Dim
-	flat, err := backend.Reshape(hn, db.B*db.N, d)
-	if err != nil {
-		return nil, err
-	}
+	flat := backend.Reshape(hn, db.B*db.N, d)
 	defer be.Release(flat)
-	out, err := be.New(backend.F32, db.M*db.B, db.Kt, d)
-	if err != nil {
-		return nil, fmt.Errorf("model: targets: %w", err)
-	}
+	out := be.New(backend.F32, db.M*db.B, db.Kt, d)
 	backend.Gather(be, out, flat, db.tgtRows)
 	return out, nil
 }
@@ -213,72 +206,32 @@ func (m *Model) predict(be backend.Backend, db *deviceBatch) (*backend.Tensor, e
 // of the target blocks of db.
 func (p *Predictor) Forward(be backend.Backend, z *backend.Tensor, db *deviceBatch) (*backend.Tensor, error) {
 	B, M, Kc, Kt, N, d := db.B, db.M, db.Kc, db.Kt, db.N, p.Dim
-	var hs []*backend.Tensor
-	defer func() {
-		for _, h := range hs {
-			be.Release(h)
-		}
-	}()
-	newT := func(shape ...int) (*backend.Tensor, error) {
-		t, err := be.New(backend.F32, shape...)
-		if err == nil {
-			hs = append(hs, t)
-		}
-		return t, err
-	}
-	view := func(t *backend.Tensor, shape ...int) (*backend.Tensor, error) {
-		v, err := backend.Reshape(t, shape...)
-		if err == nil {
-			hs = append(hs, v)
-		}
-		return v, err
-	}
-	wrap := func(err error) error { return fmt.Errorf("model: predictor: %w", err) }
+	tmp := backend.Temps{B: be}
+	defer tmp.Release()
 
 	// Context tokens: embed, add their positions.
 	x, err := p.Embed.Forward(be, z)
 	if err != nil {
 		return nil, err
 	}
-	hs = append(hs, x)
-	xf, err := view(x, B*Kc, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	pos, err := view(p.Pos.Value, N, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	pc, err := newT(B*Kc, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
+	tmp.Keep(x)
+	xf := tmp.View(x, B*Kc, d)
+	pos := tmp.View(p.Pos.Value, N, d)
+	pc := tmp.New(B*Kc, d)
 	backend.Gather(be, pc, pos, db.ctxPos)
 	backend.Add(be, xf, xf, pc)
 	// Mask tokens for every position: mask_token + pos, [N, d].
-	mt, err := newT(N, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	tok, err := view(p.MaskToken.Value, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
+	mt := tmp.New(N, d)
+	tok := tmp.View(p.MaskToken.Value, d)
 	backend.Add(be, mt, pos, tok)
 	// The source table S = [context tokens; mask tokens], then one gather
 	// builds every (target block, image) sequence: the image's context
 	// followed by the mask tokens of the block's positions, mask-major.
-	src, err := newT(B*Kc+N, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
+	src := tmp.New(B*Kc+N, d)
 	backend.Fill(be, src, 0)
 	backend.ScatterAdd(be, src, xf, db.srcCtx)
 	backend.ScatterAdd(be, src, mt, db.srcMask)
-	seq, err := be.New(backend.F32, M*B, Kc+Kt, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
+	seq := be.New(backend.F32, M*B, Kc+Kt, d)
 	backend.Gather(be, seq, src, db.seq)
 	for _, bl := range p.Blocks {
 		y, err := bl.Forward(be, seq)
@@ -288,32 +241,23 @@ func (p *Predictor) Forward(be backend.Backend, z *backend.Tensor, db *deviceBat
 		}
 		seq = y
 	}
-	hs = append(hs, seq)
+	tmp.Keep(seq)
 	// Keep the target positions, then norm (row-wise, so norming after the
 	// gather equals the official norm-then-select) and project.
-	seqf, err := view(seq, M*B*(Kc+Kt), d)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	out, err := newT(M*B, Kt, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
+	seqf := tmp.View(seq, M*B*(Kc+Kt), d)
+	out := tmp.New(M*B, Kt, d)
 	backend.Gather(be, out, seqf, db.tail)
 	normed, err := p.Norm.Forward(be, out)
 	if err != nil {
 		return nil, err
 	}
-	hs = append(hs, normed)
+	tmp.Keep(normed)
 	return p.Proj.Forward(be, normed)
 }
 
 // loss returns the configured loss of pred against target, [1].
 func (m *Model) loss(be backend.Backend, pred, target *backend.Tensor) (*backend.Tensor, error) {
-	l, err := be.New(backend.F32, 1)
-	if err != nil {
-		return nil, fmt.Errorf("model: loss: %w", err)
-	}
+	l := be.New(backend.F32, 1)
 	if m.Cfg.Loss == L2 {
 		backend.MSE(be, l, pred, target)
 	} else {
@@ -402,10 +346,7 @@ func Embed(be backend.Backend, enc *nn.ViT, images []float32, tokens bool) (pool
 		return nil, nil, fmt.Errorf("model: features: %d pixel values are not a whole number of %dx%dx%d images", len(images), enc.Cfg.Channels, s, s)
 	}
 	b := len(images) / per
-	img, err := backend.FromF32(be, images, b, enc.Cfg.Channels, s, s)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model: features: %w", err)
-	}
+	img := backend.FromF32(be, images, b, enc.Cfg.Channels, s, s)
 	defer be.Release(img)
 	h, err := enc.Forward(be, img, nil)
 	if err != nil {
@@ -414,16 +355,10 @@ func Embed(be backend.Backend, enc *nn.ViT, images []float32, tokens bool) (pool
 	defer be.Release(h)
 	// The mean over tokens as a batched product: [B,1,N] ones @ [B,N,D],
 	// scaled by 1/N.
-	ones, err := be.New(backend.F32, b, 1, n)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model: features: %w", err)
-	}
+	ones := be.New(backend.F32, b, 1, n)
 	defer be.Release(ones)
 	backend.Fill(be, ones, 1)
-	out, err := be.New(backend.F32, b, 1, d)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model: features: %w", err)
-	}
+	out := be.New(backend.F32, b, 1, d)
 	defer be.Release(out)
 	backend.MatMul(be, out, ones, h, false, false, 1/float64(n), 0)
 	if pooled, err = backend.ReadF32(be, out); err != nil {

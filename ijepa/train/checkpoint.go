@@ -94,12 +94,8 @@ func checkFinite(be backend.Backend, tensors []nn.Named) error {
 		if t.T.DType() != backend.F32 {
 			continue
 		}
-		s, err := be.New(backend.F32, 1)
-		if err != nil {
-			return fmt.Errorf("ijepa: checking the parameters: %w", err)
-		}
-		sums[i] = s
-		backend.Sum(be, s, t.T)
+		sums[i] = be.New(backend.F32, 1)
+		backend.Sum(be, sums[i], t.T)
 	}
 	for i, s := range sums {
 		if s == nil {
