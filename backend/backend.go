@@ -18,10 +18,12 @@ import (
 	"strings"
 )
 
-// APIVersion is the version of this contract: the op catalogue, its
-// semantics and the Backend interface. It changes whenever any of them
-// changes; the plugin protocol refuses a plugin built for another version.
-const APIVersion = 1
+// APIVersion is the version of this contract's interfaces and of the plugin
+// protocol. It changes whenever the Backend or Device interface or the
+// protocol changes; the plugin protocol refuses a plugin built for another
+// version. The op catalogue is versioned by CatalogueHash instead, which the
+// plugin handshake compares too, so adding an op does not touch it.
+const APIVersion = 2
 
 // Backend is a device that holds tensors and runs the ops of the catalogue.
 // Every backend package returns a *Front, which implements it over the

@@ -101,7 +101,8 @@ type Spec struct {
 	// Semantics is the exact definition, in the notation of the table.
 	Semantics string
 	check     func(c Call) error
-	indexed   bool // an argument is I32 indices
+	indexed   bool        // an argument is I32 indices
+	attrs     []attrField // the fields Attrs names
 }
 
 func in(name string) Arg    { return Arg{Name: name, Role: In, DType: F32} }
@@ -197,6 +198,7 @@ func init() {
 		if s.indexed && variadic {
 			panic(fmt.Sprintf("backend: op %s has index arguments and a variadic one", s.Name))
 		}
+		s.attrs = attrsOf(s)
 	}
 }
 
@@ -263,13 +265,21 @@ func (o Op) Signature() string {
 	return sig + ")"
 }
 
-// CatalogueHash returns a short fingerprint of the catalogue (names, argument
-// lists and attributes in order), which the plugin handshake compares.
+// CatalogueHash returns a short fingerprint of the catalogue — the ops'
+// names, numbers, argument lists and attributes in order, the attributes'
+// types and the dtypes' numbers: everything the plugin protocol encodes by
+// number or position — which the plugin handshake compares.
 func CatalogueHash() string {
 	var b strings.Builder
 	for o := Op(1); o < numOps; o++ {
 		b.WriteString(o.Signature())
 		b.WriteByte('\n')
+	}
+	for _, f := range attrFields {
+		fmt.Fprintf(&b, "%s %v\n", f.name, f.kind)
+	}
+	for d := F32; d.Valid(); d++ {
+		fmt.Fprintf(&b, "%d %v\n", d, d)
 	}
 	// FNV-1a, 64 bits.
 	h := uint64(14695981039346656037)
@@ -307,11 +317,12 @@ func (o Op) argNames(n int) []string {
 	return names[:n]
 }
 
-// Table formats the whole catalogue as a Markdown table: name, signature and
-// semantics. docs/OPS.md is this output.
+// Table formats the whole catalogue as Markdown: a table of the ops (number,
+// name, signature and semantics), then the attributes' types and the
+// dtypes' numbers. docs/OPS.md is this output.
 func Table() string {
 	var b strings.Builder
-	b.WriteString("| op | arguments; attributes | semantics |\n|---|---|---|\n")
+	b.WriteString("| # | op | arguments; attributes | semantics |\n|---|---|---|---|\n")
 	for o := Op(1); o < numOps; o++ {
 		s := specs[o]
 		sig := strings.TrimSuffix(strings.TrimPrefix(o.Signature(), s.Name+"("), ")")
@@ -322,7 +333,24 @@ func Table() string {
 		if s.Optional {
 			notes += " Optional."
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.Name, strings.ReplaceAll(sig, "|", "\\|"), strings.ReplaceAll(notes, "|", "\\|"))
+		fmt.Fprintf(&b, "| %d | `%s` | %s | %s |\n", o, s.Name, strings.ReplaceAll(sig, "|", "\\|"), strings.ReplaceAll(notes, "|", "\\|"))
 	}
+	b.WriteString("\nAttributes and their types:")
+	for i, f := range attrFields {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		fmt.Fprintf(&b, "%s `%s` %v", sep, f.name, f.kind)
+	}
+	b.WriteString(".\n\nDtypes and their numbers:")
+	for d := F32; d.Valid(); d++ {
+		sep := ","
+		if d == F32 {
+			sep = ""
+		}
+		fmt.Fprintf(&b, "%s %d `%v`", sep, d, d)
+	}
+	b.WriteString(".\n")
 	return b.String()
 }

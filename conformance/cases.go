@@ -38,13 +38,9 @@ func (c Case) Name() string {
 		}
 		parts = append(parts, names[i]+"="+s.String())
 	}
-	var at []string
-	for _, a := range c.Op.Spec().Attrs {
-		at = append(at, attrString(a, c.Attrs))
-	}
 	name := c.Op.String() + "(" + strings.Join(parts, " ")
-	if len(at) > 0 {
-		name += "; " + strings.Join(at, " ")
+	if at := backend.FormatAttrs(c.Op, c.Attrs); at != "" {
+		name += "; " + at
 	}
 	return name + ")"
 }
@@ -61,38 +57,6 @@ func argNames(c Case) []string {
 		}
 	}
 	return names
-}
-
-func attrString(name string, a backend.Attrs) string {
-	switch name {
-	case "TransA":
-		return fmt.Sprintf("TransA=%v", a.TransA)
-	case "TransB":
-		return fmt.Sprintf("TransB=%v", a.TransB)
-	case "Alpha":
-		return fmt.Sprintf("Alpha=%g", a.Alpha)
-	case "Beta":
-		return fmt.Sprintf("Beta=%g", a.Beta)
-	case "Eps":
-		return fmt.Sprintf("Eps=%g", a.Eps)
-	case "Heads":
-		return fmt.Sprintf("Heads=%d", a.Heads)
-	case "Patch":
-		return fmt.Sprintf("Patch=%d", a.Patch)
-	case "LR":
-		return fmt.Sprintf("LR=%g", a.LR)
-	case "Beta1":
-		return fmt.Sprintf("Beta1=%g", a.Beta1)
-	case "Beta2":
-		return fmt.Sprintf("Beta2=%g", a.Beta2)
-	case "WeightDecay":
-		return fmt.Sprintf("WeightDecay=%g", a.WeightDecay)
-	case "Step":
-		return fmt.Sprintf("Step=%d", a.Step)
-	case "Momentum":
-		return fmt.Sprintf("Momentum=%g", a.Momentum)
-	}
-	return name + "=?"
 }
 
 // S is shorthand for a shape literal.

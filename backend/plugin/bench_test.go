@@ -352,7 +352,7 @@ func BenchmarkServerCommand(b *testing.B) {
 	s := NewServer(backend.NewFront(checkOnly{cpu.New().Device()}))
 	ctx := context.Background()
 	s.Hello(ctx, &pb.HelloRequest{ApiVersion: backend.APIVersion, CatalogueHash: backend.CatalogueHash()})
-	f32 := pb.DType_DTYPE_F32
+	f32 := uint32(backend.F32)
 	s.execBatch(&pb.Batch{Seq: 1, Commands: []*pb.Command{
 		{New: &pb.NewTensor{Id: 1, Dtype: f32, Shape: []int64{4, 4}}},
 		{New: &pb.NewTensor{Id: 2, Dtype: f32, Shape: []int64{4, 4}}},
@@ -361,7 +361,7 @@ func BenchmarkServerCommand(b *testing.B) {
 	const n = 64
 	batch := &pb.Batch{}
 	for i := 0; i < n; i++ {
-		batch.Commands = append(batch.Commands, &pb.Command{Run: &pb.RunOp{Op: pb.Op_OP_ADD,
+		batch.Commands = append(batch.Commands, &pb.Command{Run: &pb.RunOp{Op: uint32(backend.OpAdd),
 			Ids: []uint64{1, 2, 3}, Ranks: []uint32{2, 2, 1}, Dims: []int64{4, 4, 4, 4, 4}}})
 	}
 	raw, err := proto.Marshal(batch)

@@ -96,7 +96,6 @@ func connect(name string, rpc pb.BackendClient, parent context.Context, proc *go
 	inner := info.Backend
 	info.Backend = name
 	info.Limits = append([][2]string{{"plugin backend", inner}, {"plugin protocol", fmt.Sprint(ProtocolVersion)}}, info.Limits...)
-	info.Guards = rep.Guards
 	c.info = info
 	if err := c.wait("opening the op stream", func(ctx context.Context) error {
 		var err error
@@ -132,7 +131,7 @@ func (c *client) Alloc(t *backend.Tensor, guarded bool) (any, error) {
 	if _, err := shapeFromPB(shape); err != nil {
 		return nil, err
 	}
-	c.push(&pb.Command{New: &pb.NewTensor{Id: t.Storage().ID, Dtype: pb.DType(t.DType()), Shape: shape, Guarded: guarded}}, 0)
+	c.push(&pb.Command{New: &pb.NewTensor{Id: t.Storage().ID, Dtype: uint32(t.DType()), Shape: shape, Guarded: guarded}}, 0)
 	return c, nil
 }
 
@@ -158,7 +157,7 @@ func (c *client) Supports(backend.Call) error { return nil }
 
 // Run encodes the call and queues it.
 func (c *client) Run(call backend.Call) error {
-	m := &pb.RunOp{Op: pb.Op(call.Op), Ids: make([]uint64, len(call.Args)), Ranks: make([]uint32, len(call.Args)), Attrs: attrsToPB(call.Attrs)}
+	m := &pb.RunOp{Op: uint32(call.Op), Ids: make([]uint64, len(call.Args)), Ranks: make([]uint32, len(call.Args)), Attrs: backend.EncodeAttrs(call.Op, call.Attrs)}
 	for i, t := range call.Args {
 		if t == nil {
 			continue

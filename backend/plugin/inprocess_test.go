@@ -188,11 +188,11 @@ func TestServerRefusesMalformedCommands(t *testing.T) {
 		dims []int64
 	}
 	ref := func(id uint64, dims ...int64) arg { return arg{id, dims} }
-	newT := func(id uint64, dt pb.DType, shape ...int64) *pb.Command {
+	newT := func(id uint64, dt uint32, shape ...int64) *pb.Command {
 		return &pb.Command{New: &pb.NewTensor{Id: id, Dtype: dt, Shape: shape}}
 	}
-	run := func(op pb.Op, args ...arg) *pb.Command {
-		m := &pb.RunOp{Op: op}
+	run := func(op backend.Op, args ...arg) *pb.Command {
+		m := &pb.RunOp{Op: uint32(op)}
 		for _, a := range args {
 			m.Ids = append(m.Ids, a.id)
 			m.Ranks = append(m.Ranks, uint32(len(a.dims)))
@@ -203,7 +203,7 @@ func TestServerRefusesMalformedCommands(t *testing.T) {
 	write := func(id, off uint64, n int) *pb.Command {
 		return &pb.Command{Write: &pb.WriteChunk{Id: id, Offset: off, Data: make([]byte, n)}}
 	}
-	f32 := pb.DType_DTYPE_F32
+	f32 := uint32(backend.F32)
 	tests := []struct {
 		name string
 		seq  uint64
@@ -217,19 +217,21 @@ func TestServerRefusesMalformedCommands(t *testing.T) {
 		{"negative dim", 1, []*pb.Command{newT(1, f32, 2, -1)}, "out of range"},
 		{"overflowing shape", 1, []*pb.Command{newT(1, f32, 1<<31, 1<<31, 1<<31)}, "out of range"},
 		{"unknown op", 1, []*pb.Command{newT(1, f32, 2), run(999, ref(1, 2))}, "not in the catalogue"},
-		{"unknown tensor", 1, []*pb.Command{newT(1, f32, 2), run(pb.Op_OP_COPY, ref(1, 2), ref(5, 2))}, "tensor 5 does not exist"},
-		{"view of other size", 1, []*pb.Command{newT(1, f32, 2), newT(2, f32, 2), run(pb.Op_OP_COPY, ref(1, 3), ref(2, 2))}, "tensor 1"},
-		{"missing argument", 1, []*pb.Command{newT(1, f32, 2), run(pb.Op_OP_COPY, ref(1, 2))}, "want 2"},
-		{"absent required argument", 1, []*pb.Command{newT(1, f32, 2), run(pb.Op_OP_COPY, ref(1, 2), ref(0))}, "nil"},
-		{"too many arguments", 1, []*pb.Command{run(pb.Op_OP_SUM, make([]arg, 100)...)}, "100 argument ids"},
-		{"ranks and ids differ", 1, []*pb.Command{{Run: &pb.RunOp{Op: pb.Op_OP_SUM, Ids: []uint64{1, 2}, Ranks: []uint32{1}, Dims: []int64{1}}}}, "2 argument ids and 1 ranks"},
-		{"ranks and dims differ", 1, []*pb.Command{{Run: &pb.RunOp{Op: pb.Op_OP_SUM, Ids: []uint64{1, 2}, Ranks: []uint32{1, 4}, Dims: []int64{1}}}}, "add up to 5 dimensions, dims has 1"},
-		{"absent argument with a shape", 1, []*pb.Command{newT(1, f32, 1), run(pb.Op_OP_SUM, ref(1, 1), ref(0, 3))}, "absent argument with a shape"},
+		{"attribute count", 1, []*pb.Command{newT(1, f32, 2), {Run: &pb.RunOp{Op: uint32(backend.OpFill), Ids: []uint64{1}, Ranks: []uint32{1}, Dims: []int64{2}}}}, "fill takes 1 attributes (Alpha), not 0"},
+		{"attribute type", 1, []*pb.Command{newT(1, f32, 2, 2), newT(2, f32, 2, 2), newT(3, f32, 2, 2), {Run: &pb.RunOp{Op: uint32(backend.OpMatMul), Ids: []uint64{1, 2, 3}, Ranks: []uint32{2, 2, 2}, Dims: []int64{2, 2, 2, 2, 2, 2}, Attrs: []float64{2, 0, 1, 0}}}}, "TransA = 2 is not a value of its type"},
+		{"unknown tensor", 1, []*pb.Command{newT(1, f32, 2), run(backend.OpCopy, ref(1, 2), ref(5, 2))}, "tensor 5 does not exist"},
+		{"view of other size", 1, []*pb.Command{newT(1, f32, 2), newT(2, f32, 2), run(backend.OpCopy, ref(1, 3), ref(2, 2))}, "tensor 1"},
+		{"missing argument", 1, []*pb.Command{newT(1, f32, 2), run(backend.OpCopy, ref(1, 2))}, "want 2"},
+		{"absent required argument", 1, []*pb.Command{newT(1, f32, 2), run(backend.OpCopy, ref(1, 2), ref(0))}, "nil"},
+		{"too many arguments", 1, []*pb.Command{run(backend.OpSum, make([]arg, 100)...)}, "100 argument ids"},
+		{"ranks and ids differ", 1, []*pb.Command{{Run: &pb.RunOp{Op: uint32(backend.OpSum), Ids: []uint64{1, 2}, Ranks: []uint32{1}, Dims: []int64{1}}}}, "2 argument ids and 1 ranks"},
+		{"ranks and dims differ", 1, []*pb.Command{{Run: &pb.RunOp{Op: uint32(backend.OpSum), Ids: []uint64{1, 2}, Ranks: []uint32{1, 4}, Dims: []int64{1}}}}, "add up to 5 dimensions, dims has 1"},
+		{"absent argument with a shape", 1, []*pb.Command{newT(1, f32, 1), run(backend.OpSum, ref(1, 1), ref(0, 3))}, "absent argument with a shape"},
 		{"write to unknown", 1, []*pb.Command{write(3, 0, 8)}, "does not exist"},
 		{"write not from 0", 1, []*pb.Command{newT(1, f32, 4), write(1, 4, 4)}, "starts at byte 4"},
 		{"write chunk gap", 1, []*pb.Command{newT(1, f32, 4), write(1, 0, 4), write(1, 8, 4)}, "expected one at byte 4"},
 		{"write past end", 1, []*pb.Command{newT(1, f32, 2), write(1, 0, 4), write(1, 4, 8)}, "expected one at byte 4"},
-		{"write cut short", 1, []*pb.Command{newT(1, f32, 4), write(1, 0, 4), run(pb.Op_OP_FILL, ref(1, 4))}, "ended after 4 of 16 bytes"},
+		{"write cut short", 1, []*pb.Command{newT(1, f32, 4), write(1, 0, 4), run(backend.OpFill, ref(1, 4))}, "ended after 4 of 16 bytes"},
 		{"release unknown", 1, []*pb.Command{{Release: &pb.Release{Ids: []uint64{8}}}}, "release of tensor 8"},
 		{"empty command", 1, []*pb.Command{{}}, "sets 0 of new, run, write and release"},
 		{"two in one command", 1, []*pb.Command{{New: &pb.NewTensor{Id: 1, Dtype: f32, Shape: []int64{1}}, Release: &pb.Release{Ids: []uint64{1}}}}, "sets 2 of"},
@@ -293,7 +295,7 @@ func (s badReplies) Hello(ctx context.Context, req *pb.HelloRequest) (*pb.HelloR
 	case "hello-no-info":
 		rep.Info = nil
 	case "hello-no-f32":
-		rep.Info.Dtypes = []pb.DType{pb.DType_DTYPE_I32}
+		rep.Info.Dtypes = []uint32{uint32(backend.I32)}
 	}
 	return rep, err
 }

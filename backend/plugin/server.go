@@ -128,11 +128,12 @@ func (s *Server) Hello(_ context.Context, req *pb.HelloRequest) (*pb.HelloReply,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ready = req.GetApiVersion() == backend.APIVersion && req.GetCatalogueHash() == backend.CatalogueHash()
+	info := s.b.Info()
+	info.Guards = s.guards != nil
 	return &pb.HelloReply{
 		ApiVersion:    backend.APIVersion,
 		CatalogueHash: backend.CatalogueHash(),
-		Info:          infoToPB(s.b.Info()),
-		Guards:        s.guards != nil,
+		Info:          infoToPB(info),
 	}, nil
 }
 
@@ -342,9 +343,9 @@ func (s *Server) run(m *pb.RunOp, n uint64) {
 		s.protocolf(n, "%v: the ranks add up to %d dimensions, dims has %d", op, total, len(m.Dims))
 		return
 	}
-	attrs, err := attrsFromPB(m.Attrs)
+	attrs, err := backend.DecodeAttrs(op, m.Attrs)
 	if err != nil {
-		s.protocolf(n, "%v: %v", op, err)
+		s.protocolf(n, "%v", err)
 		return
 	}
 	args := make([]*backend.Tensor, len(m.Ids))
