@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -36,5 +37,19 @@ func TestAttrsRoundTrip(t *testing.T) {
 	}
 	if got := FormatAttrs(OpMatMul, Attrs{TransB: true, Alpha: 0.5}); got != "TransA=false TransB=true Alpha=0.5 Beta=0" {
 		t.Errorf("FormatAttrs = %q", got)
+	}
+}
+
+// A gradient op's call maps onto the call of the op it differentiates, a
+// variadic argument tensor by tensor.
+func TestGradCall(t *testing.T) {
+	fwd, m, binds := OpMergeHeads.GradCall(4) // y, in0, in1, in2
+	want := []Bind{{Grad, 3}, {Upstream, 0}, {Upstream, 1}, {Upstream, 2}}
+	if fwd != OpSplitHeads || m != 4 || !slices.Equal(binds, want) {
+		t.Errorf("merge_heads with 3 inputs: %v %d %v, want split_heads 4 %v", fwd, m, binds, want)
+	}
+	fwd, m, binds = OpLayerNormBwd.GradCall(8)
+	if fwd != OpLayerNorm || m != 6 || binds[0] != (Bind{Grad, 3}) || binds[5] != (Bind{Value, 1}) {
+		t.Errorf("layernorm_bwd: %v %d %v", fwd, m, binds)
 	}
 }

@@ -10,24 +10,15 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 )
 
-// Bounds is the largest normalised mean squared error each op may show
-// against the reference; ops not listed use DefaultBound. Every backend
-// computes in float32, so the bounds are far below anything a real bug
-// produces (a wrong index, a missing term, a kernel that skips a tail).
-var Bounds = map[backend.Op]float64{
-	backend.OpMatMul:       1e-7,
-	backend.OpLayerNormBwd: 1e-7,
-	backend.OpSoftmaxBwd:   1e-7,
-	backend.OpAdamW:        1e-7,
-}
-
-// DefaultBound is the NMSE bound of ops not in Bounds.
+// DefaultBound is the NMSE bound of an op whose family sets none. Every
+// backend computes in float32, so the bounds are far below anything a real
+// bug produces (a wrong index, a missing term, a kernel that skips a tail).
 const DefaultBound = 1e-8
 
-// Bound returns op's NMSE bound.
+// Bound returns op's NMSE bound (its family's).
 func Bound(op backend.Op) float64 {
-	if b, ok := Bounds[op]; ok {
-		return b
+	if f := family(op); f != nil && f.Bound > 0 {
+		return f.Bound
 	}
 	return DefaultBound
 }
