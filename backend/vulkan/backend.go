@@ -74,9 +74,11 @@ type device struct {
 	sharedMatmul bool
 
 	// Faults injected by tests: the next allocation fails as out of
-	// memory; the next fence wait returns this result.
+	// memory; the next fence wait returns this result; an op's dispatches
+	// leave out an argument.
 	faultAlloc bool
 	faultWait  vk.Result
+	drop       *dropped
 }
 
 // Open opens a device: arg is "" (the IJEPA_VULKAN_DEVICE variable, else the
@@ -348,17 +350,11 @@ func (b *device) download(m *mem, off uint64, dst []byte) error {
 
 // Run records a call.
 func (b *device) Run(c backend.Call) error {
-	ms := make([]*mem, len(c.Args))
-	for i, t := range c.Args {
-		if t != nil {
-			ms[i] = t.Storage().Impl.(*mem)
-		}
-	}
 	if err := b.begin(); err != nil {
 		return nil // a device fault, which the Front finds through Err
 	}
 	b.cur.ops = append(b.cur.ops, c)
-	if err := b.record(c, ms); err != nil {
+	if err := b.record(c); err != nil {
 		return err
 	}
 	b.endOp()

@@ -213,7 +213,8 @@ func (p *physical) info(spec string) backend.Info {
 		Memory:         p.deviceMemory(),
 		MaxTensorBytes: p.maxTensorBytes(),
 		DTypes:         []backend.DType{backend.F32, backend.I32},
-		Ops:            backend.Ops(),
+		Ops:            ops(),
+		Guards:         true,
 		Limits:         limits,
 	}
 	if p.unusable != "" {

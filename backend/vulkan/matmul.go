@@ -104,19 +104,16 @@ func (b *device) matmulPlan(c backend.Call) (mmPlan, error) {
 	return p, nil
 }
 
-func (b *device) matmul(c backend.Call, ms []*mem) error {
-	cm, am, bm := ms[0], ms[1], ms[2]
-	_, m, n, k := backend.MatMulDims(c)
-	p, err := b.matmulPlan(c)
+func (r *rec) matmul() error {
+	_, m, n, k := backend.MatMulDims(r.c)
+	p, err := r.b.matmulPlan(r.c)
 	if err != nil {
 		return err
 	}
-	reads := []*mem{am, bm}
-	if c.Attrs.Beta != 0 {
-		reads = append(reads, cm)
-	}
-	pc := []uint32{cm.elem(), am.elem(), bm.elem(), uint32(m), uint32(n), uint32(k), f32(c.Attrs.Alpha), f32(c.Attrs.Beta)}
-	return b.run("matmul", p.spec, reads, []*mem{cm}, []*mem{cm, am, bm}, pc, p.gx, p.gy, p.gz)
+	a := r.c.Attrs
+	return dispatch(r, kMatMul, p.spec, args(0, 1, 2),
+		&matmulPush{Oc: r.off(0), Oa: r.off(1), Ob: r.off(2), M: uint32(m), N: uint32(n), K: uint32(k), Alpha: f32(a.Alpha), Beta: f32(a.Beta)},
+		p.gx, p.gy, p.gz)
 }
 
 // vkFill records a fill of n bytes at off of blk with a 32-bit word.

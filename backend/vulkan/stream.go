@@ -117,9 +117,9 @@ func (b *device) access(reads, writes []*mem) {
 	}
 }
 
-// dispatch records one kernel dispatch. binds[i] is bound at binding i; pc
-// are the push constants.
-func (b *device) dispatch(pipe vk.Pipeline, binds []*mem, pc []uint32, gx, gy, gz int) error {
+// dispatch records one kernel dispatch. binds[i] is bound at binding i (nil:
+// whatever binding 0 holds); pc points to size bytes of push constants.
+func (b *device) dispatch(pipe vk.Pipeline, binds []*mem, pc unsafe.Pointer, size uintptr, gx, gy, gz int) error {
 	if gx <= 0 || gy <= 0 || gz <= 0 {
 		return nil
 	}
@@ -129,7 +129,9 @@ func (b *device) dispatch(pipe vk.Pipeline, binds []*mem, pc []uint32, gx, gy, g
 	}
 	var blocks [maxBindings]*block
 	for i, m := range binds {
-		blocks[i] = m.blk
+		if m != nil {
+			blocks[i] = m.blk
+		}
 	}
 	set, err := b.descriptorSet(blocks[:len(binds)])
 	if err != nil {
@@ -144,9 +146,7 @@ func (b *device) dispatch(pipe vk.Pipeline, binds []*mem, pc []uint32, gx, gy, g
 		vk.CmdBindDescriptorSets(cmd, vk.PipelineBindPointCompute, b.pipeLayout, 0, 1, []vk.DescriptorSet{set}, 0, nil)
 		b.boundSet = set
 	}
-	if len(pc) > 0 {
-		vk.CmdPushConstants(cmd, b.pipeLayout, vk.ShaderStageFlags(vk.ShaderStageComputeBit), 0, uint32(4*len(pc)), unsafe.Pointer(&pc[0]))
-	}
+	vk.CmdPushConstants(cmd, b.pipeLayout, vk.ShaderStageFlags(vk.ShaderStageComputeBit), 0, uint32(size), pc)
 	vk.CmdDispatch(cmd, uint32(gx), uint32(gy), uint32(gz))
 	b.cur.cmds++
 	b.dispatches++

@@ -4,6 +4,7 @@ package vulkan
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -438,5 +439,48 @@ func TestStagedTransfers(t *testing.T) {
 		if blk.ptr != nil {
 			t.Fatal("a tensor block was mapped")
 		}
+	}
+}
+
+// A dispatch's reads and writes are derived from its op's argument roles,
+// and the same list is what gets bound. Planting a missing barrier — leaving
+// one argument out of an op's derived access — therefore runs the kernel
+// without that argument (a small buffer of its own is bound instead), and
+// the conformance suite fails the op. (Leaving out the barrier alone would
+// pass on lavapipe, which runs one dispatch after another.)
+func TestDroppedAccessFailsConformance(t *testing.T) {
+	for _, tc := range []struct {
+		op  backend.Op
+		arg int
+	}{
+		{backend.OpAdd, 2},          // an input of a one-dispatch op
+		{backend.OpMatMul, 0},       // the output
+		{backend.OpLayerNormBwd, 4}, // an input of three dispatches
+		{backend.OpScatterAdd, 1},   // an input of a two-pass op
+		{backend.OpMergeHeads, 2},   // one part of a variadic argument
+		{backend.OpCopy, 1},         // a transfer command
+	} {
+		t.Run(fmt.Sprintf("%v/%d", tc.op, tc.arg), func(t *testing.T) {
+			b, d := openTest(t)
+			blk, err := d.newBlock(&d.devArena, 256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blk.free = nil // nothing is allocated from it; Close frees it
+			d.devArena.blocks = append(d.devArena.blocks, blk)
+			d.drop = &dropped{op: tc.op, arg: tc.arg, unbound: &mem{blk: blk, size: 256}}
+			rep := conformance.Run(b, conformance.Options{
+				Seed:        20261128,
+				Reference:   cpu.New(),
+				Ops:         regexp.MustCompile("^" + tc.op.String() + "$"),
+				NoGradients: true,
+				Reopen:      func() (backend.Backend, error) { return nil, errors.New("no reopening") },
+			})
+			o := rep.Ops[0]
+			if o.Failed == 0 {
+				t.Fatalf("%v with argument %d left out of its access passes all %d cases", tc.op, tc.arg, o.Cases)
+			}
+			t.Logf("%d of %d cases fail: %s", o.Failed, o.Cases, o.Failures[0].Msg)
+		})
 	}
 }
