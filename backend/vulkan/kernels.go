@@ -22,11 +22,11 @@ func newKernel[P any](name string) kernel[P] {
 // The kernels. Offsets (the O... fields) are element offsets of a tensor in
 // the block bound at the matching binding.
 var (
+	kActivation  = newKernel[activationPush]("activation")
 	kAdamW       = newKernel[adamwPush]("adamw")
 	kBinary      = newKernel[binaryPush]("binary")
 	kColSum      = newKernel[colsumPush]("colsum")
 	kGather      = newKernel[gatherPush]("gather")
-	kGELU        = newKernel[geluPush]("gelu")
 	kHeads       = newKernel[headsPush]("heads")
 	kLayerNorm   = newKernel[layernormPush]("layernorm")
 	kLayerNormBw = newKernel[layernormBwdPush]("layernorm_bwd")
@@ -66,8 +66,9 @@ type gatherPush struct {
 	R, C       uint32
 }
 
-// geluPush: o = gelu(i0), or gelu_bwd with i0 = dy and i1 = x.
-type geluPush struct {
+// activationPush: o = f(i0) for an activation f, or its gradient with i0 =
+// dy and i1 = x.
+type activationPush struct {
 	Oo, Oi0, Oi1 uint32
 	N            uint32
 }

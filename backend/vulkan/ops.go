@@ -120,8 +120,8 @@ var recorders = map[backend.Op]func(r *rec) error{
 	backend.OpLayerNormBwd: (*rec).layernormBwd,
 	backend.OpSoftmax:      (*rec).softmax,
 	backend.OpSoftmaxBwd:   (*rec).softmax,
-	backend.OpGELU:         (*rec).gelu,
-	backend.OpGELUBwd:      (*rec).gelu,
+	backend.OpGELU:         (*rec).activation,
+	backend.OpGELUBwd:      (*rec).activation,
 	backend.OpGather:       (*rec).gather,
 	backend.OpScatterAdd:   (*rec).scatterAdd,
 	backend.OpSplitHeads:   (*rec).heads,
@@ -274,15 +274,25 @@ func (r *rec) softmax() error {
 		&softmaxPush{Oo: r.off(0), Oi0: r.off(1), Oi1: r.off(in[2].arg), R: uint32(rows), C: uint32(cols), Alpha: f32(r.c.Attrs.Alpha)}, gx, gy, 1)
 }
 
-func (r *rec) gelu() error {
-	bwd := r.c.Op == backend.OpGELUBwd
+// activations are the modes of activation.comp: each op's number there, and
+// whether it is a gradient (reading dy and x).
+var activations = map[backend.Op]struct {
+	mode uint32
+	grad bool
+}{
+	backend.OpGELU:    {0, false},
+	backend.OpGELUBwd: {1, true},
+}
+
+func (r *rec) activation() error {
+	a := activations[r.c.Op]
 	in := args(0, 1, 1)
-	if bwd {
+	if a.grad {
 		in = args(0, 1, 2)
 	}
 	n := r.c.Args[0].NumElements()
-	return dispatch(r, kGELU, []uint32{elemWG, b2u(bwd)}, in,
-		&geluPush{Oo: r.off(0), Oi0: r.off(1), Oi1: r.off(in[2].arg), N: uint32(n)}, r.b.groups1D(n, elemWG), 1, 1)
+	return dispatch(r, kActivation, []uint32{elemWG, a.mode}, in,
+		&activationPush{Oo: r.off(0), Oi0: r.off(1), Oi1: r.off(in[2].arg), N: uint32(n)}, r.b.groups1D(n, elemWG), 1, 1)
 }
 
 func (r *rec) gather() error {

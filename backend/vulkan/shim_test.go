@@ -19,7 +19,7 @@ func TestPipelinesWhileGCRuns(t *testing.T) {
 	gctest.WhileGCRuns(t, func() {
 		for i := uint32(1); i <= n; i++ {
 			// Distinct workgroup sizes: a pipeline (and a compilation) each.
-			if _, err := d.pipeline("gelu", i, i%2); err != nil {
+			if _, err := d.pipeline("activation", i, i%2); err != nil {
 				t.Fatal(err)
 			}
 		}
