@@ -40,6 +40,8 @@ const (
 	OpEMA
 	OpFill
 	OpCopy
+	OpSiLU
+	OpSiLUBwd
 	numOps
 )
 
@@ -230,6 +232,11 @@ var specs = [numOps]Spec{
 		Semantics: "Every element of y = Alpha."},
 	OpCopy: {Name: "copy", Args: []Arg{out("y"), in("x")}, check: checkCopy,
 		Semantics: "y = x, element by element; x and y have the same number of elements (their shapes may differ)."},
+	OpSiLU: {Name: "silu", Args: []Arg{out("y"), in("x")}, InPlace: true, check: checkSameShape,
+		Semantics: "y = x * sigmoid(x) = x / (1 + exp(-x)) (SiLU, or swish)."},
+	OpSiLUBwd: {Name: "silu_bwd", Args: []Arg{out("dx"), in("dy"), in("x")}, InPlace: true, check: checkSameShape,
+		GradOf: OpSiLU, Binds: []Bind{grad(1), upstream(0), value(1)},
+		Semantics: "dx = dy * s * (1 + x*(1-s)) with s = sigmoid(x)."},
 }
 
 func init() {

@@ -90,6 +90,11 @@ var families = []Family{
 	{Op: backend.OpGELUBwd, Cases: same(3, elementShapes),
 		Inputs: func(c Case, v Values, r *rand.Rand) { v.F[2] = uniform(r, len(v.F[2]), -6, 6) }},
 
+	{Op: backend.OpSiLU, Cases: same(2, elementShapes),
+		Inputs: func(c Case, v Values, r *rand.Rand) { v.F[1] = uniform(r, len(v.F[1]), -12, 12) }},
+	{Op: backend.OpSiLUBwd, Cases: same(3, elementShapes),
+		Inputs: func(c Case, v Values, r *rand.Rand) { v.F[2] = uniform(r, len(v.F[2]), -12, 12) }},
+
 	// Row indexing: x is [S, rest...], idx any shape.
 	{Op: backend.OpGather, Cases: rowIndexCases(false)},
 	{Op: backend.OpScatterAdd, Cases: rowIndexCases(true)},

@@ -3,7 +3,9 @@
 // Elementwise activations and their gradients, one per MODE:
 //   0 gelu:     y  = x * Phi(x)
 //   1 gelu_bwd: dx = dy * (Phi(x) + x * phi(x))
-// the exact (erf) GELU, with Phi the standard normal distribution function
+//   2 silu:     y  = x * s,  s = sigmoid(x) = 1 / (1 + exp(-x))
+//   3 silu_bwd: dx = dy * s * (1 + x * (1 - s))
+// GELU is the exact (erf) GELU, with Phi the standard normal distribution function
 // and phi its density.
 // GLSL has no erf, so Phi is computed here to a few float32 ulps (relative
 // error of a few ulps, checked against math.Erfc by backend/vulkan's tests):
@@ -104,6 +106,13 @@ void main() {
             float x = i1[p.oi1 + i];
             float pdf = abs(x) < 12.0 ? 0.3989422804014327 * expHalfSq(abs(x), 0.0) : 0.0; // 1/sqrt(2 pi)
             o[p.oo + i] = i0[p.oi0 + i] * (Phi(x) + x * pdf);
+        } else if (MODE == 2) {
+            float x = i0[p.oi0 + i];
+            o[p.oo + i] = x / (1.0 + exp(-x));
+        } else if (MODE == 3) {
+            float x = i1[p.oi1 + i];
+            float s = 1.0 / (1.0 + exp(-x));
+            o[p.oo + i] = i0[p.oi0 + i] * s * (1.0 + x * (1.0 - s));
         }
     }
 }

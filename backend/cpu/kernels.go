@@ -43,6 +43,8 @@ var refKernels = map[backend.Op]kernel{
 	backend.OpEMA:          ema,
 	backend.OpFill:         fill,
 	backend.OpCopy:         copyOp,
+	backend.OpSiLU:         silu,
+	backend.OpSiLUBwd:      siluBwd,
 }
 
 // f returns the float32 data of argument i (nil for a nil optional argument).
@@ -282,6 +284,32 @@ func geluBwd(b *device, c backend.Call) error {
 		for i := lo; i < hi; i++ {
 			v := float64(x[i])
 			dx[i] = float32(float64(dy[i]) * (normCDF(v) + v*normPDF(v)))
+		}
+	})
+	return nil
+}
+
+// sigmoid is 1/(1+exp(-v)).
+func sigmoid(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
+
+func silu(b *device, c backend.Call) error {
+	y, x := f(c, 0), f(c, 1)
+	b.parallel(len(y), 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := float64(x[i])
+			y[i] = float32(v * sigmoid(v))
+		}
+	})
+	return nil
+}
+
+func siluBwd(b *device, c backend.Call) error {
+	dx, dy, x := f(c, 0), f(c, 1), f(c, 2)
+	b.parallel(len(dx), 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := float64(x[i])
+			s := sigmoid(v)
+			dx[i] = float32(float64(dy[i]) * s * (1 + v*(1-s)))
 		}
 	})
 	return nil

@@ -122,6 +122,8 @@ var recorders = map[backend.Op]func(r *rec) error{
 	backend.OpSoftmaxBwd:   (*rec).softmax,
 	backend.OpGELU:         (*rec).activation,
 	backend.OpGELUBwd:      (*rec).activation,
+	backend.OpSiLU:         (*rec).activation,
+	backend.OpSiLUBwd:      (*rec).activation,
 	backend.OpGather:       (*rec).gather,
 	backend.OpScatterAdd:   (*rec).scatterAdd,
 	backend.OpSplitHeads:   (*rec).heads,
@@ -282,6 +284,8 @@ var activations = map[backend.Op]struct {
 }{
 	backend.OpGELU:    {0, false},
 	backend.OpGELUBwd: {1, true},
+	backend.OpSiLU:    {2, false},
+	backend.OpSiLUBwd: {3, true},
 }
 
 func (r *rec) activation() error {
