@@ -14,6 +14,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/mask"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/internal/testdep"
 	"github.com/ijepa-go/ijepa/nn"
 )
 
@@ -27,7 +28,7 @@ func openVulkan(t *testing.T) *vulkan.Backend {
 	t.Helper()
 	b, err := vulkan.Open("")
 	if err != nil {
-		t.Skipf("no Vulkan device, so the Vulkan backend is not tested: %v", err)
+		testdep.Skip(t, "no Vulkan device, so the Vulkan backend is not tested: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
 	return b

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
+	"github.com/ijepa-go/ijepa/internal/testdep"
 )
 
 // tinyConfig is a config file for a run of a few seconds: vit_nano on
@@ -244,7 +245,7 @@ func TestTrainDryRun(t *testing.T) {
 func TestTrainVulkan(t *testing.T) {
 	vb, err := backend.Open("vulkan")
 	if err != nil {
-		t.Skipf("no Vulkan device here, so ijepa train --backend vulkan is not tested: %v", err)
+		testdep.Skip(t, "no Vulkan device here, so ijepa train --backend vulkan is not tested: %v", err)
 	}
 	vb.Close()
 	cfg := writeTiny(t, "")
