@@ -22,7 +22,7 @@ func TestBenchCommand(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^ijepa tiny32 cpu: [0-9.]+ ms/step [0-9.]+ img/s$`).MatchString(out) {
 		t.Errorf("no img/s line:\n%s", out)
 	}
-	for _, s := range []string{"peak RSS", "GFLOP/s", "matmul by shape", "torch anchor skipped", "none.py"} {
+	for _, s := range []string{"peak RSS", "cpu memory pool: live tensors asked for", "GFLOP/s", "matmul by shape", "torch anchor skipped", "none.py"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}
