@@ -128,7 +128,8 @@ type Spec struct {
 	// other argument.
 	InPlace bool
 	// Optional ops may be missing from a backend; callers then compose them
-	// from other ops.
+	// from other ops. Every other op is required to train I-JEPA, and the
+	// conformance suite fails a backend that lacks one.
 	Optional bool
 	// GradOf, for an op that computes the gradients of another op (its
 	// backward op or its adjoint), is that op, and Binds says what each of
@@ -232,9 +233,9 @@ var specs = [numOps]Spec{
 		Semantics: "Every element of y = Alpha."},
 	OpCopy: {Name: "copy", Args: []Arg{out("y"), in("x")}, check: checkCopy,
 		Semantics: "y = x, element by element; x and y have the same number of elements (their shapes may differ)."},
-	OpSiLU: {Name: "silu", Args: []Arg{out("y"), in("x")}, InPlace: true, check: checkSameShape,
+	OpSiLU: {Name: "silu", Args: []Arg{out("y"), in("x")}, InPlace: true, Optional: true, check: checkSameShape,
 		Semantics: "y = x * sigmoid(x) = x / (1 + exp(-x)) (SiLU, or swish)."},
-	OpSiLUBwd: {Name: "silu_bwd", Args: []Arg{out("dx"), in("dy"), in("x")}, InPlace: true, check: checkSameShape,
+	OpSiLUBwd: {Name: "silu_bwd", Args: []Arg{out("dx"), in("dy"), in("x")}, InPlace: true, Optional: true, check: checkSameShape,
 		GradOf: OpSiLU, Binds: []Bind{grad(1), upstream(0), value(1)},
 		Semantics: "dx = dy * s * (1 + x*(1-s)) with s = sigmoid(x)."},
 }
