@@ -237,7 +237,7 @@ const bufferUsage = vk.BufferUsageFlags(vk.BufferUsageStorageBufferBit | vk.Buff
 // type is host-cached; for staging, host-visible and coherent, host-cached
 // if possible.
 func memoryTypes(p *physical, bits uint32) (dev, stage uint32, devMapped bool, err error) {
-	has := func(t vk.MemoryType, f vk.MemoryPropertyFlagBits) bool {
+	has := func(t memType, f vk.MemoryPropertyFlagBits) bool {
 		return t.PropertyFlags&vk.MemoryPropertyFlags(f) == vk.MemoryPropertyFlags(f)
 	}
 	hostCoherent := vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
@@ -247,7 +247,7 @@ func memoryTypes(p *physical, bits uint32) (dev, stage uint32, devMapped bool, e
 		if bits&(1<<uint(i)) == 0 {
 			continue
 		}
-		heap := uint64(p.memHeaps[t.HeapIndex].Size)
+		heap := p.memHeaps[t.HeapIndex].Size
 		score := 0
 		if has(t, vk.MemoryPropertyDeviceLocalBit) {
 			score = 4

@@ -2,7 +2,7 @@
 
 package vulkan
 
-// #cgo CFLAGS: -I${SRCDIR}/../../internal/vkshim
+// #cgo CFLAGS: -I${SRCDIR}/../../internal/vkshim -I${SRCDIR}/../../internal/vkshim/third_party
 // #include "vkshim.h"
 import "C"
 
@@ -14,11 +14,12 @@ import (
 	vk "github.com/vulkan-go/vulkan"
 )
 
-// Every Vulkan call of the backend that takes a structure (create and
-// allocate infos, the begin info, barriers, copy regions, descriptor writes,
-// submit infos) goes through the C functions of internal/vkshim/vkshim.h
-// (shared with cmd/ijepa-view), which build the
-// structures on the C stack and call the driver's entry point. vulkan-go's
+// Every Vulkan call of the backend that takes or returns a structure
+// (create and allocate infos, the begin info, barriers, copy regions,
+// descriptor writes, submit infos, the device properties) goes through the C
+// functions of internal/vkshim/vkshim.h (shared with cmd/ijepa-view), which
+// build or read the structures of the Khronos header on the C stack and call
+// the driver's entry point. vulkan-go's
 // own wrappers cannot be used for these: they convert each structure (and
 // each slice of structures) into C memory whose release is tied to a
 // finalizer on a variable of the binding's that is unreachable as soon as
@@ -27,8 +28,7 @@ import (
 // all the time); the structures without nested slices are instead never
 // freed, a leak per call. vulkan-go stays in use for the calls whose
 // arguments are handles, numbers and pointers to Go memory (cgo keeps
-// those alive for the call), and for the device property queries, whose
-// C copy belongs to the Go structure that Deref reads after the call.
+// those alive for the call).
 
 // deviceFns is a device's table of entry points, in C memory.
 type deviceFns struct{ c *C.ijepaDeviceFns }
@@ -81,6 +81,61 @@ func computeQueueFamily(in vk.Instance, pd vk.PhysicalDevice) (uint32, bool) {
 		}
 	}
 	return 0, false
+}
+
+// properties reads a physical device's name, kind, versions, limits and
+// memory types and heaps.
+func properties(in vk.Instance, pd vk.PhysicalDevice) *physical {
+	var props C.VkPhysicalDeviceProperties
+	var mem C.VkPhysicalDeviceMemoryProperties
+	C.ijepaProperties(gipa, unsafe.Pointer(in), unsafe.Pointer(pd), &props, &mem)
+	l := props.limits
+	p := &physical{
+		pd:         pd,
+		name:       C.GoString(&props.deviceName[0]),
+		apiVersion: vk.Version(props.apiVersion),
+		driver:     uint32(props.driverVersion),
+		vendor:     uint32(props.vendorID),
+		limits: limits{
+			MaxStorageBufferRange:               uint32(l.maxStorageBufferRange),
+			MaxComputeSharedMemorySize:          uint32(l.maxComputeSharedMemorySize),
+			MaxComputeWorkGroupInvocations:      uint32(l.maxComputeWorkGroupInvocations),
+			MaxPerStageDescriptorStorageBuffers: uint32(l.maxPerStageDescriptorStorageBuffers),
+			MaxBoundDescriptorSets:              uint32(l.maxBoundDescriptorSets),
+			MaxPushConstantsSize:                uint32(l.maxPushConstantsSize),
+			Timestamps:                          l.timestampComputeAndGraphics != 0,
+			TimestampPeriod:                     float32(l.timestampPeriod),
+		},
+	}
+	for i := range 3 {
+		p.limits.MaxComputeWorkGroupCount[i] = uint32(l.maxComputeWorkGroupCount[i])
+		p.limits.MaxComputeWorkGroupSize[i] = uint32(l.maxComputeWorkGroupSize[i])
+	}
+	switch props.deviceType {
+	case C.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+		p.kind = "discrete-gpu"
+	case C.VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+		p.kind = "integrated-gpu"
+	case C.VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+		p.kind = "virtual-gpu"
+	case C.VK_PHYSICAL_DEVICE_TYPE_CPU:
+		p.kind = "cpu"
+	}
+	for _, t := range mem.memoryTypes[:mem.memoryTypeCount] {
+		p.memTypes = append(p.memTypes, memType{PropertyFlags: vk.MemoryPropertyFlags(t.propertyFlags), HeapIndex: uint32(t.heapIndex)})
+	}
+	for _, h := range mem.memoryHeaps[:mem.memoryHeapCount] {
+		p.memHeaps = append(p.memHeaps, memHeap{Size: uint64(h.size), Flags: vk.MemoryHeapFlags(h.flags)})
+	}
+	return p
+}
+
+// subgroup returns the subgroup size of a device and its subgroup
+// operations (0 when the device cannot say).
+func subgroup(in vk.Instance, pd vk.PhysicalDevice) (size, ops uint32) {
+	var o C.uint32_t
+	size = uint32(C.ijepaSubgroup(gipa, unsafe.Pointer(in), unsafe.Pointer(pd), &o))
+	return size, uint32(o)
 }
 
 // createDevice creates a device with one queue of the given family.
