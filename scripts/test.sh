@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh --test
 
 # deps.sh installed everything the tests need, so a test that would skip for
-# want of a dependency (OpenBLAS, glslc, the Vulkan headers, a Vulkan
+# want of a dependency (OpenBLAS, glslc, a C compiler, a Vulkan
 # device, python3-torch) fails instead: see internal/testdep.
 export IJEPA_TEST_STRICT=1
 
