@@ -121,16 +121,6 @@ type Info struct {
 	Limits [][2]string
 }
 
-// Supports reports whether the backend runs op.
-func (i Info) Supports(op Op) bool {
-	for _, o := range i.Ops {
-		if o == op {
-			return true
-		}
-	}
-	return false
-}
-
 // SupportsDType reports whether the backend allocates tensors of type dt.
 func (i Info) SupportsDType(dt DType) bool {
 	for _, d := range i.DTypes {

@@ -26,8 +26,8 @@ var refKernels = map[backend.Op]kernel{
 	backend.OpLayerNormBwd: layernormBwd,
 	backend.OpSoftmax:      softmax,
 	backend.OpSoftmaxBwd:   softmaxBwd,
-	backend.OpGELU:         gelu,
-	backend.OpGELUBwd:      geluBwd,
+	backend.OpGELU:         activation(func(v float64) float64 { return v * normCDF(v) }),
+	backend.OpGELUBwd:      activationGrad(func(v float64) float64 { return normCDF(v) + v*normPDF(v) }),
 	backend.OpGather:       gather,
 	backend.OpScatterAdd:   scatterAdd,
 	backend.OpSplitHeads:   splitHeads,
@@ -43,8 +43,8 @@ var refKernels = map[backend.Op]kernel{
 	backend.OpEMA:          ema,
 	backend.OpFill:         fill,
 	backend.OpCopy:         copyOp,
-	backend.OpSiLU:         silu,
-	backend.OpSiLUBwd:      siluBwd,
+	backend.OpSiLU:         activation(func(v float64) float64 { return v * sigmoid(v) }),
+	backend.OpSiLUBwd:      activationGrad(func(v float64) float64 { s := sigmoid(v); return s * (1 + v*(1-s)) }),
 }
 
 // f returns the float32 data of argument i (nil for a nil optional argument).
@@ -267,52 +267,34 @@ func softmaxBwd(b *device, c backend.Call) error {
 func normCDF(x float64) float64 { return 0.5 * (1 + math.Erf(x/math.Sqrt2)) }
 func normPDF(x float64) float64 { return math.Exp(-0.5*x*x) / math.Sqrt(2*math.Pi) }
 
-func gelu(b *device, c backend.Call) error {
-	y, x := f(c, 0), f(c, 1)
-	b.parallel(len(y), 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			y[i] = float32(v * normCDF(v))
-		}
-	})
-	return nil
-}
-
-func geluBwd(b *device, c backend.Call) error {
-	dx, dy, x := f(c, 0), f(c, 1), f(c, 2)
-	b.parallel(len(dx), 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			dx[i] = float32(float64(dy[i]) * (normCDF(v) + v*normPDF(v)))
-		}
-	})
-	return nil
-}
-
 // sigmoid is 1/(1+exp(-v)).
 func sigmoid(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
 
-func silu(b *device, c backend.Call) error {
-	y, x := f(c, 0), f(c, 1)
-	b.parallel(len(y), 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			y[i] = float32(v * sigmoid(v))
-		}
-	})
-	return nil
+// activation is the kernel of y = act(x) elementwise, act in float64.
+func activation(act func(v float64) float64) kernel {
+	return func(b *device, c backend.Call) error {
+		y, x := f(c, 0), f(c, 1)
+		b.parallel(len(y), 8, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				y[i] = float32(act(float64(x[i])))
+			}
+		})
+		return nil
+	}
 }
 
-func siluBwd(b *device, c backend.Call) error {
-	dx, dy, x := f(c, 0), f(c, 1), f(c, 2)
-	b.parallel(len(dx), 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			s := sigmoid(v)
-			dx[i] = float32(float64(dy[i]) * s * (1 + v*(1-s)))
-		}
-	})
-	return nil
+// activationGrad is the kernel of dx = dy * deriv(x) elementwise, in
+// float64.
+func activationGrad(deriv func(v float64) float64) kernel {
+	return func(b *device, c backend.Call) error {
+		dx, dy, x := f(c, 0), f(c, 1), f(c, 2)
+		b.parallel(len(dx), 8, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				dx[i] = float32(float64(dy[i]) * deriv(float64(x[i])))
+			}
+		})
+		return nil
+	}
 }
 
 // rowWidth returns the number of elements per row of a tensor indexed by its
