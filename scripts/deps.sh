@@ -12,6 +12,10 @@
 #
 # With --test it also installs what only the tests need:
 #   python3-torch             PyTorch, for the interop round-trip test (ijepa/interop)
+#   python3-grpcio python3-protobuf python3-numpy
+#                             the Python plugin backend/numpy (conformance and training through it)
+#   protobuf-compiler protobuf-compiler-grpc
+#                             protoc and gRPC's Python generator: its stubs are checked current
 set -euo pipefail
 
 [ "${IJEPA_NO_DEPS:-}" = 1 ] && exit 0
@@ -19,7 +23,8 @@ set -euo pipefail
 packages=(glslc libvulkan1 libvulkan-dev mesa-vulkan-drivers libopenblas-dev
   xvfb xauth libx11-dev libxrandr-dev libxinerama-dev libxcursor-dev libxi-dev
   libxxf86vm-dev libgl-dev libgl1-mesa-dev)
-[ "${1:-}" = --test ] && packages+=(python3-torch)
+[ "${1:-}" = --test ] && packages+=(python3-torch python3-grpcio python3-protobuf python3-numpy
+  protobuf-compiler protobuf-compiler-grpc)
 
 missing=()
 for p in "${packages[@]}"; do
