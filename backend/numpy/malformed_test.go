@@ -10,7 +10,7 @@ import (
 	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
 )
 
-// Everything a host might send wrong becomes the sticky error, of the
+// Everything a host might send wrong (23 kinds) becomes the sticky error, of the
 // right kind, naming the failing command and (for an op) the op and its
 // arguments; the plugin keeps running, answers every later call with the
 // same error, and still answers Progress.
@@ -70,7 +70,8 @@ func TestMalformedInput(t *testing.T) {
 		{"unknown dtype", [][]*pb.Command{{newT(1, 9, 2)}}, protocol, 1, 0, "", "unknown dtype 9"},
 		{"a shape with a zero", [][]*pb.Command{{newT(1, backend.F32, 2, 0)}}, protocol, 1, 0, "", "dimension 0 out of range"},
 		{"f16, which numpy stores but this backend does not", [][]*pb.Command{{newT(1, backend.F16, 2)}}, unsupp, 1, 0, "", "not supported by this backend"},
-		{"batch out of order", [][]*pb.Command{nil, nil}, protocol, 0, 0, "", ""}, // replaced below
+		{"batch out of order", nil, protocol, 0, 0, "", "batch 2 arrived after batch 0"},
+		{"a host of another catalogue", [][]*pb.Command{{newT(1, backend.F32, 2)}}, protocol, 0, 0, "", "batch 1 arrived before a Hello with matching versions"},
 		{"a chunk at the wrong offset", [][]*pb.Command{{newT(1, backend.F32, 600_000), write(1, 0, chunk), write(1, 2<<20, chunk)}},
 			protocol, 3, 0, "", "a chunk of 1048576 bytes at byte 2097152, expected one at byte 1048576 of 2400000"},
 		{"a write left unfinished", [][]*pb.Command{{newT(1, backend.F32, 600_000), write(1, 0, chunk), newT(2, backend.F32, 2)}},
@@ -78,15 +79,19 @@ func TestMalformedInput(t *testing.T) {
 		{"release of an unknown tensor", [][]*pb.Command{{{Release: &pb.Release{Ids: []uint64{42}}}}}, protocol, 1, 0, "", "release of tensor 42"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := start(t)
-			if tc.name == "batch out of order" {
-				p.seq++ // batch 1 never sent
+			var p *proc
+			switch tc.name {
+			case "a host of another catalogue":
+				p = startHello(t, "0123456789abcdef")
+			case "batch out of order":
+				p = start(t)
+				p.seq++ // batch 1 is never sent
 				p.send(t, newT(1, backend.F32, 2))
-				tc.msg = "batch 2 arrived after batch 0"
-			} else {
-				for _, b := range tc.batches {
-					p.send(t, b...)
-				}
+			default:
+				p = start(t)
+			}
+			for _, b := range tc.batches {
+				p.send(t, b...)
 			}
 			e := p.sync(t)
 			if e == nil {

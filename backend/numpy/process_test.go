@@ -74,6 +74,12 @@ type proc struct {
 // the Submit stream.
 func start(t *testing.T) *proc {
 	t.Helper()
+	return startHello(t, backend.CatalogueHash())
+}
+
+// startHello is start with the catalogue hash the host says in Hello.
+func startHello(t *testing.T, hash string) *proc {
+	t.Helper()
 	requireReady(t)
 	p := &proc{cmd: exec.Command("./" + Executable), done: make(chan error, 1), stderr: &lockedBuffer{}}
 	p.cmd.Env = append(os.Environ(), plugin.Handshake.MagicCookieKey+"="+plugin.Handshake.MagicCookieValue)
@@ -113,7 +119,7 @@ func start(t *testing.T) *proc {
 	p.conn, p.rpc = conn, pb.NewBackendClient(conn)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	rep, err := p.rpc.Hello(ctx, &pb.HelloRequest{ApiVersion: backend.APIVersion, CatalogueHash: backend.CatalogueHash()})
+	rep, err := p.rpc.Hello(ctx, &pb.HelloRequest{ApiVersion: backend.APIVersion, CatalogueHash: hash})
 	if err != nil {
 		t.Fatal(err)
 	}

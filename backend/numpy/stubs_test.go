@@ -33,7 +33,8 @@ func TestStubsAreCurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s is stale: run backend/numpy/generate.sh", name)
+			version, _ := exec.Command("protoc", "--version").Output()
+			t.Errorf("%s is stale (generated with %s): run backend/numpy/generate.sh", name, bytes.TrimSpace(version))
 		}
 	}
 }
