@@ -314,3 +314,12 @@ func exitCode(err error) int {
 	}
 	return 0
 }
+
+// The Python unit tests beside the ops (numpy_ops_test.py) pass.
+func TestPythonUnitTests(t *testing.T) {
+	requireReady(t)
+	out, err := exec.Command(Python, "-B", "-m", "unittest", "numpy_ops_test").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s -m unittest numpy_ops_test: %v\n%s", Python, err, out)
+	}
+}
