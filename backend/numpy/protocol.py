@@ -186,16 +186,9 @@ class Session(pb_grpc.BackendServicer):
             yield pb.ReadChunk(status=status)
             return
         chunk = self.cat["chunk_bytes"]
-        off = 0
-        while True:
-            end = min(off + chunk, len(data))
-            m = pb.ReadChunk(offset=off, data=data[off:end])
-            if off == 0:
-                m.status.CopyFrom(status)
-            yield m
-            off = end
-            if off >= len(data):
-                return
+        yield pb.ReadChunk(status=status, offset=0, data=data[:chunk])  # the status in the first message only
+        for off in range(chunk, len(data), chunk):
+            yield pb.ReadChunk(offset=off, data=data[off:off + chunk])
 
     def CheckGuards(self, request, context):
         self._wait_for(request.seq, context)
