@@ -79,6 +79,7 @@ func TestMalformedInput(t *testing.T) {
 		{"release of an unknown tensor", [][]*pb.Command{{{Release: &pb.Release{Ids: []uint64{42}}}}}, protocol, 1, 0, "", "release of tensor 42"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case is a process of its own
 			var p *proc
 			switch tc.name {
 			case "a host of another catalogue":
