@@ -12,9 +12,8 @@ import numpy_ops
 
 class PhiTest(unittest.TestCase):
     def test_relative_error_below_1_2e_7(self):
-        # Every region: the series (|x| < 1), both tails of erfc, the switch
-        # at |x| = 1 and far out, where Phi underflows to 0 or rounds to 1.
-        x = np.concatenate([np.linspace(-12, 12, 48001), [-1, 1, np.nextafter(1, 0), np.nextafter(-1, 0), -40, 40, 0]])
+        # Both tails, 0, and far out, where Phi underflows to 0 or rounds to 1.
+        x = np.concatenate([np.linspace(-12, 12, 48001), [-40, 40, 0, 1e-30, -1e-30]])
         want = np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in x])
         got = numpy_ops._phi_cdf(x)
         rel = np.abs(got - want) / np.maximum(want, 1e-300)
