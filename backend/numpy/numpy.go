@@ -29,10 +29,12 @@ const Python = "/usr/bin/python3"
 // and otherwise an error that says what to install.
 func Ready() error {
 	out, err := exec.Command(Python, "-c", "import grpc, google.protobuf, numpy").CombinedOutput()
-	if err != nil {
-		lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
-		return fmt.Errorf("%s cannot run %s (%v: %s): install python3-grpcio python3-protobuf python3-numpy",
-			Python, Executable, err, lines[len(lines)-1])
+	if err == nil {
+		return nil
 	}
-	return nil
+	why := err.Error()
+	if out = bytes.TrimSpace(out); len(out) > 0 { // the last line of the traceback says which import failed
+		why += ": " + string(out[bytes.LastIndexByte(out, '\n')+1:])
+	}
+	return fmt.Errorf("%s cannot run %s (%s): install python3-grpcio python3-protobuf python3-numpy", Python, Executable, why)
 }

@@ -17,27 +17,18 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/plugin"
 	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
+	"github.com/ijepa-go/ijepa/internal/testdep"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// requireReady skips t when Python lacks the plugin's modules.
+// requireReady skips t when Python lacks the plugin's modules (fails it
+// under the test command, whose scripts/deps.sh --test installs them).
 func requireReady(t *testing.T) {
 	t.Helper()
 	if err := Ready(); err != nil {
-		missing(t, err)
+		testdep.Skip(t, "%v", err)
 	}
-}
-
-// missing skips t for want of a dependency, and fails it under the test
-// command (IJEPA_TEST_STRICT=1), whose scripts/deps.sh --test installs
-// every dependency.
-func missing(t *testing.T, err error) {
-	t.Helper()
-	if os.Getenv("IJEPA_TEST_STRICT") == "1" {
-		t.Fatal(err)
-	}
-	t.Skip(err)
 }
 
 // lockedBuffer collects a process's standard error.

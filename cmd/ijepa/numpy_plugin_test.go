@@ -2,26 +2,22 @@ package main
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend/numpy"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
+	"github.com/ijepa-go/ijepa/internal/testdep"
 )
 
 // numpyPlugin returns the path of the Python plugin, backend/numpy. Where
 // Debian's python3 lacks its modules the test skips; under the test
-// command (IJEPA_TEST_STRICT=1, after scripts/deps.sh --test installed
-// them) it fails.
+// command (after scripts/deps.sh --test installed them) it fails.
 func numpyPlugin(t *testing.T) string {
 	t.Helper()
 	if err := numpy.Ready(); err != nil {
-		if os.Getenv("IJEPA_TEST_STRICT") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testdep.Skip(t, "%v", err)
 	}
 	path, err := filepath.Abs(filepath.Join("..", "..", "backend", "numpy", numpy.Executable))
 	if err != nil {
