@@ -378,7 +378,8 @@ def check(d):
     sd, meta = read_safetensors(os.path.join(d, "ckpt.safetensors"))
     shape = json.loads(meta["model"])
     c = CFG
-    want = dict(Dim=c["dim"], Depth=c["depth"], Heads=c["heads"], MLPHidden=c["mlp"], ImgSize=c["img"], Patch=c["patch"], PredDim=c["pred_dim"], PredDepth=c["pred_depth"])
+    want = dict(Dim=c["dim"], Depth=c["depth"], Heads=c["heads"], MLPHidden=c["mlp"], ImgSize=c["img"], Patch=c["patch"], PredDim=c["pred_dim"], PredDepth=c["pred_depth"],
+                InChans=3, PredHeads=c["heads"])
     assert shape == want, f"model {shape}, want {want}"
     enc, pred = build()
     target, _ = build()
