@@ -35,6 +35,12 @@ type DataResult struct {
 	Images             int
 	Elapsed            time.Duration
 	ImgPerS, PerWorker float64
+	// CPU is the process's CPU time over the timed batches and
+	// ImgPerCPUSecond the images per second of it: what one core delivers
+	// when it is not shared, steadier than the wall-clock rates on a busy
+	// machine (0 where the system does not report CPU time).
+	CPU             time.Duration
+	ImgPerCPUSecond float64
 }
 
 // DataLoader times the training loader alone (package data: decode,
@@ -54,9 +60,10 @@ func DataLoader(ctx context.Context, o DataOptions) (DataResult, error) {
 	defer ld.Close()
 	res := DataResult{Workers: o.Workers}
 	var start time.Time
+	var cpu0 time.Duration
 	for i := 0; i < o.Warmup+o.Batches; i++ {
 		if i == o.Warmup {
-			start = time.Now()
+			start, cpu0 = time.Now(), cpuTime()
 		}
 		b, err := ld.Next()
 		if err != nil {
@@ -66,9 +73,12 @@ func DataLoader(ctx context.Context, o DataOptions) (DataResult, error) {
 			res.Images += b.B()
 		}
 	}
-	res.Elapsed = time.Since(start)
+	res.Elapsed, res.CPU = time.Since(start), cpuTime()-cpu0
 	res.ImgPerS = float64(res.Images) / res.Elapsed.Seconds()
 	res.PerWorker = res.ImgPerS / float64(o.Workers)
+	if res.CPU > 0 {
+		res.ImgPerCPUSecond = float64(res.Images) / res.CPU.Seconds()
+	}
 	return res, nil
 }
 

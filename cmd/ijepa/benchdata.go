@@ -80,7 +80,8 @@ func runDataBench(ctx context.Context, df *dataBenchFlags, preset string, seed u
 				best = res
 			}
 		}
-		fmt.Fprintf(stdout, "workers %d: %.1f img/s (%.1f per worker), %d images in %.2fs\n", w, best.ImgPerS, best.PerWorker, best.Images, best.Elapsed.Seconds())
+		fmt.Fprintf(stdout, "workers %d: %.1f img/s (%.1f per worker), %d images in %.2fs, %.1f img per CPU-second\n",
+			w, best.ImgPerS, best.PerWorker, best.Images, best.Elapsed.Seconds(), best.ImgPerCPUSecond)
 	}
 	return nil
 }

@@ -59,9 +59,9 @@ func runFullEval(ctx context.Context, c *config.Config, path string, step int64,
 	}
 	cache := *ff.cache
 	if cache == "" {
-		cache = filepath.Join(filepath.Dir(path), "features")
+		cache = filepath.Join(filepath.Dir(path), runlog.FeaturesDir)
 		if runDir != "" {
-			cache = filepath.Join(runDir, "features")
+			cache = runlog.Path(runDir, runlog.FeaturesDir)
 		}
 	}
 	mc, err := c.ModelConfig()
@@ -95,7 +95,7 @@ func runFullEval(ctx context.Context, c *config.Config, path string, step int64,
 	abs, _ := filepath.Abs(path)
 	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	if step >= 0 {
-		stem = fmt.Sprintf("step-%07d", step)
+		stem = strings.TrimSuffix(runlog.StepCheckpoint(step), ".safetensors")
 	}
 	type encoder struct {
 		name, stem, source string
@@ -135,7 +135,7 @@ func runFullEval(ctx context.Context, c *config.Config, path string, step int64,
 				return err
 			}
 			name := map[bool]string{true: "train", false: "test"}[train]
-			file := filepath.Join(cache, fmt.Sprintf("%s-%s-%s.safetensors", e.stem, name, mode))
+			file := filepath.Join(cache, runlog.FeaturesFile(e.stem, name, mode))
 			source := fmt.Sprintf("%s; dataset %s, %s split of %d images; %dx%d px, %d channel(s); layers %s",
 				e.source, dsName, name, ds.Len(), tf.Size(), tf.Size(), tf.Channels(), mode)
 			f, cached, err := cachedFeatures(ctx, be, e.vit, ds, file, source, !*ff.noCaching, o)
