@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/bench"
 )
 
@@ -117,6 +118,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "peak RSS %s, %.0f page faults per step, last loss %.4f\n", mib(best.PeakRSS), best.FaultsPerStep, sess.Loss())
 	if strings.HasPrefix(info.Backend, "plugin:") {
 		fmt.Fprintln(stdout, "  (this process only: the plugin's memory is in its own process)")
+	}
+	if c, ok := be.(*cpu.Backend); ok && c.Stats().PeakAsked > 0 {
+		s := c.Stats()
+		fmt.Fprintf(stdout, "cpu memory pool: live tensors asked for %s at most at once, the pool's footprint peaked at %s (%.2fx)\n",
+			mib(s.PeakAsked), mib(s.High), float64(s.High)/float64(s.PeakAsked))
 	}
 	if *torch {
 		if anchorErr != nil {

@@ -56,7 +56,7 @@ import torch.nn.functional as F
 # depth 2 (heads: the encoder's).
 CFG = dict(img=16, patch=4, dim=24, depth=2, heads=2, mlp=96, pred_dim=16, pred_depth=2)
 EPS = 1e-6           # LayerNorm eps of every block and final norm
-TOL = 1e-4           # relative error allowed between ijepa-go and PyTorch
+TOL = 1e-6           # relative error allowed between ijepa-go and PyTorch (measured: 1.9e-7 at most)
 
 
 # --- the official module structure (names and layouts) -----------------------
