@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ijepa-go/ijepa/internal/testdep"
 )
 
 // readmeSection returns the README's section under the heading title, up
@@ -45,7 +47,7 @@ func codeBlocks(section, lang string) []string {
 // dataset in the MNIST layout at data/fashion (256 training and 64 test
 // images: the config's 10 epochs are 20 steps) and the repository's
 // scripts/. The Python step needs Debian's python3-torch; without it the
-// test stops there and says so.
+// test stops there and says so (fails under the test command, testdep).
 func TestReadmeFeatures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model")
@@ -87,10 +89,7 @@ func TestReadmeFeatures(t *testing.T) {
 			}
 			t.Logf("%s\n%s", c, out)
 		case "python3":
-			py := "/usr/bin/python3"
-			if err := exec.Command(py, "-c", "import torch, numpy").Run(); err != nil {
-				t.Skipf("%s: %s cannot import torch and numpy (Debian's python3-torch): %v", c, py, err)
-			}
+			py := testdep.Torch(t)
 			out, err := exec.Command(py, args[1:]...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", c, err, out)

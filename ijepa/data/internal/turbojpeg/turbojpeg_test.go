@@ -7,6 +7,8 @@ import (
 	"image/jpeg"
 	"strings"
 	"testing"
+
+	"github.com/ijepa-go/ijepa/internal/testdep"
 )
 
 func testJPEG(tb testing.TB, w, h, quality int) []byte {
@@ -51,7 +53,7 @@ func BenchmarkDecode(b *testing.B) {
 // anything is allocated.
 func TestDecode(t *testing.T) {
 	if err := Load(); err != nil {
-		t.Skip(err)
+		testdep.Skip(t, "%v (Debian's libturbojpeg0)", err)
 	}
 	raw := testJPEG(t, 67, 45, 95)
 	var seen [2]int
@@ -96,7 +98,7 @@ func TestDecode(t *testing.T) {
 // garbage, nothing at all.
 func TestDecodeBadData(t *testing.T) {
 	if err := Load(); err != nil {
-		t.Skip(err)
+		testdep.Skip(t, "%v (Debian's libturbojpeg0)", err)
 	}
 	raw := testJPEG(t, 64, 48, 90)
 	for _, b := range [][]byte{raw[:len(raw)-2], raw[:len(raw)/2], raw[:100], raw[:10], {}, []byte("not a jpeg at all")} {
