@@ -10,8 +10,10 @@ are done by protocol.check_args before a function runs; each function
 checks the rest of its op's shape rule before it writes anything.
 
 float32 arithmetic where the catalogue states it (matmul through BLAS,
-AdamW, EMA, the elementwise ops); sums, means and the row statistics in
-float64, which the catalogue allows ("float32 or wider").
+AdamW, EMA, add, mul, scale, axpy); sums, means, the row statistics and the
+transcendental ops (layernorm, softmax, GELU, the losses) in float64,
+rounded to float32 once at the end, which the catalogue allows ("float32
+or wider").
 """
 
 import math
