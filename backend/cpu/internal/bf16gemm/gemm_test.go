@@ -1,81 +1,109 @@
-//go:build cgo && amd64
-
 package bf16gemm
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend/half"
 )
 
-// The product matches a float64 product of the same bfloat16 values within
-// float32 accumulation error, for every transpose and sizes that leave
-// partial register tiles, odd k and several k blocks. Catches packing
-// errors (a wrong pair, a strip off by one) and lost tails.
-func TestGemm(t *testing.T) {
-	if !Supported {
-		t.Skip("the CPU has no AVX512-BF16")
+// checkProducts runs a batch of random products of one shape through Gemm
+// and compares each element with a float64 sum of the same bfloat16
+// products, within float32 accumulation error.
+func checkProducts(rng *rand.Rand, batch, m, n, k int, ta, tb bool) error {
+	a := make([]uint16, batch*m*k)
+	b := make([]uint16, batch*k*n)
+	for i := range a {
+		a[i] = half.BF16FromFloat32(float32(rng.NormFloat64()))
 	}
-	testGemm(t, Gemm)
-}
-
-func TestGemmAMX(t *testing.T) {
-	if !AMX {
-		t.Skip("no AMX")
+	for i := range b {
+		b[i] = half.BF16FromFloat32(float32(rng.NormFloat64()))
 	}
-	testGemm(t, func(ta, tb bool, m, n, k int, a []uint16, lda int, b []uint16, ldb int, c []float32, ldc int) {
-		GemmAMX(1, ta, tb, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0)
-	})
-}
-
-func testGemm(t *testing.T, Gemm func(ta, tb bool, m, n, k int, a []uint16, lda int, b []uint16, ldb int, c []float32, ldc int)) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	for _, s := range [][3]int{{1, 1, 1}, {8, 32, 2}, {9, 33, 3}, {17, 70, 515}, {130, 1030, 64}, {5, 7, 1100}} {
-		m, n, k := s[0], s[1], s[2]
-		for _, ta := range []bool{false, true} {
-			for _, tb := range []bool{false, true} {
-				a := make([]uint16, m*k)
-				b := make([]uint16, k*n)
-				for i := range a {
-					a[i] = half.BF16FromFloat32(float32(rng.NormFloat64()))
+	lda, ldb := k, n
+	if ta {
+		lda = m
+	}
+	if tb {
+		ldb = k
+	}
+	c := make([]float32, batch*m*n)
+	for i := range c {
+		c[i] = float32(math.NaN()) // must be overwritten
+	}
+	Gemm(batch, ta, tb, m, n, k, a, lda, m*k, b, ldb, k*n, c, n, m*n)
+	el := func(x []uint16, ld int, tr bool, r, c int) float64 {
+		if tr {
+			r, c = c, r
+		}
+		return float64(half.BF16ToFloat32(x[r*ld+c]))
+	}
+	for z := 0; z < batch; z++ {
+		az, bz := a[z*m*k:], b[z*k*n:]
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				var want, mag float64
+				for p := 0; p < k; p++ {
+					v := el(az, lda, ta, i, p) * el(bz, ldb, tb, p, j)
+					want += v
+					mag += math.Abs(v)
 				}
-				for i := range b {
-					b[i] = half.BF16FromFloat32(float32(rng.NormFloat64()))
-				}
-				lda, ldb := k, n
-				if ta {
-					lda = m
-				}
-				if tb {
-					ldb = k
-				}
-				c := make([]float32, m*n)
-				for i := range c {
-					c[i] = float32(math.NaN()) // must be overwritten
-				}
-				Gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n)
-				el := func(x []uint16, ld int, tr bool, r, c int) float64 {
-					if tr {
-						return float64(half.BF16ToFloat32(x[c*ld+r]))
-					}
-					return float64(half.BF16ToFloat32(x[r*ld+c]))
-				}
-				for i := 0; i < m; i++ {
-					for j := 0; j < n; j++ {
-						var want, mag float64
-						for p := 0; p < k; p++ {
-							v := el(a, lda, ta, i, p) * el(b, ldb, tb, p, j)
-							want += v
-							mag += math.Abs(v)
-						}
-						if got := float64(c[i*n+j]); !(math.Abs(got-want) <= 1e-6*mag+1e-30) {
-							t.Fatalf("%dx%dx%d ta=%v tb=%v: c[%d][%d] = %g, want %g", m, n, k, ta, tb, i, j, got, want)
-						}
-					}
+				if got := float64(c[z*m*n+i*n+j]); !(math.Abs(got-want) <= 1e-6*mag) {
+					return fmt.Errorf("%dx%dx%dx%d ta=%v tb=%v: c[%d][%d][%d] = %g, want %g", batch, m, n, k, ta, tb, z, i, j, got, want)
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// Every transpose, sizes that leave partial tiles in m, n and k, k = 0, and
+// batches. Catches packing errors (a pair split across tiles, a tile off by
+// one, a transposed read), lost edges and one product of a batch
+// overwriting another.
+func TestGemm(t *testing.T) {
+	if !Available() {
+		t.Skip("no AMX-BF16 here")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, s := range [][4]int{{1, 1, 1, 1}, {1, 16, 16, 32}, {1, 9, 33, 3}, {3, 25, 32, 25}, {1, 17, 70, 515}, {2, 130, 47, 64}, {1, 5, 7, 0}} {
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				if err := checkProducts(rng, s[0], s[1], s[2], s[3], ta, tb); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// Goroutines on several threads run products at once, with the Go
+// scheduler's signals arriving while tiles are live. Catches tile state or
+// configuration leaking between threads.
+func TestGemmConcurrent(t *testing.T) {
+	if !Available() {
+		t.Skip("no AMX-BF16 here")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			for range 20 {
+				if err := checkProducts(rng, 2, 40+g, 36, 70, g%2 == 0, g/2 == 0); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
