@@ -1,7 +1,7 @@
 // Package bf16gemm multiplies bfloat16 matrices into float32 on AMX tiles
 // (Intel Sapphire Rapids and later), where the CPU has AMX-BF16 and Linux
-// grants the process the tile state (asked for once, when the package
-// loads). Products are exact bfloat16 x bfloat16 in float32, summed in
+// grants the process the tile state (asked for once, on first use, so that
+// a process that never multiplies bfloat16 never asks). Products are exact bfloat16 x bfloat16 in float32, summed in
 // float32; subnormal inputs count as zero and subnormal results are flushed,
 // as the tdpbf16ps instruction does.
 //
@@ -12,15 +12,20 @@
 // among them) widen to float32.
 package bf16gemm
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
+
+var available = sync.OnceValue(amxInit)
 
 // Available reports whether the AMX kernel runs here.
-func Available() bool { return available }
+func Available() bool { return available() }
 
 // Pays reports whether Gemm runs here and is faster than widening to
 // float32 for sgemm on a product of inner dimension k (measured: from k =
 // 32 on).
-func Pays(k int) bool { return available && k >= 32 }
+func Pays(k int) bool { return k >= 32 && Available() }
 
 // Gemm sets c[z*sc:] = op(a[z*sa:]) @ op(b[z*sb:]) for z < batch: a and b
 // hold bfloat16 bit patterns, op(a) is m x k, op(b) k x n and c m x n,
@@ -28,7 +33,7 @@ func Pays(k int) bool { return available && k >= 32 }
 // set. The caller checks sizes; Gemm panics where Available is false or it
 // cannot allocate its packing buffers.
 func Gemm(batch int, ta, tb bool, m, n, k int, a []uint16, lda, sa int, b []uint16, ldb, sb int, c []float32, ldc, sc int) {
-	if !available {
+	if !Available() {
 		panic("bf16gemm: no AMX-BF16 here")
 	}
 	if batch == 0 || m == 0 || n == 0 {

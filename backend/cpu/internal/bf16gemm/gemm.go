@@ -11,7 +11,11 @@ int ijepa_amx_gemm(long batch, int ta, int tb, long m, long n, long k, const uin
 */
 import "C"
 
-var available = C.ijepa_amx_init() != 0
+// amxBuilt: this build has the AMX kernel.
+const amxBuilt = true
+
+// amxInit asks Linux for the tile state and reports whether AMX runs here.
+func amxInit() bool { return C.ijepa_amx_init() != 0 }
 
 func gemm(batch int, ta, tb bool, m, n, k int, a []uint16, lda, sa int, b []uint16, ldb, sb int, c []float32, ldc, sc int) bool {
 	return C.ijepa_amx_gemm(C.long(batch), flag(ta), flag(tb), C.long(m), C.long(n), C.long(k), (*C.uint16_t)(&a[0]), C.long(lda), C.long(sa),

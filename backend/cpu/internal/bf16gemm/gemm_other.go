@@ -3,7 +3,9 @@
 package bf16gemm
 
 // Without cgo on x86-64 there is no AMX kernel.
-const available = false
+const amxBuilt = false
+
+func amxInit() bool { return false }
 
 func gemm(int, bool, bool, int, int, int, []uint16, int, int, []uint16, int, int, []float32, int, int) bool {
 	panic("bf16gemm: built without the AMX kernel")

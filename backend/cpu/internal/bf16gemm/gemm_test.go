@@ -7,8 +7,21 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/ijepa-go/ijepa/backend/half"
 )
+
+// Where the CPU has AMX-BF16, built with cgo for x86-64, the kernel is
+// available (Linux 5.16 and later grant the tile state). Catches the
+// run-time check or the arch_prctl request failing, which would leave the
+// tests below skipping.
+func TestAvailable(t *testing.T) {
+	want := cpu.X86.HasAMXBF16 && cpu.X86.HasAMXTile && amxBuilt
+	if Available() != want {
+		t.Errorf("Available() = %v; the CPU has AMX-BF16 and the build the kernel: %v", Available(), want)
+	}
+}
 
 // checkProducts runs a batch of random products of one shape through Gemm
 // and compares each element with a float64 sum of the same bfloat16
