@@ -16,8 +16,8 @@ import (
 func init() {
 	register(command{
 		name:    "bench",
-		summary: "time training steps (img/s, ms/step, per-op times, peak memory), optionally against PyTorch",
-		usage:   "[--config tiny32|small224] [--backend NAME] [--plugin-dir DIR] [--steps N] [--torch]",
+		summary: "time training steps (img/s, ms/step, per-op times, peak memory), optionally against PyTorch; --data: the data loader's img/s alone",
+		usage:   "[--config tiny32|small224] [--backend NAME] [--plugin-dir DIR] [--steps N] [--torch] | --data DIR [--generate N] [--workers 1,2] [--batches N]",
 		run:     runBench,
 	})
 }
@@ -36,11 +36,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	python := fs.String("python", "/usr/bin/python3", "the Python that has torch (Debian's python3-torch)")
 	threads := fs.Int("torch-threads", runtime.GOMAXPROCS(0), "threads for PyTorch (default: the Go threads)")
 	rounds := fs.Int("rounds", 1, "timed rounds, alternating with the anchor under --torch; the best round of each counts (a shared machine's load comes and goes)")
+	df := addDataBenchFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *df.dir != "" {
+		return runDataBench(ctx, df, *cfgName, *seed, *rounds, stdout, stderr)
 	}
 	cfg, err := bench.LookupConfig(*cfgName)
 	if err != nil {

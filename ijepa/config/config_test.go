@@ -168,11 +168,12 @@ func TestModelConfig(t *testing.T) {
 		c    *Config
 		want model.Config
 	}{
-		{official, model.Config{Model: "vit_huge", Dim: 1280, Depth: 32, Heads: 16, MLPHidden: 5120, ImgSize: 224, Patch: 14,
-			PredDim: 384, PredDepth: 12, Loss: model.SmoothL1}},
+		{official, model.Config{Model: "vit_huge", Dim: 1280, Depth: 32, Heads: 16, MLPHidden: 5120, ImgSize: 224, Patch: 14, InChans: 3,
+			PredDim: 384, PredDepth: 12, PredHeads: 16, Loss: model.SmoothL1}},
 		{quick, model.Config{Model: quick.Meta.ModelName, Dim: models[quick.Meta.ModelName].Dim, Depth: models[quick.Meta.ModelName].Depth,
 			Heads: models[quick.Meta.ModelName].Heads, MLPHidden: models[quick.Meta.ModelName].MLPHidden,
-			ImgSize: quick.Data.CropSize, Patch: quick.Mask.PatchSize, PredDim: quick.Meta.PredEmbDim, PredDepth: quick.Meta.PredDepth, Loss: model.L2}},
+			ImgSize: quick.Data.CropSize, Patch: quick.Mask.PatchSize, InChans: 3, PredDim: quick.Meta.PredEmbDim, PredDepth: quick.Meta.PredDepth,
+			PredHeads: models[quick.Meta.ModelName].Heads, Loss: model.L2}},
 	} {
 		got, err := tc.c.ModelConfig()
 		if err != nil || got != tc.want {
@@ -303,6 +304,18 @@ func TestParseErrors(t *testing.T) {
 		{"ipe scale", "optimization:\n  ipe_scale: 0.5\n", "optimization.ipe_scale", "at least 1"},
 		{"dataset", "ijepago:\n  dataset: imagenet\n", "ijepago.dataset", "procedural"},
 		{"procedural size", "ijepago:\n  preset: quick\n  dataset_size: 8\n", "ijepago.dataset_size", "at least one batch (data.batch_size 32), got 8"},
+		{"encoder and model name", "meta:\n  model_name: vit_small\nijepago:\n  encoder: {embed_dim: 128, depth: 4, num_heads: 4}\n", "meta.model_name", "give one of them"},
+		{"encoder heads", "ijepago:\n  preset: quick\n  encoder: {embed_dim: 128, depth: 4, num_heads: 3}\n", "ijepago.encoder.num_heads", "not a multiple of num_heads 3"},
+		{"encoder depth", "ijepago:\n  preset: quick\n  encoder:\n    embed_dim: 128\n    num_heads: 4\n", "ijepago.encoder.depth", "must be positive"},
+		{"encoder width", "ijepago:\n  preset: quick\n  encoder: {embed_dim: 126, depth: 4, num_heads: 2}\n", "ijepago.encoder.embed_dim", "multiple of 4"},
+		{"encoder mlp", "ijepago:\n  preset: quick\n  encoder: {embed_dim: 128, depth: 4, num_heads: 4, mlp_ratio: 0}\n", "ijepago.encoder.mlp_ratio", "positive MLP width"},
+		{"encoder without width", "ijepago:\n  preset: quick\n  encoder: {depth: 4}\n", "ijepago.encoder.embed_dim", "must be given with"},
+		{"encoder unknown key", "ijepago:\n  encoder: {width: 4}\n", "", `unknown key "ijepago.encoder.width" (line 2)`},
+		{"encoder scalar", "ijepago:\n  encoder: 128\n", "ijepago.encoder", "want a mapping of keys"},
+		{"encoder twice", "ijepago:\n  encoder: {depth: 4}\n  encoder: {depth: 4}\n", "ijepago.encoder", "given twice"},
+		{"in_chans", "ijepago:\n  in_chans: 2\n", "ijepago.in_chans", "must be 3 (RGB) or 1 (grey), got 2"},
+		{"predictor heads", "ijepago:\n  predictor_heads: 5\n", "meta.pred_emb_dim", "multiple of the predictor's 5 heads (ijepago.predictor_heads)"},
+		{"predictor heads negative", "ijepago:\n  predictor_heads: -1\n", "ijepago.predictor_heads", "non-negative"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("x.yaml", []byte(tt.yaml))
@@ -315,6 +328,60 @@ func TestParseErrors(t *testing.T) {
 		if ce.Key != tt.key || !strings.HasPrefix(msg, `config "x.yaml": `) || !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
 			t.Errorf("%s: key %q, error %q; want key %q and one line with %q", tt.name, ce.Key, msg, tt.key, tt.want)
 		}
+	}
+}
+
+// An encoder of no named size: ijepago.encoder gives its sizes (the
+// preset's meta.model_name is then not used and written empty),
+// predictor_heads the predictor's heads and in_chans its input channels;
+// the model, the transforms and --set of a key inside the group follow.
+func TestExplicitEncoder(t *testing.T) {
+	c, err := Parse("grey.yaml", []byte("ijepago:\n  preset: quick\n  encoder:\n    embed_dim: 128\n    depth: 4\n    num_heads: 4\n    mlp_ratio: 2.5\n  predictor_heads: 2\n  in_chans: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := c.Encoder()
+	if err != nil || enc != (Model{Dim: 128, Depth: 4, Heads: 4, MLPHidden: 320}) {
+		t.Errorf("encoder %+v %v, want 128/4/4 with MLP 320", enc, err)
+	}
+	mc, err := c.ModelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.Config{Dim: 128, Depth: 4, Heads: 4, MLPHidden: 320, ImgSize: 64, Patch: 8, InChans: 1, PredDim: 48, PredDepth: 2, PredHeads: 2, Loss: model.SmoothL1}
+	if mc != want {
+		t.Errorf("model config %+v, want %+v", mc, want)
+	}
+	m, err := model.New(mc)
+	if err != nil || m.EncCfg.Channels != 1 || m.Predictor.Heads != 2 || m.Encoder.PatchEmbed.Weight.Shape[1] != 1 {
+		t.Fatalf("model.New: %v", err)
+	}
+	tr, err := c.TrainTransform()
+	if err != nil || tr.Channels() != 1 {
+		t.Errorf("train transform: %d channels, %v", tr.Channels(), err)
+	}
+	if ev, err := c.EvalTransform(); err != nil || ev.Channels() != 1 {
+		t.Errorf("eval transform: %d channels, %v", ev.Channels(), err)
+	}
+	raw, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("back.yaml", raw)
+	if err != nil {
+		t.Fatalf("round trip: %v\n%s", err, raw)
+	}
+	if back.Meta.ModelName != "" || back.IJEPAGo.Encoder != c.IJEPAGo.Encoder || back.IJEPAGo.InChans != 1 || back.IJEPAGo.PredictorHeads != 2 {
+		t.Errorf("round trip: %+v", exported(back))
+	}
+	if err := c.Set("ijepago.encoder.depth", "6"); err != nil || c.IJEPAGo.Encoder.Depth != 6 {
+		t.Errorf("Set(ijepago.encoder.depth): %v", err)
+	}
+	if err := c.SetFlag("--model", "meta.model_name", "vit_small"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "meta.model_name") || !strings.HasSuffix(err.Error(), "(--model)") {
+		t.Errorf("both a model name and sizes: %v", err)
 	}
 }
 
