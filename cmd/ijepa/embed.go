@@ -49,6 +49,15 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if ext != ".npy" && ext != ".safetensors" {
 		return fmt.Errorf("%w: --out %q: the features file must end in .npy or .safetensors", errUsage, *out)
 	}
+	outs := []string{*out}
+	if *patches && ext == ".npy" {
+		outs = append(outs, interop.PatchesPath(*out))
+	}
+	for _, o := range outs {
+		if err := checkOut(o); err != nil {
+			return err
+		}
+	}
 	p, err := interop.ParsePart(*which)
 	if err != nil || (p != interop.Target && p != interop.Encoder) {
 		return fmt.Errorf("%w: --encoder %q: want %s or %s", errUsage, *which, interop.Target, interop.Encoder)

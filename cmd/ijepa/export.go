@@ -34,6 +34,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *in == "" || *out == "" {
 		return fmt.Errorf("%w: --checkpoint and --out are required", errUsage)
 	}
+	if err := checkOut(*out); err != nil {
+		return err
+	}
 	p, err := interop.ParsePart(*part)
 	if err != nil {
 		return fmt.Errorf("%w: --part: %v", errUsage, err)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/ijepa-go/ijepa/internal/atomicfile"
 )
 
 // LogWriter appends rows to a log.csv.
@@ -58,6 +60,9 @@ type appender struct {
 }
 
 func openAppender(path string, header []string) (*appender, error) {
+	if err := atomicfile.CheckTarget(path); err != nil {
+		return nil, fmt.Errorf("runlog: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("runlog: %w", err)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -131,5 +132,24 @@ func TestRoundTrip(t *testing.T) {
 	raw, _ := os.ReadFile(path)
 	if lines := strings.Count(string(raw), "\n"); lines != 4 {
 		t.Errorf("eval.csv has %d lines, want a header and 3 rows:\n%s", lines, raw)
+	}
+}
+
+// A log.csv or eval.csv that is not a regular file (here a FIFO) is
+// refused by name, not opened.
+func TestAppendRefusesNonRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, LogFile)
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	if _, err := OpenLog(path); err == nil || !strings.Contains(err.Error(), "is a FIFO, not a regular file") {
+		t.Errorf("OpenLog on a FIFO: %v", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, EvalFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := AppendEval(filepath.Join(dir, EvalFile), []EvalRow{{Step: 1}}); err == nil || !strings.Contains(err.Error(), "is a directory, not a regular file") {
+		t.Errorf("AppendEval on a directory: %v", err)
 	}
 }
