@@ -104,6 +104,8 @@ type Trainer struct {
 	lastGoodStep int64
 	// adamwOffset is the step minus AdamW's step count (MetaAdamWOffset).
 	adamwOffset int64
+	// lock is the run directory's lock, held while the trainer lives.
+	lock *runlog.Lock
 }
 
 // Run runs (or resumes) the training Options describe until ijepago.steps
@@ -114,19 +116,36 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer t.model.Free()
+	defer t.close()
 	return t.run(ctx)
 }
 
-func newTrainer(opt Options) (*Trainer, error) {
+// close frees the model and unlocks the run directory.
+func (t *Trainer) close() {
+	if t.model != nil {
+		t.model.Free()
+	}
+	t.lock.Unlock()
+}
+
+func newTrainer(opt Options) (_ *Trainer, err error) {
 	if opt.Config == nil || opt.Backend == nil || opt.Dir == "" {
 		return nil, fmt.Errorf("ijepa: train: a config, a backend and a run directory are required")
 	}
+	lock, err := lockRunDir(opt.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Unlock()
+		}
+	}()
 	if opt.Progress == nil {
 		opt.Progress = io.Discard
 	}
 	t := &Trainer{opt: opt, cfg: opt.Config, be: opt.Backend, log: opt.Log,
-		ckDir: filepath.Join(opt.Dir, runlog.CheckpointDir), lastGoodStep: -1}
+		ckDir: filepath.Join(opt.Dir, runlog.CheckpointDir), lastGoodStep: -1, lock: lock}
 	if t.log == nil {
 		t.log = slog.New(slog.NewTextHandler(opt.Progress, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 	}
