@@ -275,3 +275,27 @@ func TestTrainVulkan(t *testing.T) {
 		t.Errorf("the first step's loss is %v on the CPU and %v on Vulkan", c, v)
 	}
 }
+
+// An empty config file is refused, and the first log line of a run whose
+// file names no preset says which defaults it took (before, an empty file
+// silently became the official ViT-H/14 and failed on an ImageNet path).
+func TestConfigWithoutPreset(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.yaml")
+	os.WriteFile(empty, []byte("# to fill in\n"), 0o644)
+	code, out, errs := run("train", "--config", empty, "--run", filepath.Join(dir, "run"))
+	if code == 0 || out != "" || !strings.Contains(errs, "the file gives no keys") || strings.Count(strings.TrimSpace(errs), "\n") > 0 {
+		t.Errorf("empty config: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	bare := filepath.Join(dir, "bare.yaml")
+	os.WriteFile(bare, []byte("optimization:\n  lr: 0.002\n"), 0o644)
+	code, _, errs = run("train", "--config", bare, "--run", filepath.Join(dir, "run2"), "--quiet")
+	first, _, _ := strings.Cut(errs, "\n")
+	if code == 0 || !strings.Contains(first, "names no ijepago.preset") || !strings.Contains(first, "in1k_vith14_ep300") {
+		t.Errorf("config without a preset: exit %d, first line %q\n%s", code, first, errs)
+	}
+	code, _, errs = run("train", "--config", "quik", "--run", filepath.Join(dir, "run3"))
+	if code == 0 || !strings.Contains(errs, "no preset of that name (presets: ") {
+		t.Errorf("--config quik: exit %d, %s", code, errs)
+	}
+}

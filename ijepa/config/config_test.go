@@ -268,14 +268,23 @@ func TestParsePartialAndEmpty(t *testing.T) {
 	if c.MaskConfig().Seed != 7 || c.MaskConfig().Height != 8 {
 		t.Errorf("mask config %+v", c.MaskConfig())
 	}
-	for _, empty := range []string{"", "# nothing\n", "~\n"} {
-		c, err := Parse("empty.yaml", []byte(empty))
-		if err != nil {
-			t.Fatalf("%q: %v", empty, err)
+	if c.DefaultsNote() != "" {
+		t.Errorf("a file naming its preset: defaults note %q", c.DefaultsNote())
+	}
+	// An empty file is an error (it used to be the official ViT-H/14
+	// silently); a file that names no preset says which defaults it took.
+	for _, empty := range []string{"", "# nothing\n", "~\n", "{}\n"} {
+		_, err := Parse("empty.yaml", []byte(empty))
+		if err == nil || !strings.Contains(err.Error(), `config "empty.yaml": the file gives no keys`) || !strings.Contains(err.Error(), "quick") {
+			t.Errorf("%q: %v; want an error listing the presets", empty, err)
 		}
-		if c.IJEPAGo.Preset != DefaultPreset {
-			t.Errorf("%q: preset %q", empty, c.IJEPAGo.Preset)
-		}
+	}
+	c, err = Parse("nopreset.yaml", []byte("optimization:\n  lr: 5.0e-4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if note := c.DefaultsNote(); c.IJEPAGo.Preset != DefaultPreset || !strings.Contains(note, `config "nopreset.yaml" names no ijepago.preset`) || !strings.Contains(note, DefaultPreset) {
+		t.Errorf("preset %q, note %q", c.IJEPAGo.Preset, note)
 	}
 }
 
@@ -363,6 +372,10 @@ func TestOpenAndSchedule(t *testing.T) {
 	_, err = Open(filepath.Join(dir, "missing.yaml"))
 	if err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
+	}
+	// A misspelt preset lists the presets.
+	if _, err := Open("quik"); err == nil || !strings.Contains(err.Error(), `config "quik": no such file, and no preset of that name (presets: `) || !strings.Contains(err.Error(), "quick") {
+		t.Errorf("--config quik: %v", err)
 	}
 
 	// The schedule arithmetic on the quick preset with fixed values (the

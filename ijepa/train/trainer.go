@@ -149,6 +149,9 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 	if t.log == nil {
 		t.log = slog.New(slog.NewTextHandler(opt.Progress, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 	}
+	if note := t.cfg.DefaultsNote(); note != "" {
+		t.log.Warn(note)
+	}
 	if err := t.useCheckpoint(); err != nil {
 		return nil, err
 	}
