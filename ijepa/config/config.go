@@ -173,6 +173,9 @@ type IJEPAGo struct {
 	// KNNK and KNNTemperature configure the k-NN classifier.
 	KNNK           int     `yaml:"knn_k"`
 	KNNTemperature float64 `yaml:"knn_temperature"`
+	// SkipBadImages leaves out the images of an image folder that cannot
+	// be read, each logged, instead of failing (data.FolderOptions).
+	SkipBadImages bool `yaml:"skip_bad_images"`
 }
 
 // Error is a configuration error: which source, which key, where.

@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // IDX is a dataset stored as a pair of IDX files (the MNIST format): unsigned
@@ -48,12 +50,20 @@ func readFile(path string) ([]byte, error) {
 	return out, nil
 }
 
-// readIDX parses an unsigned-byte IDX file, returning its dimensions and data.
-func readIDX(path string) (dims []int, data []byte, err error) {
+// readIDX reads an unsigned-byte IDX file (parseIDX).
+func readIDX(path string, ranks ...int) (dims []int, data []byte, err error) {
 	raw, err := readFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
+	return parseIDX(raw, ranks...)
+}
+
+// parseIDX parses an unsigned-byte IDX file whose number of dimensions is
+// one of ranks, returning its dimensions and data. The number of
+// dimensions is the magic number's last byte, checked before any dimension
+// is read, so that a file with a wrong magic is told as one.
+func parseIDX(raw []byte, ranks ...int) (dims []int, data []byte, err error) {
 	if len(raw) < 4 {
 		return nil, nil, fmt.Errorf("%d bytes is too short for an IDX header", len(raw))
 	}
@@ -69,7 +79,14 @@ func readIDX(path string) (dims []int, data []byte, err error) {
 		return nil, nil, fmt.Errorf("magic number 0x%08x: element type 0x%02x (%s) is not supported, want 0x08 (unsigned byte)", magic, raw[2], name)
 	}
 	nd := int(raw[3])
-	if nd == 0 || len(raw) < 4+4*nd {
+	if !slices.Contains(ranks, nd) {
+		want := make([]string, len(ranks))
+		for i, r := range ranks {
+			want[i] = fmt.Sprintf("%d (magic 0x%08x)", r, 0x800+r)
+		}
+		return nil, nil, fmt.Errorf("magic number 0x%08x says %d dimensions, this file must have %s: the magic number is wrong, or this is another kind of IDX file (images for labels?)", magic, nd, strings.Join(want, " or "))
+	}
+	if len(raw) < 4+4*nd {
 		return nil, nil, fmt.Errorf("magic number 0x%08x: header of %d dimensions is truncated (file has %d bytes)", magic, nd, len(raw))
 	}
 	size := 1
@@ -112,24 +129,20 @@ func OpenIDX(images, labels string) (*IDX, error) {
 	fail := func(file string, err error) error {
 		return fmt.Errorf("ijepa: dataset %q: file %q: %w", name, file, err)
 	}
-	dims, pix, err := readIDX(images)
+	dims, pix, err := readIDX(images, 3, 4)
 	if err != nil {
 		return nil, fail(images, err)
 	}
 	ch := 1
-	switch {
-	case len(dims) == 3:
-	case len(dims) == 4 && dims[3] == 3:
+	if len(dims) == 4 {
+		if dims[3] != 3 {
+			return nil, fail(images, fmt.Errorf("images must have dimensions N x H x W or N x H x W x 3, got %s", dimString(dims)))
+		}
 		ch = 3
-	default:
-		return nil, fail(images, fmt.Errorf("images must have dimensions N x H x W or N x H x W x 3, got %s", dimString(dims)))
 	}
-	ldims, lab, err := readIDX(labels)
+	ldims, lab, err := readIDX(labels, 1)
 	if err != nil {
 		return nil, fail(labels, err)
-	}
-	if len(ldims) != 1 {
-		return nil, fail(labels, fmt.Errorf("labels must have one dimension, got %s", dimString(ldims)))
 	}
 	if ldims[0] != dims[0] {
 		return nil, fail(labels, fmt.Errorf("%d labels for %d images in %q", ldims[0], dims[0], images))

@@ -161,7 +161,11 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 	if err := t.prepareDir(); err != nil {
 		return nil, err
 	}
-	p, err := newPlan(t.cfg)
+	var bar io.Writer
+	if opt.Bar {
+		bar = opt.Progress
+	}
+	p, err := newPlan(t.cfg, func(msg string) { t.log.Warn(msg) }, bar)
 	if err != nil {
 		return nil, err
 	}
