@@ -222,6 +222,7 @@ func TestParseErrors(t *testing.T) {
 		{"not a bool", "mask:\n  allow_overlap: maybe\n", "mask.allow_overlap", `must be true or false, got "maybe"`},
 		{"infinite", "optimization:\n  lr: .inf\n", "optimization.lr", "must be a finite number"},
 		{"impossible masks", "ijepago:\n  preset: tiny32\nmask:\n  min_keep: 10\n", "mask.min_keep", "3x3 = 9 patches"},
+		{"targets cover the context", "ijepago:\n  preset: quick\nmask:\n  pred_mask_scale: [0.9, 1.0]\n  num_pred_masks: 4\n", "mask.pred_mask_scale", "could only go on by dropping the targets' exclusion"},
 		{"patch does not divide", "mask:\n  patch_size: 15\n", "mask.patch_size", "must divide data.crop_size 224, got 15"},
 		{"unknown model", "meta:\n  model_name: vit_enormous\n", "meta.model_name", `unknown model "vit_enormous"`},
 		{"pred width vs heads", "meta:\n  pred_emb_dim: 392\n", "meta.pred_emb_dim", "multiple of the predictor's 16 heads"},

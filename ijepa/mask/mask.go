@@ -219,7 +219,53 @@ func (c *Collator) checkFeasible() error {
 				"(the official sampler loops forever here); %s",
 			cfg.Height, cfg.Width, blk.what, s, s.Area(), cfg.MinKeep, fix)}
 	}
+	return c.checkExclusion()
+}
+
+// checkExclusion rejects settings that the sampler could meet only by
+// relaxing: a target size and a context size, both drawn with non-zero
+// probability, such that wherever the blocks are placed the context keeps
+// at most MinKeep patches outside even a single target block (the best
+// case: every target block of the image in the same place). A batch of
+// those sizes would drop the targets' exclusion every time — the context
+// then holds target patches — after Timeout failed draws per target.
+func (c *Collator) checkExclusion() error {
+	cfg := c.cfg
+	if cfg.AllowOverlap {
+		return nil
+	}
+	for _, e := range c.encSizes {
+		for _, p := range c.predSizes {
+			keep := e.Area() - c.minOverlap(e.H, p.H, cfg.Height)*c.minOverlap(e.W, p.W, cfg.Width)
+			if keep > cfg.MinKeep {
+				continue
+			}
+			return &SettingError{Key: "pred_mask_scale", Msg: fmt.Sprintf(
+				"impossible settings: on the %dx%d patch grid a context block of %v and a target block of %v, both drawn with these scales, "+
+					"overlap wherever they are placed, so the context keeps at most %d patches outside the targets, not more than min_keep = %d; "+
+					"the sampler could only go on by dropping the targets' exclusion (the context would hold target patches); "+
+					"lower pred_mask_scale (%g-%g) or min_keep, raise enc_mask_scale, or set allow_overlap: true",
+				cfg.Height, cfg.Width, e, p, keep, cfg.MinKeep, cfg.PredScale[0], cfg.PredScale[1])}
+		}
+	}
 	return nil
+}
+
+// minOverlap is the least overlap, along one side of length g, of a
+// context block of side a and a target block of side b placed anywhere the
+// sampler places them. The overlap is a trapezoid in the difference of
+// their positions, so its least value is at one of the two extremes: the
+// context first and the target last, or the reverse.
+func (c *Collator) minOverlap(a, b, g int) int {
+	spanA, spanB := g-a, g-b // exclusive bound, official
+	if c.cfg.Mode == Fixed {
+		spanA, spanB = spanA+1, spanB+1
+	}
+	if spanA < 1 || spanB < 1 {
+		return min(a, b)
+	}
+	over := func(pa, pb int) int { return max(0, min(pa+a, pb+b)-max(pa, pb)) }
+	return min(over(0, spanB-1), over(spanA-1, 0))
 }
 
 // Config returns the collator's settings (Mode filled in).

@@ -482,3 +482,48 @@ func BenchmarkSample14x14B128(b *testing.B) {
 		}
 	}
 }
+
+// Settings the sampler could meet only by dropping the targets' exclusion
+// are refused by New (pred_mask_scale [0.9, 1.0] with 4 targets on a 7x7
+// grid trained with all 49 patches in both context and targets); settings
+// where some placement works are kept, relaxing only at random.
+func TestExclusionOnlyByRelaxingRefused(t *testing.T) {
+	cfg := Default(7, 7)
+	cfg.PredScale = [2]float64{0.9, 1.0}
+	_, err := New(cfg)
+	var se *SettingError
+	if !errors.As(err, &se) || se.Key != "pred_mask_scale" || !strings.Contains(err.Error(), "dropping the targets' exclusion") {
+		t.Fatalf("pred_mask_scale [0.9, 1.0] on 7x7: %v", err)
+	}
+	cfg.AllowOverlap = true
+	if _, err := New(cfg); err != nil {
+		t.Errorf("the same with allow_overlap: %v", err)
+	}
+	// The least overlap of two blocks is exact: brute force over every
+	// placement agrees.
+	for _, mode := range []Mode{Official, Fixed} {
+		c := &Collator{cfg: Config{Mode: mode}}
+		for g := 2; g <= 9; g++ {
+			for a := 1; a <= g; a++ {
+				for b := 1; b <= g; b++ {
+					spanA, spanB := g-a, g-b
+					if mode == Fixed {
+						spanA, spanB = spanA+1, spanB+1
+					}
+					if spanA < 1 || spanB < 1 {
+						continue
+					}
+					best := g
+					for pa := 0; pa < spanA; pa++ {
+						for pb := 0; pb < spanB; pb++ {
+							best = min(best, max(0, min(pa+a, pb+b)-max(pa, pb)))
+						}
+					}
+					if got := c.minOverlap(a, b, g); got != best {
+						t.Errorf("%s g=%d a=%d b=%d: minOverlap %d, brute force %d", mode, g, a, b, got, best)
+					}
+				}
+			}
+		}
+	}
+}

@@ -153,3 +153,43 @@ func TestAppendRefusesNonRegularFiles(t *testing.T) {
 		t.Errorf("AppendEval on a directory: %v", err)
 	}
 }
+
+// log.csv's relaxed column reads back; a log.csv written before the column
+// was added is appended to in its own layout (so its rows keep one field
+// count) and reads with relaxed 0.
+func TestLogRelaxedColumn(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, LogFile)
+	w, err := OpenLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(LogRow{Step: 1, Loss: 0.5, Relaxed: 3})
+	w.Close()
+	rows, err := ReadLog(path)
+	if err != nil || len(rows) != 1 || rows[0].Relaxed != 3 {
+		t.Fatalf("rows %+v, %v", rows, err)
+	}
+	if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), strings.Join(LogHeader, ",")+"\n") || !strings.HasSuffix(LogHeader[len(LogHeader)-1], "relaxed") {
+		t.Errorf("file %q", b)
+	}
+
+	old := filepath.Join(dir, "old.csv")
+	first := "step,epoch,loss,lr,wd,momentum,context,target,img_per_s,elapsed_s"
+	os.WriteFile(old, []byte(first+"\n1,0,0.5,0.001,0.04,0.996,40,9,100.0,0.100\n"), 0o644)
+	w, err = OpenLog(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(LogRow{Step: 2, Loss: 0.25, Relaxed: 2})
+	w.Close()
+	b, _ := os.ReadFile(old)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 3 || lines[0] != first || strings.Count(lines[2], ",") != strings.Count(first, ",") {
+		t.Errorf("the old file after a row: %q", b)
+	}
+	rows, err = ReadLog(old)
+	if err != nil || len(rows) != 2 || rows[1].Loss != 0.25 || rows[1].Relaxed != 0 {
+		t.Errorf("rows %+v, %v", rows, err)
+	}
+}

@@ -48,3 +48,25 @@ func TestSecondTrainerRefused(t *testing.T) {
 		t.Errorf("resumed steps %d to %d, want 3 to 5", res.Start, res.Step)
 	}
 }
+
+// Relaxations of the mask sampler that still happen at run time are
+// counted in log.csv's relaxed column and said once in the log.
+func TestRelaxationLogged(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	c := testConfig(t, "data.crop_size=32", "mask.min_keep=8", "mask.pred_mask_scale=[0.25, 0.3]", "mask.num_pred_masks=4", "ijepago.steps=6")
+	var log strings.Builder
+	if _, err := Run(context.Background(), Options{Config: c, Backend: cpu.New(), Dir: dir, Progress: &log}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := runlog.ReadLog(filepath.Join(dir, runlog.LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, r := range rows {
+		total += r.Relaxed
+	}
+	if total == 0 || strings.Count(log.String(), "dropped a target's exclusion") != 1 {
+		t.Errorf("%d relaxations in log.csv; log:\n%s", total, log.String())
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/data"
+	"github.com/ijepa-go/ijepa/ijepa/mask"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
@@ -106,6 +107,9 @@ type Trainer struct {
 	adamwOffset int64
 	// lock is the run directory's lock, held while the trainer lives.
 	lock *runlog.Lock
+	// relaxedSaid is set once the run has said that the mask sampler
+	// relaxed.
+	relaxedSaid bool
 }
 
 // Run runs (or resumes) the training Options describe until ijepago.steps
@@ -340,11 +344,12 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		}
 		now := time.Now()
 		row := runlog.LogRow{Step: s, Epoch: b.Epoch, Loss: loss, LR: lr, WD: wd, Momentum: mom,
-			Context: b.Masks.Kc(), Target: b.Masks.Kt(),
+			Context: b.Masks.Kc(), Target: b.Masks.Kt(), Relaxed: b.Masks.Relaxed,
 			ImgPerS: float64(b.B()) / now.Sub(t0).Seconds(), ElapsedS: now.Sub(began).Seconds()}
 		if err := logw.Write(row); err != nil {
 			return res, err
 		}
+		t.noteRelaxed(row, prog)
 		step = s
 		res.Step = s
 		res.Losses = append(res.Losses, loss)
@@ -389,6 +394,18 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// noteRelaxed says, once per run, that the mask sampler dropped a target's
+// exclusion (log.csv's relaxed column counts every time).
+func (t *Trainer) noteRelaxed(row runlog.LogRow, prog *progress) {
+	if row.Relaxed == 0 || t.relaxedSaid {
+		return
+	}
+	t.relaxedSaid = true
+	prog.pause()
+	t.log.Warn(fmt.Sprintf("step %d: the mask sampler dropped a target's exclusion %d times (no context block kept more than mask.min_keep patches outside the targets in %d draws): those contexts hold target patches; log.csv's relaxed column counts it every step; lower mask.pred_mask_scale or mask.min_keep to avoid it",
+		row.Step, row.Relaxed, mask.Timeout))
 }
 
 // lastGoodText names the last good checkpoint for messages.
