@@ -110,6 +110,8 @@ type Trainer struct {
 	// relaxedSaid is set once the run has said that the mask sampler
 	// relaxed.
 	relaxedSaid bool
+	// good judges whether the model may be checkpointed (good.go).
+	good *goodness
 }
 
 // Run runs (or resumes) the training Options describe until ijepago.steps
@@ -184,6 +186,7 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 	if err := t.model.Alloc(t.be, t.cfg.IJEPAGo.Seed); err != nil {
 		return nil, err
 	}
+	t.good = newGoodness(t.model)
 	return t, nil
 }
 
@@ -245,9 +248,27 @@ func (t *Trainer) resumePoint() (int64, error) {
 			return 0, nil
 		}
 	}
-	if !hasTrainerState(path) {
+	if !t.ownCheckpoint(path) && !hasTrainerState(path) {
 		return t.startFrom(path)
 	}
+	step, err := t.resumeExact(path)
+	if err != nil && t.ownCheckpoint(path) {
+		return 0, t.damaged(path, err)
+	}
+	return step, err
+}
+
+// ownCheckpoint reports whether path is in the run's checkpoint directory
+// (a checkpoint this trainer wrote, however damaged).
+func (t *Trainer) ownCheckpoint(path string) bool {
+	a, err1 := filepath.Abs(filepath.Dir(path))
+	b, err2 := filepath.Abs(t.ckDir)
+	return err1 == nil && err2 == nil && a == b
+}
+
+// resumeExact loads a checkpoint with the trainer's metadata and returns
+// its step.
+func (t *Trainer) resumeExact(path string) (int64, error) {
 	info, err := ReadCheckpointInfo(path)
 	if err != nil {
 		return 0, err
@@ -358,6 +379,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			return res, fmt.Errorf("ijepa: step %d: the loss is %v: training stopped; %s (lower optimization.lr, or check the data)", s, loss, t.lastGoodText())
 		}
 		lastLoss = loss
+		t.good.addLoss(loss)
 		prog.step(row)
 		if t.opt.afterStep != nil {
 			if err := t.opt.afterStep(s); err != nil {
@@ -417,8 +439,18 @@ func (t *Trainer) lastGoodText() string {
 }
 
 // checkpoint writes latest.safetensors, and step-NNNNNNN.safetensors when
-// numbered, after step steps. A model that is not finite is not written.
+// numbered, after step steps, when the model is good (good.go): a loss far
+// above its recent median skips the checkpoint with a warning; a model
+// that is not finite or whose weights are beyond their bounds is not
+// written and stops the run.
 func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered bool, prog *progress) error {
+	if err := t.good.checkLoss(loss); err != nil {
+		if prog != nil {
+			prog.pause()
+		}
+		t.log.Warn(fmt.Sprintf("step %d: no checkpoint: %v; %s", step, err, t.lastGoodText()))
+		return nil
+	}
 	meta, err := checkpointMeta(t.cfg, step, t.plan.sched.IPE, t.adamwOffset, loss)
 	if err != nil {
 		return err
@@ -428,9 +460,12 @@ func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered boo
 	if numbered {
 		target = filepath.Join(t.ckDir, runlog.StepCheckpoint(step))
 	}
-	if err := saveCheckpoint(t.model, target, meta); err != nil {
+	if err := saveCheckpoint(t.model, t.good, target, meta); err != nil {
 		if errors.Is(err, ErrNotFinite) {
 			return fmt.Errorf("ijepa: step %d: the model is no longer finite: training stopped; %s: %w", step, t.lastGoodText(), err)
+		}
+		if errors.Is(err, ErrNotGood) {
+			return fmt.Errorf("ijepa: step %d: the model has diverged: training stopped; %s (lower optimization.lr): %w", step, t.lastGoodText(), err)
 		}
 		return err
 	}
