@@ -95,11 +95,13 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Config: c, Backend: be, Dir: dir, Resume: *resume, Checkpoint: *from, Eval: *evalEnd,
 		Progress: stderr, Bar: !*quiet && isTerminal(stderr),
 	})
-	if res != nil && res.Step > res.Start {
-		printTraining(stdout, dir, res)
-	}
 	if err != nil {
+		// No summary: the error says where the run stopped and what was
+		// kept, and a summary above it would read as a success.
 		return err
+	}
+	if res.Step > res.Start {
+		printTraining(stdout, dir, res)
 	}
 	if len(res.Evals) > 0 {
 		last := res.Evals[len(res.Evals)-1].Step

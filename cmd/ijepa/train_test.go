@@ -299,3 +299,14 @@ func TestConfigWithoutPreset(t *testing.T) {
 		t.Errorf("--config quik: exit %d, %s", code, errs)
 	}
 }
+
+// A run that ends in an error prints no success summary (it printed
+// "trained steps 1 to 3 ..." just above the fatal error).
+func TestNoSummaryBeforeError(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, errs := run("train", "--config", writeTiny(t, ""), "--run", dir, "--steps", "4", "--checkpoint-every", "3",
+		"--set", "optimization.lr=1e30", "--set", "optimization.start_lr=1e30", "--quiet", "--eval=false")
+	if code != 1 || out != "" || !strings.Contains(errs, "training stopped") {
+		t.Errorf("a diverging run: exit %d, stdout %q\n%s", code, out, errs)
+	}
+}

@@ -241,14 +241,7 @@ func walk(c reflect.Value, f func(key string, v reflect.Value)) {
 
 // field finds the value of key ("section.key") in c.
 func (c *Config) field(key string) (reflect.Value, bool) {
-	var out reflect.Value
-	found := false
-	walk(reflect.ValueOf(c).Elem(), func(k string, v reflect.Value) {
-		if k == key {
-			out, found = v, true
-		}
-	})
-	return out, found
+	return fieldOf(reflect.ValueOf(c).Elem(), key)
 }
 
 func sectionNames() []string {

@@ -424,3 +424,17 @@ func TestOpenAndSchedule(t *testing.T) {
 		t.Errorf("eval transform %+v %v", ev, err)
 	}
 }
+
+func TestDiff(t *testing.T) {
+	a, _ := Preset("quick")
+	b, _ := Preset("quick")
+	if d := Diff(a, b); len(d) != 0 {
+		t.Errorf("the same config: %q", d)
+	}
+	b.Set("optimization.lr", "0.002")
+	b.Set("data.crop_scale", "[0.5, 1.0]")
+	d := Diff(a, b)
+	if len(d) != 2 || d[0] != "data.crop_scale: [0.3, 1] -> [0.5, 1]" || d[1] != "optimization.lr: 0.001 -> 0.002" {
+		t.Errorf("diff %q", d)
+	}
+}

@@ -217,12 +217,16 @@ func (t *Trainer) prepareDir() error {
 	return nil
 }
 
-// writeConfig writes the resolved config to config.yaml (atomically).
+// writeConfig writes the resolved config to config.yaml (atomically),
+// keeping a config.yaml that differs (keepChangedConfig).
 func (t *Trainer) writeConfig() error {
 	path := filepath.Join(t.opt.Dir, runlog.ConfigFile)
 	y, err := t.cfg.YAML()
 	if err != nil {
 		return fmt.Errorf("ijepa: %s: %w", path, err)
+	}
+	if err := t.keepChangedConfig(path, y); err != nil {
+		return err
 	}
 	return writeFileAtomic(path, y)
 }
