@@ -67,6 +67,7 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer c.Close()
+	warnSkipped(stderr, c.OptimizerSkipped)
 	be, err := backend.Open(*spec)
 	if err != nil {
 		return err

@@ -46,6 +46,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer c.Close()
+	warnSkipped(stderr, c.OptimizerSkipped)
 	if err := c.Export(*out, p); err != nil {
 		return err
 	}
@@ -65,4 +66,12 @@ func describe(c *interop.Checkpoint) string {
 		s += fmt.Sprintf(" with a predictor of width %d, depth %d", c.PredDim, c.PredDepth)
 	}
 	return s
+}
+
+// warnSkipped prints, when a checkpoint's optimiser state was left out
+// (interop.Checkpoint.OptimizerSkipped), the one warning that says so.
+func warnSkipped(stderr io.Writer, skipped string) {
+	if skipped != "" {
+		fmt.Fprintf(stderr, "ijepa: warning: %s: its optimiser state is left out (the networks are loaded)\n", skipped)
+	}
 }

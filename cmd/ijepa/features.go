@@ -68,6 +68,7 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	warnSkipped(stderr, enc.OptimizerSkipped)
 	defer enc.Free()
 	fi, err := viz.LoadFeatureImages(cfg, *n, enc.ImageSize())
 	if err != nil {

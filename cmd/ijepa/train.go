@@ -20,7 +20,7 @@ func init() {
 	register(command{
 		name:    "train",
 		summary: "pre-train with I-JEPA into a run directory (config.yaml, log.csv, eval.csv, checkpoints/)",
-		usage:   "[--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--checkpoint FILE] [--resume] [--quiet] [--dry-run]",
+		usage:   "[--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--checkpoint FILE [--strict]] [--resume] [--quiet] [--dry-run]",
 		run:     runTrain,
 	})
 }
@@ -46,6 +46,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	from := fs.String("checkpoint", "", "start from this checkpoint (meta.load_checkpoint and meta.read_checkpoint): one of ijepa train (an exact resume), "+
 		"or the official trainer's .pth.tar or a safetensors export of one, whose networks and AdamW state are loaded and whose epoch sets the step; "+
 		"with --resume, the run in --run goes on from it instead of its latest checkpoint")
+	strict := fs.Bool("strict", false, "with --checkpoint: refuse a file whose optimiser state cannot be used (other parameter groups than the official four) instead of starting AdamW fresh")
 	quiet := fs.Bool("quiet", false, "no progress bar: a log line every ijepago.log_every steps (also when stderr is not a terminal)")
 	evalEnd := fs.Bool("eval", true, "evaluate the target encoder (linear probe and k-NN beside a random-init encoder and raw pixels) every ijepago.probe_every steps and at the end")
 	dryRun := fs.Bool("dry-run", false, "build the model the config describes and print its summary (parameter counts per module, counted from the shapes: nothing is allocated); read no data, train nothing, write no run directory")
@@ -92,7 +93,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer be.Close()
 	res, err := train.Run(ctx, train.Options{
-		Config: c, Backend: be, Dir: dir, Resume: *resume, Checkpoint: *from, Eval: *evalEnd,
+		Config: c, Backend: be, Dir: dir, Resume: *resume, Checkpoint: *from, Strict: *strict, Eval: *evalEnd,
 		Progress: stderr, Bar: !*quiet && isTerminal(stderr),
 	})
 	if err != nil {

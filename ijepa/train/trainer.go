@@ -55,6 +55,10 @@ type Options struct {
 	// run's latest checkpoint, and is recorded in config.yaml as
 	// meta.load_checkpoint and meta.read_checkpoint.
 	Checkpoint string
+	// Strict refuses a Checkpoint whose optimiser state cannot be used
+	// (other parameter groups than the official four, say) instead of
+	// starting AdamW fresh.
+	Strict bool
 	// Eval scores the target encoder every ijepago.probe_every steps and at
 	// the end, appending to eval.csv.
 	Eval bool
