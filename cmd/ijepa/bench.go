@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/bench"
 )
 
@@ -48,7 +47,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *steps < 1 || *rounds < 1 || *warmup < 0 || *opSteps < 0 {
 		return fmt.Errorf("%w: --steps and --rounds must be at least 1, --warmup and --op-steps not negative", errUsage)
 	}
-	be, err := backend.Open(*spec)
+	be, err := openBackend(ctx, *spec)
 	if err != nil {
 		return err
 	}
@@ -65,7 +64,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer sess.Close()
 	if _, err := sess.Steps(ctx, *warmup); err != nil {
-		return err
+		return interrupted(ctx, err, "warming up", "nothing measured")
 	}
 	var best bench.Result
 	var bestTorch bench.Anchor
@@ -73,7 +72,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for r := 1; r <= *rounds; r++ {
 		var res bench.Result
 		if err := res.Timed(ctx, sess, *steps); err != nil {
-			return err
+			return interrupted(ctx, err, "timing steps", "the rounds above are all that was measured")
 		}
 		if res.ImgPerS > best.ImgPerS {
 			best = res
@@ -102,7 +101,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *opSteps > 0 {
 		if err := best.PerOp(ctx, sess, *opSteps); err != nil {
-			return err
+			return interrupted(ctx, err, "timing every op", "the per-op table is not printed")
 		}
 	}
 	best.PeakRSS = bench.PeakRSS()

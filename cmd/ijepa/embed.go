@@ -9,7 +9,6 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/data"
 	"github.com/ijepa-go/ijepa/ijepa/interop"
 )
@@ -68,7 +67,7 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer c.Close()
 	warnSkipped(stderr, c.OptimizerSkipped)
-	be, err := backend.Open(*spec)
+	be, err := openBackend(ctx, *spec)
 	if err != nil {
 		return err
 	}
@@ -88,7 +87,7 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f, err := interop.Embed(ctx, be, enc, paths, interop.EmbedOptions{Batch: *batch, Patches: *patches, Transform: t,
 		Progress: func(done int) { bar.Set(done) }})
 	if err != nil {
-		return err
+		return interrupted(ctx, err, "computing the features", "nothing written")
 	}
 	if err := f.Write(*out); err != nil {
 		return err

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
@@ -87,7 +86,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if dir == "" {
 		return fmt.Errorf("%w: no run directory: give --run DIR (or logging.folder in the config)", errUsage)
 	}
-	be, err := backend.Open(c.IJEPAGo.Backend)
+	be, err := openBackend(ctx, c.IJEPAGo.Backend)
 	if err != nil {
 		return err
 	}

@@ -312,6 +312,9 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
+	if ctx.Err() != nil {
+		return nil, t.interrupted("before the first step", ctx.Err())
+	}
 	// Only now that the checkpoint fits is anything in the directory written.
 	if err := t.writeConfig(); err != nil {
 		return nil, err
@@ -400,7 +403,10 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			}
 		}
 		if t.opt.Eval && c.IJEPAGo.ProbeEvery > 0 && s%c.IJEPAGo.ProbeEvery == 0 && s != p.sched.Steps {
-			if err := t.evaluate(res, s, prog); err != nil {
+			if err := t.evaluate(ctx, res, s, prog); err != nil {
+				if ctx.Err() != nil {
+					break // interrupted: the checkpoint below, no rows for this evaluation
+				}
 				return res, err
 			}
 		}
@@ -412,18 +418,27 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 				return res, fmt.Errorf("ijepa: interrupted at step %d: %w", step, err)
 			}
 		}
-		if t.lastGood == "" {
-			return res, fmt.Errorf("ijepa: interrupted before the first step: %w", ctx.Err())
-		}
-		return res, fmt.Errorf("ijepa: interrupted at step %d: %s (step %d) written; continue with --resume: %w", step, t.lastGood, t.lastGoodStep, ctx.Err())
+		return res, t.interrupted(fmt.Sprintf("at step %d", step), ctx.Err())
 	}
 	prog.finish()
 	if t.opt.Eval {
-		if err := t.evaluate(res, step, nil); err != nil {
+		if err := t.evaluate(ctx, res, step, nil); err != nil {
+			if ctx.Err() != nil {
+				return res, t.interrupted("during the final evaluation (eval.csv has no rows for it: score the checkpoint with ijepa eval --run "+t.opt.Dir+")", err)
+			}
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// interrupted is the error of a run stopped by ctx (Ctrl-C) when, at a
+// safe point: it says what is saved and how to go on, and wraps cause.
+func (t *Trainer) interrupted(when string, cause error) error {
+	if t.lastGood == "" {
+		return fmt.Errorf("ijepa: interrupted %s: no checkpoint written: %w", when, cause)
+	}
+	return fmt.Errorf("ijepa: interrupted %s: the newest checkpoint is %s (step %d); continue with --resume: %w", when, t.lastGood, t.lastGoodStep, cause)
 }
 
 // noteRelaxed says, once per run, that the mask sampler dropped a target's
@@ -491,12 +506,12 @@ func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered boo
 }
 
 // evaluate scores the target encoder and appends the rows to eval.csv.
-func (t *Trainer) evaluate(res *Result, step int64, prog *progress) error {
+func (t *Trainer) evaluate(ctx context.Context, res *Result, step int64, prog *progress) error {
 	if prog != nil {
 		prog.pause()
 	}
 	t0 := time.Now()
-	rows, err := t.eval.Evaluate(t.model, step)
+	rows, err := t.eval.EvaluateContext(ctx, t.model, step)
 	if err != nil {
 		return err
 	}
