@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func mustNew(t *testing.T, cfg Config) *Collator {
@@ -524,6 +525,26 @@ func TestExclusionOnlyByRelaxingRefused(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// Wide scale and aspect-ratio ranges on the largest grid are enumerated
+// quickly in official mode, the default (a config with aspect_ratio
+// [0.001, 1000] on a 256x256 grid took 21 s to validate, which the config
+// fuzzer found; now about 0.1 s: the bound is a hang guard). Fixed mode,
+// whose every count meets every aspect ratio, takes longer and is logged.
+func TestWideRangesEnumerateQuickly(t *testing.T) {
+	for _, mode := range []Mode{Official, Fixed} {
+		cfg := Default(256, 256)
+		cfg.Mode, cfg.MinKeep = mode, 0
+		cfg.PredScale, cfg.EncScale, cfg.AspectRatio = [2]float64{1e-4, 1}, [2]float64{1e-4, 1}, [2]float64{1e-3, 1e3}
+		start := time.Now()
+		New(cfg)
+		d := time.Since(start)
+		t.Logf("%s: %v", mode, d)
+		if mode == Official && d > 3*time.Second {
+			t.Errorf("official mode took %v", d)
 		}
 	}
 }
