@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +74,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			dir = base.Logging.Folder
 		}
 		cfgPath = filepath.Join(dir, runlog.ConfigFile)
+		if _, err := os.Stat(cfgPath); errors.Is(err, iofs.ErrNotExist) {
+			return fmt.Errorf("%s holds no run to resume (no %s: the run stopped before its first step, or never started): start it without --resume", dir, runlog.ConfigFile)
+		}
 	}
 	c, err := cf.openConfig(cfgPath)
 	if err != nil {

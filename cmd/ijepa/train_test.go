@@ -310,3 +310,12 @@ func TestNoSummaryBeforeError(t *testing.T) {
 		t.Errorf("a diverging run: exit %d, stdout %q\n%s", code, out, errs)
 	}
 }
+
+// --resume on a directory that holds no run says to start it afresh.
+func TestResumeWithoutRun(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := run("train", "--run", dir, "--resume")
+	if code != 1 || out != "" || !strings.Contains(errs, dir+" holds no run to resume (no config.yaml") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
