@@ -36,6 +36,11 @@ func readFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return gunzip(raw)
+}
+
+// gunzip returns raw decompressed when it is gzip data, else raw.
+func gunzip(raw []byte) ([]byte, error) {
 	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
 		return raw, nil
 	}
@@ -48,15 +53,6 @@ func readFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
 	return out, nil
-}
-
-// readIDX reads an unsigned-byte IDX file (parseIDX).
-func readIDX(path string, ranks ...int) (dims []int, data []byte, err error) {
-	raw, err := readFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	return parseIDX(raw, ranks...)
 }
 
 // parseIDX parses an unsigned-byte IDX file whose number of dimensions is
@@ -125,33 +121,55 @@ func dimString(dims []int) string {
 // OpenIDX opens a pair of IDX files: images ([N, H, W] or [N, H, W, 3]) and
 // labels ([N]).
 func OpenIDX(images, labels string) (*IDX, error) {
-	name := images
 	fail := func(file string, err error) error {
-		return fmt.Errorf("ijepa: dataset %q: file %q: %w", name, file, err)
+		return fmt.Errorf("ijepa: dataset %q: file %q: %w", images, file, err)
 	}
-	dims, pix, err := readIDX(images, 3, 4)
+	im, err := readFile(images)
 	if err != nil {
 		return nil, fail(images, err)
+	}
+	lb, err := readFile(labels)
+	if err != nil {
+		return nil, fail(labels, err)
+	}
+	d, file, err := parseIDXPair(images, im, lb)
+	if err != nil {
+		f := images
+		if file == 1 {
+			f = labels
+		}
+		return nil, fail(f, err)
+	}
+	return d, nil
+}
+
+// parseIDXPair makes the dataset named name of the (decompressed) contents
+// of an images file and a labels file; on error, file says which was at
+// fault (0 images, 1 labels).
+func parseIDXPair(name string, images, labels []byte) (d *IDX, file int, err error) {
+	dims, pix, err := parseIDX(images, 3, 4)
+	if err != nil {
+		return nil, 0, err
 	}
 	ch := 1
 	if len(dims) == 4 {
 		if dims[3] != 3 {
-			return nil, fail(images, fmt.Errorf("images must have dimensions N x H x W or N x H x W x 3, got %s", dimString(dims)))
+			return nil, 0, fmt.Errorf("images must have dimensions N x H x W or N x H x W x 3, got %s", dimString(dims))
 		}
 		ch = 3
 	}
-	ldims, lab, err := readIDX(labels, 1)
+	ldims, lab, err := parseIDX(labels, 1)
 	if err != nil {
-		return nil, fail(labels, err)
+		return nil, 1, err
 	}
 	if ldims[0] != dims[0] {
-		return nil, fail(labels, fmt.Errorf("%d labels for %d images in %q", ldims[0], dims[0], images))
+		return nil, 1, fmt.Errorf("%d labels for %d images in %q", ldims[0], dims[0], name)
 	}
 	classes := 0
 	for _, l := range lab {
 		classes = max(classes, int(l)+1)
 	}
-	return &IDX{name: name, n: dims[0], h: dims[1], w: dims[2], ch: ch, pix: pix, labels: lab, classes: classes}, nil
+	return &IDX{name: name, n: dims[0], h: dims[1], w: dims[2], ch: ch, pix: pix, labels: lab, classes: classes}, 0, nil
 }
 
 // OpenMNIST opens the MNIST (or Fashion-MNIST) files in dir: train-images-
