@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/train"
+	"github.com/ijepa-go/ijepa/internal/memlimit"
 )
 
 func init() {
@@ -50,7 +52,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	strict := fs.Bool("strict", false, "with --checkpoint: refuse a file whose optimiser state cannot be used (other parameter groups than the official four) instead of starting AdamW fresh")
 	quiet := fs.Bool("quiet", false, "no progress bar: a log line every ijepago.log_every steps (also when stderr is not a terminal)")
 	evalEnd := fs.Bool("eval", true, "evaluate the target encoder (linear probe and k-NN beside a random-init encoder and raw pixels) every ijepago.probe_every steps and at the end")
-	dryRun := fs.Bool("dry-run", false, "build the model the config describes and print its summary (parameter counts per module, counted from the shapes: nothing is allocated); read no data, train nothing, write no run directory")
+	dryRun := fs.Bool("dry-run", false, "build the model the config describes and print its summary (parameter counts per module, counted from the shapes: nothing is allocated) and the run's memory estimate; read no data, train nothing, write no run directory")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -83,7 +85,10 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *dryRun {
-		return printModelSummary(stdout, c)
+		if err := printModelSummary(stdout, c); err != nil {
+			return err
+		}
+		return printMemory(stdout, c, *evalEnd)
 	}
 	if dir == "" {
 		dir = c.Logging.Folder
@@ -137,6 +142,17 @@ func printModelSummary(w io.Writer, c *config.Config) error {
 	fmt.Fprintf(w, "config %s: %d images of %dx%d per batch, %s loss (dry run: nothing trained)\n",
 		c.Source(), c.Data.BatchSize, c.Data.CropSize, c.Data.CropSize, m.Cfg.Loss)
 	return m.WriteSummary(w)
+}
+
+// printMemory writes the run's memory estimate (train.EstimateMemory) and
+// the memory available, without opening the backend or the data.
+func printMemory(w io.Writer, c *config.Config, eval bool) error {
+	e, err := train.EstimateMemory(c, backend.Info{Backend: c.IJEPAGo.Backend}, train.Precisions[0].Name, 0, eval)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nmemory: %v\navailable: %v\n", e, memlimit.Available(train.NonResidentBytes))
+	return nil
 }
 
 // printTraining summarises a run's steps: where the loss started and ended.

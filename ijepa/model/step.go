@@ -35,7 +35,9 @@ func (m *Model) check(b Batch) (dims, error) {
 		return d, fmt.Errorf("model: batch: %d images and %d target blocks; both must be at least 1", d.B, d.M)
 	}
 	s := m.EncCfg.ImgSize
-	if want := d.B * 3 * s * s; len(b.Images) != want {
+	if _, counting := m.be.(*counter); counting && b.Images == nil {
+		// CountStep: the images' tensor is counted, not filled.
+	} else if want := d.B * 3 * s * s; len(b.Images) != want {
 		return d, fmt.Errorf("model: batch: %d pixel values for %d images of 3x%dx%d (want %d)", len(b.Images), d.B, s, s, want)
 	}
 	d.Kc = len(b.Context[0])
@@ -136,7 +138,12 @@ func (m *Model) upload(be backend.Backend, b Batch) (*deviceBatch, error) {
 		srcMask[i] = int32(B*Kc + i)
 	}
 	s := m.EncCfg.ImgSize
-	if db.img, err = backend.FromF32(be, b.Images, B, 3, s, s); err != nil {
+	if b.Images == nil {
+		db.img, err = be.New(backend.F32, B, 3, s, s) // CountStep: counted, not filled
+	} else {
+		db.img, err = backend.FromF32(be, b.Images, B, 3, s, s)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("model: upload: %w", err)
 	}
 	for _, u := range []struct {

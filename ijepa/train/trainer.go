@@ -180,6 +180,9 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 		return nil, err
 	}
 	t.plan = p
+	if err := t.checkMemory(); err != nil {
+		return nil, err
+	}
 	mc, err := t.cfg.ModelConfig()
 	if err != nil {
 		return nil, err
