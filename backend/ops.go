@@ -93,7 +93,8 @@ type Spec struct {
 	// other argument.
 	InPlace bool
 	// Optional ops may be missing from a backend; callers then compose them
-	// from other ops.
+	// from other ops. Every other op is required to train I-JEPA, and the
+	// conformance suite fails a backend that lacks one.
 	Optional bool
 	// Semantics is the exact definition, in the notation of the table.
 	Semantics string

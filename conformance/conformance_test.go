@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -121,6 +122,49 @@ func TestFindsPlantedBug(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// noOps is a CPU backend whose Info lists no ops, as a plugin that
+// implements nothing yet would.
+type noOps struct{ *cpu.Backend }
+
+func (n noOps) Info() backend.Info {
+	i := n.Backend.Info()
+	i.Backend, i.Ops = "noops", nil
+	return i
+}
+
+// A backend that supports no op fails: every op of the catalogue is required
+// (none is Optional), and the report names each one. Catches conformance
+// counting an unsupported required op as anything but a failure.
+func TestMissingRequiredOps(t *testing.T) {
+	rep := conformance.Run(noOps{cpu.New()}, conformance.Options{Seed: seed, Reference: naive.New()})
+	var buf bytes.Buffer
+	rep.Write(&buf, -1)
+	out := buf.String()
+	if !rep.Failed() {
+		t.Errorf("a backend with no ops passes:\n%s", out)
+	}
+	var required []backend.Op
+	for _, op := range backend.Ops() {
+		if !op.Spec().Optional {
+			required = append(required, op)
+			if !strings.Contains(out, "MISSING "+op.String()+": a required op") {
+				t.Errorf("the report does not name the missing %v:\n%s", op, out)
+			}
+		}
+	}
+	if got := rep.Missing(); len(got) != len(required) {
+		t.Errorf("Missing() = %v, want the %d required ops", got, len(required))
+	}
+	if want := fmt.Sprintf("%d required ops missing", len(required)); !strings.Contains(out, "FAIL: 0 of") || !strings.Contains(out, want) {
+		t.Errorf("the summary does not say %q:\n%s", want, out)
+	}
+	// With one op kept by the filter, only that op is missing.
+	one := conformance.Run(noOps{cpu.New()}, conformance.Options{Seed: seed, Reference: naive.New(), Ops: regexp.MustCompile("^gelu$")})
+	if m := one.Missing(); len(m) != 1 || m[0] != backend.OpGELU {
+		t.Errorf("--op gelu on a backend with no ops: missing %v, want [gelu]", m)
 	}
 }
 

@@ -76,6 +76,10 @@ type OpReport struct {
 	Bound                         float64
 	Time                          time.Duration
 	Failures                      []Result
+	// Missing is set for a required op (one the catalogue does not mark
+	// Optional) whose every case came back unsupported: a backend without
+	// it cannot train I-JEPA, so the run fails.
+	Missing bool
 }
 
 // Report is the outcome of a run.
@@ -88,18 +92,32 @@ type Report struct {
 	Stopped bool
 }
 
-// Failed reports whether any case failed.
+// Failed reports whether any case failed or any required op is missing.
 func (r Report) Failed() bool {
 	for _, o := range r.Ops {
-		if o.Failed > 0 {
+		if o.Failed > 0 || o.Missing {
 			return true
 		}
 	}
 	return false
 }
 
+// Missing returns the required ops the backend does not support.
+func (r Report) Missing() []backend.Op {
+	var ops []backend.Op
+	for _, o := range r.Ops {
+		if o.Missing {
+			ops = append(ops, o.Op)
+		}
+	}
+	return ops
+}
+
 // Run checks b against opts.Reference on every case of Cases (and, unless
 // disabled, every finite-difference check of GradCases) whose op matches.
+// A case the backend does not support is "unsupported", not failed; but a
+// required op (not Optional in the catalogue) with no supported case is
+// Missing, and the report fails.
 func Run(b backend.Backend, opts Options) Report {
 	rep := Report{Seed: opts.Seed, Backend: b.Info().Backend, Ref: opts.Reference.Info().Backend}
 	byOp := map[backend.Op]*OpReport{}
@@ -165,6 +183,10 @@ func Run(b backend.Backend, opts Options) Report {
 				}
 			}
 		}
+	}
+	for i := range rep.Ops {
+		o := &rep.Ops[i]
+		o.Missing = !o.Op.Spec().Optional && o.Cases > 0 && o.Unsupp == o.Cases
 	}
 	return rep
 }

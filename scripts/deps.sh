@@ -7,6 +7,7 @@
 #   libvulkan1 libvulkan-dev  the Vulkan loader (libvulkan.so)
 #   mesa-vulkan-drivers       lavapipe, the CPU Vulkan device CI tests on
 #   libopenblas-dev           OpenBLAS for the CPU backend's fast matmul
+#   libturbojpeg0             libjpeg-turbo for the data loader's JPEG decoding (image/jpeg without it)
 #   xvfb xauth                a virtual X server for the GLFW viewer's test
 #   lib*-dev                  X11 and GL headers GLFW is built against
 #
@@ -16,7 +17,7 @@ set -euo pipefail
 
 [ "${IJEPA_NO_DEPS:-}" = 1 ] && exit 0
 
-packages=(glslc libvulkan1 libvulkan-dev mesa-vulkan-drivers libopenblas-dev
+packages=(glslc libvulkan1 libvulkan-dev mesa-vulkan-drivers libopenblas-dev libturbojpeg0
   xvfb xauth libx11-dev libxrandr-dev libxinerama-dev libxcursor-dev libxi-dev
   libxxf86vm-dev libgl-dev libgl1-mesa-dev)
 [ "${1:-}" = --test ] && packages+=(python3-torch)

@@ -7,11 +7,24 @@ import (
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu/internal/openblas"
+	"github.com/ijepa-go/ijepa/internal/testdep"
 )
 
 // The conformance suite (package conformance) checks every op against a
 // float64 reference; these tests pin the backend's own behaviour: handles,
 // sticky errors and a few hand-computed values.
+
+// The fast backend's products go through OpenBLAS wherever it is installed.
+// Without it New falls back to gonum with a notice, and the conformance
+// tests of "cpu" would check gonum instead: under the test command
+// (IJEPA_TEST_STRICT=1) that fails here. Catches a missing or unloadable
+// libopenblas silently turning cpu conformance into a gonum check.
+func TestFastUsesOpenBLAS(t *testing.T) {
+	if b := New(); !b.blas {
+		testdep.Skip(t, "cpu.New multiplies with gonum, not OpenBLAS (%v)", openblas.Load())
+	}
+}
 
 func mustF32(t *testing.T, b backend.Backend, v []float32, shape ...int) *backend.Tensor {
 	t.Helper()

@@ -8,14 +8,15 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/bench"
 )
 
 func init() {
 	register(command{
 		name:    "bench",
-		summary: "time training steps (img/s, ms/step, per-op times, peak memory), optionally against PyTorch",
-		usage:   "[--config tiny32|small224] [--backend NAME] [--plugin-dir DIR] [--steps N] [--torch]",
+		summary: "time training steps (img/s, ms/step, per-op times, peak memory), optionally against PyTorch; --data: the data loader's img/s alone",
+		usage:   "[--config tiny32|small224] [--backend NAME] [--plugin-dir DIR] [--steps N] [--torch] | --data DIR [--generate N] [--workers 1,2] [--batches N]",
 		run:     runBench,
 	})
 }
@@ -34,11 +35,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	python := fs.String("python", "/usr/bin/python3", "the Python that has torch (Debian's python3-torch)")
 	threads := fs.Int("torch-threads", runtime.GOMAXPROCS(0), "threads for PyTorch (default: the Go threads)")
 	rounds := fs.Int("rounds", 1, "timed rounds, alternating with the anchor under --torch; the best round of each counts (a shared machine's load comes and goes)")
+	df := addDataBenchFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *df.dir != "" {
+		return runDataBench(ctx, df, *cfgName, *seed, *rounds, stdout, stderr)
 	}
 	cfg, err := bench.LookupConfig(*cfgName)
 	if err != nil {
@@ -112,6 +117,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "peak RSS %s, %.0f page faults per step, last loss %.4f\n", mib(best.PeakRSS), best.FaultsPerStep, sess.Loss())
 	if strings.HasPrefix(info.Backend, "plugin:") {
 		fmt.Fprintln(stdout, "  (this process only: the plugin's memory is in its own process)")
+	}
+	if c, ok := be.(*cpu.Backend); ok && c.Stats().PeakAsked > 0 {
+		s := c.Stats()
+		fmt.Fprintf(stdout, "cpu memory pool: live tensors asked for %s at most at once, the pool's footprint peaked at %s (%.2fx)\n",
+			mib(s.PeakAsked), mib(s.High), float64(s.High)/float64(s.PeakAsked))
 	}
 	if *torch {
 		if anchorErr != nil {

@@ -17,8 +17,8 @@ import (
 func init() {
 	register(command{
 		name:    "eval",
-		summary: "score a checkpoint's frozen target encoder (linear probe, k-NN) beside a random-init encoder and raw pixels",
-		usage:   "--run DIR | --checkpoint FILE [--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--dataset KIND[:PATH]] [--set section.key=value ...]",
+		summary: "score a checkpoint's frozen target encoder (linear probe, k-NN) beside a random-init encoder and raw pixels; --full: the papers' linear evaluation on the whole dataset",
+		usage:   "--run DIR | --checkpoint FILE [--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--dataset KIND[:PATH]] [--set section.key=value ...] [--full [--epochs N] [--optimizer sgd|adam] [--layers N [--concat]] [--random-init]]",
 		run:     runEval,
 	})
 }
@@ -33,6 +33,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cf := addConfigFlags(fs, "", evalOverrides...)
 	runDir := fs.String("run", "", "run directory: its config.yaml and checkpoints/latest.safetensors; the rows are appended to its eval.csv")
 	ckpt := fs.String("checkpoint", "", "checkpoint to score (default with --run: checkpoints/latest.safetensors)")
+	ff := addFullFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -70,6 +71,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if err != nil {
 		return err
+	}
+	if *ff.full {
+		return runFullEval(ctx, c, path, info.Step, *runDir, ff, stdout, stderr)
 	}
 	be, err := openBackend(ctx, c.IJEPAGo.Backend)
 	if err != nil {

@@ -2,6 +2,7 @@ package data
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"image"
 	_ "image/jpeg" // JPEG decoding for ImageFolder
@@ -19,6 +20,8 @@ import (
 	"sync/atomic"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/ijepa-go/ijepa/ijepa/data/internal/turbojpeg"
 )
 
 // ImageFolder is torchvision's ImageFolder layout: root/<class>/**/*.jpg
@@ -211,15 +214,7 @@ func checkHeader(path string) error {
 	if err != nil {
 		return err
 	}
-	return checkSize(cfg)
-}
-
-// checkSize refuses an empty image or one above maxPixels.
-func checkSize(cfg image.Config) error {
-	if cfg.Width < 1 || cfg.Height < 1 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return fmt.Errorf("image size %dx%d is empty or above %d pixels", cfg.Width, cfg.Height, maxPixels)
-	}
-	return nil
+	return checkSize(cfg.Width, cfg.Height)
 }
 
 // Name implements Dataset.
@@ -269,25 +264,57 @@ func (d *ImageFolder) Image(i int) (*image.RGBA, error) {
 }
 
 // DecodeFile decodes a JPEG or PNG file (up to 2^26 pixels) as opaque RGB.
+// JPEG files go through libjpeg-turbo when it is installed (JPEGDecoder
+// says which decoder runs), else through image/jpeg; a file libjpeg-turbo
+// refuses is tried again with image/jpeg, whose error is returned if it
+// fails too.
 func DecodeFile(path string) (*image.RGBA, error) {
-	f, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	cfg, _, err := image.DecodeConfig(f)
+	return Decode(raw)
+}
+
+// goJPEG makes Decode use image/jpeg even where libjpeg-turbo is loaded
+// (the benchmarks compare the two in one run).
+var goJPEG bool
+
+// Decode decodes a JPEG or PNG image held in memory (up to 2^26 pixels) as
+// opaque RGB, as DecodeFile does.
+func Decode(raw []byte) (*image.RGBA, error) {
+	if !goJPEG && len(raw) >= 3 && raw[0] == 0xFF && raw[1] == 0xD8 && raw[2] == 0xFF && turbojpeg.Load() == nil {
+		if img, err := turbojpeg.Decode(raw, checkSize); err == nil {
+			return img, nil
+		}
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSize(cfg); err != nil {
+	if err := checkSize(cfg.Width, cfg.Height); err != nil {
 		return nil, err
 	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return nil, err
-	}
-	img, _, err := image.Decode(f)
+	img, _, err := image.Decode(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err
 	}
 	return toRGB(img), nil
+}
+
+func checkSize(w, h int) error {
+	if w < 1 || h < 1 || w*h > maxPixels {
+		return fmt.Errorf("image size %dx%d is empty or above %d pixels", w, h, maxPixels)
+	}
+	return nil
+}
+
+// JPEGDecoder says which decoder DecodeFile uses for JPEG files:
+// libjpeg-turbo (with the library's name), or Go's image/jpeg and why
+// libjpeg-turbo is not used.
+func JPEGDecoder() string {
+	if err := turbojpeg.Load(); err != nil {
+		return fmt.Sprintf("image/jpeg (%v)", err)
+	}
+	return "libjpeg-turbo (" + turbojpeg.Library() + ")"
 }

@@ -2,6 +2,7 @@ package interop
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -149,7 +150,9 @@ func fileEntry(f *safetensors.File, name string, info safetensors.Info) (*entry,
 //   - Encoder, Target, Predictor: that network's state dict with the
 //     official names and no prefix, which PyTorch loads into the official
 //     class: model.load_state_dict(safetensors.torch.load_file(path)).
-//     The metadata holds format "pt", the part and the number of heads.
+//     The metadata holds format "pt", the part, the encoder's number of
+//     heads and the model's shape (model.Shape as JSON: input channels,
+//     sizes, the predictor's heads).
 func (c *Checkpoint) Export(path string, p Part) error {
 	type out struct {
 		name, src string
@@ -201,7 +204,11 @@ func (c *Checkpoint) Export(path string, p Part) error {
 		for _, prm := range want[p] {
 			add(prm.Name, p.prefix()+prm.Name, prm.Shape)
 		}
-		meta = map[string]string{"format": "pt", MetaPart: string(p), MetaHeads: strconv.Itoa(c.Encoder.Heads)}
+		js, err := json.Marshal(c.shape())
+		if err != nil {
+			return fmt.Errorf("interop: export %s: %w", c.Path, err)
+		}
+		meta = map[string]string{"format": "pt", MetaPart: string(p), MetaHeads: strconv.Itoa(c.Encoder.Heads), model.MetaModel: string(js)}
 	default:
 		return fmt.Errorf("interop: export %s: unknown part %q", c.Path, p)
 	}

@@ -20,7 +20,18 @@ const (
 	// LatestCheckpoint its path relative to the run directory.
 	LatestFile       = "latest.safetensors"
 	LatestCheckpoint = CheckpointDir + "/" + LatestFile
+	// FeaturesDir holds the features `ijepa eval --full` computes and
+	// reuses (FeaturesFile).
+	FeaturesDir = "features"
 )
+
+// FeaturesFile is the name in FeaturesDir of the cached features of one
+// split ("train" or "test") by one encoder (stem: "step-NNNNNNN" for a
+// checkpoint of the run, "random-init-seedN" for the baseline), with the
+// layers they come from (layers: "L1", "L4", "L4cat").
+func FeaturesFile(stem, split, layers string) string {
+	return fmt.Sprintf("%s-%s-%s.safetensors", stem, split, layers)
+}
 
 // Path returns the path of one of run directory dir's files (name as in
 // the constants above, slash-separated).

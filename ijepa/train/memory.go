@@ -227,7 +227,7 @@ func readBytes(c *config.Config, trainImages int, inFlight int64) int64 {
 // collector lets the heap grow to twice what is live (GOGC=100).
 func hostBytes(c *config.Config, trainImages int, eval bool) (host, evalBytes int64) {
 	s := int64(c.Data.CropSize)
-	image := 3 * s * s * 4
+	image := int64(c.IJEPAGo.InChans) * s * s * 4
 	workers := c.Data.NumWorkers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -297,14 +297,14 @@ func checkMemory(c *config.Config, info backend.Info, trainImages int, eval bool
 	return e, fmt.Errorf("ijepa: the run needs %v; %s: %s", e, what, way)
 }
 
-// checkMemory estimates the run's memory before its first step, logs the
-// estimate and refuses a run that cannot fit.
+// checkMemory estimates the run's memory before its first step (logged
+// with the run's start, logMemory) and refuses a run that cannot fit.
 func (t *Trainer) checkMemory() error {
 	avail := memlimit.Available(NonResidentBytes)
 	e, err := checkMemory(t.cfg, t.be.Info(), t.plan.train.Len(), t.opt.Eval, avail)
 	if err != nil {
 		return err
 	}
-	t.log.Info("memory", "estimate", e.String(), "available", avail.String())
+	t.memory = func() { t.log.Info("memory", "estimate", e.String(), "available", avail.String()) }
 	return nil
 }

@@ -116,6 +116,8 @@ type Trainer struct {
 	relaxedSaid bool
 	// good judges whether the model may be checkpointed (good.go).
 	good *goodness
+	// memory logs the run's memory estimate (memory.go).
+	memory func()
 }
 
 // Run runs (or resumes) the training Options describe until ijepago.steps
@@ -353,6 +355,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	}
 	t.log.Info("training", "steps", p.sched.Steps, "from", start, "ipe", p.sched.IPE, "batch", c.Data.BatchSize,
 		"images", p.train.Len(), "backend", t.be.Info().Backend, "dir", t.opt.Dir)
+	t.memory()
 	prog := newProgress(t.opt, t.log, start, p.sched.Steps, c.IJEPAGo.LogEvery)
 	defer prog.finish()
 

@@ -72,20 +72,25 @@ func (e *Encoder) Draw(fi *FeatureImages, opt FeatureOptions) (*FeaturePicture, 
 // FeatureImages are the evaluation images a feature picture shows, ready
 // for the encoder and for drawing.
 type FeatureImages struct {
-	X      []float32 // [n, 3, S, S], normalised
+	X      []float32 // [n, C, S, S], normalised
 	Images []*image.RGBA
 	Labels []string
 }
 
 // LoadFeatureImages returns the first n images of the held-out split of
 // cfg's dataset, resized to size x size (the encoder's input) and
-// normalised as for evaluation.
+// normalised as for evaluation (ijepago.in_chans channels).
 func LoadFeatureImages(cfg *config.Config, n, size int) (*FeatureImages, error) {
 	ds, err := data.Open(cfg.DatasetSpec(false))
 	if err != nil {
 		return nil, err
 	}
-	x, imgs, labels, err := EvalImages(ds, n, size)
+	tf, err := cfg.EvalTransform()
+	if err != nil {
+		return nil, err
+	}
+	tf.Out = size
+	x, imgs, labels, err := EvalImages(ds, n, tf)
 	if err != nil {
 		return nil, err
 	}
