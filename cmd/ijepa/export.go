@@ -47,6 +47,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer c.Close()
 	warnSkipped(stderr, c.OptimizerSkipped)
+	if err := ctx.Err(); err != nil {
+		return interrupted(ctx, err, "reading the checkpoint", "nothing written")
+	}
 	if err := c.Export(*out, p); err != nil {
 		return err
 	}
