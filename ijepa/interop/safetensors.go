@@ -8,9 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nlpodyssey/gopickle/pytorch"
-
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/half"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/nn"
 	"github.com/ijepa-go/ijepa/nn/safetensors"
@@ -103,11 +102,9 @@ func fileEntry(f *safetensors.File, name string, info safetensors.Info) (*entry,
 	switch info.DType {
 	case "F32":
 	case "F16":
-		conv = func(b []byte) float32 {
-			return math.Float32frombits(pytorch.FloatBits16to32(binary.LittleEndian.Uint16(b)))
-		}
+		conv = func(b []byte) float32 { return half.F16ToFloat32(binary.LittleEndian.Uint16(b)) }
 	case "BF16":
-		conv = func(b []byte) float32 { return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16) }
+		conv = func(b []byte) float32 { return half.BF16ToFloat32(binary.LittleEndian.Uint16(b)) }
 	case "F64":
 		conv = func(b []byte) float32 { return float32(math.Float64frombits(binary.LittleEndian.Uint64(b))) }
 	default:
