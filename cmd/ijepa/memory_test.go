@@ -14,6 +14,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/train"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 // The memory estimate a run makes before its first step is within 25% of
@@ -37,7 +38,7 @@ func TestMemoryEstimateMatchesPeakRSS(t *testing.T) {
 		if err := c.Set("ijepago.steps", tc.steps); err != nil {
 			t.Fatal(err)
 		}
-		e, err := train.EstimateMemory(c, cpu.New().Info(), "fp32", c.IJEPAGo.DatasetSize, false)
+		e, err := train.EstimateMemory(c, cpu.New().Info(), amp.FP32, c.IJEPAGo.DatasetSize, false)
 		if err != nil {
 			t.Fatal(err)
 		}

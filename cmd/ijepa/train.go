@@ -17,6 +17,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/train"
 	"github.com/ijepa-go/ijepa/internal/memlimit"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 func init() {
@@ -147,7 +148,7 @@ func printModelSummary(w io.Writer, c *config.Config) error {
 // printMemory writes the run's memory estimate (train.EstimateMemory) and
 // the memory available, without opening the backend or the data.
 func printMemory(w io.Writer, c *config.Config, eval bool) error {
-	e, err := train.EstimateMemory(c, backend.Info{Backend: c.IJEPAGo.Backend}, train.Precisions[0].Name, 0, eval)
+	e, err := train.EstimateMemory(c, backend.Info{Backend: c.IJEPAGo.Backend}, amp.FP32, 0, eval)
 	if err != nil {
 		return err
 	}

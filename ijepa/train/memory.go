@@ -11,6 +11,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/mask"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/internal/memlimit"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 // Before the first step the trainer estimates the run's peak memory and
@@ -30,16 +31,11 @@ import (
 //     with evaluations, their images and datasets;
 //   - the program itself (ProcessBytes).
 
-// Precision is how a step stores its numbers: the dtype the model computes
-// in. The tensors are counted as the model allocates them, so adding a
-// precision is one entry in Precisions (and the model computing in it).
-type Precision struct {
-	Name  string
-	DType backend.DType
-}
-
-// Precisions are the precisions a run can use.
-var Precisions = []Precision{{Name: "fp32", DType: backend.F32}}
+// CountedPrecisions are the precisions (nn/amp) whose steps the estimate
+// counts: the tensors are counted as the model allocates them, so a
+// precision is one entry here once the model computes in it (only fp32
+// does yet).
+var CountedPrecisions = map[amp.Precision]bool{amp.FP32: true}
 
 // backendMemory is how a kind of backend holds tensors.
 type backendMemory struct {
@@ -82,8 +78,9 @@ const ProcessBytes = 40 << 20
 
 // MemoryEstimate is a run's estimated peak memory, in bytes.
 type MemoryEstimate struct {
-	Precision, Backend string
-	Batch              int
+	Precision amp.Precision
+	Backend   string
+	Batch     int
 	// Shape is the step counted: the largest masks of the run's first
 	// steps (at most MaskSampleSteps).
 	Shape model.StepShape
@@ -124,18 +121,10 @@ func (e MemoryEstimate) deviceOnly() int64 {
 // EstimateMemory estimates the peak memory of a run of c on the backend
 // info describes, in precision, with trainImages images in the training
 // set (0: unknown, taken from the config), evaluating or not.
-func EstimateMemory(c *config.Config, info backend.Info, precision string, trainImages int, eval bool) (MemoryEstimate, error) {
+func EstimateMemory(c *config.Config, info backend.Info, precision amp.Precision, trainImages int, eval bool) (MemoryEstimate, error) {
 	e := MemoryEstimate{Precision: precision, Backend: info.Backend, Batch: c.Data.BatchSize, Process: ProcessBytes}
-	found := false
-	for _, p := range Precisions {
-		found = found || p.Name == precision
-	}
-	if !found {
-		names := make([]string, len(Precisions))
-		for i, p := range Precisions {
-			names[i] = p.Name
-		}
-		return e, fmt.Errorf("ijepa: memory estimate: precision %q is not one of %s", precision, strings.Join(names, ", "))
+	if !CountedPrecisions[precision] {
+		return e, fmt.Errorf("ijepa: memory estimate: training in %v is not counted yet (only fp32)", precision)
 	}
 	bm := backendMemory{inProcess: true, factor: 1.25}
 	for _, b := range backendMemories {
@@ -253,7 +242,7 @@ func hostBytes(c *config.Config, trainImages int, eval bool) (host, evalBytes in
 
 // largestBatch is the largest batch below c's whose estimate fits (0 if
 // none), by bisection: the estimate grows with the batch.
-func largestBatch(c *config.Config, info backend.Info, precision string, trainImages int, eval bool, fits func(MemoryEstimate) bool) int {
+func largestBatch(c *config.Config, info backend.Info, precision amp.Precision, trainImages int, eval bool, fits func(MemoryEstimate) bool) int {
 	lo, hi := 0, c.Data.BatchSize
 	for hi-lo > 1 {
 		mid := (lo + hi) / 2
@@ -273,7 +262,7 @@ func largestBatch(c *config.Config, info backend.Info, precision string, trainIm
 // the memory available, or the tensors above the device's memory. The
 // error names the largest batch that fits.
 func checkMemory(c *config.Config, info backend.Info, trainImages int, eval bool, avail memlimit.Limit) (MemoryEstimate, error) {
-	e, err := EstimateMemory(c, info, Precisions[0].Name, trainImages, eval)
+	e, err := EstimateMemory(c, info, amp.FP32, trainImages, eval)
 	if err != nil {
 		return e, err
 	}
