@@ -144,20 +144,11 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 	if opt.Config == nil || opt.Backend == nil || opt.Dir == "" {
 		return nil, fmt.Errorf("ijepa: train: a config, a backend and a run directory are required")
 	}
-	lock, err := lockRunDir(opt.Dir)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			lock.Unlock()
-		}
-	}()
 	if opt.Progress == nil {
 		opt.Progress = io.Discard
 	}
 	t := &Trainer{opt: opt, cfg: opt.Config, be: opt.Backend, log: opt.Log,
-		ckDir: filepath.Join(opt.Dir, runlog.CheckpointDir), lastGoodStep: -1, lock: lock}
+		ckDir: filepath.Join(opt.Dir, runlog.CheckpointDir), lastGoodStep: -1}
 	if t.log == nil {
 		t.log = slog.New(slog.NewTextHandler(opt.Progress, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 	}
@@ -170,9 +161,6 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 	if err := t.cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := t.prepareDir(); err != nil {
-		return nil, err
-	}
 	var bar io.Writer
 	if opt.Bar {
 		bar = opt.Progress
@@ -183,6 +171,19 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 	}
 	t.plan = p
 	if err := t.checkMemory(); err != nil {
+		return nil, err
+	}
+	// Nothing in the run directory is read or written before it is
+	// locked, and a run that fails to set up touches nothing there.
+	if t.lock, err = lockRunDir(opt.Dir); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			t.lock.Unlock()
+		}
+	}()
+	if err := t.prepareDir(); err != nil {
 		return nil, err
 	}
 	mc, err := t.cfg.ModelConfig()
