@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/bench"
 )
@@ -53,7 +52,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *steps < 1 || *rounds < 1 || *warmup < 0 || *opSteps < 0 {
 		return fmt.Errorf("%w: --steps and --rounds must be at least 1, --warmup and --op-steps not negative", errUsage)
 	}
-	be, err := backend.Open(*spec)
+	be, err := openBackend(ctx, *spec)
 	if err != nil {
 		return err
 	}
@@ -70,7 +69,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer sess.Close()
 	if _, err := sess.Steps(ctx, *warmup); err != nil {
-		return err
+		return interrupted(ctx, err, "warming up", "nothing measured")
 	}
 	var best bench.Result
 	var bestTorch bench.Anchor
@@ -78,7 +77,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for r := 1; r <= *rounds; r++ {
 		var res bench.Result
 		if err := res.Timed(ctx, sess, *steps); err != nil {
-			return err
+			return interrupted(ctx, err, "timing steps", "the rounds above are all that was measured")
 		}
 		if res.ImgPerS > best.ImgPerS {
 			best = res
@@ -107,7 +106,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *opSteps > 0 {
 		if err := best.PerOp(ctx, sess, *opSteps); err != nil {
-			return err
+			return interrupted(ctx, err, "timing every op", "the per-op table is not printed")
 		}
 	}
 	best.PeakRSS = bench.PeakRSS()

@@ -9,7 +9,6 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/data"
 	"github.com/ijepa-go/ijepa/ijepa/interop"
 	"github.com/ijepa-go/ijepa/ijepa/train"
@@ -56,6 +55,18 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if ext != ".npy" && ext != ".safetensors" {
 		return fmt.Errorf("%w: --out %q: the features file must end in .npy or .safetensors", errUsage, *out)
 	}
+	outs := []string{*out}
+	if *patches && ext == ".npy" {
+		outs = append(outs, interop.PatchesPath(*out))
+	}
+	if *dataset != "" && ext == ".npy" {
+		outs = append(outs, interop.LabelsPath(*out))
+	}
+	for _, o := range outs {
+		if err := checkOut(o); err != nil {
+			return err
+		}
+	}
 	p, err := interop.ParsePart(*which)
 	if err != nil || (p != interop.Target && p != interop.Encoder) {
 		return fmt.Errorf("%w: --encoder %q: want %s or %s", errUsage, *which, interop.Target, interop.Encoder)
@@ -71,7 +82,8 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer c.Close()
-	be, err := backend.Open(*spec)
+	warnSkipped(stderr, c.OptimizerSkipped)
+	be, err := openBackend(ctx, *spec)
 	if err != nil {
 		return err
 	}
@@ -94,7 +106,7 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	what := fmt.Sprintf("%d images", n)
 	if ds != nil {
 		if f, err = interop.EmbedDataset(ctx, be, enc, ds, o); err != nil {
-			return err
+			return interrupted(ctx, err, "computing the features", "nothing written")
 		}
 		f.Meta["dataset"], f.Meta["split"] = *dataset, *split
 		what = fmt.Sprintf("the %s split of %s (%d images, %d classes)", *split, *dataset, n, ds.NumClasses())
@@ -105,7 +117,7 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 		if f, err = interop.Embed(ctx, be, enc, fs.Args(), o); err != nil {
-			return err
+			return interrupted(ctx, err, "computing the features", "nothing written")
 		}
 	}
 	if err := f.Write(*out); err != nil {

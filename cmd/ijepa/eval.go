@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
-	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
@@ -76,7 +75,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *ff.full {
 		return runFullEval(ctx, c, path, info.Step, *runDir, ff, stdout, stderr)
 	}
-	be, err := backend.Open(c.IJEPAGo.Backend)
+	be, err := openBackend(ctx, c.IJEPAGo.Backend)
 	if err != nil {
 		return err
 	}
@@ -97,15 +96,18 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return interrupted(ctx, ctx.Err(), "loading the checkpoint", "nothing written")
 	}
 	ev, err := train.NewEvaluator(c, be)
-	if err != nil {
-		return err
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
 	}
-	rows, err := ev.Evaluate(m, info.Step)
 	if err != nil {
-		return err
+		return interrupted(ctx, err, "loading the evaluation images", "nothing written")
+	}
+	rows, err := ev.EvaluateContext(ctx, m, info.Step)
+	if err != nil {
+		return interrupted(ctx, err, "evaluating", "nothing written to eval.csv")
 	}
 	ntr, nte, classes := ev.Sizes()
 	printEvalTable(stdout, fmt.Sprintf("%s (step %d): %d train / %d test images of %s, %d classes",

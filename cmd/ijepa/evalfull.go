@@ -73,7 +73,8 @@ func runFullEval(ctx context.Context, c *config.Config, path string, step int64,
 		return err
 	}
 	defer ck.Close()
-	be, err := backend.Open(c.IJEPAGo.Backend)
+	warnSkipped(stderr, ck.OptimizerSkipped)
+	be, err := openBackend(ctx, c.IJEPAGo.Backend)
 	if err != nil {
 		return err
 	}

@@ -66,3 +66,32 @@ func TestExportAndEmbedCommands(t *testing.T) {
 		}
 	}
 }
+
+// A .pth.tar whose optimiser state has other parameter groups than the
+// official four (here one group) is no longer refused whole: embed and
+// export load its networks with one warning; train --checkpoint starts
+// AdamW fresh and says so, or refuses under --strict.
+func TestCheckpointWithOtherOptimizerGroups(t *testing.T) {
+	const oneGroup = "../../ijepa/interop/testdata/tiny_1group.pth.tar"
+	dir := t.TempDir()
+	img := filepath.Join("..", "..", "docs", "img", "masks.png")
+	for _, args := range [][]string{
+		{"export", "--checkpoint", oneGroup, "--heads", "2", "--part", "target_encoder", "--out", filepath.Join(dir, "t.safetensors")},
+		{"embed", "--checkpoint", oneGroup, "--heads", "2", "--out", filepath.Join(dir, "f.npy"), img},
+	} {
+		code, out, errs := run(args...)
+		if code != 0 || strings.Count(errs, "warning: ") != 1 || !strings.Contains(errs, "opt: 1 parameter groups") || !strings.Contains(errs, "optimiser state is left out") {
+			t.Errorf("%v: exit %d\n%s%s", args[0], code, out, errs)
+		}
+	}
+	cfg := filepath.Join(dir, "femto.yaml")
+	os.WriteFile(cfg, []byte(femtoConfig), 0o644)
+	code, out, errs := run("train", "--config", cfg, "--run", filepath.Join(dir, "run"), "--checkpoint", oneGroup, "--steps", "5", "--quiet", "--eval=false")
+	if code != 0 || !strings.Contains(errs, "its optimiser state is not usable here") || !strings.Contains(errs, "AdamW starts fresh") {
+		t.Errorf("train --checkpoint: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run("train", "--config", cfg, "--run", filepath.Join(dir, "strict"), "--checkpoint", oneGroup, "--strict", "--steps", "5", "--quiet", "--eval=false")
+	if code != 1 || out != "" || !strings.Contains(errs, "--strict: not starting AdamW fresh") {
+		t.Errorf("train --checkpoint --strict: exit %d\n%s%s", code, out, errs)
+	}
+}

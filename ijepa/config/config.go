@@ -13,7 +13,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"reflect"
 	"sort"
@@ -33,6 +35,9 @@ type Config struct {
 
 	source string            // file or preset name, for messages
 	origin map[string]string // key -> "line N" or "--set"
+	// defaulted: a file that names no ijepago.preset, whose other keys
+	// took DefaultPreset's values.
+	defaulted bool
 }
 
 // Data is the official data section.
@@ -179,6 +184,9 @@ type IJEPAGo struct {
 	// official in_chans): 3 (RGB) or 1 (grey: images become their
 	// luminance).
 	InChans int `yaml:"in_chans"`
+	// SkipBadImages leaves out the images of an image folder that cannot
+	// be read, each logged, instead of failing (data.FolderOptions).
+	SkipBadImages bool `yaml:"skip_bad_images"`
 }
 
 // EncoderSize is an encoder's shape in the terms of the official
@@ -226,6 +234,16 @@ const DefaultPreset = "in1k_vith14_ep300"
 // Source is the file or preset name the config came from.
 func (c *Config) Source() string { return c.source }
 
+// DefaultsNote says, for a config file that names no ijepago.preset, which
+// defaults its missing keys took (a run's first log line says it); it is
+// "" for a preset or a file that names one.
+func (c *Config) DefaultsNote() string {
+	if !c.defaulted {
+		return ""
+	}
+	return fmt.Sprintf("config %q names no ijepago.preset: every key it does not give has the value of the %s preset (the official ViT-H/14 ImageNet config); name a preset (%s) to start from another", c.source, DefaultPreset, strings.Join(Presets(), ", "))
+}
+
 // Keys lists every key as "section.key", in file order.
 func Keys() []string {
 	var keys []string
@@ -270,14 +288,7 @@ func isGroup(key string) bool {
 
 // field finds the value of key ("section.key") in c.
 func (c *Config) field(key string) (reflect.Value, bool) {
-	var out reflect.Value
-	found := false
-	walk(reflect.ValueOf(c).Elem(), func(k string, v reflect.Value) {
-		if k == key {
-			out, found = v, true
-		}
-	})
-	return out, found
+	return fieldOf(reflect.ValueOf(c).Elem(), key)
 }
 
 func sectionNames() []string {
@@ -292,11 +303,15 @@ func sectionNames() []string {
 }
 
 // Open returns the preset called nameOrPath if there is one and no such
-// file exists, and otherwise loads the file.
+// file exists, and otherwise loads the file. A name that is neither a file
+// nor a preset is an error that lists the presets.
 func Open(nameOrPath string) (*Config, error) {
 	if _, err := os.Stat(nameOrPath); err != nil {
 		if _, ok := presets[nameOrPath]; ok {
 			return Preset(nameOrPath)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &Error{Source: nameOrPath, Msg: fmt.Sprintf("no such file, and no preset of that name (presets: %s)", strings.Join(Presets(), ", "))}
 		}
 	}
 	return Load(nameOrPath)
@@ -312,7 +327,8 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse reads a YAML config from raw (source names it in messages) and
-// validates it.
+// validates it. A file with no keys (empty, or only comments) is an error:
+// it would silently be the default preset, the official ViT-H/14.
 func Parse(source string, raw []byte) (*Config, error) {
 	fail := func(key string, n *yaml.Node, format string, args ...any) error {
 		e := &Error{Source: source, Key: key, Msg: fmt.Sprintf(format, args...)}
@@ -334,17 +350,18 @@ func Parse(source string, raw []byte) (*Config, error) {
 			return nil, fail("", root, "want a mapping of sections (%s)", strings.Join(sectionNames(), ", "))
 		}
 	}
+	if root == nil || len(root.Content) == 0 {
+		return nil, &Error{Source: source, Msg: fmt.Sprintf("the file gives no keys: name a preset (ijepago: {preset: quick}; presets: %s) and the keys that differ from it, or pass a preset's name to --config", strings.Join(Presets(), ", "))}
+	}
 	// The base preset first.
 	base := DefaultPreset
 	var baseNode *yaml.Node
-	if root != nil {
-		for i := 0; i < len(root.Content); i += 2 {
-			if sec := root.Content[i+1]; root.Content[i].Value == "ijepago" && sec.Kind == yaml.MappingNode {
-				for j := 0; j < len(sec.Content); j += 2 {
-					if sec.Content[j].Value == "preset" {
-						baseNode = sec.Content[j+1]
-						base = baseNode.Value
-					}
+	for i := 0; i < len(root.Content); i += 2 {
+		if sec := root.Content[i+1]; root.Content[i].Value == "ijepago" && sec.Kind == yaml.MappingNode {
+			for j := 0; j < len(sec.Content); j += 2 {
+				if sec.Content[j].Value == "preset" {
+					baseNode = sec.Content[j+1]
+					base = baseNode.Value
 				}
 			}
 		}
@@ -354,9 +371,7 @@ func Parse(source string, raw []byte) (*Config, error) {
 		return nil, fail("ijepago.preset", baseNode, "unknown preset %q (want one of %s)", base, strings.Join(Presets(), ", "))
 	}
 	c.source = source
-	if root == nil {
-		return c, c.Validate()
-	}
+	c.defaulted = baseNode == nil
 	seen := map[string]int{}
 	for i := 0; i < len(root.Content); i += 2 {
 		kn, sec := root.Content[i], root.Content[i+1]

@@ -286,6 +286,7 @@ func TestParseErrors(t *testing.T) {
 		{"not a bool", "mask:\n  allow_overlap: maybe\n", "mask.allow_overlap", `must be true or false, got "maybe"`},
 		{"infinite", "optimization:\n  lr: .inf\n", "optimization.lr", "must be a finite number"},
 		{"impossible masks", "ijepago:\n  preset: tiny32\nmask:\n  min_keep: 10\n", "mask.min_keep", "3x3 = 9 patches"},
+		{"targets cover the context", "ijepago:\n  preset: quick\nmask:\n  pred_mask_scale: [0.9, 1.0]\n  num_pred_masks: 4\n", "mask.pred_mask_scale", "could only go on by dropping the targets' exclusion"},
 		{"patch does not divide", "mask:\n  patch_size: 15\n", "mask.patch_size", "must divide data.crop_size 224, got 15"},
 		{"unknown model", "meta:\n  model_name: vit_enormous\n", "meta.model_name", `unknown model "vit_enormous"`},
 		{"pred width vs heads", "meta:\n  pred_emb_dim: 392\n", "meta.pred_emb_dim", "multiple of the predictor's 16 heads"},
@@ -398,14 +399,23 @@ func TestParsePartialAndEmpty(t *testing.T) {
 	if c.MaskConfig().Seed != 7 || c.MaskConfig().Height != 8 {
 		t.Errorf("mask config %+v", c.MaskConfig())
 	}
-	for _, empty := range []string{"", "# nothing\n", "~\n"} {
-		c, err := Parse("empty.yaml", []byte(empty))
-		if err != nil {
-			t.Fatalf("%q: %v", empty, err)
+	if c.DefaultsNote() != "" {
+		t.Errorf("a file naming its preset: defaults note %q", c.DefaultsNote())
+	}
+	// An empty file is an error (it used to be the official ViT-H/14
+	// silently); a file that names no preset says which defaults it took.
+	for _, empty := range []string{"", "# nothing\n", "~\n", "{}\n"} {
+		_, err := Parse("empty.yaml", []byte(empty))
+		if err == nil || !strings.Contains(err.Error(), `config "empty.yaml": the file gives no keys`) || !strings.Contains(err.Error(), "quick") {
+			t.Errorf("%q: %v; want an error listing the presets", empty, err)
 		}
-		if c.IJEPAGo.Preset != DefaultPreset {
-			t.Errorf("%q: preset %q", empty, c.IJEPAGo.Preset)
-		}
+	}
+	c, err = Parse("nopreset.yaml", []byte("optimization:\n  lr: 5.0e-4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if note := c.DefaultsNote(); c.IJEPAGo.Preset != DefaultPreset || !strings.Contains(note, `config "nopreset.yaml" names no ijepago.preset`) || !strings.Contains(note, DefaultPreset) {
+		t.Errorf("preset %q, note %q", c.IJEPAGo.Preset, note)
 	}
 }
 
@@ -494,6 +504,10 @@ func TestOpenAndSchedule(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
 	}
+	// A misspelt preset lists the presets.
+	if _, err := Open("quik"); err == nil || !strings.Contains(err.Error(), `config "quik": no such file, and no preset of that name (presets: `) || !strings.Contains(err.Error(), "quick") {
+		t.Errorf("--config quik: %v", err)
+	}
 
 	// The schedule arithmetic on the quick preset with fixed values (the
 	// preset itself is tuned by the trainer's authors).
@@ -538,5 +552,19 @@ func TestOpenAndSchedule(t *testing.T) {
 	}
 	if ev, err := c.EvalTransform(); err != nil || ev.Size() != 32 {
 		t.Errorf("eval transform %+v %v", ev, err)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	a, _ := Preset("quick")
+	b, _ := Preset("quick")
+	if d := Diff(a, b); len(d) != 0 {
+		t.Errorf("the same config: %q", d)
+	}
+	b.Set("optimization.lr", "0.002")
+	b.Set("data.crop_scale", "[0.5, 1.0]")
+	d := Diff(a, b)
+	if len(d) != 2 || d[0] != "data.crop_scale: [0.3, 1] -> [0.5, 1]" || d[1] != "optimization.lr: 0.001 -> 0.002" {
+		t.Errorf("diff %q", d)
 	}
 }

@@ -106,12 +106,13 @@ func (c *Config) DatasetSpec(train bool) data.Spec {
 		n = c.IJEPAGo.DatasetSize
 	}
 	return data.Spec{
-		Kind:  c.IJEPAGo.Dataset,
-		Path:  filepath.Join(c.Data.RootPath, c.Data.ImageFolder),
-		Train: train,
-		Seed:  c.IJEPAGo.Seed,
-		N:     n,
-		Size:  c.Data.CropSize,
+		Kind:   c.IJEPAGo.Dataset,
+		Path:   filepath.Join(c.Data.RootPath, c.Data.ImageFolder),
+		Train:  train,
+		Seed:   c.IJEPAGo.Seed,
+		N:      n,
+		Size:   c.Data.CropSize,
+		Folder: data.FolderOptions{SkipBad: c.IJEPAGo.SkipBadImages},
 	}
 }
 

@@ -109,6 +109,11 @@ type Checkpoint struct {
 	Steps int
 	// HasOptimizer reports whether the file holds AdamW's moments.
 	HasOptimizer bool
+	// OptimizerSkipped, when not empty, says why the file's optimiser
+	// state was left out: it could not be mapped to this model's AdamW
+	// (HasOptimizer is then false, and a model loaded from the file starts
+	// AdamW fresh). Commands print it as one warning.
+	OptimizerSkipped string
 	// Meta is the file's metadata: the project's keys, or for an official
 	// checkpoint its epoch, loss, batch_size, world_size and lr.
 	Meta map[string]string
@@ -306,14 +311,32 @@ func (c *Checkpoint) resolve(opts Options) error {
 		}
 	}
 	if c.mapOpt != nil {
-		if !c.parts[Encoder] || !c.parts[Predictor] {
-			return fmt.Errorf("interop: %s: optimiser state without both the encoder and the predictor", c.Path)
+		err := fmt.Errorf("interop: %s: optimiser state without both the encoder and the predictor", c.Path)
+		if c.parts[Encoder] && c.parts[Predictor] {
+			err = c.mapOpt(want[Encoder], want[Predictor])
 		}
-		if err := c.mapOpt(want[Encoder], want[Predictor]); err != nil {
-			return err
+		if err != nil {
+			c.skipOptimizer(err)
 		}
 	}
 	return c.checkRest()
+}
+
+// skipOptimizer drops an optimiser state the model cannot use (other
+// parameter groups than the official four, say: a fork's, a fine-tune's,
+// a one-group AdamW's) and records why: the networks load, and AdamW
+// starts fresh.
+func (c *Checkpoint) skipOptimizer(why error) {
+	for n, e := range c.tensors {
+		if strings.HasPrefix(n, "opt.") {
+			if e.release != nil {
+				e.release()
+			}
+			delete(c.tensors, n)
+		}
+	}
+	c.Steps = 0
+	c.OptimizerSkipped = why.Error()
 }
 
 // fits checks the networks the file holds against the model cfg

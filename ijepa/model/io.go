@@ -82,10 +82,17 @@ func (m *Model) Metadata(steps int, meta map[string]string) map[string]string {
 // optimiser's moments and step count — and meta to path (safetensors,
 // written atomically).
 func (m *Model) Save(path string, meta map[string]string) error {
+	return m.SaveChecked(path, meta, nil)
+}
+
+// SaveChecked is Save that passes each tensor's name and bytes to check
+// before writing them (nn.SaveFileChecked): an error from check stops the
+// write and leaves the file at path as it was.
+func (m *Model) SaveChecked(path string, meta map[string]string, check func(name string, data []byte) error) error {
 	if m.be == nil {
 		return fmt.Errorf("model: save: the model is not allocated")
 	}
-	return nn.SaveFile(path, m.be, m.Tensors(), m.Metadata(m.Opt.Steps, meta))
+	return nn.SaveFileChecked(path, m.be, m.Tensors(), m.Metadata(m.Opt.Steps, meta), check)
 }
 
 // Load reads a checkpoint written by Save into the model and returns its

@@ -188,12 +188,19 @@ func (m *Model) Alloc(be backend.Backend, seed uint64) error {
 	if m.be != nil {
 		return fmt.Errorf("model: already allocated")
 	}
+	return m.alloc(be, func(ps []*nn.Param) error { return nn.Alloc(be, ps, seed) })
+}
+
+// alloc allocates the model on be, the encoder's and the predictor's
+// parameters with params (nn.Alloc, or CountStep's allocation without
+// values), the rest as Alloc says.
+func (m *Model) alloc(be backend.Backend, params func([]*nn.Param) error) error {
 	m.be = be
 	fail := func(err error) error { m.Free(); return err }
-	if err := nn.Alloc(be, m.Encoder.Params(), seed); err != nil {
+	if err := params(m.Encoder.Params()); err != nil {
 		return fail(err)
 	}
-	if err := nn.Alloc(be, m.Predictor.Params(), seed); err != nil {
+	if err := params(m.Predictor.Params()); err != nil {
 		return fail(err)
 	}
 	if err := nn.AllocCopy(be, m.Target.Params(), m.Encoder.Params()); err != nil {

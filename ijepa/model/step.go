@@ -36,7 +36,9 @@ func (m *Model) check(b Batch) (dims, error) {
 		return d, fmt.Errorf("model: batch: %d images and %d target blocks; both must be at least 1", d.B, d.M)
 	}
 	s, ch := m.EncCfg.ImgSize, m.EncCfg.Channels
-	if want := d.B * ch * s * s; len(b.Images) != want {
+	if _, counting := m.be.(*counter); counting && b.Images == nil {
+		// CountStep: the images' tensor is counted, not filled.
+	} else if want := d.B * ch * s * s; len(b.Images) != want {
 		return d, fmt.Errorf("model: batch: %d pixel values for %d images of %dx%dx%d (want %d)", len(b.Images), d.B, ch, s, s, want)
 	}
 	d.Kc = len(b.Context[0])
@@ -137,7 +139,12 @@ func (m *Model) upload(be backend.Backend, b Batch) (*deviceBatch, error) {
 		srcMask[i] = int32(B*Kc + i)
 	}
 	s := m.EncCfg.ImgSize
-	if db.img, err = backend.FromF32(be, b.Images, B, m.EncCfg.Channels, s, s); err != nil {
+	if b.Images == nil {
+		db.img, err = be.New(backend.F32, B, m.EncCfg.Channels, s, s) // CountStep: counted, not filled
+	} else {
+		db.img, err = backend.FromF32(be, b.Images, B, m.EncCfg.Channels, s, s)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("model: upload: %w", err)
 	}
 	for _, u := range []struct {

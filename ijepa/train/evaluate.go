@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -149,12 +150,18 @@ func loadImages(ds data.Dataset, idx []int, tf data.Transform) ([]float32, []int
 // Evaluate scores the target encoder of m (and, the first time, the
 // baselines) and returns one row per kind of features, all at step.
 func (e *Evaluator) Evaluate(m *model.Model, step int64) ([]runlog.EvalRow, error) {
-	row, err := e.score(runlog.FeaturesTarget, step, func(x []float32) ([]float32, int, error) { return encode(m, x) })
+	return e.EvaluateContext(context.Background(), m, step)
+}
+
+// EvaluateContext is Evaluate that stops, returning ctx's error, at the
+// next chunk of images or the next classifier once ctx is done (Ctrl-C).
+func (e *Evaluator) EvaluateContext(ctx context.Context, m *model.Model, step int64) ([]runlog.EvalRow, error) {
+	row, err := e.score(ctx, runlog.FeaturesTarget, step, func(x []float32) ([]float32, int, error) { return encode(ctx, m, x) })
 	if err != nil {
 		return nil, err
 	}
 	if e.baselines == nil {
-		if err := e.scoreBaselines(m.Cfg); err != nil {
+		if err := e.scoreBaselines(ctx, m.Cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -166,7 +173,7 @@ func (e *Evaluator) Evaluate(m *model.Model, step int64) ([]runlog.EvalRow, erro
 	return rows, nil
 }
 
-func (e *Evaluator) scoreBaselines(mc model.Config) error {
+func (e *Evaluator) scoreBaselines(ctx context.Context, mc model.Config) error {
 	rnd, err := model.New(mc)
 	if err != nil {
 		return err
@@ -175,11 +182,11 @@ func (e *Evaluator) scoreBaselines(mc model.Config) error {
 		return err
 	}
 	defer rnd.Free()
-	r, err := e.score(runlog.FeaturesRandom, 0, func(x []float32) ([]float32, int, error) { return encode(rnd, x) })
+	r, err := e.score(ctx, runlog.FeaturesRandom, 0, func(x []float32) ([]float32, int, error) { return encode(ctx, rnd, x) })
 	if err != nil {
 		return err
 	}
-	p, err := e.score(runlog.FeaturesPixels, 0, func(x []float32) ([]float32, int, error) {
+	p, err := e.score(ctx, runlog.FeaturesPixels, 0, func(x []float32) ([]float32, int, error) {
 		return poolPixels(x, e.channels, e.cfg.Data.CropSize, PixelSide)
 	})
 	if err != nil {
@@ -189,14 +196,18 @@ func (e *Evaluator) scoreBaselines(mc model.Config) error {
 	return nil
 }
 
-// score maps both splits through f and runs the probe and the k-NN.
-func (e *Evaluator) score(kind string, step int64, f func(x []float32) ([]float32, int, error)) (runlog.EvalRow, error) {
+// score maps both splits through f and runs the probe and the k-NN,
+// stopping between them once ctx is done.
+func (e *Evaluator) score(ctx context.Context, kind string, step int64, f func(x []float32) ([]float32, int, error)) (runlog.EvalRow, error) {
 	tr, d, err := f(e.trainX)
 	if err != nil {
 		return runlog.EvalRow{}, err
 	}
 	te, _, err := f(e.testX)
 	if err != nil {
+		return runlog.EvalRow{}, err
+	}
+	if err := ctx.Err(); err != nil {
 		return runlog.EvalRow{}, err
 	}
 	train := eval.Features{X: tr, N: len(e.trainLabels), D: d, Labels: e.trainLabels}
@@ -206,6 +217,9 @@ func (e *Evaluator) score(kind string, step int64, f func(x []float32) ([]float3
 	if err != nil {
 		return runlog.EvalRow{}, fmt.Errorf("ijepa: %s features: %w", kind, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return runlog.EvalRow{}, err
+	}
 	knn, err := eval.KNN(train, test, e.classes, eval.KNNOptions{K: ij.KNNK, Temperature: ij.KNNTemperature})
 	if err != nil {
 		return runlog.EvalRow{}, fmt.Errorf("ijepa: %s features: %w", kind, err)
@@ -214,13 +228,16 @@ func (e *Evaluator) score(kind string, step int64, f func(x []float32) ([]float3
 }
 
 // encode returns the mean-pooled target-encoder features of images, in
-// chunks of featureChunk images.
-func encode(m *model.Model, images []float32) ([]float32, int, error) {
+// chunks of featureChunk images, stopping between chunks once ctx is done.
+func encode(ctx context.Context, m *model.Model, images []float32) ([]float32, int, error) {
 	s := m.EncCfg.ImgSize
 	per := m.EncCfg.Channels * s * s
 	n := len(images) / per
 	out := make([]float32, 0, n*m.EncCfg.Dim)
 	for i := 0; i < n; i += featureChunk {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
 		f, err := m.Features(images[i*per:min(i+featureChunk, n)*per], false)
 		if err != nil {
 			return nil, 0, err

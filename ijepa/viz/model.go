@@ -18,7 +18,10 @@ type Encoder struct {
 	ViT *nn.ViT
 	// About describes the checkpoint for captions.
 	About string
-	be    backend.Backend
+	// OptimizerSkipped says why the file's optimiser state was left out
+	// (interop.Checkpoint.OptimizerSkipped), or is "".
+	OptimizerSkipped string
+	be               backend.Backend
 }
 
 // LoadTarget opens the checkpoint at path (the project's safetensors, or
@@ -35,7 +38,7 @@ func LoadTarget(be backend.Backend, path string) (*Encoder, error) {
 		return nil, err
 	}
 	about := fmt.Sprintf("checkpoint %s (%s, %d AdamW steps)", filepath.Base(path), ck.Format, ck.Steps)
-	return &Encoder{ViT: v, About: about, be: be}, nil
+	return &Encoder{ViT: v, About: about, OptimizerSkipped: ck.OptimizerSkipped, be: be}, nil
 }
 
 // Free releases the encoder's parameters.
