@@ -167,6 +167,18 @@ func FormatAttrs(op Op, a Attrs) string {
 	return strings.Join(parts, " ")
 }
 
+// AttrType returns the type of the attribute called name, as the wire's
+// float64 value is read: "bool" (0 or 1), "int" (an exact integer within
+// int32) or "float"; "" for a name that is no field of Attrs.
+func AttrType(name string) string {
+	for _, f := range attrFields {
+		if f.name == name {
+			return f.kind.String()
+		}
+	}
+	return ""
+}
+
 // attrKindName names an attribute type in the catalogue's fingerprint.
 func (k attrKind) String() string {
 	return [...]string{attrBool: "bool", attrInt: "int", attrFloat: "float"}[k]

@@ -37,6 +37,9 @@ type Options struct {
 	Reopen func() (backend.Backend, error)
 	// NoGradients skips the finite-difference checks of backward ops.
 	NoGradients bool
+	// Stop, if set, is asked before each case: true ends the run there
+	// (Ctrl-C), with Report.Stopped set.
+	Stop func() bool
 }
 
 // Result is the outcome of one case.
@@ -76,6 +79,8 @@ type Report struct {
 	Backend string
 	Ref     string
 	Ops     []OpReport
+	// Stopped says that Options.Stop ended the run before every case ran.
+	Stopped bool
 }
 
 // Failed reports whether any case failed or any required op is missing.
@@ -134,9 +139,16 @@ func Run(b backend.Backend, opts Options) Report {
 		}
 	}
 	cur := b
+	stop := func() bool {
+		rep.Stopped = rep.Stopped || opts.Stop != nil && opts.Stop()
+		return rep.Stopped
+	}
 	for _, c := range Cases() {
 		if byOp[c.Op] == nil {
 			continue
+		}
+		if stop() {
+			return rep
 		}
 		res := RunCase(cur, opts.Reference, c, opts.Seed)
 		record(res)
@@ -150,6 +162,9 @@ func Run(b backend.Backend, opts Options) Report {
 		for _, g := range GradCases() {
 			if byOp[g.Case.Op] == nil {
 				continue
+			}
+			if stop() {
+				return rep
 			}
 			res := g.Run(cur, opts.Seed)
 			record(res)

@@ -37,6 +37,12 @@ go run ./cmd/ijepa conformance --backend vulkan --seed 20261128
 echo "== go test" >&2
 go test -timeout 20m ./...
 
+# Every reader of untrusted input for 3 s each (the seed corpora already ran
+# with go test): about 30 s with the build cache warm, 3 min cold on 2
+# cores. scripts/fuzz.sh 5m runs them for long.
+echo "== fuzz, 3 s per target" >&2
+bash scripts/fuzz.sh 3s
+
 echo "== viewer under Xvfb" >&2
 bash scripts/test-viewer.sh
 echo "== all checks passed" >&2

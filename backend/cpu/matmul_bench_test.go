@@ -112,13 +112,7 @@ func benchMatMul(b *testing.B, s mmShape) {
 		tb.Storage().Impl.(*buffer).f[i] = float32(i%13)*0.01 - 0.06
 	}
 	ad, bd, cd := f(backend.Call{Args: []*backend.Tensor{ta}}, 0), f(backend.Call{Args: []*backend.Tensor{tb}}, 0), f(backend.Call{Args: []*backend.Tensor{tc}}, 0)
-	lda, ldb := s.k, s.n
-	if s.ta {
-		lda = s.m
-	}
-	if s.tb {
-		ldb = s.k
-	}
+	lda, ldb := s.strides()
 	raw := func() {
 		for z := 0; z < s.z; z++ {
 			openblas.Sgemm(s.ta, s.tb, s.m, s.n, s.k, 1, ad[z*s.m*s.k:], lda, bd[z*s.k*s.n:], ldb, 0, cd[z*s.m*s.n:], s.n)

@@ -27,7 +27,7 @@ type csr struct {
 
 // plan returns the scatter plan of the index tensor m for S destination
 // rows, building and uploading it when the indices or S changed. Indices
-// were range-checked on the host by backend.Check.
+// were range-checked on the host by the Front.
 func (b *device) plan(m *mem, S int) (*csr, error) {
 	if m.csr != nil && m.csr.S == S {
 		return m.csr, nil

@@ -152,7 +152,7 @@ func TestTrainAndEvalErrors(t *testing.T) {
 		{[]string{"train", "--config", cfg, "--dataset", empty}, "cannot tell its kind"},
 		{[]string{"train", "--config", cfg, "--dataset", "imagefolder:" + empty, "--run", t.TempDir()}, "no [train] sub-folder"},
 		{[]string{"train", "--config", cfg, "--backend", "nosuch"}, `unknown backend "nosuch"`},
-		{[]string{"train", "--run", empty, "--resume"}, filepath.Join(empty, "config.yaml")},
+		{[]string{"train", "--run", empty, "--resume"}, empty + " holds no run to resume (no config.yaml"},
 		{[]string{"train", "--run", dir, "--resume", "--config", cfg}, "not --config"},
 		{[]string{"train", "--config", cfg, "--run", dir}, "already holds a run"},
 		{[]string{"train", "--run", dir, "--resume", "--set", "meta.pred_depth=2"}, ckpt + ": the checkpoint has no tensor predictor.predictor_blocks.1"},
@@ -289,4 +289,48 @@ func TestTrainVulkan(t *testing.T) {
 	}
 	t.Logf("worst relative loss difference over %d steps %.2e; step %d: loss %.7g on the CPU, %.7g on Vulkan",
 		steps, worst, steps, logs["cpu"][steps-1].Loss, logs["vulkan"][steps-1].Loss)
+}
+
+// An empty config file is refused, and the first log line of a run whose
+// file names no preset says which defaults it took (before, an empty file
+// silently became the official ViT-H/14 and failed on an ImageNet path).
+func TestConfigWithoutPreset(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.yaml")
+	os.WriteFile(empty, []byte("# to fill in\n"), 0o644)
+	code, out, errs := run("train", "--config", empty, "--run", filepath.Join(dir, "run"))
+	if code == 0 || out != "" || !strings.Contains(errs, "the file gives no keys") || strings.Count(strings.TrimSpace(errs), "\n") > 0 {
+		t.Errorf("empty config: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	bare := filepath.Join(dir, "bare.yaml")
+	os.WriteFile(bare, []byte("optimization:\n  lr: 0.002\n"), 0o644)
+	code, _, errs = run("train", "--config", bare, "--run", filepath.Join(dir, "run2"), "--quiet")
+	first, _, _ := strings.Cut(errs, "\n")
+	if code == 0 || !strings.Contains(first, "names no ijepago.preset") || !strings.Contains(first, "in1k_vith14_ep300") {
+		t.Errorf("config without a preset: exit %d, first line %q\n%s", code, first, errs)
+	}
+	code, _, errs = run("train", "--config", "quik", "--run", filepath.Join(dir, "run3"))
+	if code == 0 || !strings.Contains(errs, "no preset of that name (presets: ") {
+		t.Errorf("--config quik: exit %d, %s", code, errs)
+	}
+}
+
+// A run that ends in an error prints no success summary (it printed
+// "trained steps 1 to 3 ..." just above the fatal error).
+func TestNoSummaryBeforeError(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, errs := run("train", "--config", writeTiny(t, ""), "--run", dir, "--steps", "4", "--checkpoint-every", "3",
+		"--set", "optimization.lr=1e30", "--set", "optimization.start_lr=1e30", "--quiet", "--eval=false")
+	if code != 1 || out != "" || !strings.Contains(errs, "training stopped") {
+		t.Errorf("a diverging run: exit %d, stdout %q\n%s", code, out, errs)
+	}
+}
+
+// --resume on a directory that holds no run says to start it afresh.
+func TestResumeWithoutRun(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := run("train", "--run", dir, "--resume")
+	if code != 1 || out != "" || !strings.Contains(errs, dir+" holds no run to resume (no config.yaml") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
 }

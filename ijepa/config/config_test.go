@@ -168,11 +168,12 @@ func TestModelConfig(t *testing.T) {
 		c    *Config
 		want model.Config
 	}{
-		{official, model.Config{Model: "vit_huge", Dim: 1280, Depth: 32, Heads: 16, MLPHidden: 5120, ImgSize: 224, Patch: 14,
-			PredDim: 384, PredDepth: 12, Loss: model.SmoothL1}},
+		{official, model.Config{Model: "vit_huge", Dim: 1280, Depth: 32, Heads: 16, MLPHidden: 5120, ImgSize: 224, Patch: 14, InChans: 3,
+			PredDim: 384, PredDepth: 12, PredHeads: 16, Loss: model.SmoothL1}},
 		{quick, model.Config{Model: quick.Meta.ModelName, Dim: models[quick.Meta.ModelName].Dim, Depth: models[quick.Meta.ModelName].Depth,
 			Heads: models[quick.Meta.ModelName].Heads, MLPHidden: models[quick.Meta.ModelName].MLPHidden,
-			ImgSize: quick.Data.CropSize, Patch: quick.Mask.PatchSize, PredDim: quick.Meta.PredEmbDim, PredDepth: quick.Meta.PredDepth, Loss: model.L2}},
+			ImgSize: quick.Data.CropSize, Patch: quick.Mask.PatchSize, InChans: 3, PredDim: quick.Meta.PredEmbDim, PredDepth: quick.Meta.PredDepth,
+			PredHeads: models[quick.Meta.ModelName].Heads, Loss: model.L2}},
 	} {
 		got, err := tc.c.ModelConfig()
 		if err != nil || got != tc.want {
@@ -285,6 +286,7 @@ func TestParseErrors(t *testing.T) {
 		{"not a bool", "mask:\n  allow_overlap: maybe\n", "mask.allow_overlap", `must be true or false, got "maybe"`},
 		{"infinite", "optimization:\n  lr: .inf\n", "optimization.lr", "must be a finite number"},
 		{"impossible masks", "ijepago:\n  preset: tiny32\nmask:\n  min_keep: 10\n", "mask.min_keep", "3x3 = 9 patches"},
+		{"targets cover the context", "ijepago:\n  preset: quick\nmask:\n  pred_mask_scale: [0.9, 1.0]\n  num_pred_masks: 4\n", "mask.pred_mask_scale", "could only go on by dropping the targets' exclusion"},
 		{"patch does not divide", "mask:\n  patch_size: 15\n", "mask.patch_size", "must divide data.crop_size 224, got 15"},
 		{"unknown model", "meta:\n  model_name: vit_enormous\n", "meta.model_name", `unknown model "vit_enormous"`},
 		{"pred width vs heads", "meta:\n  pred_emb_dim: 392\n", "meta.pred_emb_dim", "multiple of the predictor's 16 heads"},
@@ -303,6 +305,18 @@ func TestParseErrors(t *testing.T) {
 		{"ipe scale", "optimization:\n  ipe_scale: 0.5\n", "optimization.ipe_scale", "at least 1"},
 		{"dataset", "ijepago:\n  dataset: imagenet\n", "ijepago.dataset", "procedural"},
 		{"procedural size", "ijepago:\n  preset: quick\n  dataset_size: 8\n", "ijepago.dataset_size", "at least one batch (data.batch_size 32), got 8"},
+		{"encoder and model name", "meta:\n  model_name: vit_small\nijepago:\n  encoder: {embed_dim: 128, depth: 4, num_heads: 4}\n", "meta.model_name", "give one of them"},
+		{"encoder heads", "ijepago:\n  preset: quick\n  encoder: {embed_dim: 128, depth: 4, num_heads: 3}\n", "ijepago.encoder.num_heads", "not a multiple of num_heads 3"},
+		{"encoder depth", "ijepago:\n  preset: quick\n  encoder:\n    embed_dim: 128\n    num_heads: 4\n", "ijepago.encoder.depth", "must be positive"},
+		{"encoder width", "ijepago:\n  preset: quick\n  encoder: {embed_dim: 126, depth: 4, num_heads: 2}\n", "ijepago.encoder.embed_dim", "multiple of 4"},
+		{"encoder mlp", "ijepago:\n  preset: quick\n  encoder: {embed_dim: 128, depth: 4, num_heads: 4, mlp_ratio: 0}\n", "ijepago.encoder.mlp_ratio", "positive MLP width"},
+		{"encoder without width", "ijepago:\n  preset: quick\n  encoder: {depth: 4}\n", "ijepago.encoder.embed_dim", "must be given with"},
+		{"encoder unknown key", "ijepago:\n  encoder: {width: 4}\n", "", `unknown key "ijepago.encoder.width" (line 2)`},
+		{"encoder scalar", "ijepago:\n  encoder: 128\n", "ijepago.encoder", "want a mapping of keys"},
+		{"encoder twice", "ijepago:\n  encoder: {depth: 4}\n  encoder: {depth: 4}\n", "ijepago.encoder", "given twice"},
+		{"in_chans", "ijepago:\n  in_chans: 2\n", "ijepago.in_chans", "must be 3 (RGB) or 1 (grey), got 2"},
+		{"predictor heads", "ijepago:\n  predictor_heads: 5\n", "meta.pred_emb_dim", "multiple of the predictor's 5 heads (ijepago.predictor_heads)"},
+		{"predictor heads negative", "ijepago:\n  predictor_heads: -1\n", "ijepago.predictor_heads", "non-negative"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("x.yaml", []byte(tt.yaml))
@@ -315,6 +329,60 @@ func TestParseErrors(t *testing.T) {
 		if ce.Key != tt.key || !strings.HasPrefix(msg, `config "x.yaml": `) || !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
 			t.Errorf("%s: key %q, error %q; want key %q and one line with %q", tt.name, ce.Key, msg, tt.key, tt.want)
 		}
+	}
+}
+
+// An encoder of no named size: ijepago.encoder gives its sizes (the
+// preset's meta.model_name is then not used and written empty),
+// predictor_heads the predictor's heads and in_chans its input channels;
+// the model, the transforms and --set of a key inside the group follow.
+func TestExplicitEncoder(t *testing.T) {
+	c, err := Parse("grey.yaml", []byte("ijepago:\n  preset: quick\n  encoder:\n    embed_dim: 128\n    depth: 4\n    num_heads: 4\n    mlp_ratio: 2.5\n  predictor_heads: 2\n  in_chans: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := c.Encoder()
+	if err != nil || enc != (Model{Dim: 128, Depth: 4, Heads: 4, MLPHidden: 320}) {
+		t.Errorf("encoder %+v %v, want 128/4/4 with MLP 320", enc, err)
+	}
+	mc, err := c.ModelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.Config{Dim: 128, Depth: 4, Heads: 4, MLPHidden: 320, ImgSize: 64, Patch: 8, InChans: 1, PredDim: 48, PredDepth: 2, PredHeads: 2, Loss: model.SmoothL1}
+	if mc != want {
+		t.Errorf("model config %+v, want %+v", mc, want)
+	}
+	m, err := model.New(mc)
+	if err != nil || m.EncCfg.Channels != 1 || m.Predictor.Heads != 2 || m.Encoder.PatchEmbed.Weight.Shape[1] != 1 {
+		t.Fatalf("model.New: %v", err)
+	}
+	tr, err := c.TrainTransform()
+	if err != nil || tr.Channels() != 1 {
+		t.Errorf("train transform: %d channels, %v", tr.Channels(), err)
+	}
+	if ev, err := c.EvalTransform(); err != nil || ev.Channels() != 1 {
+		t.Errorf("eval transform: %d channels, %v", ev.Channels(), err)
+	}
+	raw, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("back.yaml", raw)
+	if err != nil {
+		t.Fatalf("round trip: %v\n%s", err, raw)
+	}
+	if back.Meta.ModelName != "" || back.IJEPAGo.Encoder != c.IJEPAGo.Encoder || back.IJEPAGo.InChans != 1 || back.IJEPAGo.PredictorHeads != 2 {
+		t.Errorf("round trip: %+v", exported(back))
+	}
+	if err := c.Set("ijepago.encoder.depth", "6"); err != nil || c.IJEPAGo.Encoder.Depth != 6 {
+		t.Errorf("Set(ijepago.encoder.depth): %v", err)
+	}
+	if err := c.SetFlag("--model", "meta.model_name", "vit_small"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "meta.model_name") || !strings.HasSuffix(err.Error(), "(--model)") {
+		t.Errorf("both a model name and sizes: %v", err)
 	}
 }
 
@@ -331,14 +399,23 @@ func TestParsePartialAndEmpty(t *testing.T) {
 	if c.MaskConfig().Seed != 7 || c.MaskConfig().Height != 8 {
 		t.Errorf("mask config %+v", c.MaskConfig())
 	}
-	for _, empty := range []string{"", "# nothing\n", "~\n"} {
-		c, err := Parse("empty.yaml", []byte(empty))
-		if err != nil {
-			t.Fatalf("%q: %v", empty, err)
+	if c.DefaultsNote() != "" {
+		t.Errorf("a file naming its preset: defaults note %q", c.DefaultsNote())
+	}
+	// An empty file is an error (it used to be the official ViT-H/14
+	// silently); a file that names no preset says which defaults it took.
+	for _, empty := range []string{"", "# nothing\n", "~\n", "{}\n"} {
+		_, err := Parse("empty.yaml", []byte(empty))
+		if err == nil || !strings.Contains(err.Error(), `config "empty.yaml": the file gives no keys`) || !strings.Contains(err.Error(), "quick") {
+			t.Errorf("%q: %v; want an error listing the presets", empty, err)
 		}
-		if c.IJEPAGo.Preset != DefaultPreset {
-			t.Errorf("%q: preset %q", empty, c.IJEPAGo.Preset)
-		}
+	}
+	c, err = Parse("nopreset.yaml", []byte("optimization:\n  lr: 5.0e-4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if note := c.DefaultsNote(); c.IJEPAGo.Preset != DefaultPreset || !strings.Contains(note, `config "nopreset.yaml" names no ijepago.preset`) || !strings.Contains(note, DefaultPreset) {
+		t.Errorf("preset %q, note %q", c.IJEPAGo.Preset, note)
 	}
 }
 
@@ -427,6 +504,10 @@ func TestOpenAndSchedule(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
 	}
+	// A misspelt preset lists the presets.
+	if _, err := Open("quik"); err == nil || !strings.Contains(err.Error(), `config "quik": no such file, and no preset of that name (presets: `) || !strings.Contains(err.Error(), "quick") {
+		t.Errorf("--config quik: %v", err)
+	}
 
 	// The schedule arithmetic on the quick preset with fixed values (the
 	// preset itself is tuned by the trainer's authors).
@@ -471,5 +552,19 @@ func TestOpenAndSchedule(t *testing.T) {
 	}
 	if ev, err := c.EvalTransform(); err != nil || ev.Size() != 32 {
 		t.Errorf("eval transform %+v %v", ev, err)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	a, _ := Preset("quick")
+	b, _ := Preset("quick")
+	if d := Diff(a, b); len(d) != 0 {
+		t.Errorf("the same config: %q", d)
+	}
+	b.Set("optimization.lr", "0.002")
+	b.Set("data.crop_scale", "[0.5, 1.0]")
+	d := Diff(a, b)
+	if len(d) != 2 || d[0] != "data.crop_scale: [0.3, 1] -> [0.5, 1]" || d[1] != "optimization.lr: 0.001 -> 0.002" {
+		t.Errorf("diff %q", d)
 	}
 }

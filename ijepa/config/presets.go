@@ -68,6 +68,8 @@ func base() *Config {
 			ProbeIterations: 200,
 			KNNK:            20,
 			KNNTemperature:  0.07,
+			Encoder:         EncoderSize{MLPRatio: 4},
+			InChans:         3,
 		},
 	}
 }

@@ -427,3 +427,47 @@ func TestRoundTripThroughPyTorch(t *testing.T) {
 		t.Fatalf("PyTorch's check failed: %v", err)
 	}
 }
+
+// The fixture with its AdamW groups merged into one opens: the networks
+// load as from the official file, the optimiser state is left out with the
+// reason, and a model loaded from it starts AdamW fresh.
+func TestOtherOptimizerGroupsSkipped(t *testing.T) {
+	ref, err := Open(fixtureCkpt, Options{Heads: fixtureHeads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	c, err := Open("testdata/tiny_1group.pth.tar", Options{Heads: fixtureHeads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.HasOptimizer || c.Steps != 0 || !strings.Contains(c.OptimizerSkipped, "opt: 1 parameter groups") || ref.OptimizerSkipped != "" {
+		t.Fatalf("optimizer %v, steps %d, skipped %q", c.HasOptimizer, c.Steps, c.OptimizerSkipped)
+	}
+	be, _ := backend.Open("cpu")
+	a, err := ref.NewModel(be, model.SmoothL1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Free()
+	b, err := c.NewModel(be, model.SmoothL1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Free()
+	if b.Opt.Steps != 0 {
+		t.Errorf("AdamW steps %d, want a fresh optimiser", b.Opt.Steps)
+	}
+	at, bt := a.Tensors(), b.Tensors()
+	for i := range at {
+		x, _ := backend.ReadF32(be, at[i].T)
+		y, _ := backend.ReadF32(be, bt[i].T)
+		opt := strings.HasPrefix(at[i].Name, "opt.")
+		for k := range x {
+			if !opt && x[k] != y[k] || opt && y[k] != 0 {
+				t.Fatalf("%s[%d]: %v from the one-group file, %v from the official one", at[i].Name, k, y[k], x[k])
+			}
+		}
+	}
+}
