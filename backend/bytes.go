@@ -38,3 +38,20 @@ func BytesI32(b []byte) []int32 {
 	}
 	return unsafe.Slice((*int32)(unsafe.Pointer(&b[0])), len(b)/4)
 }
+
+// U16Bytes views a uint16 slice (16-bit float bit patterns) as bytes.
+func U16Bytes(v []uint16) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*2)
+}
+
+// BytesU16 views bytes as a uint16 slice; len(b) must be even and b 2-byte
+// aligned.
+func BytesU16(b []byte) []uint16 {
+	if len(b) < 2 {
+		return nil
+	}
+	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // check validates a call against the op table on the host: a known op, the
@@ -44,7 +45,11 @@ func (o Op) Expand(n int) []Arg {
 
 // specAt returns the Arg spec of argument i of a call with n arguments (a
 // variadic spec stands for the extra ones) without allocating.
-func specAt(s Spec, n, i int) Arg {
+func specAt(s Spec, n, i int) Arg { return s.Args[specIndex(s, n, i)] }
+
+// specIndex returns the index in s.Args of argument i of a call with n
+// arguments.
+func specIndex(s Spec, n, i int) int {
 	extra := n - len(s.Args)
 	for v, a := range s.Args {
 		if !a.Variadic {
@@ -52,14 +57,14 @@ func specAt(s Spec, n, i int) Arg {
 		}
 		switch {
 		case i < v:
-			return s.Args[i]
+			return i
 		case i <= v+extra:
-			return a
+			return v
 		default:
-			return s.Args[i-extra]
+			return i - extra
 		}
 	}
-	return s.Args[i]
+	return i
 }
 
 func checkArgs(c Call, values bool) error {
@@ -89,9 +94,12 @@ func checkArgs(c Call, values bool) error {
 		if t.Released() {
 			return fmt.Errorf("argument %s: %w", name(i), ErrReleased)
 		}
-		if t.DType() != a.DType {
+		if (t.DType() == I32) != (a.DType == I32) {
 			return fmt.Errorf("%w: argument %s is %v, want %v", ErrShape, name(i), t.DType(), a.DType)
 		}
+	}
+	if _, ok := c.Op.SigOf(c.Args); !ok {
+		return fmt.Errorf("%w: dtypes %s are none of the op's signatures %v", ErrShape, dtypesOf(c.Args), s.Sigs)
 	}
 	// Outputs share no storage with other arguments, unless the op runs in
 	// place and the shapes agree.
@@ -130,6 +138,19 @@ func checkIndices(c Call) error {
 		}
 	}
 	return nil
+}
+
+// dtypesOf formats the dtypes of a call's arguments ("f32,bf16,-" with "-"
+// for an absent one).
+func dtypesOf(args []*Tensor) string {
+	parts := make([]string, len(args))
+	for i, t := range args {
+		parts[i] = "-"
+		if t != nil {
+			parts[i] = t.DType().String()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 func shapeErr(format string, a ...any) error {

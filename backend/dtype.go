@@ -5,9 +5,10 @@ import "fmt"
 // DType is the element type of a tensor.
 type DType uint8
 
-// The element types. F32 works on every backend; F16 and BF16 are storage
-// types a backend may add later (it lists them in Info.DTypes); I32 holds the
-// row indices of gather and scatter-add.
+// The element types. F32 works on every backend; F16 (IEEE binary16) and
+// BF16 (bfloat16, the top half of a float32) are the 16-bit types of mixed
+// precision, which a backend lists in Info.DTypes where it has them; I32
+// holds the row indices of gather and scatter-add.
 const (
 	F32 DType = iota + 1
 	F16
@@ -38,3 +39,13 @@ func (d DType) Size() int {
 
 // Valid reports whether d is one of the declared types.
 func (d DType) Valid() bool { return d.Size() > 0 }
+
+// ParseDType returns the dtype named s ("f32", "f16", "bf16", "i32").
+func ParseDType(s string) (DType, error) {
+	for d, n := range dtypeNames {
+		if n == s {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("backend: unknown dtype %q (want f32, f16, bf16 or i32)", s)
+}

@@ -1,6 +1,10 @@
 package backend
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/ijepa-go/ijepa/backend/half"
+)
 
 // Typed entry points: one function per op, building the Call in the order of
 // the op's row in the table. They add nothing to Run but names.
@@ -130,19 +134,47 @@ func Fill(b Backend, y *Tensor, v float64) {
 // Copy runs y = x.
 func Copy(b Backend, y, x *Tensor) { b.Run(Call{Op: OpCopy, Args: []*Tensor{y, x}}) }
 
-// WriteF32 queues a write of float32 data into t.
-func WriteF32(b Backend, t *Tensor, v []float32) { b.Write(t, F32Bytes(v)) }
+// WriteF32 queues a write of float32 data into t: as they are into an F32
+// tensor, rounded to the nearest 16-bit value (as the cast op rounds) into
+// an F16 or BF16 tensor.
+func WriteF32(b Backend, t *Tensor, v []float32) {
+	switch t.DType() {
+	case F16, BF16:
+		h := make([]uint16, len(v))
+		if t.DType() == F16 {
+			half.F16FromFloat32s(h, v)
+		} else {
+			half.BF16FromFloat32s(h, v)
+		}
+		b.Write(t, U16Bytes(h))
+	default:
+		b.Write(t, F32Bytes(v))
+	}
+}
 
 // WriteI32 queues a write of int32 data into t.
 func WriteI32(b Backend, t *Tensor, v []int32) { b.Write(t, I32Bytes(v)) }
 
-// ReadF32 synchronises and returns t's data as float32.
+// ReadF32 synchronises and returns t's data as float32 (an F16 or BF16
+// tensor widened exactly).
 func ReadF32(b Backend, t *Tensor) ([]float32, error) {
-	if t.DType() != F32 {
-		return nil, fmt.Errorf("backend: ReadF32 of %v", t)
-	}
 	v := make([]float32, t.NumElements())
-	return v, b.Read(t, F32Bytes(v))
+	switch t.DType() {
+	case F32:
+		return v, b.Read(t, F32Bytes(v))
+	case F16, BF16:
+		h := make([]uint16, len(v))
+		if err := b.Read(t, U16Bytes(h)); err != nil {
+			return nil, err
+		}
+		if t.DType() == F16 {
+			half.F16ToFloat32s(v, h)
+		} else {
+			half.BF16ToFloat32s(v, h)
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("backend: ReadF32 of %v", t)
 }
 
 // ReadI32 synchronises and returns t's data as int32.
@@ -169,3 +201,6 @@ func FromI32(b Backend, v []int32, shape ...int) *Tensor {
 	WriteI32(b, t, v)
 	return t
 }
+
+// Cast runs y = x converted to y's dtype (f32 to or from f16 or bf16).
+func Cast(b Backend, y, x *Tensor) { b.Run(Call{Op: OpCast, Args: []*Tensor{y, x}}) }

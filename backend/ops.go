@@ -42,6 +42,7 @@ const (
 	OpCopy
 	OpSiLU
 	OpSiLUBwd
+	OpCast
 	numOps
 )
 
@@ -75,8 +76,9 @@ func (r Role) String() string {
 type Arg struct {
 	Name string
 	Role Role
-	// DType is the argument's element type: I32 for indices, F32 (the
-	// op's float type) otherwise.
+	// DType is I32 for indices, F32 for a floating argument, whose dtype in
+	// a call is the one of its place in one of the op's signatures
+	// (Spec.Sigs).
 	DType DType
 	// Optional arguments may be nil in a Call.
 	Optional bool
@@ -140,9 +142,49 @@ type Spec struct {
 	Binds  []Bind
 	// Semantics is the exact definition, in the notation of the table.
 	Semantics string
-	check     func(c Call) error
-	indexed   bool        // an argument is I32 indices
-	attrs     []attrField // the fields Attrs names
+	// Sigs are the combinations of dtypes the op takes, one dtype per
+	// argument of the row (a variadic argument's tensors share one). Unless the row gives them, they are every
+	// floating argument float32, every one float16, or every one bfloat16
+	// (Floats), with indices I32. A 16-bit signature computes as the table
+	// header states (Table): inputs as given, arithmetic in float32 or
+	// wider, one rounding to each output's dtype.
+	Sigs    []Sig
+	check   func(c Call) error
+	indexed bool        // an argument is I32 indices
+	attrs   []attrField // the fields Attrs names
+}
+
+// Sig is one combination of dtypes an op takes: the dtype of each argument
+// of its row, in order.
+type Sig []DType
+
+// Floats are the floating dtypes, in the order every op's default
+// signatures take them.
+var Floats = []DType{F32, F16, BF16}
+
+// String formats the signature as "f32,bf16,bf16".
+func (s Sig) String() string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// Mixed reports whether the signature has floating arguments of more than
+// one dtype.
+func (s Sig) Mixed() bool {
+	var first DType
+	for _, d := range s {
+		if d == I32 {
+			continue
+		}
+		if first != 0 && d != first {
+			return true
+		}
+		first = d
+	}
+	return false
 }
 
 func in(name string) Arg    { return Arg{Name: name, Role: In, DType: F32} }
@@ -163,7 +205,9 @@ var specs = [numOps]Spec{
 		Attrs: []string{"TransA", "TransB", "Alpha", "Beta"}, check: checkMatMul,
 		Semantics: "c[z] = Alpha * op(a[z]) @ op(b[z]) + Beta * c[z] for every batch z, where op(x) = x^T when the Trans flag is set. " +
 			"a, b and c are all rank 2 ([M,K] @ [K,N] -> [M,N]) or all rank 3 with one batch size Z. " +
-			"When Beta is 0, c is not read (even NaN in c is ignored). Accumulation in float32 or wider."},
+			"When Beta is 0, c is not read (even NaN in c is ignored). Accumulation in float32 or wider. " +
+			"Mixed: c float32 with a and b both f16 or both bf16: the products of the 16-bit inputs are exact, summed in float32 or wider, and c stays float32 (no 16-bit rounding).",
+		Sigs: []Sig{{F32, F32, F32}, {F16, F16, F16}, {BF16, BF16, BF16}, {F32, F16, F16}, {F32, BF16, BF16}}},
 	OpAdd: {Name: "add", Args: []Arg{out("y"), in("a"), in("b")}, InPlace: true, check: checkBroadcast,
 		Semantics: "y = a + b. b has a's shape or a trailing part of it (b's shape equals the last dims of a's) and is repeated over a's leading dims (bias and position rows). y has a's shape."},
 	OpMul: {Name: "mul", Args: []Arg{out("y"), in("a"), in("b")}, InPlace: true, check: checkBroadcast,
@@ -238,6 +282,11 @@ var specs = [numOps]Spec{
 	OpSiLUBwd: {Name: "silu_bwd", Args: []Arg{out("dx"), in("dy"), in("x")}, InPlace: true, Optional: true, check: checkSameShape,
 		GradOf: OpSiLU, Binds: []Bind{grad(1), upstream(0), value(1)},
 		Semantics: "dx = dy * s * (1 + x*(1-s)) with s = sigmoid(x)."},
+	OpCast: {Name: "cast", Args: []Arg{out("y"), in("x")}, check: checkCopy,
+		Sigs: []Sig{{F16, F32}, {BF16, F32}, {F32, F16}, {F32, BF16}},
+		Semantics: "y = x converted to y's dtype, element by element; x and y have the same number of elements (their shapes may differ). " +
+			"Widening (f16 or bf16 to f32) is exact. Narrowing rounds to nearest, ties to even; infinities and signed zeros are kept, a NaN stays a NaN; " +
+			"f32 values from 65520 up in magnitude become f16 infinities, and f16 subnormals are kept (never flushed)."},
 }
 
 func init() {
@@ -252,10 +301,87 @@ func init() {
 			panic(fmt.Sprintf("backend: op %s has index arguments and a variadic one", s.Name))
 		}
 		s.attrs = attrsOf(s)
+		if s.Sigs == nil {
+			s.Sigs = defaultSigs(s.Args)
+		}
+		if err := checkSigs(s); err != nil {
+			panic("backend: " + err.Error())
+		}
 		if err := checkBinds(o); err != nil {
 			panic("backend: " + err.Error())
 		}
 	}
+}
+
+// defaultSigs returns the signatures of a row that gives none: every
+// floating argument of one of the Floats, indices I32.
+func defaultSigs(args []Arg) []Sig {
+	out := make([]Sig, len(Floats))
+	for k, f := range Floats {
+		out[k] = make(Sig, len(args))
+		for i, a := range args {
+			out[k][i] = a.DType
+			if a.DType != I32 {
+				out[k][i] = f
+			}
+		}
+	}
+	return out
+}
+
+// checkSigs checks a row's signatures: one dtype per argument, I32 exactly
+// at the index arguments, floating dtypes elsewhere, the first signature the
+// no signature twice.
+func checkSigs(s *Spec) error {
+	seen := map[string]bool{}
+	for _, sig := range s.Sigs {
+		if len(sig) != len(s.Args) {
+			return fmt.Errorf("op %s: signature %v has %d dtypes for %d arguments", s.Name, sig, len(sig), len(s.Args))
+		}
+		for i, d := range sig {
+			if (d == I32) != (s.Args[i].DType == I32) || !d.Valid() {
+				return fmt.Errorf("op %s: signature %v: argument %s cannot be %v", s.Name, sig, s.Args[i].Name, d)
+			}
+		}
+		if seen[sig.String()] {
+			return fmt.Errorf("op %s: signature %v twice", s.Name, sig)
+		}
+		seen[sig.String()] = true
+	}
+	if len(s.Sigs) == 0 {
+		return fmt.Errorf("op %s has no signature", s.Name)
+	}
+	return nil
+}
+
+// SigOf returns the signature of the op's row that the dtypes of a call's
+// arguments match (nil arguments, absent optional ones, match any dtype),
+// or false when none does.
+func (o Op) SigOf(args []*Tensor) (Sig, bool) {
+	s := &specs[o]
+next:
+	for _, sig := range s.Sigs {
+		for i, t := range args {
+			if t != nil && t.DType() != sig[specIndex(*s, len(args), i)] {
+				continue next
+			}
+		}
+		return sig, true
+	}
+	return nil, false
+}
+
+// DTypes returns the dtypes the op's signatures give argument i of a call
+// of n arguments, in the order of the signatures, each once.
+func (o Op) DTypes(n, i int) []DType {
+	s := &specs[o]
+	var out []DType
+	for _, sig := range s.Sigs {
+		if d := sig[specIndex(*s, n, i)]; !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Ops returns every op of the catalogue in order.
@@ -322,8 +448,8 @@ func (o Op) Signature() string {
 }
 
 // CatalogueHash returns a short fingerprint of the catalogue — the ops'
-// names, numbers, argument lists and attributes in order, the attributes'
-// types and the dtypes' numbers: everything the plugin protocol encodes by
+// names, numbers, argument lists, attributes and signatures in order, the
+// attributes' types and the dtypes' numbers: everything the plugin protocol encodes by
 // number or position — which the plugin handshake compares.
 func CatalogueHash() string {
 	var b strings.Builder
@@ -336,6 +462,9 @@ func CatalogueHash() string {
 	}
 	for d := F32; d.Valid(); d++ {
 		fmt.Fprintf(&b, "%d %v\n", d, d)
+	}
+	for o := Op(1); o < numOps; o++ {
+		fmt.Fprintf(&b, "%s %v\n", specs[o].Name, specs[o].Sigs)
 	}
 	// FNV-1a, 64 bits.
 	h := uint64(14695981039346656037)
@@ -374,11 +503,12 @@ func (o Op) argNames(n int) []string {
 }
 
 // Table formats the whole catalogue as Markdown: a table of the ops (number,
-// name, signature and semantics), then the attributes' types and the
-// dtypes' numbers. docs/OPS.md is this output.
+// name, signature, dtypes and semantics), what a 16-bit signature computes,
+// then the attributes' types and the dtypes' numbers. docs/OPS.md is this
+// output.
 func Table() string {
 	var b strings.Builder
-	b.WriteString("| # | op | arguments; attributes | semantics |\n|---|---|---|---|\n")
+	b.WriteString("| # | op | arguments; attributes | dtypes | semantics |\n|---|---|---|---|---|\n")
 	for o := Op(1); o < numOps; o++ {
 		s := specs[o]
 		sig := strings.TrimSuffix(strings.TrimPrefix(o.Signature(), s.Name+"("), ")")
@@ -390,8 +520,9 @@ func Table() string {
 			notes += " Optional."
 		}
 		notes += bindsNote(s)
-		fmt.Fprintf(&b, "| %d | `%s` | %s | %s |\n", o, s.Name, strings.ReplaceAll(sig, "|", "\\|"), strings.ReplaceAll(notes, "|", "\\|"))
+		fmt.Fprintf(&b, "| %d | `%s` | %s | %s | %s |\n", o, s.Name, strings.ReplaceAll(sig, "|", "\\|"), sigsNote(s), strings.ReplaceAll(notes, "|", "\\|"))
 	}
+	b.WriteString("\n" + halfSemantics + "\n")
 	b.WriteString("\nAttributes and their types:")
 	for i, f := range attrFields {
 		sep := ","
@@ -410,6 +541,50 @@ func Table() string {
 	}
 	b.WriteString(".\n")
 	return b.String()
+}
+
+// halfSemantics is what a signature with 16-bit dtypes computes, for every
+// op: the table's statement with these roundings.
+const halfSemantics = "Dtypes: a signature without names gives every floating argument that dtype (indices stay i32); " +
+	"`name=dtype` signatures are mixed. In a signature with f16 or bf16 arguments, the 16-bit inputs are taken as given " +
+	"(widened exactly), the op computes as stated in float32 or wider (sums accumulate in float32 or wider, products of " +
+	"16-bit values are exact), and each element of a 16-bit output is rounded once to its dtype, to nearest, ties to even, " +
+	"as `cast` rounds (f16 overflow to infinity, subnormals kept). Scalar attributes are used as for f32 (rounded to float32). " +
+	"The float64 statement of the conformance suite (conformance/naive) computes exactly this with one rounding; a backend " +
+	"that rounds a float32 result to 16 bits differs from it in the last 16-bit place where the float32 result lands on a " +
+	"16-bit tie, which the suite's per-dtype bounds allow (docs/CONFORMANCE.md)."
+
+// sigsNote formats an op's signatures for the table: "f32 \\| f16 \\| bf16"
+// for the default ones, a mixed one as "c=f32 a=b=bf16".
+func sigsNote(s Spec) string {
+	parts := make([]string, len(s.Sigs))
+	for k, sig := range s.Sigs {
+		if !sig.Mixed() {
+			for _, d := range sig {
+				if d != I32 {
+					parts[k] = d.String()
+				}
+			}
+			continue
+		}
+		var order []DType
+		names := map[DType][]string{}
+		for i, d := range sig {
+			if d == I32 {
+				continue
+			}
+			if names[d] == nil {
+				order = append(order, d)
+			}
+			names[d] = append(names[d], s.Args[i].Name)
+		}
+		groups := make([]string, len(order))
+		for g, d := range order {
+			groups[g] = strings.Join(names[d], "=") + "=" + d.String()
+		}
+		parts[k] = strings.Join(groups, " ")
+	}
+	return strings.Join(parts, " \\| ")
 }
 
 // checkBinds checks a gradient op's bindings against the op it

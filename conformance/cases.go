@@ -27,11 +27,39 @@ import (
 
 // Case is one conformance test: an op, the shape of each of its arguments
 // (in the order of the op's row in the table; nil for an absent optional
-// argument), and its attributes. A case's name alone reproduces it.
+// argument), its attributes, and the dtype of each argument (nil: float32
+// and indices). A case's name alone reproduces it.
 type Case struct {
 	Op     backend.Op
 	Shapes []backend.Shape
 	Attrs  backend.Attrs
+	// DTypes, when set, holds one dtype per argument: a signature of the
+	// op (Spec.Sigs) other than all float32.
+	DTypes []backend.DType
+}
+
+// DType returns the dtype of argument i.
+func (c Case) DType(i int) backend.DType {
+	if c.DTypes != nil {
+		return c.DTypes[i]
+	}
+	return c.Op.Expand(len(c.Shapes))[i].DType
+}
+
+// Low returns the dtype the case counts under: bf16 if an argument is
+// bf16, else f16 if one is f16, else f32 (its error bound and its row of the
+// report are that dtype's).
+func (c Case) Low() backend.DType {
+	low := backend.F32
+	for _, d := range c.DTypes {
+		switch {
+		case d == backend.BF16:
+			return d
+		case d == backend.F16:
+			low = d
+		}
+	}
+	return low
 }
 
 // Family is everything the suite knows about one op, as test-backend-ops'
@@ -58,9 +86,13 @@ type Family struct {
 	// GradInputs, for a gradient op, adjusts the forward op's inputs of
 	// the finite-difference check.
 	GradInputs func(fwd Case, v Values, r *rand.Rand)
+	// Bounds, if set, replaces the bound of the 16-bit variants of its
+	// dtypes (DefaultBounds otherwise).
+	Bounds map[backend.DType]float64
 }
 
-// Name formats the case as "matmul(c=[5,11] a=[5,7] b=[11,7]; TransB Alpha=1)".
+// Name formats the case as "matmul(c=[5,11] a=[5,7] b=[11,7]; TransB Alpha=1)",
+// each 16-bit argument's shape after its dtype ("a=bf16[5,7]").
 func (c Case) Name() string {
 	names := argNames(c)
 	parts := make([]string, 0, len(c.Shapes))
@@ -68,7 +100,11 @@ func (c Case) Name() string {
 		if s == nil {
 			continue
 		}
-		parts = append(parts, names[i]+"="+s.String())
+		dt := ""
+		if d := c.DType(i); d == backend.F16 || d == backend.BF16 {
+			dt = d.String()
+		}
+		parts = append(parts, names[i]+"="+dt+s.String())
 	}
 	name := c.Op.String() + "(" + strings.Join(parts, " ")
 	if at := backend.FormatAttrs(c.Op, c.Attrs); at != "" {
@@ -120,13 +156,49 @@ func Families() []*Family {
 	return out
 }
 
-// Cases returns every case of every family, in catalogue order.
+// Cases returns every case of every family, in catalogue order, each in
+// every signature of its op (Spec.Sigs): the float32 one, the 16-bit ones
+// (every floating argument f16, or bf16) and the mixed ones (matmul's
+// float32 c with 16-bit a and b; cast's conversions).
 func Cases() []Case {
 	var cs []Case
 	for _, f := range Families() {
-		cs = append(cs, f.Cases...)
+		for _, c := range f.Cases {
+			for _, sig := range f.Op.Spec().Sigs {
+				cs = append(cs, withSig(c, sig))
+			}
+		}
 	}
 	return cs
+}
+
+// withSig returns c with the dtypes of signature sig (DTypes nil for the
+// all-float32 one, whose cases keep the names they had before dtypes).
+func withSig(c Case, sig backend.Sig) Case {
+	specs := c.Op.Expand(len(c.Shapes))
+	dts := make([]backend.DType, len(c.Shapes))
+	plain := true
+	for i := range dts {
+		dts[i] = sig[argIndex(specs, i)]
+		plain = plain && dts[i] == specs[i].DType
+	}
+	if !plain {
+		c.DTypes = dts
+	}
+	return c
+}
+
+// argIndex returns the index in the op's row of argument i of a call whose
+// expanded argument specs are specs (a variadic argument's tensors are one
+// entry of the row).
+func argIndex(specs []backend.Arg, i int) int {
+	k := 0
+	for j := 1; j <= i; j++ {
+		if !(specs[j].Variadic && specs[j-1].Variadic) {
+			k++
+		}
+	}
+	return k
 }
 
 // S is shorthand for a shape literal.

@@ -68,13 +68,12 @@ func TestCoverage(t *testing.T) {
 func checkShapes(c conformance.Case) error {
 	b := naive.New()
 	args := make([]*backend.Tensor, len(c.Shapes))
-	specs := c.Op.Expand(len(args))
 	v := conformance.Inputs(c, 1)
 	for i, s := range c.Shapes {
 		if s == nil {
 			continue
 		}
-		args[i] = b.New(specs[i].DType, s...)
+		args[i] = b.New(c.DType(i), s...)
 		if v.I[i] != nil {
 			backend.WriteI32(b, args[i], v.I[i])
 		}
@@ -106,13 +105,16 @@ func (p perturbed) Run(c backend.Call) {
 	backend.WriteF32(p.Front, out, v)
 }
 
-// A deliberately wrong backend fails exactly the op that is wrong.
+// A deliberately wrong backend fails exactly the op that is wrong: every
+// float32 case of it (a 0.1% error is below a bf16 value's resolution and
+// near an f16 one's, so the 16-bit cases of the op may pass; no other op
+// may fail in any dtype).
 func TestFindsPlantedBug(t *testing.T) {
 	for _, op := range []backend.Op{backend.OpGELU, backend.OpLayerNormBwd, backend.OpMatMul, backend.OpScatterAdd} {
 		t.Run(op.String(), func(t *testing.T) {
 			rep := conformance.Run(perturbed{cpu.New(), op}, conformance.Options{Seed: seed, Reference: cpu.New()})
 			for _, o := range rep.Ops {
-				if o.Op == op && o.Failed != o.Cases {
+				if o.Op == op && o.DType == backend.F32 && o.Failed != o.Cases {
 					t.Errorf("%v: %d of %d cases failed, want all", op, o.Failed, o.Cases)
 				}
 				if o.Op != op && o.Failed > 0 {
@@ -148,7 +150,7 @@ func TestMissingRequiredOps(t *testing.T) {
 	for _, op := range backend.Ops() {
 		if !op.Spec().Optional {
 			required = append(required, op)
-			if !strings.Contains(out, "MISSING "+op.String()+": a required op") {
+			if !regexp.MustCompile(`MISSING ` + op.String() + `(/f16|/bf16)?: a required op`).MatchString(out) {
 				t.Errorf("the report does not name the missing %v:\n%s", op, out)
 			}
 		}
@@ -167,7 +169,7 @@ func TestMissingRequiredOps(t *testing.T) {
 }
 
 func TestFilterAndReplay(t *testing.T) {
-	opts := conformance.Options{Seed: 7, Reference: naive.New(), Ops: regexp.MustCompile("^gelu$"), NoGradients: true}
+	opts := conformance.Options{Seed: 7, Reference: naive.New(), Ops: regexp.MustCompile("^gelu$"), NoGradients: true, DTypes: []backend.DType{backend.F32}}
 	r1 := conformance.Run(cpu.New(), opts)
 	r2 := conformance.Run(cpu.New(), opts)
 	if len(r1.Ops) != 1 || r1.Ops[0].Op != backend.OpGELU {
@@ -197,5 +199,47 @@ func TestGradientsAtPastFailingSeeds(t *testing.T) {
 				t.Errorf("seed %d on %s:\n%s", s, b.Info().Backend, buf.String())
 			}
 		}
+	}
+}
+
+// noHalf is a CPU device that lists only float32 and indices, as a backend
+// without 16-bit storage (a Vulkan device without VK_KHR_16bit_storage, a
+// plugin that declares f32 only) does.
+type noHalf struct{ backend.Device }
+
+func (n noHalf) Info() backend.Info {
+	i := n.Device.Info()
+	i.Backend, i.DTypes = "nohalf", []backend.DType{backend.F32, backend.I32}
+	return i
+}
+
+// A backend without the 16-bit dtypes passes: its f16 and bf16 cases are
+// unsupported, no op is missing for them, and the report shows them as
+// unsupported rows; --dtype keeps one dtype's rows. Catches a dtype the
+// device does not list counted as missing ops (every op fails), and a 16-bit
+// case run on it.
+func TestUnsupportedDTypesAreNotMissing(t *testing.T) {
+	rep := conformance.Run(backend.NewFront(noHalf{cpu.New().Device()}), conformance.Options{Seed: seed, Reference: naive.New(), NoGradients: true})
+	var buf bytes.Buffer
+	rep.Write(&buf, -1)
+	if rep.Failed() {
+		t.Fatalf("a float32-only backend fails:\n%s", buf.String())
+	}
+	rows := 0
+	for _, o := range rep.Ops {
+		if o.DType != backend.F32 {
+			rows++
+			if o.Unsupp != o.Cases || o.Missing {
+				t.Errorf("%s: %d of %d cases unsupported, missing %v", o.Name(), o.Unsupp, o.Cases, o.Missing)
+			}
+		}
+	}
+	if rows == 0 || !strings.Contains(buf.String(), "matmul/bf16") {
+		t.Errorf("no 16-bit rows in the report:\n%s", buf.String())
+	}
+	only := conformance.Run(cpu.New(), conformance.Options{Seed: seed, Reference: naive.New(), NoGradients: true,
+		Ops: regexp.MustCompile("^(gelu|cast)$"), DTypes: []backend.DType{backend.BF16}})
+	if len(only.Ops) != 2 || only.Ops[0].DType != backend.BF16 || only.Failed() {
+		t.Errorf("--dtype bf16 --op gelu|cast kept %+v", only.Ops)
 	}
 }

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"math"
 	"math/rand/v2"
 
 	"github.com/ijepa-go/ijepa/backend"
@@ -129,7 +130,12 @@ var families = []Family{
 	{Op: backend.OpSumSq, Cases: each(elementShapes, func(s backend.Shape) []Case { return []Case{call(backend.Attrs{}, S(1), s)} })},
 
 	// Optimiser and EMA.
-	{Op: backend.OpAdamW, Bound: 1e-7, Cases: same(4, stateShapes,
+	// In 16 bits an AdamW step (a change of about LR = 1e-3 relative)
+	// is near the resolution of the parameter itself (2^-11 for f16,
+	// 2^-8 for bf16), so a float32 backend's result lands on the other side
+	// of a 16-bit tie from the float64 statement's far more often than
+	// another op's (measured 6e-8 and 1.2e-6 on the CPU backends).
+	{Op: backend.OpAdamW, Bound: 1e-7, Bounds: map[backend.DType]float64{backend.F16: 1e-6, backend.BF16: 2e-5}, Cases: same(4, stateShapes,
 		backend.Attrs{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, Step: 1},
 		backend.Attrs{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.04, Step: 10},
 		backend.Attrs{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.4, Step: 1000}),
@@ -145,10 +151,39 @@ var families = []Family{
 		}},
 	{Op: backend.OpEMA, Cases: same(2, stateShapes, backend.Attrs{Momentum: 0.996}, backend.Attrs{Momentum: 0.5}, backend.Attrs{Momentum: 1})},
 	{Op: backend.OpFill, Cases: same(1, elementShapes, backend.Attrs{Alpha: -1.5})},
-	{Op: backend.OpCopy, Cases: []Case{
+	{Op: backend.OpCopy, Cases: copyCases()},
+	// A conversion has one right answer: the bound is as good as exact.
+	{Op: backend.OpCast, Cases: copyCases(), Inputs: castInputs,
+		Bounds: map[backend.DType]float64{backend.F16: exact, backend.BF16: exact}},
+}
+
+// copyCases are copy's and cast's: one number of elements, two shapes.
+func copyCases() []Case {
+	return []Case{
 		call(backend.Attrs{}, S(7), S(7)), call(backend.Attrs{}, S(13, 17), S(221)),
 		call(backend.Attrs{}, S(3, 5, 64), S(15, 64)), call(backend.Attrs{}, S(70003, 3), S(3, 70003)),
-	}},
+	}
+}
+
+// exact is the bound of a case that must agree with the reference to the
+// bit (a positive bound, as 0 means the default).
+const exact = 1e-300
+
+// castSpecial are the values every cast case starts with: signed zeros,
+// infinities, a NaN, bf16 ties (1+2^-8 rounds down to even, 1+3*2^-8 up),
+// f16 ties (1+2^-11, 1+3*2^-11), the edge of f16's range (65504 kept,
+// 65519.99 rounds down to 65504, 65520 and up overflow to infinity), f16
+// subnormals (2^-24, 3*2^-25 a tie, 1e-6) and a bf16 subnormal (1e-39).
+var castSpecial = []float32{
+	0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+	1 + 0x1p-8, 1 + 3*0x1p-8, -(1 + 0x1p-11), 1 + 3*0x1p-11,
+	65504, 65519.99, 65520, -70000, 1e6, 0x1p-24, 3 * 0x1p-25, 1e-6, -1e-39,
+}
+
+// castInputs starts x with castSpecial (a case's 16-bit x then holds those
+// values rounded to its dtype, as a backend stores them).
+func castInputs(c Case, v Values, r *rand.Rand) {
+	copy(v.F[1], castSpecial)
 }
 
 // matmulCases are [z,]m,k,n over every transpose and both alpha/beta paths.

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/half"
 	"github.com/ijepa-go/ijepa/conformance/naive"
 )
 
@@ -64,7 +65,25 @@ func Inputs(c Case, seed uint64) Values {
 	if f := family(c.Op); f != nil && f.Inputs != nil {
 		f.Inputs(c, v, r)
 	}
+	for i := range v.F {
+		if d := c.DType(i); v.F[i] != nil && d != backend.F32 {
+			roundTo(d, v.F[i])
+		}
+	}
 	return v
+}
+
+// roundTo rounds float32 values to the nearest of dtype d (f16 or bf16),
+// so that the inputs of a 16-bit case are exactly what a backend stores.
+func roundTo(d backend.DType, v []float32) {
+	h := make([]uint16, len(v))
+	if d == backend.F16 {
+		half.F16FromFloat32s(h, v)
+		half.F16ToFloat32s(v, h)
+		return
+	}
+	half.BF16FromFloat32s(h, v)
+	half.BF16ToFloat32s(v, h)
 }
 
 func indices(r *rand.Rand, n, rows int) []int32 {

@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"fmt"
+
+	"github.com/ijepa-go/ijepa/backend"
 	"io"
 	"text/tabwriter"
 	"time"
@@ -19,7 +21,7 @@ func (r Report) Write(w io.Writer, maxFailures int) error {
 	var cases, passed, failed, unsupp int
 	var total time.Duration
 	for _, o := range r.Ops {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.2e\t%.0e\t%s\t\n", o.Op, o.Cases, o.Passed, o.Failed, o.Unsupp, o.Worst, o.Bound, o.Time.Round(time.Millisecond))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.2e\t%.0e\t%s\t\n", o.Name(), o.Cases, o.Passed, o.Failed, o.Unsupp, o.Worst, o.Bound, o.Time.Round(time.Millisecond))
 		cases, passed, failed, unsupp = cases+o.Cases, passed+o.Passed, failed+o.Failed, unsupp+o.Unsupp
 		total += o.Time
 	}
@@ -37,8 +39,10 @@ func (r Report) Write(w io.Writer, maxFailures int) error {
 		}
 	}
 	missing := r.Missing()
-	for _, op := range missing {
-		fmt.Fprintf(w, "MISSING %s: a required op, and %s supports none of its cases\n", op, r.Backend)
+	for _, o := range r.Ops {
+		if o.Missing {
+			fmt.Fprintf(w, "MISSING %s: a required op, and %s supports none of its cases\n", o.Name(), r.Backend)
+		}
 	}
 	verdict, tail := "PASS", ""
 	if r.Failed() {
@@ -49,4 +53,13 @@ func (r Report) Write(w io.Writer, maxFailures int) error {
 	}
 	_, err := fmt.Fprintf(w, "%s: %d of %d cases passed, %d failed, %d unsupported%s (replay with --seed %d)\n", verdict, passed, cases, failed, unsupp, tail, r.Seed)
 	return err
+}
+
+// Name names the row: the op, with the dtype after a slash for 16-bit
+// cases ("matmul", "matmul/bf16").
+func (o OpReport) Name() string {
+	if o.DType == backend.F16 || o.DType == backend.BF16 {
+		return o.Op.String() + "/" + o.DType.String()
+	}
+	return o.Op.String()
 }

@@ -98,7 +98,7 @@ var rules = map[backend.Op]rule{
 			dy := g.out(0)
 			g.write(1, func(da *backend.Tensor) { backend.Mul(g.b(), da, dy, g.value(2)) })
 			if g.needs(2) {
-				p := g.tmp(dy.Shape())
+				p := g.tmp(dy.DType(), dy.Shape())
 				backend.Mul(g.b(), p, dy, g.value(1))
 				addBroadcastGrad(g, 2, p)
 			}
@@ -141,7 +141,7 @@ var rules = map[backend.Op]rule{
 		p := g.e.attrs.Patch
 		hp, wp := h/p, w/p
 		g.write(1, func(dimg *backend.Tensor) {
-			mid := g.tmp(backend.Shape{bsz, c, hp * wp * p * p})
+			mid := g.tmp(dy.DType(), backend.Shape{bsz, c, hp * wp * p * p})
 			// dy [B, N, C*PP] = merge of [B, C, N, PP] with Heads = C.
 			backend.SplitHeads(g.b(), g.view(dy, backend.Shape{bsz, hp * wp, c * p * p}), c, g.view(mid, backend.Shape{bsz, c, hp * wp, p * p}))
 			// [B*C*Hp, Wp, P, P] -> [B*C*Hp, P, Wp*P]: y[b,t,h,e] with
@@ -179,7 +179,7 @@ var rules = map[backend.Op]rule{
 		if g.err != nil {
 			return nil
 		}
-		p := g.tmp(backend.Shape{n, 1})
+		p := g.tmp(x.DType(), backend.Shape{n, 1})
 		backend.Mul(g.b(), p, g.view(x, backend.Shape{n, 1}), dy)
 		g.axpy(1, p, 2)
 		return nil
@@ -187,6 +187,13 @@ var rules = map[backend.Op]rule{
 	// y = x (same number of elements).
 	backend.OpCopy: {grad: func(g *gradCtx) error {
 		g.axpy(1, g.out(0), 1)
+		return nil
+	}},
+	// y = x in y's dtype: dx = dy in x's dtype (the gradient of a value
+	// has the value's dtype, as in PyTorch).
+	backend.OpCast: {grad: func(g *gradCtx) error {
+		dy := g.out(0)
+		g.write(1, func(dx *backend.Tensor) { backend.Cast(g.b(), dx, g.view(dy, dx.Shape())) })
 		return nil
 	}},
 	// fill has no inputs and is never recorded; adamw and ema are updates,
@@ -219,7 +226,7 @@ func lossGrad(g *gradCtx, bwd func(dpred, dloss, pred, target *backend.Tensor)) 
 		return
 	}
 	if g.needs(2) {
-		d := g.tmp(g.shape(1))
+		d := g.tmp(g.dtype(1), g.shape(1))
 		bwd(d, dl, p, t)
 		g.axpy(1, d, 1)
 		g.axpy(2, d, -1)
@@ -267,7 +274,7 @@ func derivedRule(g backend.Op) rule {
 				case b.Kind == backend.Upstream:
 					upstream[b.Arg] = true
 					if args[j] = gc.out(b.Arg); args[j] == nil {
-						args[j] = gc.tmp(fa.shape)
+						args[j] = gc.tmp(fa.dtype, fa.shape)
 						backend.Fill(gc.b(), args[j], 0)
 					}
 				default:
@@ -310,7 +317,7 @@ func (g *gradCtx) gradArg(i int, spec backend.Arg) (*backend.Tensor, func()) {
 	case spec.Optional:
 		return nil, nop
 	}
-	t := g.tmp(g.shape(i))
+	t := g.tmp(g.dtype(i), g.shape(i))
 	if spec.Role == backend.InOut {
 		backend.Fill(g.b(), t, 0)
 	}

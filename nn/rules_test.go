@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/half"
 	"github.com/ijepa-go/ijepa/conformance"
 )
 
@@ -268,7 +269,9 @@ func lossCase(name string, f func(b backend.Backend, l, p, q *backend.Tensor)) o
 // finite differences: by the cases above, or, for an op whose rule is
 // derived from the catalogue and has no case above, by derivedCase.
 func TestOpRules(t *testing.T) {
-	covered := map[backend.Op]bool{}
+	// Rounding has no useful finite difference: TestCastRule checks cast's
+	// rule exactly.
+	covered := map[backend.Op]bool{backend.OpCast: true}
 	cases := opCases()
 	for _, op := range backend.Ops() {
 		for _, c := range cases {
@@ -344,4 +347,40 @@ func opName(caseName string) string {
 		}
 	}
 	return caseName
+}
+
+// cast's rule casts the gradient back: through x f32 -> bf16 -> f32 and a
+// dot product with w, dL/dx is w rounded to bfloat16 (the gradient of the
+// bf16 value has its dtype), exactly; a bf16 product in between sends a
+// bf16 gradient to the f32 leaf. Catches a gradient left in the wrong dtype
+// (the backend refuses the op) or not rounded through the 16-bit value.
+func TestCastRule(t *testing.T) {
+	be := newCPU(t)
+	r := testRand(t.Name())
+	x, w := randT(t, be, r, 0, 1, 3, 5), randT(t, be, r, 0, 1, 3, 5)
+	g := be.New(backend.F32, 3, 5)
+	tape := NewTape(be)
+	if err := tape.Watch(x, g); err != nil {
+		t.Fatal(err)
+	}
+	y, z := tape.New(backend.BF16, 3, 5), tape.New(backend.F32, 3, 5)
+	backend.Cast(tape, y, x)
+	backend.Cast(tape, z, y)
+	loss, err := dotLoss(tape, z, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tape.Backward(loss); err != nil {
+		t.Fatal(err)
+	}
+	got, err := backend.ReadF32(be, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wv, _ := backend.ReadF32(be, w)
+	for i, v := range wv {
+		if want := half.BF16ToFloat32(half.BF16FromFloat32(v)); got[i] != want {
+			t.Fatalf("dL/dx[%d] = %v, want %v (w %v rounded to bf16)", i, got[i], want, v)
+		}
+	}
 }

@@ -44,6 +44,7 @@ type key struct {
 type argRec struct {
 	role  backend.Role
 	shape backend.Shape
+	dtype backend.DType
 	isNil bool
 	in    key // the version read (In and InOut)
 	out   key // the version written (Out and InOut)
@@ -119,7 +120,7 @@ func (t *Tape) Watch(x, g *backend.Tensor) error {
 	if x == nil || g == nil || x.Released() || g.Released() {
 		return fmt.Errorf("nn: watch: nil or released tensor (x %v, grad %v)", x, g)
 	}
-	if x.NumElements() != g.NumElements() || g.DType() != backend.F32 {
+	if x.NumElements() != g.NumElements() || g.DType() != x.DType() {
 		return fmt.Errorf("nn: watch: gradient %v does not fit %v", g, x)
 	}
 	k := key{x.Storage(), t.versions[x.Storage()]}
@@ -185,9 +186,10 @@ func (t *Tape) Run(c backend.Call) {
 			continue
 		}
 		a.shape = x.Shape().Clone()
+		a.dtype = x.DType()
 		if a.role != backend.Out {
 			a.in = key{x.Storage(), t.versions[x.Storage()]}
-			if specs[i].DType == backend.F32 && t.tracked[a.in] {
+			if specs[i].DType != backend.I32 && t.tracked[a.in] {
 				record = true
 			}
 		}
@@ -235,7 +237,12 @@ func (t *Tape) Run(c backend.Call) {
 // gradient given to Watch. It consumes the record: the tape's saved handles
 // and intermediate gradients are released as the walk proceeds, and the tape
 // is reset at the end. It returns the first error of the tape or the backend.
-func (t *Tape) Backward(loss *backend.Tensor) error {
+func (t *Tape) Backward(loss *backend.Tensor) error { return t.BackwardScaled(loss, 1) }
+
+// BackwardScaled is Backward for the loss multiplied by scale (a GradScaler's
+// loss scaling): every gradient it writes is scale times the gradient of
+// loss, without an op on the loss itself.
+func (t *Tape) BackwardScaled(loss *backend.Tensor, scale float64) error {
 	defer t.Reset()
 	if err := t.b.Err(); err != nil {
 		return err
@@ -251,8 +258,8 @@ func (t *Tape) Backward(loss *backend.Tensor) error {
 	for k, g := range t.leaves {
 		grads[k] = &grad{t: g, fresh: true, leaf: true}
 	}
-	seed := t.b.New(backend.F32, loss.Shape()...)
-	backend.Fill(t.b, seed, 1)
+	seed := t.b.New(loss.DType(), loss.Shape()...)
+	backend.Fill(t.b, seed, scale)
 	if lg, ok := grads[lk]; ok { // the loss is itself a leaf
 		backend.Copy(t.b, lg.t, seed)
 		lg.fresh = false
@@ -385,8 +392,8 @@ func (g *gradCtx) view(x *backend.Tensor, shape backend.Shape) *backend.Tensor {
 }
 
 // tmp allocates a scratch tensor released after the rule.
-func (g *gradCtx) tmp(shape backend.Shape) *backend.Tensor {
-	x := g.t.b.New(backend.F32, shape...)
+func (g *gradCtx) tmp(dt backend.DType, shape backend.Shape) *backend.Tensor {
+	x := g.t.b.New(dt, shape...)
 	g.owned = append(g.owned, x)
 	return x
 }
@@ -406,6 +413,9 @@ func (g *gradCtx) value(i int) *backend.Tensor {
 // shape returns the shape of argument i.
 func (g *gradCtx) shape(i int) backend.Shape { return g.e.args[i].shape }
 
+// dtype returns the dtype of argument i: a gradient has its value's dtype.
+func (g *gradCtx) dtype(i int) backend.DType { return g.e.args[i].dtype }
+
 // needs reports whether argument i is an input whose value depends on a
 // watched tensor, so that it needs a gradient.
 func (g *gradCtx) needs(i int) bool {
@@ -414,12 +424,12 @@ func (g *gradCtx) needs(i int) bool {
 }
 
 // slot returns the gradient accumulator of input argument i, creating it if
-// needed (allocated with the argument's shape, fresh).
+// needed (allocated with the argument's shape and dtype, fresh).
 func (g *gradCtx) slot(i int) *grad {
 	a := &g.e.args[i]
 	s, ok := g.grads[a.in]
 	if !ok {
-		s = &grad{t: g.t.b.New(backend.F32, a.shape...), fresh: true}
+		s = &grad{t: g.t.b.New(a.dtype, a.shape...), fresh: true}
 		g.grads[a.in] = s
 	}
 	return s
@@ -449,7 +459,7 @@ func (g *gradCtx) dest(i int) (*backend.Tensor, func()) {
 		s.fresh = false
 		return dst, func() {}
 	}
-	tmp := g.tmp(g.shape(i))
+	tmp := g.tmp(g.dtype(i), g.shape(i))
 	return tmp, func() { backend.Axpy(g.b(), dst, tmp, 1) }
 }
 

@@ -60,9 +60,10 @@ type device struct {
 	threads int
 	ref     bool // the reference kernels, plain allocation
 	kernels map[backend.Op]kernel
-	blas    bool      // matrix products through OpenBLAS
-	pool    pool      // fast backend only
-	scratch []float64 // per-chunk partial sums, reused
+	half    map[backend.Op]kernel // kernels of 16-bit calls (others widen)
+	blas    bool                  // matrix products through OpenBLAS
+	pool    pool                  // fast backend only
+	scratch []float64             // per-chunk partial sums, reused
 }
 
 // New returns the fast CPU backend, using GOMAXPROCS goroutines. Matrix
@@ -70,7 +71,7 @@ type device struct {
 // openblas for where it is looked up); otherwise through pure-Go gonum, and
 // the first New of the process says so in one line on standard error.
 func New() *backend.Front {
-	b := &device{threads: runtime.GOMAXPROCS(0), kernels: fastKernels}
+	b := &device{threads: runtime.GOMAXPROCS(0), kernels: fastKernels, half: fastHalfKernels}
 	if err := openblas.Load(); err == nil {
 		b.blas = true
 	} else {
@@ -84,7 +85,7 @@ func New() *backend.Front {
 // NewReference returns the reference CPU backend: the plain kernels, using
 // GOMAXPROCS goroutines.
 func NewReference() *backend.Front {
-	return backend.NewFront(&device{threads: runtime.GOMAXPROCS(0), ref: true, kernels: refKernels})
+	return backend.NewFront(&device{threads: runtime.GOMAXPROCS(0), ref: true, kernels: refKernels, half: refHalfKernels})
 }
 
 var (
@@ -103,24 +104,39 @@ func Stats(b backend.Backend) PoolStats {
 	return PoolStats{}
 }
 
-// buffer is the Storage.Impl of a CPU tensor: the data, and for guarded
-// tensors the whole slice with the guard elements around it.
+// buffer is the Storage.Impl of a CPU tensor: the data (float32, int32, or
+// the bit patterns of f16 and bf16 values), and for guarded tensors the
+// whole slice with the guard elements around it.
 type buffer struct {
 	f     []float32
 	i     []int32
+	h     []uint16  // F16 and BF16 tensors
 	whole []float32 // guarded F32 tensors only
 	wholI []int32   // guarded I32 tensors only
+	wholH []uint16  // guarded F16 and BF16 tensors only
 	blk   *block    // the pool's block (fast backend, unguarded tensors)
+}
+
+// bytes returns the buffer's data as bytes.
+func (buf *buffer) bytes() []byte {
+	switch {
+	case buf.f != nil:
+		return backend.F32Bytes(buf.f)
+	case buf.h != nil:
+		return backend.U16Bytes(buf.h)
+	}
+	return backend.I32Bytes(buf.i)
 }
 
 // guardLen is the number of guard elements on each side of a guarded tensor.
 const guardLen = 64
 
-// guardF32 and guardI32 are the guard patterns; a write of any real value is
-// very unlikely to reproduce them bit for bit.
+// guardF32, guardI32 and guardU16 are the guard patterns; a write of any
+// real value is very unlikely to reproduce them bit for bit.
 var (
 	guardF32 = float32FromBits(0x7fa5a5a5) // a NaN payload
 	guardI32 = int32(-0x5a5a5a5b)
+	guardU16 = uint16(0x7fa5) // a NaN in both 16-bit formats
 )
 
 // Info describes the CPU backend.
@@ -142,7 +158,7 @@ func (b *device) Info() backend.Info {
 		Device:  fmt.Sprintf("%s (%d threads)", cpuModel(), b.threads),
 		Kind:    "cpu",
 		Memory:  totalMemory(),
-		DTypes:  []backend.DType{backend.F32, backend.I32},
+		DTypes:  []backend.DType{backend.F32, backend.F16, backend.BF16, backend.I32},
 		Ops:     ops,
 		Guards:  true,
 		Limits:  [][2]string{{"threads", fmt.Sprint(b.threads)}, {"matmul", mm}},
@@ -156,36 +172,62 @@ func (b *device) Info() backend.Info {
 func (b *device) Alloc(t *backend.Tensor, guarded bool) (any, error) {
 	n := t.NumElements()
 	buf := &buffer{}
-	f32 := t.DType() == backend.F32
+	dt := t.DType()
 	switch {
-	case guarded && f32:
-		buf.whole = make([]float32, n+2*guardLen)
-		for k := range buf.whole {
-			buf.whole[k] = guardF32
-		}
-		buf.f = buf.whole[guardLen : guardLen+n : guardLen+n]
-		clear(buf.f)
 	case guarded:
-		buf.wholI = make([]int32, n+2*guardLen)
-		for k := range buf.wholI {
-			buf.wholI[k] = guardI32
+		switch dt {
+		case backend.F32:
+			buf.whole = guardedSlice(n, guardF32)
+			buf.f = buf.whole[guardLen : guardLen+n : guardLen+n]
+		case backend.I32:
+			buf.wholI = guardedSlice(n, guardI32)
+			buf.i = buf.wholI[guardLen : guardLen+n : guardLen+n]
+		default:
+			buf.wholH = guardedSlice(n, guardU16)
+			buf.h = buf.wholH[guardLen : guardLen+n : guardLen+n]
 		}
-		buf.i = buf.wholI[guardLen : guardLen+n : guardLen+n]
-		clear(buf.i)
 	case !b.ref:
-		buf.blk = b.pool.get(4 * n) // F32 and I32 are both 4 bytes
+		buf.blk = b.pool.get(dt.Size() * n)
 		p := unsafe.Pointer(&buf.blk.mem[0])
-		if f32 {
+		switch dt {
+		case backend.F32:
 			buf.f = unsafe.Slice((*float32)(p), n)
-		} else {
+		case backend.I32:
 			buf.i = unsafe.Slice((*int32)(p), n)
+		default:
+			buf.h = unsafe.Slice((*uint16)(p), n)
 		}
-	case f32:
+	case dt == backend.F32:
 		buf.f = make([]float32, n)
-	default:
+	case dt == backend.I32:
 		buf.i = make([]int32, n)
+	default:
+		buf.h = make([]uint16, n)
 	}
 	return buf, nil
+}
+
+// guardedSlice returns n zero elements with guardLen elements of the guard
+// pattern g on each side.
+func guardedSlice[T comparable](n int, g T) []T {
+	whole := make([]T, n+2*guardLen)
+	for k := range whole {
+		if k < guardLen || k >= guardLen+n {
+			whole[k] = g
+		}
+	}
+	return whole
+}
+
+// guardsIntact returns the index in whole of the first guard element of a
+// tensor of n elements that no longer holds g, or -1.
+func guardsIntact[T comparable](whole []T, n int, g T) int {
+	for k, v := range whole {
+		if (k < guardLen || k >= guardLen+n) && v != g {
+			return k
+		}
+	}
+	return -1
 }
 
 // CheckGuards reports whether any guard element of t was overwritten.
@@ -202,52 +244,51 @@ func (b *device) CheckGuards(t *backend.Tensor) error {
 		}
 		return fmt.Errorf("guard of %v overwritten %d elements %s the data", t, k, where)
 	}
+	k := -1
 	switch {
 	case buf.whole != nil:
-		for k, v := range buf.whole {
-			if (k < guardLen || k >= guardLen+n) && float32Bits(v) != float32Bits(guardF32) {
-				return bad(k)
-			}
-		}
+		// Compare bits: the pattern is a NaN.
+		k = guardsIntact(backend.BytesI32(backend.F32Bytes(buf.whole)), n, int32(float32Bits(guardF32)))
 	case buf.wholI != nil:
-		for k, v := range buf.wholI {
-			if (k < guardLen || k >= guardLen+n) && v != guardI32 {
-				return bad(k)
-			}
-		}
+		k = guardsIntact(buf.wholI, n, guardI32)
+	case buf.wholH != nil:
+		k = guardsIntact(buf.wholH, n, guardU16)
 	default:
 		return fmt.Errorf("%v was not allocated with guards", t)
+	}
+	if k >= 0 {
+		return bad(k)
 	}
 	return nil
 }
 
 // Write copies src into t.
 func (b *device) Write(t *backend.Tensor, src []byte) error {
-	buf := t.Storage().Impl.(*buffer)
-	if buf.f != nil {
-		copy(buf.f, backend.BytesF32(src))
-	} else {
-		copy(buf.i, backend.BytesI32(src))
-	}
+	copy(t.Storage().Impl.(*buffer).bytes(), src)
 	return nil
 }
 
 // Read copies t into dst.
 func (b *device) Read(t *backend.Tensor, dst []byte) error {
-	buf := t.Storage().Impl.(*buffer)
-	if buf.f != nil {
-		copy(backend.BytesF32(dst), buf.f)
-	} else {
-		copy(backend.BytesI32(dst), buf.i)
-	}
+	copy(dst, t.Storage().Impl.(*buffer).bytes())
 	return nil
 }
 
 // Supports accepts every call of the ops Info lists.
 func (b *device) Supports(backend.Call) error { return nil }
 
-// Run executes one call at once.
-func (b *device) Run(c backend.Call) error { return b.kernels[c.Op](b, c) }
+// Run executes one call at once. A call with f16 or bf16 arguments runs
+// the device's 16-bit kernel of the op where it has one, else through
+// float32 (backend.Widen); cast is a kernel of its own.
+func (b *device) Run(c backend.Call) error {
+	if c.Op != backend.OpCast && backend.HasHalf(c) {
+		if k := b.half[c.Op]; k != nil {
+			return k(b, c)
+		}
+		return backend.Widen(b, c)
+	}
+	return b.kernels[c.Op](b, c)
+}
 
 // Sync has nothing to wait for: ops run inside Run.
 func (b *device) Sync() error { return nil }
@@ -263,7 +304,7 @@ func (b *device) Free(st *backend.Storage) {
 	if !ok || buf.blk == nil {
 		return
 	}
-	buf.f, buf.i = nil, nil
+	buf.f, buf.i, buf.h = nil, nil, nil
 	if b.closed {
 		b.pool.live -= int64(len(buf.blk.mem))
 		b.pool.req -= int64(buf.blk.req)

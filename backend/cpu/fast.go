@@ -28,7 +28,7 @@ var fastKernels = func() map[backend.Op]kernel {
 		backend.OpSoftmaxBwd:   fastSoftmaxBwd,
 		backend.OpGELU:         fastGELU,
 		backend.OpGELUBwd:      fastGELUBwd,
-		backend.OpCopy:         fastCopy,
+		backend.OpCopy:         fastCopy[float32],
 		backend.OpAdamW:        fastAdamW,
 		backend.OpSmoothL1:     fastSmoothL1,
 		backend.OpSmoothL1Bwd:  fastSmoothL1Bwd,
@@ -61,8 +61,8 @@ func fastBroadcast(b *device, c backend.Call, mul bool) error {
 func fastAdd(b *device, c backend.Call) error { return fastBroadcast(b, c, false) }
 func fastMul(b *device, c backend.Call) error { return fastBroadcast(b, c, true) }
 
-func fastCopy(b *device, c backend.Call) error {
-	y, x := f(c, 0), f(c, 1)
+func fastCopy[T elem](b *device, c backend.Call) error {
+	y, x := data[T](c, 0), data[T](c, 1)
 	b.parallel(len(y), 1, func(lo, hi int) { copy(y[lo:hi], x[lo:hi]) })
 	return nil
 }

@@ -28,11 +28,11 @@ var refKernels = map[backend.Op]kernel{
 	backend.OpSoftmaxBwd:   softmaxBwd,
 	backend.OpGELU:         activation(func(v float64) float64 { return v * normCDF(v) }),
 	backend.OpGELUBwd:      activationGrad(func(v float64) float64 { return normCDF(v) + v*normPDF(v) }),
-	backend.OpGather:       gather,
+	backend.OpGather:       gather[float32],
 	backend.OpScatterAdd:   scatterAdd,
-	backend.OpSplitHeads:   splitHeads,
-	backend.OpMergeHeads:   mergeHeads,
-	backend.OpPatchify:     patchify,
+	backend.OpSplitHeads:   splitHeads[float32],
+	backend.OpMergeHeads:   mergeHeads[float32],
+	backend.OpPatchify:     patchify[float32],
 	backend.OpSmoothL1:     smoothL1,
 	backend.OpSmoothL1Bwd:  smoothL1Bwd,
 	backend.OpMSE:          mse,
@@ -42,7 +42,8 @@ var refKernels = map[backend.Op]kernel{
 	backend.OpAdamW:        adamw,
 	backend.OpEMA:          ema,
 	backend.OpFill:         fill,
-	backend.OpCopy:         copyOp,
+	backend.OpCopy:         copyOp[float32],
+	backend.OpCast:         cast,
 	backend.OpSiLU:         activation(func(v float64) float64 { return v * sigmoid(v) }),
 	backend.OpSiLUBwd:      activationGrad(func(v float64) float64 { s := sigmoid(v); return s * (1 + v*(1-s)) }),
 }
@@ -53,6 +54,24 @@ func f(c backend.Call, i int) []float32 {
 		return nil
 	}
 	return c.Args[i].Storage().Impl.(*buffer).f
+}
+
+// elem is the element type of a kernel that only moves elements: float32,
+// or uint16 for the bit patterns of f16 and bf16 values.
+type elem interface{ float32 | uint16 }
+
+// data returns the elements of argument i as T (nil for a nil optional
+// argument).
+func data[T elem](c backend.Call, i int) []T {
+	if c.Args[i] == nil {
+		return nil
+	}
+	buf := c.Args[i].Storage().Impl.(*buffer)
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return any(buf.f).([]T)
+	}
+	return any(buf.h).([]T)
 }
 
 // ix returns the int32 data of argument i.
@@ -301,8 +320,8 @@ func activationGrad(deriv func(v float64) float64) kernel {
 // first dim.
 func rowWidth(t *backend.Tensor) int { return t.NumElements() / t.Shape()[0] }
 
-func gather(b *device, c backend.Call) error {
-	y, x, idx := f(c, 0), f(c, 1), ix(c, 2)
+func gather[T elem](b *device, c backend.Call) error {
+	y, x, idx := data[T](c, 0), data[T](c, 1), ix(c, 2)
 	w := rowWidth(c.Args[1])
 	b.parallel(len(idx), w, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -330,7 +349,7 @@ func scatterAdd(b *device, c backend.Call) error {
 
 // heads returns the packed tensor's [B,T] and G, H, E of a split_heads or
 // merge_heads call, and the head tensors.
-func heads(c backend.Call) (packed []float32, parts [][]float32, bsz, t, g, h, e int) {
+func heads[T elem](c backend.Call) (packed []T, parts [][]T, bsz, t, g, h, e int) {
 	var pi int
 	var pidx []int
 	if c.Op == backend.OpSplitHeads {
@@ -347,17 +366,17 @@ func heads(c backend.Call) (packed []float32, parts [][]float32, bsz, t, g, h, e
 	s := c.Args[pi].Shape()
 	g, h = len(pidx), c.Attrs.Heads
 	bsz, t, e = s[0], s[1], s[2]/(g*h)
-	packed = f(c, pi)
+	packed = data[T](c, pi)
 	for _, k := range pidx {
-		parts = append(parts, f(c, k))
+		parts = append(parts, data[T](c, k))
 	}
 	return
 }
 
 // headsMove copies between the packed [B,T,G,H,E] layout and the G tensors
 // [B,H,T,E], in the direction split says.
-func headsMove(b *device, c backend.Call, split bool) error {
-	packed, parts, bsz, t, g, h, e := heads(c)
+func headsMove[T elem](b *device, c backend.Call, split bool) error {
+	packed, parts, bsz, t, g, h, e := heads[T](c)
 	b.parallel(bsz*t, g*h*e, func(lo, hi int) {
 		for bt := lo; bt < hi; bt++ {
 			bi, ti := bt/t, bt%t
@@ -377,11 +396,11 @@ func headsMove(b *device, c backend.Call, split bool) error {
 	return nil
 }
 
-func splitHeads(b *device, c backend.Call) error { return headsMove(b, c, true) }
-func mergeHeads(b *device, c backend.Call) error { return headsMove(b, c, false) }
+func splitHeads[T elem](b *device, c backend.Call) error { return headsMove[T](b, c, true) }
+func mergeHeads[T elem](b *device, c backend.Call) error { return headsMove[T](b, c, false) }
 
-func patchify(b *device, c backend.Call) error {
-	y, img := f(c, 0), f(c, 1)
+func patchify[T elem](b *device, c backend.Call) error {
+	y, img := data[T](c, 0), data[T](c, 1)
 	s := c.Args[1].Shape()
 	bsz, ch, hh, ww, p := s[0], s[1], s[2], s[3], c.Attrs.Patch
 	gh, gw := hh/p, ww/p
@@ -521,8 +540,8 @@ func fill(b *device, c backend.Call) error {
 	return nil
 }
 
-func copyOp(b *device, c backend.Call) error {
-	copy(f(c, 0), f(c, 1))
+func copyOp[T elem](b *device, c backend.Call) error {
+	copy(data[T](c, 0), data[T](c, 1))
 	return nil
 }
 

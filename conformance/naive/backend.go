@@ -2,11 +2,14 @@ package naive
 
 import (
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/half"
 )
 
 // device runs the naive float64 ops behind the backend.Device interface:
-// tensors are stored as float64 (indices too), writes widen float32 exactly,
-// reads round to float32.
+// tensors are stored as float64 (indices too), writes widen their dtype
+// exactly, each op's outputs are rounded once to their dtypes (so the stored
+// float64 is always a value of the tensor's dtype), and reads narrow
+// exactly.
 type device struct{}
 
 // New returns a naive float64 backend.
@@ -21,7 +24,7 @@ func (device) Info() backend.Info {
 		}
 	}
 	return backend.Info{Backend: "naive", Device: "float64 reference loops", Kind: "cpu",
-		DTypes: []backend.DType{backend.F32, backend.I32}, Ops: have}
+		DTypes: []backend.DType{backend.F32, backend.F16, backend.BF16, backend.I32}, Ops: have}
 }
 
 // Alloc allocates a zeroed float64 array.
@@ -37,33 +40,73 @@ func data(t *backend.Tensor) []float64 { return t.Storage().Impl.([]float64) }
 // Write widens src into t.
 func (device) Write(t *backend.Tensor, src []byte) error {
 	d := data(t)
-	if t.DType() == backend.I32 {
+	switch t.DType() {
+	case backend.I32:
 		for i, v := range backend.BytesI32(src) {
 			d[i] = float64(v)
 		}
-		return nil
-	}
-	for i, v := range backend.BytesF32(src) {
-		d[i] = float64(v)
+	case backend.F16:
+		for i, v := range backend.BytesU16(src) {
+			d[i] = float64(half.F16ToFloat32(v))
+		}
+	case backend.BF16:
+		for i, v := range backend.BytesU16(src) {
+			d[i] = float64(half.BF16ToFloat32(v))
+		}
+	default:
+		for i, v := range backend.BytesF32(src) {
+			d[i] = float64(v)
+		}
 	}
 	return nil
 }
 
-// Read rounds t into dst.
+// Read copies t into dst; the values are already of t's dtype.
 func (device) Read(t *backend.Tensor, dst []byte) error {
 	d := data(t)
-	if t.DType() == backend.I32 {
+	switch t.DType() {
+	case backend.I32:
 		out := backend.BytesI32(dst)
 		for i, v := range d {
 			out[i] = int32(v)
 		}
-		return nil
-	}
-	out := backend.BytesF32(dst)
-	for i, v := range d {
-		out[i] = float32(v)
+	case backend.F16:
+		out := backend.BytesU16(dst)
+		for i, v := range d {
+			out[i] = half.F16FromFloat64(v)
+		}
+	case backend.BF16:
+		out := backend.BytesU16(dst)
+		for i, v := range d {
+			out[i] = half.BF16FromFloat64(v)
+		}
+	default:
+		out := backend.BytesF32(dst)
+		for i, v := range d {
+			out[i] = float32(v)
+		}
 	}
 	return nil
+}
+
+// Round rounds v, in place, once to the nearest values of dtype dt (to
+// nearest, ties to even; float32, f16 or bf16), as every output of an op is
+// rounded. Indices are left as they are.
+func Round(dt backend.DType, v []float64) {
+	switch dt {
+	case backend.F32:
+		for i, x := range v {
+			v[i] = float64(float32(x))
+		}
+	case backend.F16:
+		for i, x := range v {
+			v[i] = float64(half.F16ToFloat32(half.F16FromFloat64(x)))
+		}
+	case backend.BF16:
+		for i, x := range v {
+			v[i] = float64(half.BF16ToFloat32(half.BF16FromFloat64(x)))
+		}
+	}
 }
 
 // Supports accepts every call of the ops Info lists.
@@ -78,7 +121,16 @@ func (device) Run(c backend.Call) error {
 			args[i], shapes[i] = data(t), t.Shape()
 		}
 	}
-	return Exec(c.Op, args, shapes, c.Attrs)
+	if err := Exec(c.Op, args, shapes, c.Attrs); err != nil {
+		return err
+	}
+	specs := c.Op.Expand(len(c.Args))
+	for i, t := range c.Args {
+		if t != nil && specs[i].Role != backend.In {
+			Round(t.DType(), args[i])
+		}
+	}
+	return nil
 }
 
 // Sync has nothing to wait for: ops run inside Run.

@@ -17,7 +17,8 @@ import (
 
 // Exec runs op on float64 arguments, in the argument order of the op's row
 // in the table. args[i] is nil for an absent optional argument; indices are
-// stored as float64 integers. Outputs are written in place.
+// stored as float64 integers. Outputs are written in place, unrounded: the
+// caller rounds each to its dtype (Round), once.
 func Exec(op backend.Op, args [][]float64, shapes []backend.Shape, at backend.Attrs) error {
 	k, ok := ops[op]
 	if !ok {
@@ -65,6 +66,9 @@ var ops = map[backend.Op]opFunc{
 	backend.OpEMA:   ema,
 	backend.OpFill:  fill,
 	backend.OpCopy:  func(x [][]float64, s []backend.Shape, a backend.Attrs) { copy(x[0], x[1]) },
+	// cast: the value itself; the conversion is the rounding of the
+	// output to its dtype, which the caller applies to every output.
+	backend.OpCast: func(x [][]float64, s []backend.Shape, a backend.Attrs) { copy(x[0], x[1]) },
 	backend.OpSiLU: func(x [][]float64, s []backend.Shape, a backend.Attrs) {
 		for i, v := range x[1] {
 			x[0][i] = v / (1 + math.Exp(-v))

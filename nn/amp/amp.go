@@ -80,11 +80,13 @@ const (
 	// Matrix products (mm, bmm, addmm, linear, matmul, conv).
 	Lower
 	// Float32: the floating inputs are cast to float32 and the op computes
-	// and outputs float32. layer_norm, softmax, sum, the losses.
+	// and outputs float32. layer_norm, sum, the losses (PyTorch's list
+	// has softmax too; see rules).
 	Float32
 	// Given: not an autocast op. Gradient ops run in the dtypes of the
 	// tensors the backward pass gives them (those of their forward op), the
-	// optimiser and EMA on the float32 masters.
+	// optimiser and EMA on the float32 masters, cast is autocast's own
+	// conversion.
 	Given
 )
 
@@ -104,11 +106,18 @@ var rules = map[backend.Op]Rule{
 	backend.OpMatMul: Lower,
 
 	backend.OpLayerNorm: Float32,
-	backend.OpSoftmax:   Float32,
-	backend.OpSum:       Float32,
-	backend.OpSumSq:     Float32,
-	backend.OpSmoothL1:  Float32,
-	backend.OpMSE:       Float32,
+	// softmax is on PyTorch's float32 list; here it computes in float32
+	// (wider, by the op table) but writes its input's dtype: PyTorch's
+	// float32 probabilities are cast to 16 bits for the product with v
+	// anyway, and keeping both copies for the backward pass (the float32
+	// one for softmax's gradient, the 16-bit one for the product's) costs
+	// 6 bytes per attention score where one 16-bit copy costs 2, the
+	// largest saved tensor of a ViT block at 196 tokens.
+	backend.OpSoftmax:  Promote,
+	backend.OpSum:      Float32,
+	backend.OpSumSq:    Float32,
+	backend.OpSmoothL1: Float32,
+	backend.OpMSE:      Float32,
 
 	backend.OpAdd:        Promote,
 	backend.OpMul:        Promote,
@@ -133,6 +142,7 @@ var rules = map[backend.Op]Rule{
 	backend.OpMSEBwd:       Given,
 	backend.OpAdamW:        Given,
 	backend.OpEMA:          Given,
+	backend.OpCast:         Given,
 }
 
 // RuleOf returns op's autocast rule, or 0 for an op the policy does not

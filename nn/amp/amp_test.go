@@ -35,7 +35,7 @@ func TestDType(t *testing.T) {
 		{BF16, backend.OpAdd, []backend.DType{f32, bf}, f32}, // residual
 		{BF16, backend.OpAdd, []backend.DType{bf, bf}, bf},   // bias on a bf16 product
 		{BF16, backend.OpGELU, []backend.DType{bf}, bf},
-		{BF16, backend.OpSoftmax, []backend.DType{bf}, f32},
+		{BF16, backend.OpSoftmax, []backend.DType{bf}, bf}, // not PyTorch's: see rules
 		{BF16, backend.OpLayerNorm, []backend.DType{f32, f32, f32}, f32},
 		{FP16, backend.OpLayerNorm, []backend.DType{h, f32, f32}, f32},
 		{BF16, backend.OpSmoothL1, []backend.DType{bf, f32}, f32},
