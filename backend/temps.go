@@ -38,3 +38,17 @@ func (s *Temps) Release() {
 	}
 	s.hs = nil
 }
+
+// NewOf allocates a scratch tensor of dtype dt.
+func (s *Temps) NewOf(dt DType, shape ...int) *Tensor { return s.Keep(s.B.New(dt, shape...)) }
+
+// Cast returns t as dtype dt: t itself when it has dt, else a scratch
+// tensor of dt (of t's shape) holding t converted by the cast op.
+func (s *Temps) Cast(t *Tensor, dt DType) *Tensor {
+	if t.DType() == dt {
+		return t
+	}
+	c := s.NewOf(dt, t.Shape()...)
+	Cast(s.B, c, t)
+	return c
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 // Session is a benchmark model allocated on a backend (through a Profile),
@@ -17,6 +18,8 @@ type Session struct {
 	model *model.Model
 	work  *Workload
 	loss  float64
+	// shape is the largest batch shape stepped so far.
+	shape model.StepShape
 }
 
 // NewSession allocates the config's model on be, seeded.
@@ -28,6 +31,10 @@ func NewSession(be backend.Backend, cfg Config, seed uint64) (*Session, error) {
 	}
 	if err := m.Alloc(s.prof, seed); err != nil {
 		return nil, fmt.Errorf("bench: %s: %w", cfg.Name, err)
+	}
+	m.Precision = cfg.Precision
+	if cfg.Precision.Low() != backend.F32 {
+		m.Scaler = amp.NewGradScaler()
 	}
 	s.model = m
 	if s.work, err = NewWorkload(cfg, seed); err != nil {
@@ -47,6 +54,8 @@ func (s *Session) Steps(ctx context.Context, n int) (time.Duration, error) {
 			return elapsed, err
 		}
 		b := s.work.Next()
+		s.shape = model.StepShape{B: max(s.shape.B, len(b.Context)), M: max(s.shape.M, len(b.Targets)),
+			Kc: max(s.shape.Kc, len(b.Context[0])), Kt: max(s.shape.Kt, len(b.Targets[0][0]))}
 		start := time.Now()
 		loss, err := s.model.Step(b, h)
 		elapsed += time.Since(start)
@@ -56,6 +65,14 @@ func (s *Session) Steps(ctx context.Context, n int) (time.Duration, error) {
 		s.loss = loss
 	}
 	return elapsed, nil
+}
+
+// Counted returns the memory of a step of the session's model and
+// precision counted on a backend that computes nothing (model.CountStep),
+// at the largest batch shape stepped so far: what the step's tensors ask
+// for, whatever the backend.
+func (s *Session) Counted() (model.StepMemory, error) {
+	return model.CountStep(s.cfg.Model, s.shape, s.cfg.Precision)
 }
 
 // Profile returns the op recorder every step goes through.

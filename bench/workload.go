@@ -7,6 +7,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 // Config is a benchmark configuration: a model and a batch size.
@@ -14,6 +15,9 @@ type Config struct {
 	Name  string
 	Model model.Config
 	Batch int
+	// Precision is the precision the steps train in (FP32 when 0); 16-bit
+	// ones scale the loss with a GradScaler, as training does.
+	Precision amp.Precision
 }
 
 // Anchored are the configs the PyTorch anchor script also runs: tiny32 (a

@@ -57,7 +57,9 @@ func (l *Linear) Params() []*Param {
 	return []*Param{l.Weight, l.Bias}
 }
 
-// Forward maps x [..., In] to a new tensor [..., Out].
+// Forward maps x [..., In] to a new tensor [..., Out]. Under autocast (a
+// matrix product: the policy's Lower rule) x, the weight and the bias are
+// cast to the 16-bit dtype and so is the output, as PyTorch's linear.
 func (l *Linear) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, error) {
 	xs := x.Shape()
 	if xs[len(xs)-1] != l.In {
@@ -66,11 +68,12 @@ func (l *Linear) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor
 	s := &backend.Temps{B: be}
 	defer s.Release()
 	r := rows(xs)
-	y := be.New(backend.F32, append(xs[:len(xs)-1:len(xs)-1], l.Out)...)
+	dt := dtypeFor(be, backend.OpMatMul, x, l.Weight.Value)
+	y := be.New(dt, append(xs[:len(xs)-1:len(xs)-1], l.Out)...)
 	yv := s.View(y, r, l.Out)
-	backend.MatMul(be, yv, s.View(x, r, l.In), s.View(l.Weight.Value, l.Out, l.In), false, true, 1, 0)
+	backend.MatMul(be, yv, s.View(s.Cast(x, dt), r, l.In), s.View(s.Cast(l.Weight.Value, dt), l.Out, l.In), false, true, 1, 0)
 	if l.Bias != nil {
-		backend.Add(be, yv, yv, l.Bias.Value)
+		backend.Add(be, yv, yv, s.Cast(l.Bias.Value, dt))
 	}
 	return y, nil
 }
@@ -101,7 +104,8 @@ func (l *LayerNorm) Params() []*Param {
 	return []*Param{l.Weight, l.Bias}
 }
 
-// Forward normalises x [..., Dim] into a new tensor.
+// Forward normalises x [..., Dim] into a new tensor (float32 under
+// autocast, from a 16-bit x cast first).
 func (l *LayerNorm) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, error) {
 	xs := x.Shape()
 	if xs[len(xs)-1] != l.Dim {
@@ -110,13 +114,22 @@ func (l *LayerNorm) Forward(be backend.Backend, x *backend.Tensor) (*backend.Ten
 	s := &backend.Temps{B: be}
 	defer s.Release()
 	r := rows(xs)
-	y := be.New(backend.F32, xs...)
 	var g, b *backend.Tensor
 	if l.Weight != nil {
 		g, b = l.Weight.Value, l.Bias.Value
 	}
-	backend.LayerNorm(be, y, s.New(r), s.New(r), x, g, b, l.Eps)
+	dt := dtypeFor(be, backend.OpLayerNorm, x, g, b)
+	y := be.New(dt, xs...)
+	backend.LayerNorm(be, y, s.NewOf(dt, r), s.NewOf(dt, r), s.Cast(x, dt), castOpt(s, g, dt), castOpt(s, b, dt), l.Eps)
 	return y, nil
+}
+
+// castOpt is Temps.Cast for an optional argument (nil stays nil).
+func castOpt(s *backend.Temps, t *backend.Tensor, dt backend.DType) *backend.Tensor {
+	if t == nil {
+		return nil
+	}
+	return s.Cast(t, dt)
 }
 
 // Attention is multi-head self-attention with a fused qkv projection (with
@@ -156,14 +169,22 @@ func (a *Attention) Forward(be backend.Backend, x *backend.Tensor) (*backend.Ten
 	s := &backend.Temps{B: be}
 	s.Keep(qkv)
 	defer s.Release()
-	q, k, v := s.New(bsz, h, t, e), s.New(bsz, h, t, e), s.New(bsz, h, t, e)
-	scores, probs := s.New(bsz*h, t, t), s.New(bsz*h, t, t)
-	o := s.New(bsz*h, t, e)
-	merged := s.New(bsz, t, a.Dim)
+	// Under autocast every tensor here is 16-bit: the heads of the 16-bit
+	// qkv, the scores and the output are 16-bit products, and softmax
+	// writes its input's dtype (amp's rules say why).
+	dh := dtypeFor(be, backend.OpSplitHeads, qkv)
+	q, k, v := s.NewOf(dh, bsz, h, t, e), s.NewOf(dh, bsz, h, t, e), s.NewOf(dh, bsz, h, t, e)
 	backend.SplitHeads(be, qkv, h, q, k, v)
-	backend.MatMul(be, scores, s.View(q, bsz*h, t, e), s.View(k, bsz*h, t, e), false, true, 1, 0)
-	backend.Softmax(be, probs, scores, 1/math.Sqrt(float64(e)))
-	backend.MatMul(be, o, probs, s.View(v, bsz*h, t, e), false, false, 1, 0)
+	dm := dtypeFor(be, backend.OpMatMul, q, k)
+	scores := s.NewOf(dm, bsz*h, t, t)
+	backend.MatMul(be, scores, s.View(s.Cast(q, dm), bsz*h, t, e), s.View(s.Cast(k, dm), bsz*h, t, e), false, true, 1, 0)
+	ds := dtypeFor(be, backend.OpSoftmax, scores)
+	probs := s.NewOf(ds, bsz*h, t, t)
+	backend.Softmax(be, probs, s.Cast(scores, ds), 1/math.Sqrt(float64(e)))
+	dm = dtypeFor(be, backend.OpMatMul, probs, v)
+	o := s.NewOf(dm, bsz*h, t, e)
+	backend.MatMul(be, o, s.Cast(probs, dm), s.View(s.Cast(v, dm), bsz*h, t, e), false, false, 1, 0)
+	merged := s.NewOf(dm, bsz, t, a.Dim)
 	backend.MergeHeads(be, merged, h, s.View(o, bsz, h, t, e))
 	return a.Proj.Forward(be, merged)
 }
@@ -192,8 +213,9 @@ func (m *MLP) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, e
 	s := &backend.Temps{B: be}
 	s.Keep(h)
 	defer s.Release()
-	g := s.New(h.Shape()...)
-	backend.GELU(be, g, h)
+	dt := dtypeFor(be, backend.OpGELU, h)
+	g := s.NewOf(dt, h.Shape()...)
+	backend.GELU(be, g, s.Cast(h, dt))
 	return m.FC2.Forward(be, g)
 }
 
@@ -227,7 +249,8 @@ func (bl *Block) Params() []*Param {
 }
 
 // Forward maps x [B, T, dim] to a new tensor [B, T, dim]. The residual sums
-// are added in place into the branch outputs.
+// are added in place into the branch outputs (under autocast into their
+// float32 casts: the residual stream stays float32).
 func (bl *Block) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, error) {
 	h, err := bl.Norm1.Forward(be, x)
 	if err != nil {
@@ -238,7 +261,7 @@ func (bl *Block) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor
 	if err != nil {
 		return nil, err
 	}
-	backend.Add(be, a, a, x)
+	a = Sum(be, a, x)
 	h, err = bl.Norm2.Forward(be, a)
 	if err != nil {
 		be.Release(a)
@@ -250,7 +273,7 @@ func (bl *Block) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor
 		be.Release(a)
 		return nil, err
 	}
-	backend.Add(be, m, m, a)
+	m = Sum(be, m, a)
 	be.Release(a)
 	return m, nil
 }

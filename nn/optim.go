@@ -106,3 +106,28 @@ func EMA(be backend.Backend, target, online []*Param, momentum float64) error {
 	}
 	return nil
 }
+
+// Unscale multiplies every parameter's gradient by inv (a GradScaler's
+// 1/scale) in place and reports whether any of them holds an infinity or a
+// NaN, as PyTorch's unscale_ does: the sums of squares of all gradients,
+// summed on the backend, are read back once (an overflow of that float32
+// sum, at gradients of about 1e19, counts as one too).
+func Unscale(be backend.Backend, params []*Param, inv float64) (found bool, err error) {
+	s := &backend.Temps{B: be}
+	defer s.Release()
+	total, part := s.New(1), s.New(1)
+	backend.Fill(be, total, 0)
+	for _, p := range params {
+		if p.Grad == nil {
+			return false, fmt.Errorf("nn: unscale: %s has no gradient", p.Name)
+		}
+		backend.Scale(be, p.Grad, p.Grad, inv)
+		backend.SumSq(be, part, p.Grad)
+		backend.Axpy(be, total, part, 1)
+	}
+	v, err := backend.ReadF32(be, total)
+	if err != nil {
+		return false, err
+	}
+	return math.IsInf(float64(v[0]), 0) || math.IsNaN(float64(v[0])), nil
+}

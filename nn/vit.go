@@ -151,7 +151,7 @@ func (v *ViT) forward(be backend.Backend, img, keep *backend.Tensor, n int) ([]*
 			return nil, fmt.Errorf("nn: vit: kept rows %v, want i32[%d,K]", keep, bsz)
 		}
 	}
-	patches := be.New(backend.F32, bsz, np, c.Channels*c.Patch*c.Patch)
+	patches := be.New(dtypeFor(be, backend.OpPatchify, img), bsz, np, c.Channels*c.Patch*c.Patch)
 	backend.Patchify(be, patches, img, c.Patch)
 	x, err := v.PatchEmbed.Forward(be, patches)
 	be.Release(patches)
@@ -159,10 +159,10 @@ func (v *ViT) forward(be backend.Backend, img, keep *backend.Tensor, n int) ([]*
 		return nil, err
 	}
 	pos := backend.Reshape(v.Pos.Value, np, d)
-	backend.Add(be, x, x, pos)
+	x = Sum(be, x, pos)
 	be.Release(pos)
 	if keep != nil {
-		kept := be.New(backend.F32, append(keep.Shape().Clone(), d)...)
+		kept := be.New(x.DType(), append(keep.Shape().Clone(), d)...)
 		xv := backend.Reshape(x, bsz*np, d)
 		backend.Gather(be, kept, xv, keep)
 		be.Release(xv)

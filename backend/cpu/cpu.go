@@ -64,6 +64,8 @@ type device struct {
 	blas    bool                  // matrix products through OpenBLAS
 	pool    pool                  // fast backend only
 	scratch []float64             // per-chunk partial sums, reused
+	// scratchH are the per-goroutine float32 chunks of 16-bit calls.
+	scratchH [][]float32
 }
 
 // New returns the fast CPU backend, using GOMAXPROCS goroutines. Matrix
@@ -161,8 +163,20 @@ func (b *device) Info() backend.Info {
 		DTypes:  []backend.DType{backend.F32, backend.F16, backend.BF16, backend.I32},
 		Ops:     ops,
 		Guards:  true,
-		Limits:  [][2]string{{"threads", fmt.Sprint(b.threads)}, {"matmul", mm}},
+		Limits:  [][2]string{{"threads", fmt.Sprint(b.threads)}, {"matmul", mm}, {"16-bit", b.halfNote()}},
 	}
+}
+
+// halfNote says how the device computes f16 and bf16.
+func (b *device) halfNote() string {
+	if b.ref {
+		return "f16 and bf16 stored as they are, computed through float32 kernels (cast in, cast out)"
+	}
+	mm := "bf16 products widened to float32"
+	if BF16Native() {
+		mm = "bf16 products on AMX tiles (k >= 32)"
+	}
+	return mm + "; f16 products widened to float32; elementwise and row ops widened chunk by chunk"
 }
 
 // Alloc allocates a tensor's memory. The reference backend zeroes it; the

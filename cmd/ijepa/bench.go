@@ -6,17 +6,20 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 
+	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/bench"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 func init() {
 	register(command{
 		name:    "bench",
 		summary: "time training steps (img/s, ms/step, per-op times, peak memory), optionally against PyTorch; --data: the data loader's img/s alone",
-		usage:   "[--config tiny32|small224] [--backend NAME] [--plugin-dir DIR] [--steps N] [--torch] | --data DIR [--generate N] [--workers 1,2] [--batches N]",
+		usage:   "[--config tiny32|small224] [--backend NAME] [--plugin-dir DIR] [--steps N] [--precision fp32|bf16|fp16[,...]] [--torch] | --data DIR [--generate N] [--workers 1,2] [--batches N]",
 		run:     runBench,
 	})
 }
@@ -35,6 +38,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	python := fs.String("python", "/usr/bin/python3", "the Python that has torch (Debian's python3-torch)")
 	threads := fs.Int("torch-threads", runtime.GOMAXPROCS(0), "threads for PyTorch (default: the Go threads)")
 	rounds := fs.Int("rounds", 1, "timed rounds, alternating with the anchor under --torch; the best round of each counts (a shared machine's load comes and goes)")
+	precs := fs.String("precision", "fp32", "precisions to train in, comma-separated (fp32, bf16, fp16); a 16-bit one runs beside fp32, each on a backend of its own, alternating round by round, and the ratios to fp32 are printed")
 	df := addDataBenchFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -52,37 +56,54 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *steps < 1 || *rounds < 1 || *warmup < 0 || *opSteps < 0 {
 		return fmt.Errorf("%w: --steps and --rounds must be at least 1, --warmup and --op-steps not negative", errUsage)
 	}
-	be, err := openBackend(ctx, *spec)
+	precisions, err := parsePrecisions(*precs)
 	if err != nil {
 		return err
 	}
-	defer be.Close()
+	runs := make([]*precisionRun, len(precisions))
+	for i, p := range precisions {
+		r := &precisionRun{p: p}
+		if r.be, err = openBackend(ctx, *spec); err != nil {
+			return err
+		}
+		defer r.be.Close()
+		c := cfg
+		c.Precision = p
+		if r.sess, err = bench.NewSession(r.be, c, *seed); err != nil {
+			return err
+		}
+		defer r.sess.Close()
+		runs[i] = r
+	}
+	be := runs[0].be
 	info := be.Info()
 	fmt.Fprintf(stdout, "bench %s on %s: %s\n", cfg.Name, info.Backend, info.Device)
 	for _, l := range info.Limits {
 		fmt.Fprintf(stdout, "  %s: %s\n", l[0], l[1])
 	}
-	fmt.Fprintf(stdout, "  batch %d, %d warm-up steps, %d round(s) of %d timed steps, GOMAXPROCS %d\n", cfg.Batch, *warmup, *rounds, *steps, runtime.GOMAXPROCS(0))
-	sess, err := bench.NewSession(be, cfg, *seed)
-	if err != nil {
-		return err
+	fmt.Fprintf(stdout, "  batch %d, %d warm-up steps, %d round(s) of %d timed steps, GOMAXPROCS %d, precision %s\n", cfg.Batch, *warmup, *rounds, *steps, runtime.GOMAXPROCS(0), *precs)
+	for _, r := range runs {
+		if _, err := r.sess.Steps(ctx, *warmup); err != nil {
+			return interrupted(ctx, err, "warming up", "nothing measured")
+		}
 	}
-	defer sess.Close()
-	if _, err := sess.Steps(ctx, *warmup); err != nil {
-		return interrupted(ctx, err, "warming up", "nothing measured")
-	}
-	var best bench.Result
 	var bestTorch bench.Anchor
 	var anchorErr error
-	for r := 1; r <= *rounds; r++ {
-		var res bench.Result
-		if err := res.Timed(ctx, sess, *steps); err != nil {
-			return interrupted(ctx, err, "timing steps", "the rounds above are all that was measured")
+	for round := 1; round <= *rounds; round++ {
+		line := fmt.Sprintf("round %d:", round)
+		for i, r := range runs {
+			var res bench.Result
+			if err := res.Timed(ctx, r.sess, *steps); err != nil {
+				return interrupted(ctx, err, "timing steps", "the rounds above are all that was measured")
+			}
+			if res.ImgPerS > r.best.ImgPerS {
+				r.best = res
+			}
+			if i > 0 {
+				line += ","
+			}
+			line += fmt.Sprintf(" ijepa %s%.2f img/s (%.1f ms/step)", r.label(len(runs)), res.ImgPerS, res.MsPerStep)
 		}
-		if res.ImgPerS > best.ImgPerS {
-			best = res
-		}
-		line := fmt.Sprintf("round %d: ijepa %.2f img/s (%.1f ms/step)", r, res.ImgPerS, res.MsPerStep)
 		if *torch && anchorErr == nil {
 			var a bench.Anchor
 			a, anchorErr = bench.RunAnchor(ctx, bench.AnchorOptions{Python: *python, Script: *anchor, Config: cfg.Name, Threads: *threads, Steps: *steps})
@@ -100,27 +121,46 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				}
 			}
 		}
-		if *rounds > 1 || *torch {
+		if *rounds > 1 || *torch || len(runs) > 1 {
 			fmt.Fprintln(stdout, line)
 		}
 	}
 	if *opSteps > 0 {
-		if err := best.PerOp(ctx, sess, *opSteps); err != nil {
-			return interrupted(ctx, err, "timing every op", "the per-op table is not printed")
+		for _, r := range runs {
+			if err := r.best.PerOp(ctx, r.sess, *opSteps); err != nil {
+				return interrupted(ctx, err, "timing every op", "the per-op table is not printed")
+			}
 		}
 	}
-	best.PeakRSS = bench.PeakRSS()
+	peakRSS := bench.PeakRSS()
 	if *rounds > 1 {
 		fmt.Fprintf(stdout, "best of %d rounds:\n", *rounds)
 	}
-	fmt.Fprintf(stdout, "ijepa %s %s: %.1f ms/step %.2f img/s\n", cfg.Name, info.Backend, best.MsPerStep, best.ImgPerS)
-	fmt.Fprintf(stdout, "peak RSS %s, %.0f page faults per step, last loss %.4f\n", mib(best.PeakRSS), best.FaultsPerStep, sess.Loss())
+	for _, r := range runs {
+		fmt.Fprintf(stdout, "ijepa %s %s %s: %.1f ms/step %.2f img/s, last loss %.4f\n", cfg.Name, info.Backend, r.p, r.best.MsPerStep, r.best.ImgPerS, r.sess.Loss())
+		if s := cpu.Stats(r.be); s.PeakAsked > 0 {
+			r.peak = s.PeakAsked
+			fmt.Fprintf(stdout, "  cpu memory pool: live tensors asked for %s at most at once, the pool's footprint peaked at %s (%.2fx)\n",
+				mib(s.PeakAsked), mib(s.High), float64(s.High)/float64(s.PeakAsked))
+		}
+		if m, err := r.sess.Counted(); err == nil {
+			r.counted = m.Peak
+			fmt.Fprintf(stdout, "  tensors of a step, counted: model state %s, step peak %s\n", mib(m.State), mib(m.Peak))
+		}
+	}
+	for _, r := range runs[1:] {
+		base := runs[0]
+		fmt.Fprintf(stdout, "%s/fp32: %.2fx the images/s, %.2fx the counted step peak", r.p, r.best.ImgPerS/base.best.ImgPerS, float64(r.counted)/float64(base.counted))
+		if r.peak > 0 && base.peak > 0 {
+			fmt.Fprintf(stdout, ", %.2fx the cpu pool's peak", float64(r.peak)/float64(base.peak))
+		}
+		fmt.Fprintln(stdout)
+	}
+	best := runs[0].best
+	best.PeakRSS = peakRSS
+	fmt.Fprintf(stdout, "peak RSS %s (the whole process), %.0f page faults per step (fp32)\n", mib(best.PeakRSS), best.FaultsPerStep)
 	if strings.HasPrefix(info.Backend, "plugin:") {
 		fmt.Fprintln(stdout, "  (this process only: the plugin's memory is in its own process)")
-	}
-	if s := cpu.Stats(be); s.PeakAsked > 0 {
-		fmt.Fprintf(stdout, "cpu memory pool: live tensors asked for %s at most at once, the pool's footprint peaked at %s (%.2fx)\n",
-			mib(s.PeakAsked), mib(s.High), float64(s.High)/float64(s.PeakAsked))
 	}
 	if *torch {
 		if anchorErr != nil {
@@ -135,13 +175,49 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintln(stdout)
 		}
 	}
-	if best.OpSteps > 0 {
-		fmt.Fprintf(stdout, "\nper op, over %d steps with every op synchronised and timed:\n", best.OpSteps)
-		if err := best.Profile.WriteTable(stdout, best.OpSteps, *shapes); err != nil {
-			return err
+	for _, r := range runs {
+		if r.best.OpSteps > 0 {
+			fmt.Fprintf(stdout, "\nper op in %s, over %d steps with every op synchronised and timed:\n", r.p, r.best.OpSteps)
+			if err := r.best.Profile.WriteTable(stdout, r.best.OpSteps, *shapes); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// precisionRun is one precision of a bench run: its backend, session and
+// best round.
+type precisionRun struct {
+	p             amp.Precision
+	be            backend.Backend
+	sess          *bench.Session
+	best          bench.Result
+	peak, counted int64
+}
+
+// label names the run in a round's line when several precisions run.
+func (r *precisionRun) label(runs int) string {
+	if runs == 1 {
+		return ""
+	}
+	return r.p.String() + " "
+}
+
+// parsePrecisions parses --precision: fp32 first (the baseline every other
+// precision is compared with), then the others named, each once.
+func parsePrecisions(s string) ([]amp.Precision, error) {
+	out := []amp.Precision{amp.FP32}
+	for _, name := range strings.Split(s, ",") {
+		p, err := amp.ParsePrecision(strings.TrimSpace(name))
+		if err != nil {
+			return nil, fmt.Errorf("%w: --precision: %v", errUsage, err)
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 func mib(n int64) string {

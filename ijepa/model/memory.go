@@ -5,6 +5,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/nn"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 // This file counts the memory of a training step without computing it: the
@@ -27,15 +28,20 @@ type StepMemory struct {
 // Kt patches each, contexts of Kc patches.
 type StepShape struct{ B, M, Kc, Kt int }
 
-// CountStep counts the memory of one training step of the model cfg
-// declares on a batch of the given shape: the model is allocated (with no
-// values) on a counting backend and the step runs there, each op checked
-// and none computed. It takes milliseconds even for ViT-H, and allocates
-// only the host's mask index tables.
-func CountStep(cfg Config, s StepShape) (StepMemory, error) {
+// CountStep counts the memory of one training step in precision p of the
+// model cfg declares on a batch of the given shape: the model is allocated
+// (with no values) on a counting backend and the step runs there, each op
+// checked and none computed, its tensors in the dtypes p gives them. It
+// takes milliseconds even for ViT-H, and allocates only the host's mask
+// index tables.
+func CountStep(cfg Config, s StepShape, p amp.Precision) (StepMemory, error) {
 	m, err := New(cfg)
 	if err != nil {
 		return StepMemory{}, err
+	}
+	m.Precision = p
+	if p.Low() != backend.F32 {
+		m.Scaler = amp.NewGradScaler()
 	}
 	n := m.EncCfg.NumPatches()
 	if s.B < 1 || s.M < 1 || s.Kc < 1 || s.Kc > n || s.Kt < 1 || s.Kt > n {
@@ -95,7 +101,7 @@ func isCounter(be backend.Backend) bool {
 
 func (c *counter) Info() backend.Info {
 	return backend.Info{Backend: "count", Device: "counts memory, computes nothing", Kind: "other",
-		DTypes: []backend.DType{backend.F32, backend.I32}, Ops: backend.Ops()}
+		DTypes: []backend.DType{backend.F32, backend.F16, backend.BF16, backend.I32}, Ops: backend.Ops()}
 }
 
 func (c *counter) Alloc(t *backend.Tensor, _ bool) (any, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/nn"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 // Loss selects the regression loss between predictions and targets.
@@ -140,6 +141,14 @@ type Model struct {
 	Target    *nn.ViT
 	Predictor *Predictor
 	Opt       *nn.AdamW
+	// Precision is the precision steps train in: FP32 (when 0), or
+	// autocast to BF16 or FP16 with float32 parameters, gradients, AdamW
+	// moments and target encoder (nn.Autocast).
+	Precision amp.Precision
+	// Scaler, when set, scales the loss before the backward pass and
+	// skips the steps whose gradients overflow, as PyTorch's GradScaler
+	// (the official trainer uses one with bf16; fp16 needs one).
+	Scaler *amp.GradScaler
 
 	be backend.Backend
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/nn"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 func TestPredictorParamCounts(t *testing.T) {
@@ -410,12 +411,17 @@ func TestPredictorMatchesPerSequence(t *testing.T) {
 // a storage's memory, Impl = nil, with its last handle).
 type counting struct {
 	*backend.Front
-	live map[*backend.Storage]string
+	live   map[*backend.Storage]string
+	dtypes map[backend.DType]int // tensors allocated, by dtype
 }
 
 func (c *counting) New(dt backend.DType, shape ...int) *backend.Tensor {
 	x := c.Front.New(dt, shape...)
 	c.live[x.Storage()] = x.String()
+	if c.dtypes == nil {
+		c.dtypes = map[backend.DType]int{}
+	}
+	c.dtypes[dt]++
 	return x
 }
 
@@ -429,10 +435,37 @@ func (c *counting) Release(x *backend.Tensor) {
 // TestStepTrainsAndReleases runs steps on one batch: the loss falls, the
 // target encoder follows the encoder by EMA, and after each step exactly
 // the tensors alive before it are alive (parameters, gradients, moments).
+// In every precision a step trains (the loss falls on a repeated batch),
+// updates the encoder and the EMA target as stated, and leaves no tensor
+// alive; under bf16 and fp16 the losses stay within 2% of fp32's. Catches a
+// 16-bit intermediate or cast never released, a gradient that does not
+// reach the float32 masters, and a scaler that skips clean steps.
 func TestStepTrainsAndReleases(t *testing.T) {
+	var fp32 []float64
+	for _, p := range []amp.Precision{amp.FP32, amp.BF16, amp.FP16} {
+		t.Run(p.String(), func(t *testing.T) {
+			losses := stepTrains(t, p)
+			if p == amp.FP32 {
+				fp32 = losses
+				return
+			}
+			for i := range losses {
+				if math.Abs(losses[i]-fp32[i]) > 0.02*fp32[i] {
+					t.Errorf("step %d: loss %v, fp32's %v", i+1, losses[i], fp32[i])
+				}
+			}
+		})
+	}
+}
+
+func stepTrains(t *testing.T, p amp.Precision) []float64 {
 	be := &counting{Front: cpu.New(), live: map[*backend.Storage]string{}}
 	cfg := Config{Dim: 16, Depth: 2, Heads: 2, MLPHidden: 32, ImgSize: 16, Patch: 4, PredDim: 8, PredDepth: 1}
 	m := newModel(t, be, cfg, 11)
+	m.Precision = p
+	if p != amp.FP32 {
+		m.Scaler = amp.NewGradScaler()
+	}
 	r := rand.New(rand.NewPCG(1, 1))
 	bt := randomBatch(r, m.EncCfg, 4, 4, 6, 4)
 	alive := len(be.live)
@@ -483,6 +516,12 @@ func TestStepTrainsAndReleases(t *testing.T) {
 	if m.Opt.Steps != 8 {
 		t.Errorf("optimiser steps %d, want 8", m.Opt.Steps)
 	}
+	for _, d := range []backend.DType{backend.F16, backend.BF16} {
+		if n := be.dtypes[d]; (d == p.Low()) != (n > 0) {
+			t.Errorf("%d %v tensors allocated under %v", n, d, p)
+		}
+	}
+	return losses
 }
 
 func TestBatchValidation(t *testing.T) {

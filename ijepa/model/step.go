@@ -221,12 +221,17 @@ func (p *Predictor) Forward(be backend.Backend, z *backend.Tensor, db *deviceBat
 	if err != nil {
 		return nil, err
 	}
-	tmp.Keep(x)
-	xf := tmp.View(x, B*Kc, d)
+	xv := backend.Reshape(x, B*Kc, d)
+	be.Release(x)
+	x = xv
 	pos := tmp.View(p.Pos.Value, N, d)
 	pc := tmp.New(B*Kc, d)
 	backend.Gather(be, pc, pos, db.ctxPos)
-	backend.Add(be, xf, xf, pc)
+	// Under autocast x is a 16-bit product and the sum with the float32
+	// positions float32 (as PyTorch's x + pos_embed).
+	x = nn.Sum(be, x, pc)
+	tmp.Keep(x)
+	xf := tmp.View(x, B*Kc, d)
 	// Mask tokens for every position: mask_token + pos, [N, d].
 	mt := tmp.New(N, d)
 	tok := tmp.View(p.MaskToken.Value, d)
@@ -262,13 +267,22 @@ func (p *Predictor) Forward(be backend.Backend, z *backend.Tensor, db *deviceBat
 	return p.Proj.Forward(be, normed)
 }
 
-// loss returns the configured loss of pred against target, [1].
+// loss returns the configured loss of pred against target, [1]: float32
+// under autocast, from a 16-bit pred cast first.
 func (m *Model) loss(be backend.Backend, pred, target *backend.Tensor) (*backend.Tensor, error) {
-	l := be.New(backend.F32, 1)
+	op := backend.OpSmoothL1
 	if m.Cfg.Loss == L2 {
-		backend.MSE(be, l, pred, target)
+		op = backend.OpMSE
+	}
+	dt := nn.PrecisionOf(be).DType(op, pred.DType(), target.DType())
+	s := &backend.Temps{B: be}
+	defer s.Release()
+	l := be.New(dt, 1)
+	p, t := s.Cast(pred, dt), s.Cast(target, dt)
+	if op == backend.OpMSE {
+		backend.MSE(be, l, p, t)
 	} else {
-		backend.SmoothL1(be, l, pred, target, 1)
+		backend.SmoothL1(be, l, p, t, 1)
 	}
 	return l, nil
 }
@@ -276,8 +290,11 @@ func (m *Model) loss(be backend.Backend, pred, target *backend.Tensor) (*backend
 // Step runs one training step on the batch: the targets from the target
 // encoder, the context encoder and predictor forward, the loss, the
 // backward pass, an AdamW step with h.LR and h.WD, and the EMA of the
-// target encoder with h.Momentum. It returns the loss, read back once at
-// the end. Every intermediate tensor is released before it returns.
+// target encoder with h.Momentum. Under a 16-bit Precision the forward
+// passes and the loss run under autocast (nn.Autocast), and the Scaler's
+// loss scaling, unscaling and overflow check take the optimiser step or
+// skip it. It returns the loss, read back at the end. Every intermediate
+// tensor is released before it returns.
 func (m *Model) Step(b Batch, h Hyper) (float64, error) {
 	be := m.be
 	if be == nil {
@@ -288,7 +305,7 @@ func (m *Model) Step(b Batch, h Hyper) (float64, error) {
 		return 0, err
 	}
 	defer db.release(be)
-	tgt, err := m.targets(be, db)
+	tgt, err := m.targets(nn.Autocast(be, m.Precision), db)
 	if err != nil {
 		return 0, err
 	}
@@ -300,21 +317,36 @@ func (m *Model) Step(b Batch, h Hyper) (float64, error) {
 			return 0, err
 		}
 	}
-	pred, err := m.predict(tape, db)
+	ac := nn.Autocast(tape, m.Precision)
+	pred, err := m.predict(ac, db)
 	if err != nil {
 		return 0, err
 	}
-	l, err := m.loss(tape, pred, tgt)
+	l, err := m.loss(ac, pred, tgt)
 	be.Release(pred)
 	if err != nil {
 		return 0, err
 	}
 	defer be.Release(l)
-	if err := tape.Backward(l); err != nil {
+	scale := 1.0
+	if m.Scaler != nil {
+		scale = m.Scaler.Scale
+	}
+	if err := tape.BackwardScaled(l, scale); err != nil {
 		return 0, err
 	}
-	if err := m.Opt.Step(be, h.LR, h.WD); err != nil {
-		return 0, err
+	take := true
+	if m.Scaler != nil {
+		found, err := nn.Unscale(be, m.Trainable(), 1/scale)
+		if err != nil {
+			return 0, fmt.Errorf("model: step: %w", err)
+		}
+		take = m.Scaler.Update(found)
+	}
+	if take {
+		if err := m.Opt.Step(be, h.LR, h.WD); err != nil {
+			return 0, err
+		}
 	}
 	if err := nn.EMA(be, m.Target.Params(), m.Encoder.Params(), h.Momentum); err != nil {
 		return 0, err

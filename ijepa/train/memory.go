@@ -33,9 +33,8 @@ import (
 
 // CountedPrecisions are the precisions (nn/amp) whose steps the estimate
 // counts: the tensors are counted as the model allocates them, so a
-// precision is one entry here once the model computes in it (only fp32
-// does yet).
-var CountedPrecisions = map[amp.Precision]bool{amp.FP32: true}
+// precision is one entry here once the model computes in it.
+var CountedPrecisions = map[amp.Precision]bool{amp.FP32: true, amp.BF16: true, amp.FP16: true}
 
 // backendMemory is how a kind of backend holds tensors.
 type backendMemory struct {
@@ -124,7 +123,7 @@ func (e MemoryEstimate) deviceOnly() int64 {
 func EstimateMemory(c *config.Config, info backend.Info, precision amp.Precision, trainImages int, eval bool) (MemoryEstimate, error) {
 	e := MemoryEstimate{Precision: precision, Backend: info.Backend, Batch: c.Data.BatchSize, Process: ProcessBytes}
 	if !CountedPrecisions[precision] {
-		return e, fmt.Errorf("ijepa: memory estimate: training in %v is not counted yet (only fp32)", precision)
+		return e, fmt.Errorf("ijepa: memory estimate: training in %v is not counted", precision)
 	}
 	bm := backendMemory{inProcess: true, factor: 1.25}
 	for _, b := range backendMemories {
@@ -155,7 +154,7 @@ func EstimateMemory(c *config.Config, info backend.Info, precision amp.Precision
 	if e.Shape, err = largestMasks(coll, c.Data.BatchSize, int(steps)); err != nil {
 		return e, err
 	}
-	if e.Step, err = model.CountStep(mc, e.Shape); err != nil {
+	if e.Step, err = model.CountStep(mc, e.Shape, precision); err != nil {
 		return e, err
 	}
 	e.Tensors = int64(float64(e.Step.Peak) * bm.factor)

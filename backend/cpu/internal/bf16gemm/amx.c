@@ -13,6 +13,10 @@
 // the speed of widening to float32 for OpenBLAS on Sapphire Rapids and was
 // dropped; see docs/BENCHMARKS.md.
 
+// The epilogue's alpha*p + beta*c is two roundings, as in Go (no fused
+// multiply-add), so the result is the same bits as the widening path's.
+#pragma GCC optimize("fp-contract=off")
+
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -84,10 +88,57 @@ static void pack_b(uint16_t *dst, amat b, long k, long n, long nt, long kt) {
 		}
 }
 
-// amx_one computes one product of the batch from packed operands.
-AMX static void amx_one(const uint16_t *pa, const uint16_t *pb, long m, long n, long mt, long nt, long kt, float *c,
-                        long ldc) {
+// out is where a product goes: c = alpha*product + beta*c, into c32
+// (float32) or c16 (bfloat16, rounded to nearest even), c not read when beta
+// is 0.
+typedef struct {
+	float *c32;
+	uint16_t *c16;
+	long ldc;
+	float alpha, beta;
+} out;
+
+static float bf16_to_f32(uint16_t h) {
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+// f32_to_bf16 rounds to nearest even, a NaN kept quiet (as backend/half).
+static uint16_t f32_to_bf16(float f) {
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	if ((u & 0x7fffffff) > 0x7f800000)
+		return (uint16_t)(u >> 16) | 0x40;
+	return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+// finish writes rows x cols of a product block t (row stride 32) at row
+// i0, column j0 of o.
+static void finish(out o, const float *t, long i0, long j0, long rows, long cols) {
+	for (long r = 0; r < rows; r++) {
+		const float *tr = t + r * 32;
+		if (o.c16) {
+			uint16_t *cr = o.c16 + (i0 + r) * o.ldc + j0;
+			for (long j = 0; j < cols; j++)
+				cr[j] = f32_to_bf16(o.alpha * tr[j] + (o.beta != 0 ? o.beta * bf16_to_f32(cr[j]) : 0));
+			continue;
+		}
+		float *cr = o.c32 + (i0 + r) * o.ldc + j0;
+		if (o.alpha == 1 && o.beta == 0) {
+			memcpy(cr, tr, cols * sizeof(float));
+			continue;
+		}
+		for (long j = 0; j < cols; j++)
+			cr[j] = o.alpha * tr[j] + (o.beta != 0 ? o.beta * cr[j] : 0);
+	}
+}
+
+// amx_one computes one product of the batch from packed operands into o.
+AMX static void amx_one(const uint16_t *pa, const uint16_t *pb, long m, long n, long mt, long nt, long kt, out o) {
 	float tmp[32 * 32] __attribute__((aligned(64)));
+	int direct = !o.c16 && o.alpha == 1 && o.beta == 0;
 	for (long ti = 0; ti < mt; ti += 2)
 		for (long tj = 0; tj < nt; tj += 2) {
 			_tile_zero(0);
@@ -107,29 +158,31 @@ AMX static void amx_one(const uint16_t *pa, const uint16_t *pb, long m, long n, 
 				_tile_dpbf16ps(3, 5, 7);
 			}
 			long i0 = ti * 16, j0 = tj * 16;
-			if (i0 + 32 <= m && j0 + 32 <= n) {
-				float *cc = c + i0 * ldc + j0;
-				_tile_stored(0, cc, ldc * 4);
-				_tile_stored(1, cc + 16, ldc * 4);
-				_tile_stored(2, cc + 16 * ldc, ldc * 4);
-				_tile_stored(3, cc + 16 * ldc + 16, ldc * 4);
+			if (direct && i0 + 32 <= m && j0 + 32 <= n) {
+				float *cc = o.c32 + i0 * o.ldc + j0;
+				_tile_stored(0, cc, o.ldc * 4);
+				_tile_stored(1, cc + 16, o.ldc * 4);
+				_tile_stored(2, cc + 16 * o.ldc, o.ldc * 4);
+				_tile_stored(3, cc + 16 * o.ldc + 16, o.ldc * 4);
 				continue;
 			}
 			_tile_stored(0, tmp, 128);
 			_tile_stored(1, tmp + 16, 128);
 			_tile_stored(2, tmp + 16 * 32, 128);
 			_tile_stored(3, tmp + 16 * 32 + 16, 128);
-			for (long r = 0; r < 32 && i0 + r < m; r++)
-				memcpy(c + (i0 + r) * ldc + j0, tmp + r * 32, (n - j0 < 32 ? n - j0 : 32) * sizeof(float));
+			finish(o, tmp, i0, j0, m - i0 < 32 ? m - i0 : 32, n - j0 < 32 ? n - j0 : 32);
 		}
 }
 
-// ijepa_amx_gemm sets c[z] = op(a[z]) @ op(b[z]) for z < batch, the
-// products sa, sb and sc elements apart: op(a) m x k, op(b) k x n, row-major
-// with strides lda, ldb, ldc; op(x) is x^T when its flag is set.
-// Returns nonzero when it cannot allocate its packing buffers.
+// ijepa_amx_gemm sets c[z] = alpha * op(a[z]) @ op(b[z]) + beta * c[z] for
+// z < batch, c float32 (c32) or bfloat16 (c16, the other NULL), the products
+// sa, sb and sc elements apart: op(a) m x k, op(b) k x n, row-major with
+// strides lda, ldb, ldc; op(x) is x^T when its flag is set; c is not read
+// when beta is 0. Returns nonzero when it cannot allocate its packing
+// buffers.
 AMX int ijepa_amx_gemm(long batch, int ta, int tb, long m, long n, long k, const uint16_t *ap, long lda, long sa,
-                       const uint16_t *bp, long ldb, long sb, float *c, long ldc, long sc) {
+                       const uint16_t *bp, long ldb, long sb, float *c32, uint16_t *c16, long ldc, long sc, float alpha,
+                       float beta) {
 	long mt = (m + 31) / 32 * 2, nt = (n + 31) / 32 * 2, kt = (k + 31) / 32; // k > 0
 	uint16_t *pa = aligned_alloc(64, (size_t)mt * kt * 1024);
 	uint16_t *pb = aligned_alloc(64, (size_t)nt * kt * 1024);
@@ -144,7 +197,8 @@ AMX int ijepa_amx_gemm(long batch, int ta, int tb, long m, long n, long k, const
 	for (long z = 0; z < batch; z++) {
 		pack_a(pa, (amat){ap + z * sa, lda, ta}, m, k, mt, kt);
 		pack_b(pb, (amat){bp + z * sb, ldb, tb}, k, n, nt, kt);
-		amx_one(pa, pb, m, n, mt, nt, kt, c + z * sc, ldc);
+		out o = {c32 ? c32 + z * sc : NULL, c16 ? c16 + z * sc : NULL, ldc, alpha, beta};
+		amx_one(pa, pb, m, n, mt, nt, kt, o);
 	}
 	_tile_release();
 	free(pa);

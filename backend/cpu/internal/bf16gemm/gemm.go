@@ -7,7 +7,7 @@ package bf16gemm
 #include <stdint.h>
 int ijepa_amx_init(void);
 int ijepa_amx_gemm(long batch, int ta, int tb, long m, long n, long k, const uint16_t *a, long lda, long sa,
-                   const uint16_t *b, long ldb, long sb, float *c, long ldc, long sc);
+                   const uint16_t *b, long ldb, long sb, float *c32, uint16_t *c16, long ldc, long sc, float alpha, float beta);
 */
 import "C"
 
@@ -17,9 +17,16 @@ const amxBuilt = true
 // amxInit asks Linux for the tile state and reports whether AMX runs here.
 func amxInit() bool { return C.ijepa_amx_init() != 0 }
 
-func gemm(batch int, ta, tb bool, m, n, k int, a []uint16, lda, sa int, b []uint16, ldb, sb int, c []float32, ldc, sc int) bool {
+func gemm(batch int, ta, tb bool, m, n, k int, a []uint16, lda, sa int, b []uint16, ldb, sb int, c32 []float32, c16 []uint16, ldc, sc int, alpha, beta float32) bool {
+	var p32 *C.float
+	var p16 *C.uint16_t
+	if c16 != nil {
+		p16 = (*C.uint16_t)(&c16[0])
+	} else {
+		p32 = (*C.float)(&c32[0])
+	}
 	return C.ijepa_amx_gemm(C.long(batch), flag(ta), flag(tb), C.long(m), C.long(n), C.long(k), (*C.uint16_t)(&a[0]), C.long(lda), C.long(sa),
-		(*C.uint16_t)(&b[0]), C.long(ldb), C.long(sb), (*C.float)(&c[0]), C.long(ldc), C.long(sc)) == 0
+		(*C.uint16_t)(&b[0]), C.long(ldb), C.long(sb), p32, p16, C.long(ldc), C.long(sc), C.float(alpha), C.float(beta)) == 0
 }
 
 func flag(b bool) C.int {

@@ -7,6 +7,6 @@ const amxBuilt = false
 
 func amxInit() bool { return false }
 
-func gemm(int, bool, bool, int, int, int, []uint16, int, int, []uint16, int, int, []float32, int, int) bool {
+func gemm(int, bool, bool, int, int, int, []uint16, int, int, []uint16, int, int, []float32, []uint16, int, int, float32, float32) bool {
 	panic("bf16gemm: built without the AMX kernel")
 }

@@ -120,3 +120,53 @@ func TestGemmConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// GemmTo's epilogue: c = alpha*product + beta*c into float32 and into
+// bfloat16 (rounded once from the float32 result), over partial and whole
+// 32 x 32 blocks, beta 0 ignoring NaN in c, and k = 0. Catches alpha or
+// beta dropped on the tiles stored directly, a bf16 c truncated instead of
+// rounded, and c read when beta is 0.
+func TestGemmTo(t *testing.T) {
+	if !Available() {
+		t.Skip("no AMX-BF16 here")
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, s := range [][3]int{{33, 70, 64}, {64, 64, 32}, {5, 7, 0}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b := make([]uint16, m*k), make([]uint16, k*n)
+		for i := range a {
+			a[i] = half.BF16FromFloat32(float32(rng.NormFloat64()))
+		}
+		for i := range b {
+			b[i] = half.BF16FromFloat32(float32(rng.NormFloat64()))
+		}
+		prod := make([]float32, m*n)
+		if k > 0 {
+			Gemm(1, false, false, m, n, k, a, k, 0, b, n, 0, prod, n, 0)
+		}
+		for _, ab := range [][2]float32{{1, 0}, {0.5, 0}, {-2, 1.5}} {
+			alpha, beta := ab[0], ab[1]
+			c32, c16 := make([]float32, m*n), make([]uint16, m*n)
+			for i := range c32 {
+				c32[i] = float32(rng.NormFloat64())
+				c16[i] = half.BF16FromFloat32(c32[i])
+				if beta == 0 {
+					c32[i], c16[i] = float32(math.NaN()), 0x7fc0
+				}
+			}
+			old32, old16 := append([]float32(nil), c32...), append([]uint16(nil), c16...)
+			GemmTo(1, false, false, m, n, k, a, k, 0, b, n, 0, Out{C32: c32, LDC: n, Alpha: alpha, Beta: beta})
+			GemmTo(1, false, false, m, n, k, a, k, 0, b, n, 0, Out{C16: c16, LDC: n, Alpha: alpha, Beta: beta})
+			for i := range prod {
+				w32, w16 := alpha*prod[i], alpha*prod[i]
+				if beta != 0 {
+					w32 += beta * old32[i]
+					w16 += beta * half.BF16ToFloat32(old16[i])
+				}
+				if c32[i] != w32 || c16[i] != half.BF16FromFloat32(w16) {
+					t.Fatalf("%dx%dx%d alpha %v beta %v: element %d is %v and bf16 %#04x, want %v and %#04x", m, n, k, alpha, beta, i, c32[i], c16[i], w32, half.BF16FromFloat32(w16))
+				}
+			}
+		}
+	}
+}
