@@ -118,7 +118,7 @@ func open(arg string) (*device, error) {
 
 func (b *device) init() error {
 	p := b.phys
-	dev, res := createDevice(p.pd, p.queueFamily)
+	dev, res := createDevice(p.pd, p.queueFamily, p.half)
 	if res != vk.Success {
 		return fmt.Errorf("vulkan: %s: %w", p.name, resultErr("create the device", res))
 	}
@@ -203,8 +203,12 @@ type mem struct {
 	csr  *csr
 }
 
-// elem returns the tensor's element offset in its block (a push constant).
+// elem returns the tensor's element offset in its block (a push constant),
+// in 4-byte elements.
 func (m *mem) elem() uint32 { return uint32(m.off / 4) }
+
+// elemOf returns the tensor's offset in its block in elements of dtype dt.
+func (m *mem) elemOf(dt backend.DType) uint32 { return uint32(m.off / uint64(dt.Size())) }
 
 // guardBytes surround a guarded tensor on each side.
 const guardBytes = 256
@@ -348,8 +352,14 @@ func (b *device) download(m *mem, off uint64, dst []byte) error {
 	return b.flush()
 }
 
-// Run records a call.
+// Run records a call. A call with f16 or bf16 arguments (other than cast)
+// runs as its float32 call between casts (backend.Widen): the kernels
+// compute in float32, and the 16-bit tensors are converted in the cast
+// kernel.
 func (b *device) Run(c backend.Call) error {
+	if c.Op != backend.OpCast && backend.HasHalf(c) {
+		return backend.Widen(b, c)
+	}
 	if err := b.begin(); err != nil {
 		return nil // a device fault, which the Front finds through Err
 	}

@@ -37,7 +37,10 @@ type physical struct {
 	queueFamily uint32
 	subgroup    uint32
 	subgroupOps uint32
-	unusable    string // why the device cannot be opened, or ""
+	// half holds the device's 16-bit features (halfStorage, halfFloat16),
+	// enabled when it is opened.
+	half     uint32
+	unusable string // why the device cannot be opened, or ""
 }
 
 // limits are the device limits (VkPhysicalDeviceLimits) the backend uses.
@@ -142,6 +145,7 @@ func describe(in vk.Instance, pd vk.PhysicalDevice) *physical {
 	var found bool
 	p.queueFamily, found = computeQueueFamily(in, pd)
 	p.subgroup, p.subgroupOps = subgroup(in, pd)
+	p.half = halfFeatures(in, pd, p.apiVersion.Major() > 1 || p.apiVersion.Minor() >= 2)
 
 	l := p.limits
 	switch {
@@ -206,6 +210,7 @@ func (p *physical) info(spec string) backend.Info {
 	if l.Timestamps {
 		limits = append(limits, [2]string{"timestamps", fmt.Sprintf("%g ns per tick", l.TimestampPeriod)})
 	}
+	limits = append(limits, [2]string{"16-bit", p.halfNote()})
 	if p.unusable != "" {
 		limits = append(limits, [2]string{"unusable", p.unusable})
 	}
@@ -215,7 +220,7 @@ func (p *physical) info(spec string) backend.Info {
 		Kind:           p.kind,
 		Memory:         p.deviceMemory(),
 		MaxTensorBytes: p.maxTensorBytes(),
-		DTypes:         []backend.DType{backend.F32, backend.I32},
+		DTypes:         p.dtypes(),
 		Ops:            ops(),
 		Guards:         true,
 		Limits:         limits,
@@ -224,6 +229,31 @@ func (p *physical) info(spec string) backend.Info {
 		info.Ops = nil
 	}
 	return info
+}
+
+// dtypes are the dtypes the device holds: f16 and bf16 where it has
+// storageBuffer16BitAccess (kernels convert 16-bit values to and from
+// float32 with integer arithmetic, so shaderFloat16 is not needed).
+func (p *physical) dtypes() []backend.DType {
+	if p.half&halfStorage != 0 {
+		return []backend.DType{backend.F32, backend.F16, backend.BF16, backend.I32}
+	}
+	return []backend.DType{backend.F32, backend.I32}
+}
+
+// halfNote describes the device's 16-bit features for `ijepa backends`.
+func (p *physical) halfNote() string {
+	yes := func(bit uint32) string {
+		if p.half&bit != 0 {
+			return "yes"
+		}
+		return "no"
+	}
+	s := fmt.Sprintf("storageBuffer16BitAccess %s, shaderFloat16 %s: ", yes(halfStorage), yes(halfFloat16))
+	if p.half&halfStorage == 0 {
+		return s + "f16 and bf16 unsupported"
+	}
+	return s + "f16 and bf16 stored as 16 bits, computed in float32 (cast in, cast out)"
 }
 
 // devices lists the devices as backend.Info, in preference order.

@@ -25,6 +25,7 @@ var (
 	kActivation  = newKernel[activationPush]("activation")
 	kAdamW       = newKernel[adamwPush]("adamw")
 	kBinary      = newKernel[binaryPush]("binary")
+	kCast        = newKernel[castPush]("cast")
 	kColSum      = newKernel[colsumPush]("colsum")
 	kGather      = newKernel[gatherPush]("gather")
 	kHeads       = newKernel[headsPush]("heads")
@@ -45,6 +46,13 @@ type adamwPush struct {
 	Op, Om, Ov, Og                           uint32
 	N                                        uint32
 	Decay, B1, B2, Omb1, Omb2, Lrc, Bc2, Eps float32
+}
+
+// castPush: y = x converted (MODE: f32 to f16 or bf16, or back); each
+// offset counts elements of its own tensor's size.
+type castPush struct {
+	Oy, Ox uint32
+	N      uint32
 }
 
 // binaryPush: y = a op b with b repeated every Nb elements.

@@ -93,8 +93,12 @@ func rowLoops(c int) int { return 3*ceilDiv(c, int(rowWG(c))) + 32 }
 
 // Supports refuses the calls the device cannot run: a matmul or a row of
 // a row op longer than the driver's loop limit, a matmul needing more
-// workgroups than one dispatch has.
+// workgroups than one dispatch has. A 16-bit call runs as its float32 call
+// between casts (Run), so it is asked about as that.
 func (b *device) Supports(c backend.Call) error {
+	if c.Op != backend.OpCast && backend.HasHalf(c) {
+		c = widened(c)
+	}
 	switch c.Op {
 	case backend.OpMatMul:
 		_, err := b.matmulPlan(c)
@@ -138,6 +142,36 @@ var recorders = map[backend.Op]func(r *rec) error{
 	backend.OpAdamW:        (*rec).adamw,
 	backend.OpFill:         (*rec).fill,
 	backend.OpCopy:         (*rec).copy,
+	backend.OpCast:         (*rec).cast,
+}
+
+// widened is c with every 16-bit argument replaced by a float32 placeholder
+// of its shape: the call Run records for it between casts.
+func widened(c backend.Call) backend.Call {
+	w := backend.Call{Op: c.Op, Attrs: c.Attrs, Args: make([]*backend.Tensor, len(c.Args))}
+	for i, t := range c.Args {
+		w.Args[i] = t
+		if t != nil && (t.DType() == backend.F16 || t.DType() == backend.BF16) {
+			w.Args[i] = backend.Placeholder(backend.F32, t.Shape()...)
+		}
+	}
+	return w
+}
+
+// castModes are cast.comp's modes by the dtypes of y and x.
+var castModes = map[[2]backend.DType]uint32{
+	{backend.F16, backend.F32}: 0, {backend.BF16, backend.F32}: 1,
+	{backend.F32, backend.F16}: 2, {backend.F32, backend.BF16}: 3,
+}
+
+// cast converts element by element; the 16-bit side's offset counts 16-bit
+// elements.
+func (r *rec) cast() error {
+	y, x := r.c.Args[0], r.c.Args[1]
+	mode := castModes[[2]backend.DType{y.DType(), x.DType()}]
+	oy, ox := r.ms[0].elemOf(y.DType()), r.ms[1].elemOf(x.DType())
+	n := y.NumElements()
+	return dispatch(r, kCast, []uint32{elemWG, mode}, args(0, 1), &castPush{Oy: oy, Ox: ox, N: uint32(n)}, r.b.groups1D(n, elemWG), 1, 1)
 }
 
 // ops lists the ops of recorders in catalogue order.

@@ -138,10 +138,28 @@ func subgroup(in vk.Instance, pd vk.PhysicalDevice) (size, ops uint32) {
 	return size, uint32(o)
 }
 
-// createDevice creates a device with one queue of the given family.
-func createDevice(pd vk.PhysicalDevice, family uint32) (vk.Device, vk.Result) {
+// halfFeatures returns a device's 16-bit features (halfStorage,
+// halfFloat16); float12 says whether to ask for shaderFloat16 (a device of
+// Vulkan 1.2 or later).
+func halfFeatures(in vk.Instance, pd vk.PhysicalDevice, float12 bool) uint32 {
+	f := C.int(0)
+	if float12 {
+		f = 1
+	}
+	return uint32(C.ijepaHalfFeatures(gipa, unsafe.Pointer(in), unsafe.Pointer(pd), f))
+}
+
+// The 16-bit feature bits of halfFeatures.
+const (
+	halfStorage = C.ijepaStorage16 // storageBuffer16BitAccess
+	halfFloat16 = C.ijepaFloat16   // shaderFloat16
+)
+
+// createDevice creates a device with one queue of the given family and the
+// 16-bit features half (halfFeatures' bits) enabled.
+func createDevice(pd vk.PhysicalDevice, family, half uint32) (vk.Device, vk.Result) {
 	var dev vk.Device
-	res := C.ijepaCreateDevice(gipa, unsafe.Pointer(inst), unsafe.Pointer(pd), C.uint32_t(family), 0, nil, (*unsafe.Pointer)(unsafe.Pointer(&dev)))
+	res := C.ijepaCreateDevice(gipa, unsafe.Pointer(inst), unsafe.Pointer(pd), C.uint32_t(family), 0, nil, C.uint32_t(half), (*unsafe.Pointer)(unsafe.Pointer(&dev)))
 	return dev, vk.Result(res)
 }
 

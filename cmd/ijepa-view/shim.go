@@ -85,7 +85,7 @@ func (p *presenter) openDevice() error {
 	defer C.free(unsafe.Pointer(ext))
 	names := [1]*C.char{ext}
 	var dev vk.Device
-	if res := vk.Result(C.ijepaCreateDevice(p.gipa, unsafe.Pointer(p.inst), unsafe.Pointer(p.pd), C.uint32_t(p.family), 1, &names[0],
+	if res := vk.Result(C.ijepaCreateDevice(p.gipa, unsafe.Pointer(p.inst), unsafe.Pointer(p.pd), C.uint32_t(p.family), 1, &names[0], 0,
 		(*unsafe.Pointer)(unsafe.Pointer(&dev)))); res != vk.Success {
 		return vkErr("create a device on "+p.device, res)
 	}

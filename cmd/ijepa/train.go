@@ -40,6 +40,7 @@ var trainOverrides = [][3]string{
 	{"checkpoint-every", "ijepago.checkpoint_every", "steps between checkpoints (0: every epoch)"},
 	{"log-every", "ijepago.log_every", "steps between log lines when there is no progress bar"},
 	{"probe-every", "ijepago.probe_every", "steps between evaluations (0: at the end only)"},
+	{"precision", "ijepago.precision", "fp32, bf16 or fp16: autocast with float32 master weights (default: bf16 where meta.use_bfloat16, else fp32)"},
 }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -145,14 +146,31 @@ func printModelSummary(w io.Writer, c *config.Config) error {
 	return m.WriteSummary(w)
 }
 
-// printMemory writes the run's memory estimate (train.EstimateMemory) and
-// the memory available, without opening the backend or the data.
+// printMemory writes the run's memory estimate (train.EstimateMemory) in
+// fp32 and in bf16 (and in the run's precision, when fp16), marking the
+// run's, and the memory available, without opening the backend or the
+// data.
 func printMemory(w io.Writer, c *config.Config, eval bool) error {
-	e, err := train.EstimateMemory(c, backend.Info{Backend: c.IJEPAGo.Backend}, amp.FP32, 0, eval)
+	run, err := c.Precision()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nmemory: %v\navailable: %v\n", e, memlimit.Available(train.NonResidentBytes))
+	fmt.Fprintln(w)
+	for _, p := range []amp.Precision{amp.FP32, amp.BF16, amp.FP16} {
+		if p == amp.FP16 && run != amp.FP16 {
+			continue
+		}
+		e, err := train.EstimateMemory(c, backend.Info{Backend: c.IJEPAGo.Backend}, p, 0, eval)
+		if err != nil {
+			return err
+		}
+		mark := ""
+		if p == run {
+			mark = " (the run's precision)"
+		}
+		fmt.Fprintf(w, "memory in %v%s: %v\n", p, mark, e)
+	}
+	fmt.Fprintf(w, "available: %v\n", memlimit.Available(train.NonResidentBytes))
 	return nil
 }
 

@@ -96,8 +96,9 @@ type Meta struct {
 	PredEmbDim int `yaml:"pred_emb_dim"`
 	// ReadCheckpoint is a checkpoint file to start from (null: none).
 	ReadCheckpoint string `yaml:"read_checkpoint"`
-	// UseBfloat16 asks for bfloat16 compute where a backend supports it;
-	// backends without it compute in float32.
+	// UseBfloat16 makes bf16 the default of ijepago.precision (the official
+	// trainer's autocast to bfloat16); a backend without bf16 tensors then
+	// trains in float32, with a warning.
 	UseBfloat16 bool `yaml:"use_bfloat16"`
 }
 
@@ -187,6 +188,10 @@ type IJEPAGo struct {
 	// SkipBadImages leaves out the images of an image folder that cannot
 	// be read, each logged, instead of failing (data.FolderOptions).
 	SkipBadImages bool `yaml:"skip_bad_images"`
+	// Precision is the precision to train in: fp32, bf16 or fp16 (autocast
+	// with float32 master weights, nn/amp); empty: bf16 where
+	// meta.use_bfloat16 is true, else fp32 (Config.Precision).
+	Precision string `yaml:"precision"`
 }
 
 // EncoderSize is an encoder's shape in the terms of the official

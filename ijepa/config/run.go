@@ -7,6 +7,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/data"
 	"github.com/ijepa-go/ijepa/ijepa/mask"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 // Grid is the patch grid's side: crop_size / patch_size.
@@ -50,6 +51,25 @@ func (c *Config) ModelConfig() (model.Config, error) {
 		Loss: model.Loss(c.IJEPAGo.Loss),
 	}, nil
 }
+
+// Precision returns the precision the run trains in: ijepago.precision, or
+// by default bf16 where meta.use_bfloat16 is true (as the official trainer
+// runs), else fp32. PrecisionExplicit says whether ijepago.precision named
+// it.
+func (c *Config) Precision() (amp.Precision, error) {
+	if c.IJEPAGo.Precision == "" {
+		return amp.DefaultPrecision(c.Meta.UseBfloat16), nil
+	}
+	p, err := amp.ParsePrecision(c.IJEPAGo.Precision)
+	if err != nil {
+		return 0, &Error{Source: c.Source(), Key: "ijepago.precision", Msg: err.Error()}
+	}
+	return p, nil
+}
+
+// PrecisionExplicit reports whether ijepago.precision names the precision
+// (rather than meta.use_bfloat16's default).
+func (c *Config) PrecisionExplicit() bool { return c.IJEPAGo.Precision != "" }
 
 // Encoder is the shape of the context and target encoders: the sizes of
 // ijepago.encoder when given (with no name), else the size meta.model_name

@@ -161,6 +161,12 @@ func (c *Config) Validate() error {
 			return positive("ijepago.eval_size", int64(ij.EvalSize))
 		},
 		func() error { return oneOf("ijepago.loss", ij.Loss, []string{"smooth_l1", "l2"}) },
+		func() error {
+			if ij.Precision == "" {
+				return nil
+			}
+			return oneOf("ijepago.precision", ij.Precision, []string{"fp32", "bf16", "fp16"})
+		},
 		func() error { return nonNegative("ijepago.prefetch", int64(ij.Prefetch)) },
 		func() error { return nonNegative("ijepago.probe_every", ij.ProbeEvery) },
 		func() error { return nonNegative("ijepago.probe_train", int64(ij.ProbeTrain)) },

@@ -71,6 +71,11 @@ type LogRow struct {
 	// exclusion in the step's batch (mask.Batch.Relaxed): 0 unless the
 	// mask settings are tight. Files written before this column read 0.
 	Relaxed int
+	// LossScale is the GradScaler's scale the step's backward pass used
+	// (bf16 and fp16 runs; a step whose gradients overflowed is followed
+	// by one at half the scale), 0 for fp32 runs, which scale nothing.
+	// Files written before this column read 0.
+	LossScale float64
 }
 
 // EvalRow is one row of eval.csv: one kind of features scored at one step.
@@ -134,6 +139,7 @@ var logColumns = []column[LogRow]{
 	floatCol("img_per_s", func(r *LogRow) *float64 { return &r.ImgPerS }, 'f', 1, 64),
 	floatCol("elapsed_s", func(r *LogRow) *float64 { return &r.ElapsedS }, 'f', 3, 64),
 	added(smallIntCol("relaxed", func(r *LogRow) *int { return &r.Relaxed })),
+	added(floatCol("loss_scale", func(r *LogRow) *float64 { return &r.LossScale }, 'g', -1, 64)),
 }
 
 // evalColumns are eval.csv's columns, in the order they are written.
@@ -158,19 +164,15 @@ func names[R any](cols []column[R]) []string {
 	return out
 }
 
-// layouts are the headers a file of cols may have: every column, or (a
-// file written before the added columns) the first version's.
+// layouts are the headers a file of cols may have: every column, or the
+// columns of a file written before the later ones were added (each added
+// column ends one such layout, newest first, down to the first version's).
 func layouts[R any](cols []column[R]) [][]column[R] {
-	var first []column[R]
-	for _, c := range cols {
-		if !c.added {
-			first = append(first, c)
-		}
+	out := [][]column[R]{cols}
+	for i := len(cols) - 1; i >= 0 && cols[i].added; i-- {
+		out = append(out, cols[:i])
 	}
-	if len(first) == len(cols) {
-		return [][]column[R]{cols}
-	}
-	return [][]column[R]{cols, first}
+	return out
 }
 
 func record[R any](cols []column[R], r *R) []string {

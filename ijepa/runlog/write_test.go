@@ -1,8 +1,10 @@
 package runlog
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,7 +172,7 @@ func TestLogRelaxedColumn(t *testing.T) {
 	if err != nil || len(rows) != 1 || rows[0].Relaxed != 3 {
 		t.Fatalf("rows %+v, %v", rows, err)
 	}
-	if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), strings.Join(LogHeader, ",")+"\n") || !strings.HasSuffix(LogHeader[len(LogHeader)-1], "relaxed") {
+	if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), strings.Join(LogHeader, ",")+"\n") || !slices.Contains(LogHeader, "relaxed") {
 		t.Errorf("file %q", b)
 	}
 
@@ -191,5 +193,47 @@ func TestLogRelaxedColumn(t *testing.T) {
 	rows, err = ReadLog(old)
 	if err != nil || len(rows) != 2 || rows[1].Loss != 0.25 || rows[1].Relaxed != 0 {
 		t.Errorf("rows %+v, %v", rows, err)
+	}
+}
+
+// log.csv's loss_scale column reads back, and files of each earlier layout
+// (the first version's, and the one with relaxed but no loss_scale) are
+// appended to in their own layout and read with the missing columns 0.
+// Catches a second added column making files of the one before unreadable.
+func TestLogLossScaleColumn(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, LogFile)
+	w, err := OpenLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(LogRow{Step: 1, Loss: 0.5, Relaxed: 1, LossScale: 32768})
+	w.Close()
+	rows, err := ReadLog(path)
+	if err != nil || len(rows) != 1 || rows[0].LossScale != 32768 || rows[0].Relaxed != 1 {
+		t.Fatalf("rows %+v, %v", rows, err)
+	}
+	for i, header := range []string{
+		"step,epoch,loss,lr,wd,momentum,context,target,img_per_s,elapsed_s",
+		"step,epoch,loss,lr,wd,momentum,context,target,img_per_s,elapsed_s,relaxed",
+	} {
+		old := filepath.Join(dir, fmt.Sprintf("old%d.csv", i))
+		line := "1,0,0.5,0.001,0.04,0.996,40,9,100.0,0.100" + strings.Repeat(",2", i)
+		os.WriteFile(old, []byte(header+"\n"+line+"\n"), 0o644)
+		w, err := OpenLog(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(LogRow{Step: 2, Loss: 0.25, Relaxed: 3, LossScale: 2})
+		w.Close()
+		b, _ := os.ReadFile(old)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != 3 || strings.Count(lines[2], ",") != strings.Count(header, ",") {
+			t.Errorf("%s after a row: %q", header, b)
+		}
+		rows, err := ReadLog(old)
+		if err != nil || len(rows) != 2 || rows[1].Loss != 0.25 || rows[1].LossScale != 0 {
+			t.Errorf("%s: rows %+v, %v", header, rows, err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/ijepa-go/ijepa/nn/amp"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,7 +48,23 @@ const (
 	// config's iterations per epoch while AdamW keeps the file's count, as
 	// the official trainer resumes. Absent: 0.
 	MetaAdamWOffset = "adamw_offset"
+	// MetaLossScale and MetaGrowthTracker are the GradScaler's scale and
+	// its count of steps since the scale last changed, in runs that scale
+	// the loss (bf16, fp16): a resumed run goes on with them. Absent in
+	// fp32 runs.
+	MetaLossScale     = "loss_scale"
+	MetaGrowthTracker = "growth_tracker"
 )
+
+// scalerMeta adds the scaler's state to a checkpoint's metadata (nothing
+// for a nil scaler).
+func scalerMeta(meta map[string]string, s *amp.GradScaler) {
+	if s == nil {
+		return
+	}
+	meta[MetaLossScale] = strconv.FormatFloat(s.Scale, 'g', -1, 64)
+	meta[MetaGrowthTracker] = strconv.Itoa(s.GrowthTracker)
+}
 
 // checkpointMeta is the metadata of a checkpoint taken after step steps,
 // with AdamW at step - offset.
@@ -147,6 +164,10 @@ type CheckpointInfo struct {
 	AdamWOffset int64
 	// Config is the run's config, when the checkpoint holds one.
 	Config *config.Config
+	// Scaler is the GradScaler's state, when the checkpoint holds one
+	// (MetaLossScale): PyTorch's defaults with the saved scale and
+	// tracker.
+	Scaler *amp.GradScaler
 }
 
 // ReadCheckpointInfo reads the trainer's metadata of a checkpoint without
@@ -177,6 +198,20 @@ func parseInfo(path string, meta map[string]string) (CheckpointInfo, error) {
 		if info.AdamWOffset, err = strconv.ParseInt(o, 10, 64); err != nil || info.AdamWOffset > info.Step {
 			return info, fmt.Errorf("ijepa: %s: metadata %q is %q, want a number of steps of at most %d", path, MetaAdamWOffset, o, info.Step)
 		}
+	}
+	if v, ok := meta[MetaLossScale]; ok {
+		s := amp.NewGradScaler()
+		s.Scale, err = strconv.ParseFloat(v, 64)
+		if err == nil {
+			s.GrowthTracker, err = strconv.Atoi(meta[MetaGrowthTracker])
+		}
+		if err == nil {
+			err = s.Validate()
+		}
+		if err != nil {
+			return info, fmt.Errorf("ijepa: %s: metadata %q %q and %q %q: %v", path, MetaLossScale, v, MetaGrowthTracker, meta[MetaGrowthTracker], err)
+		}
+		info.Scaler = s
 	}
 	if ls := meta[MetaLoaderStep]; ls != meta[MetaStep] {
 		return info, fmt.Errorf("ijepa: %s: metadata %q is %q, %q is %q: they must agree", path, MetaLoaderStep, ls, MetaStep, meta[MetaStep])

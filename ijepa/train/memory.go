@@ -260,8 +260,8 @@ func largestBatch(c *config.Config, info backend.Info, precision amp.Precision, 
 // checkMemory refuses a run that cannot fit: the process's estimate above
 // the memory available, or the tensors above the device's memory. The
 // error names the largest batch that fits.
-func checkMemory(c *config.Config, info backend.Info, trainImages int, eval bool, avail memlimit.Limit) (MemoryEstimate, error) {
-	e, err := EstimateMemory(c, info, amp.FP32, trainImages, eval)
+func checkMemory(c *config.Config, info backend.Info, precision amp.Precision, trainImages int, eval bool, avail memlimit.Limit) (MemoryEstimate, error) {
+	e, err := EstimateMemory(c, info, precision, trainImages, eval)
 	if err != nil {
 		return e, err
 	}
@@ -289,7 +289,7 @@ func checkMemory(c *config.Config, info backend.Info, trainImages int, eval bool
 // with the run's start, logMemory) and refuses a run that cannot fit.
 func (t *Trainer) checkMemory() error {
 	avail := memlimit.Available(NonResidentBytes)
-	e, err := checkMemory(t.cfg, t.be.Info(), t.plan.train.Len(), t.opt.Eval, avail)
+	e, err := checkMemory(t.cfg, t.be.Info(), t.precision, t.plan.train.Len(), t.opt.Eval, avail)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/mask"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 // Options configures a run.
@@ -118,6 +119,8 @@ type Trainer struct {
 	good *goodness
 	// memory logs the run's memory estimate (memory.go).
 	memory func()
+	// precision is the precision the run trains in (choosePrecision).
+	precision amp.Precision
 }
 
 // Run runs (or resumes) the training Options describe until ijepago.steps
@@ -170,6 +173,9 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 		return nil, err
 	}
 	t.plan = p
+	if t.precision, err = t.choosePrecision(); err != nil {
+		return nil, err
+	}
 	if err := t.checkMemory(); err != nil {
 		return nil, err
 	}
@@ -196,8 +202,34 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 	if err := t.model.Alloc(t.be, t.cfg.IJEPAGo.Seed); err != nil {
 		return nil, err
 	}
+	t.model.Precision = t.precision
+	if t.precision.Low() != backend.F32 {
+		t.model.Scaler = amp.NewGradScaler()
+	}
 	t.good = newGoodness(t.model)
 	return t, nil
+}
+
+// choosePrecision returns the precision the run trains in: the config's
+// (ijepago.precision, or bf16 by meta.use_bfloat16), which the backend must
+// hold tensors of. A backend without them fails the run when
+// ijepago.precision names the precision, and trains in fp32 with a warning
+// when it comes from meta.use_bfloat16 (official configs set it, and some
+// devices have no 16-bit storage).
+func (t *Trainer) choosePrecision() (amp.Precision, error) {
+	p, err := t.cfg.Precision()
+	if err != nil {
+		return 0, err
+	}
+	info := t.be.Info()
+	if info.SupportsDType(p.Low()) {
+		return p, nil
+	}
+	if t.cfg.PrecisionExplicit() {
+		return 0, fmt.Errorf("ijepa: ijepago.precision %v: backend %s (%s) has no %v tensors (its dtypes: %v); train in fp32 or on another backend", p, info.Backend, info.Device, p.Low(), info.DTypes)
+	}
+	t.log.Warn(fmt.Sprintf("meta.use_bfloat16: backend %s (%s) has no %v tensors: training in fp32", info.Backend, info.Device, p.Low()))
+	return amp.FP32, nil
 }
 
 // dropTime removes the time from log lines (the run's elapsed time is in
@@ -297,6 +329,9 @@ func (t *Trainer) resumeExact(path string) (int64, error) {
 		return 0, fmt.Errorf("ijepa: %s: the optimiser has done %d steps, the metadata says step %d (%s %d)", path, t.model.Opt.Steps, info.Step, MetaAdamWOffset, info.AdamWOffset)
 	}
 	t.adamwOffset = info.AdamWOffset
+	if t.model.Scaler != nil && info.Scaler != nil {
+		*t.model.Scaler = *info.Scaler
+	}
 	if info.Step >= t.plan.sched.Steps {
 		return 0, fmt.Errorf("ijepa: %s: the run is done (step %d of %d); raise ijepago.steps or optimization.epochs to go on", path, info.Step, t.plan.sched.Steps)
 	}
@@ -376,14 +411,22 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		}
 		s := step + 1 // the official scheduler steps before the iteration
 		lr, wd, mom := p.schedule.At(int(s))
+		var scale float64
+		if t.model.Scaler != nil {
+			scale = t.model.Scaler.Scale
+		}
+		adamw := t.model.Opt.Steps
 		loss, err := t.model.Step(model.Batch{Images: b.Images, Context: b.Masks.Context, Targets: b.Masks.Targets},
 			model.Hyper{LR: lr, WD: wd, Momentum: mom})
 		if err != nil {
 			return res, fmt.Errorf("ijepa: step %d: %w", s, err)
 		}
+		if t.model.Opt.Steps == adamw {
+			t.adamwOffset++ // the scaler skipped the optimiser step (an overflow)
+		}
 		now := time.Now()
 		row := runlog.LogRow{Step: s, Epoch: b.Epoch, Loss: loss, LR: lr, WD: wd, Momentum: mom,
-			Context: b.Masks.Kc(), Target: b.Masks.Kt(), Relaxed: b.Masks.Relaxed,
+			Context: b.Masks.Kc(), Target: b.Masks.Kt(), Relaxed: b.Masks.Relaxed, LossScale: scale,
 			ImgPerS: float64(b.B()) / now.Sub(t0).Seconds(), ElapsedS: now.Sub(began).Seconds()}
 		if err := logw.Write(row); err != nil {
 			return res, err
@@ -485,6 +528,7 @@ func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered boo
 	if err != nil {
 		return err
 	}
+	scalerMeta(meta, t.model.Scaler)
 	latest := filepath.Join(t.ckDir, runlog.LatestFile)
 	target := latest
 	if numbered {

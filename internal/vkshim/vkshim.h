@@ -145,9 +145,33 @@ static uint32_t ijepaSubgroup(void* gipa, void* instance, void* pd, uint32_t* op
 	return sg.subgroupSize;
 }
 
-// ijepaCreateDevice creates a device with one queue of family and the nExt
-// extensions exts (C strings).
-static int32_t ijepaCreateDevice(void* gipa, void* instance, void* pd, uint32_t family, uint32_t nExt, const char* const* exts, void** device) {
+// The 16-bit features of a device (ijepaHalfFeatures): bits of its
+// storageBuffer16BitAccess (VK_KHR_16bit_storage, core in 1.1) and
+// shaderFloat16 (VK_KHR_shader_float16_int8, core in 1.2).
+enum { ijepaStorage16 = 1, ijepaFloat16 = 2 };
+
+// ijepaHalfFeatures returns a physical device's 16-bit features through
+// vkGetPhysicalDeviceFeatures2 (Vulkan 1.1); 0 when that is missing.
+// shaderFloat16 is asked for only where the device has
+// VK_KHR_shader_float16_int8 or Vulkan 1.2 (float12).
+static uint32_t ijepaHalfFeatures(void* gipa, void* instance, void* pd, int float12) {
+	PFN_vkGetPhysicalDeviceFeatures2 get = (PFN_vkGetPhysicalDeviceFeatures2)ijepaProc(gipa, instance, "vkGetPhysicalDeviceFeatures2");
+	if (get == NULL) {
+		return 0;
+	}
+	VkPhysicalDeviceShaderFloat16Int8Features f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+	VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+		.pNext = float12 ? &f16 : NULL};
+	VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &s16};
+	get((VkPhysicalDevice)pd, &f2);
+	return (s16.storageBuffer16BitAccess ? ijepaStorage16 : 0) | (f16.shaderFloat16 ? ijepaFloat16 : 0);
+}
+
+// ijepaCreateDevice creates a device with one queue of family, the nExt
+// extensions exts (C strings), and the 16-bit features of half (bits of
+// ijepaHalfFeatures) enabled.
+static int32_t ijepaCreateDevice(void* gipa, void* instance, void* pd, uint32_t family, uint32_t nExt, const char* const* exts,
+	uint32_t half, void** device) {
 	PFN_vkCreateDevice create = (PFN_vkCreateDevice)ijepaProc(gipa, instance, "vkCreateDevice");
 	if (create == NULL) {
 		return VK_ERROR_EXTENSION_NOT_PRESENT;
@@ -155,8 +179,12 @@ static int32_t ijepaCreateDevice(void* gipa, void* instance, void* pd, uint32_t 
 	float priority = 1;
 	VkDeviceQueueCreateInfo q = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = family,
 		.queueCount = 1, .pQueuePriorities = &priority};
+	VkPhysicalDeviceShaderFloat16Int8Features f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
+		.shaderFloat16 = (half & ijepaFloat16) != 0};
+	VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+		.storageBuffer16BitAccess = (half & ijepaStorage16) != 0, .pNext = (half & ijepaFloat16) ? &f16 : NULL};
 	VkDeviceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1, .pQueueCreateInfos = &q,
-		.enabledExtensionCount = nExt, .ppEnabledExtensionNames = nExt > 0 ? exts : NULL};
+		.enabledExtensionCount = nExt, .ppEnabledExtensionNames = nExt > 0 ? exts : NULL, .pNext = half ? &s16 : NULL};
 	return create((VkPhysicalDevice)pd, &ci, NULL, (VkDevice*)device);
 }
 
