@@ -35,6 +35,9 @@ type catalogueOp struct {
 	Attrs    []catalogueAttr `json:"attrs"`
 	InPlace  bool            `json:"in_place"`
 	Optional bool            `json:"optional"`
+	// Sigs are the op's signatures (backend.Spec.Sigs): the dtype of each
+	// argument of the row, one list per combination the op takes.
+	Sigs [][]string `json:"sigs"`
 }
 
 type catalogueArg struct {
@@ -78,6 +81,13 @@ func generatedCatalogue() ([]byte, error) {
 		}
 		for _, a := range s.Attrs {
 			o.Attrs = append(o.Attrs, catalogueAttr{Name: a, Type: backend.AttrType(a)})
+		}
+		for _, sig := range s.Sigs {
+			names := make([]string, len(sig))
+			for i, d := range sig {
+				names[i] = d.String()
+			}
+			o.Sigs = append(o.Sigs, names)
 		}
 		c.Ops = append(c.Ops, o)
 	}

@@ -13,7 +13,8 @@ float32 arithmetic where the catalogue states it (matmul through BLAS,
 AdamW, EMA, add, mul, scale, axpy); sums, means, the row statistics and the
 transcendental ops (layernorm, softmax, GELU, the losses) in float64,
 rounded to float32 once at the end, which the catalogue allows ("float32
-or wider").
+or wider"). A call with f16 or bf16 tensors runs the same function on
+float32 copies (protocol.run_widened).
 """
 
 import math
@@ -443,4 +444,7 @@ OPS = {
     "ema": ema,
     "fill": fill,
     "copy": copy,
+    # The conversion is the widening and rounding every 16-bit call gets
+    # (protocol.run_widened); between them cast is a copy.
+    "cast": copy,
 }

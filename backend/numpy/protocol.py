@@ -46,13 +46,19 @@ MAX_ARGS = 64
 INT32 = (-(1 << 31), (1 << 31) - 1)
 
 # numpy's type for each dtype this backend stores (little-endian, the wire's
-# byte order). f16 and bf16 are not supported.
-NUMPY_DTYPES = {"f32": np.dtype("<f4"), "i32": np.dtype("<i4")}
+# byte order): f16 is numpy's float16; bf16, which numpy lacks, is stored as
+# its bit patterns (uint16) and converted (widen_half, narrow_half).
+NUMPY_DTYPES = {"f32": np.dtype("<f4"), "f16": np.dtype("<f2"), "bf16": np.dtype("<u2"), "i32": np.dtype("<i4")}
+
+# The 16-bit dtypes: every op computes them through float32 (run_widened).
+HALF = ("f16", "bf16")
 
 # Guard regions: this many elements on each side of a guarded tensor, filled
-# with a bit pattern that no op writes by chance.
+# with a bit pattern that no op writes by chance (by element size).
 GUARD_ELEMENTS = 16
 GUARD_WORD = 0x7FC0DEAD  # a quiet NaN with a payload
+GUARD_HALF = 0x7FC1  # a NaN in f16 and in bf16
+GUARD_VIEW = {4: (np.uint32, GUARD_WORD), 2: (np.uint16, GUARD_HALF)}
 
 
 class OpFailure(Exception):
@@ -98,7 +104,8 @@ class Tensor:
         self.guarded = None  # the buffer with the guard regions
         if guarded:
             self.guarded = np.empty(n + 2 * GUARD_ELEMENTS, NUMPY_DTYPES[dtype])
-            self.guarded.view(np.uint32)[:] = GUARD_WORD
+            view, word = GUARD_VIEW[self.guarded.itemsize]
+            self.guarded.view(view)[:] = word
             self.data = self.guarded[GUARD_ELEMENTS:GUARD_ELEMENTS + n]
         else:
             self.data = np.empty(n, NUMPY_DTYPES[dtype])
@@ -108,8 +115,9 @@ class Tensor:
         (true for a tensor without guards)."""
         if self.guarded is None:
             return True
-        words = self.guarded.view(np.uint32)
-        return bool(np.all(words[:GUARD_ELEMENTS] == GUARD_WORD) and np.all(words[-GUARD_ELEMENTS:] == GUARD_WORD))
+        view, word = GUARD_VIEW[self.guarded.itemsize]
+        words = self.guarded.view(view)
+        return bool(np.all(words[:GUARD_ELEMENTS] == word) and np.all(words[-GUARD_ELEMENTS:] == word))
 
 
 def shape_string(dtype, dims):
@@ -391,11 +399,14 @@ class Session(pb_grpc.BackendServicer):
         names = arg_names(spec, len(args))
         described = " ".join("%s=%s" % (names[i], shapes[i]) for i in range(len(args)))
         try:
-            check_args(spec, names, args, ids, self.tensors)
+            dtypes = check_args(spec, names, args, ids, self.tensors)
             fn = self.ops.get(name)
             if fn is None:
                 raise OpFailure(UNSUPPORTED, "%s is not implemented" % name)
-            fn(args, attrs)
+            if any(d in HALF for d in dtypes):
+                run_widened(fn, args, dtypes, arg_specs(spec, len(args)), attrs)
+            else:
+                fn(args, attrs)
         except OpFailure as e:
             self._fail(e.kind, str(e), n, m.op, described)
         except Exception as e:  # numpy's own errors, or a bug in an op
@@ -441,11 +452,57 @@ def arg_names(spec, n):
 
 def arg_specs(spec, n):
     """The catalogue entry of each of n arguments, a variadic one repeated."""
+    return [spec["args"][k] for k in arg_rows(spec, n)]
+
+
+def arg_rows(spec, n):
+    """The index in the op's row of each of n arguments (a variadic
+    argument's tensors share one)."""
     out = []
     extra = n - len(spec["args"])
-    for a in spec["args"]:
-        out += [a] * (extra + 1 if a.get("variadic") else 1)
+    for k, a in enumerate(spec["args"]):
+        out += [k] * (extra + 1 if a.get("variadic") else 1)
     return out
+
+
+def widen_half(a, dtype):
+    """A float32 copy of the 16-bit array a (exact)."""
+    if dtype == "f16":
+        return a.astype(np.float32)
+    return (a.astype(np.uint32) << 16).view(np.float32)
+
+
+def narrow_half(w, dtype):
+    """The float32 array w rounded to dtype, to nearest, ties to even (f16:
+    overflow to infinity, subnormals kept; NaNs stay NaNs), as the cast op
+    rounds: numpy's float16 conversion for f16, the bit arithmetic of
+    backend/half for bf16 (as numpy's uint16 bit patterns)."""
+    if dtype == "f16":
+        with np.errstate(over="ignore"):
+            return w.astype(np.float16)
+    b = np.ascontiguousarray(w, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (b + 0x7FFF + ((b >> 16) & 1)) >> 16
+    nan = (b & 0x7FFFFFFF) > 0x7F800000
+    return np.where(nan, (b >> 16) | 0x40, rounded).astype(np.uint16)
+
+
+def run_widened(fn, args, dtypes, specs, attrs):
+    """Runs an op whose call has 16-bit arguments through float32: each
+    16-bit input widened exactly, the float32 op, each 16-bit output rounded
+    once (the catalogue's statement of a 16-bit signature, with the float32
+    result rounded to 16 bits). cast is the float32 copy between them."""
+    wide = []
+    for a, d, s in zip(args, dtypes, specs):
+        if a is None or d not in HALF:
+            wide.append(a)
+        elif s["role"] == "out":
+            wide.append(np.empty(a.shape, np.float32))
+        else:
+            wide.append(widen_half(a, d))
+    fn(wide, attrs)
+    for a, w, d, s in zip(args, wide, dtypes, specs):
+        if a is not None and d in HALF and s["role"] != "in":
+            a[...] = narrow_half(w, d)
 
 
 def check_args(spec, names, args, ids, tensors):
@@ -458,12 +515,17 @@ def check_args(spec, names, args, ids, tensors):
     if len(args) < want if variadic else len(args) != want:
         raise shape_error("%d tensor arguments, want %s%d" % (len(args), "at least " if variadic else "", want))
     specs = arg_specs(spec, len(args))
+    rows = arg_rows(spec, len(args))
+    dtypes = [tensors[ids[i]].dtype if args[i] is not None else None for i in range(len(args))]
     for i, a in enumerate(specs):
         if args[i] is None:
             if not a.get("optional"):
                 raise OpFailure(OTHER, "argument %s is nil" % names[i])
-        elif tensors[ids[i]].dtype != a["dtype"]:
-            raise shape_error("argument %s is %s, want %s" % (names[i], tensors[ids[i]].dtype, a["dtype"]))
+        elif (dtypes[i] == "i32") != (a["dtype"] == "i32"):
+            raise shape_error("argument %s is %s, want %s" % (names[i], dtypes[i], a["dtype"]))
+    if not any(all(d is None or d == sig[rows[i]] for i, d in enumerate(dtypes)) for sig in spec["sigs"]):
+        raise shape_error("dtypes %s are none of the op's signatures %s" % (
+            ",".join(d or "-" for d in dtypes), " ".join(",".join(sig) for sig in spec["sigs"])))
     for i, a in enumerate(specs):
         if args[i] is None or a["role"] == "in":
             continue
@@ -473,11 +535,12 @@ def check_args(spec, names, args, ids, tensors):
             if spec["in_place"] and b["role"] == "in" and args[j].shape == args[i].shape:
                 continue
             raise shape_error("output %s shares storage with argument %s" % (names[i], names[j]))
+    return dtypes
 
 
 def device_info(cat, ops, backend, device, limits):
-    """The Info of Hello: f32 and i32, and the ops of the catalogue that the
-    table implements."""
+    """The Info of Hello: f32, f16, bf16 and i32, and the ops of the
+    catalogue that the table implements."""
     info = pb.Info(backend=backend, device=device, kind="cpu", memory=_total_memory(), guards=True)
     info.dtypes.extend(cat["dtypes"][d] for d in NUMPY_DTYPES)
     info.ops.extend(o["op"] for o in cat["ops"] if o["name"] in ops)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
@@ -17,7 +18,7 @@ func init() {
 	register(command{
 		name:    "conformance",
 		summary: "check every op of a backend against the reference",
-		usage:   "[--backend NAME] [--plugin-dir DIR] [--op REGEX] [--seed N]",
+		usage:   "[--backend NAME] [--plugin-dir DIR] [--op REGEX] [--dtype f32|f16|bf16|all] [--seed N]",
 		run:     runConformance,
 	})
 }
@@ -30,6 +31,7 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	ref := fs.String("reference", "", "reference: naive, cpu-ref or cpu (default: naive for the CPU backends, cpu-ref otherwise)")
 	maxFail := fs.Int("failures", 10, "failing cases to print per op (-1: all)")
 	noFD := fs.Bool("no-fd", false, "skip the finite-difference checks of backward ops")
+	dtype := fs.String("dtype", "all", "check the cases of one dtype (f32, f16, bf16: a case counts under its narrowest argument) or all; a dtype the backend does not hold is reported unsupported")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +39,13 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	opts := conformance.Options{Seed: *seed, NoGradients: *noFD}
+	if *dtype != "all" {
+		dt, err := backend.ParseDType(*dtype)
+		if err != nil || !slices.Contains(backend.Floats, dt) {
+			return fmt.Errorf("%w: --dtype %q: want f32, f16, bf16 or all", errUsage, *dtype)
+		}
+		opts.DTypes = []backend.DType{dt}
+	}
 	if opts.Seed == 0 {
 		opts.Seed = rand.Uint64() >> 1
 	}
