@@ -33,8 +33,10 @@ type plan struct {
 	schedule nn.Schedule
 }
 
-// newPlan opens the training set of c and lays out the run.
-func newPlan(c *config.Config) (*plan, error) {
+// newPlan opens the training set of c and lays out the run on ranks
+// data-parallel ranks (1: a single process), each reading its shard of
+// every epoch (data.ShardLen).
+func newPlan(c *config.Config, ranks int) (*plan, error) {
 	ds, err := data.Open(c.DatasetSpec(true))
 	if err != nil {
 		return nil, err
@@ -46,7 +48,7 @@ func newPlan(c *config.Config) (*plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", c.Source(), err)
 	}
-	sched, err := c.Schedule(ds.Len())
+	sched, err := c.Schedule(data.ShardLen(ds.Len(), ranks))
 	if err != nil {
 		return nil, err
 	}
