@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
@@ -38,7 +39,7 @@ var trainOverrides = [][3]string{
 	{"probe-every", "ijepago.probe_every", "steps between evaluations (0: at the end only)"},
 }
 
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlagSet("train", stderr)
 	cf := addConfigFlags(fs, "quick", trainOverrides...)
 	runDir := fs.String("run", "", "run directory (default: logging.folder of the config)")
@@ -57,44 +58,45 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	configGiven := false
 	fs.Visit(func(f *flag.Flag) { configGiven = configGiven || f.Name == "config" })
-
-	dir := *runDir
-	cfgPath := ""
-	if *resume {
-		if configGiven {
-			return fmt.Errorf("%w: --resume continues with the run's own config.yaml; use --set or the named flags to change it, not --config", errUsage)
-		}
-		if dir == "" {
-			base, err := cf.openConfig("")
-			if err != nil {
-				return err
-			}
-			dir = base.Logging.Folder
-		}
-		cfgPath = filepath.Join(dir, runlog.ConfigFile)
+	if *resume && configGiven {
+		return fmt.Errorf("%w: --resume continues with the run's own config.yaml; use --set or the named flags to change it, not --config", errUsage)
 	}
-	c, err := cf.openConfig(cfgPath)
+	if *dryRun {
+		c, _, err := trainConfig(cf, *runDir, *resume)
+		if err != nil {
+			return err
+		}
+		return printModelSummary(stdout, c)
+	}
+	world, err := openWorld()
 	if err != nil {
 		return err
 	}
-	if *dryRun {
-		return printModelSummary(stdout, c)
+	defer func() { err = leaveWorld(world, "train", stderr, err) }()
+	c, dir, err := shareConfig(world, func() (*config.Config, string, error) {
+		c, dir, err := trainConfig(cf, *runDir, *resume)
+		if err == nil && dir == "" {
+			err = fmt.Errorf("%w: no run directory: give --run DIR (or logging.folder in the config)", errUsage)
+		}
+		return c, dir, err
+	})
+	if err != nil {
+		return err
 	}
-	if dir == "" {
-		dir = c.Logging.Folder
-	}
-	if dir == "" {
-		return fmt.Errorf("%w: no run directory: give --run DIR (or logging.folder in the config)", errUsage)
-	}
-	be, err := backend.Open(c.IJEPAGo.Backend)
+	be, err := backend.Open(dist.DeviceSpec(c.IJEPAGo.Backend, world))
 	if err != nil {
 		return err
 	}
 	defer be.Close()
-	res, err := train.Run(ctx, train.Options{
+	opt := train.Options{
 		Config: c, Backend: be, Dir: dir, Resume: *resume, Checkpoint: *from, Eval: *evalEnd,
-		Progress: stderr, Bar: !*quiet && isTerminal(stderr),
-	})
+		Progress: stderr, Bar: !*quiet && isTerminal(stderr), World: world,
+	}
+	if world.Rank() != 0 {
+		opt.Progress, opt.Bar, opt.Log = io.Discard, false, quietLog()
+		stdout = io.Discard
+	}
+	res, err := train.Run(ctx, opt)
 	if res != nil && res.Step > res.Start {
 		printTraining(stdout, dir, res)
 	}
@@ -113,6 +115,32 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		printEvalTable(stdout, fmt.Sprintf("evaluation at step %d", last), rows)
 	}
 	return nil
+}
+
+// trainConfig resolves the config of ijepa train and its run directory
+// (--run, else logging.folder; "" when neither says): --config and the
+// overrides, or with --resume the run directory's own config.yaml with the
+// overrides.
+func trainConfig(cf *configFlags, dir string, resume bool) (*config.Config, string, error) {
+	cfgPath := ""
+	if resume {
+		if dir == "" {
+			base, err := cf.openConfig("")
+			if err != nil {
+				return nil, "", err
+			}
+			dir = base.Logging.Folder
+		}
+		cfgPath = filepath.Join(dir, runlog.ConfigFile)
+	}
+	c, err := cf.openConfig(cfgPath)
+	if err != nil {
+		return nil, "", err
+	}
+	if dir == "" {
+		dir = c.Logging.Folder
+	}
+	return c, dir, nil
 }
 
 // printModelSummary declares the model c trains (no values: nothing is
