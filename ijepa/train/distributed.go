@@ -113,16 +113,17 @@ func (t *Trainer) startPoint() (int64, error) {
 }
 
 // resumeAt converts a checkpoint's position to this run's start step and
-// loader offset: the checkpoint's step on its own number of ranks, else
-// the step at which the data order goes on from the images seen
-// (data.ResumeStep).
+// loader offset (data.ResumeStep): on the checkpoint's own number of ranks
+// that is its step, on another the step at which the data order goes on
+// from the images seen. A checkpoint without a recorded offset (written
+// before offsets were) is at (step mod steps per epoch) whole batches.
 func (t *Trainer) resumeAt(info CheckpointInfo) (start, offset int64) {
 	ranks, n, batch := t.world.Size(), t.plan.train.Len(), t.cfg.Data.BatchSize
-	if info.Ranks == ranks {
-		return info.Step, 0
-	}
 	epoch, off := info.Epoch, info.EpochOffset
-	if off < 0 { // written before the offset was recorded: no start offset then
+	if off < 0 {
+		if info.Ranks == ranks {
+			return info.Step, 0
+		}
 		ipe := data.StepsPerEpoch(data.ShardLen(n, info.Ranks), batch, true)
 		epoch, off = info.Step/ipe, info.Step%ipe*int64(batch*info.Ranks)
 	}

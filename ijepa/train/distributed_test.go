@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend"
-	_ "github.com/ijepa-go/ijepa/backend/cpu"
+	"github.com/ijepa-go/ijepa/backend/cpu"
 	_ "github.com/ijepa-go/ijepa/backend/vulkan"
 	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/dist/disttest"
@@ -155,4 +156,45 @@ func readTensors(t *testing.T, path string) map[string][]float32 {
 		out[name] = append([]float32(nil), backend.BytesF32(buf)...)
 	}
 	return out
+}
+
+// TestDataParallelResumeOnTwoRanksGoesOnExactly stops a 1-rank run after 3
+// steps (24 of an epoch's 64 images), resumes it on 2 ranks, and checks
+// that the 2-rank run starts at step 2 of its numbering (images 24-55 are
+// its steps 3 and 4: the epoch keeps its 4 steps), and that stopping and
+// resuming the 2-rank run again, in the epoch the offset applies to, gives
+// its losses bit for bit. It catches a resume that drops the data offset
+// once the number of ranks no longer changes (24 images is not a whole
+// number of 2-rank batches of 16).
+func TestDataParallelResumeOnTwoRanksGoesOnExactly(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, testConfig(t, "ijepago.steps=3"), dir, false)
+	copyDir := filepath.Join(t.TempDir(), "copy")
+	if err := os.CopyFS(copyDir, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	onTwo := func(d string, steps int) *Result {
+		var out *Result
+		disttest.Run(t, 2, func(c dist.Comm) error {
+			be := cpu.New()
+			defer be.Close()
+			cfg := testConfig(t, fmt.Sprintf("ijepago.steps=%d", steps))
+			res, err := Run(context.Background(), Options{Config: cfg, Backend: be, Dir: d, Resume: true, World: c, Progress: io.Discard})
+			if c.Rank() == 0 {
+				out = res
+			}
+			return err
+		})
+		return out // nil on rank 1 of an MPI world
+	}
+	unbroken := onTwo(dir, 8)
+	first := onTwo(copyDir, 3)
+	second := onTwo(copyDir, 8)
+	if t.Failed() || !dist.IsRoot(disttest.MPI()) {
+		return
+	}
+	if unbroken.Start != 2 {
+		t.Fatalf("the 2-rank run resumed at step %d, want 2", unbroken.Start)
+	}
+	sameLosses(t, "resumed twice on 2 ranks", append(first.Losses, second.Losses...), unbroken.Losses)
 }

@@ -265,7 +265,7 @@ func (t *Trainer) resumePoint() (int64, error) {
 		return 0, fmt.Errorf("ijepa: %s: the run is done (step %d of %d); raise ijepago.steps or optimization.epochs to go on", path, start, t.plan.sched.Steps)
 	}
 	t.lastGood, t.lastGoodStep = path, start
-	if start != info.Step {
+	if info.Ranks != t.world.Size() {
 		t.log.Info("resuming on another number of ranks", "checkpoint", path, "ranks", info.Ranks, "now", t.world.Size(),
 			"step", info.Step, "is now step", start, "epoch", start/t.plan.sched.IPE, "images of the epoch seen", offset)
 	} else {
