@@ -181,9 +181,11 @@ func (r *Reducer) reduceLoop() {
 	}
 }
 
-// GradReady takes the complete gradient g of one of the parameters into its
-// bucket, and starts the all-reduce of every bucket that is now complete
-// and whose predecessors have started.
+// GradReady notes that the gradient g of one of the parameters is
+// complete. When that completes a bucket, its gradients are read into the
+// bucket's buffer — once per bucket, since a read waits for the backend's
+// queued work (a Vulkan submit and fence) — and every complete bucket whose
+// predecessors have started is handed to the all-reduce goroutine.
 func (r *Reducer) GradReady(g *backend.Tensor) error {
 	i, ok := r.slot[g]
 	if !ok {
@@ -194,15 +196,17 @@ func (r *Reducer) GradReady(g *backend.Tensor) error {
 	}
 	r.seen[i] = true
 	r.ready++
-	l := r.loc[i]
-	b := r.buckets[l.bucket]
-	t0 := time.Now()
-	err := r.be.Read(g, backend.F32Bytes(b.buf[l.off:l.off+g.NumElements()]))
-	r.stats.Copy += time.Since(t0)
-	if err != nil {
-		return fmt.Errorf("dist: reducer: reading the gradient of %s: %w", r.params[i].Name, err)
+	b := r.buckets[r.loc[i].bucket]
+	if b.pending--; b.pending == 0 {
+		t0 := time.Now()
+		for _, m := range b.members {
+			p, off := r.params[m], r.loc[m].off
+			if err := r.be.Read(p.Grad, backend.F32Bytes(b.buf[off:off+p.Grad.NumElements()])); err != nil {
+				return fmt.Errorf("dist: reducer: reading the gradient of %s: %w", p.Name, err)
+			}
+		}
+		r.stats.Copy += time.Since(t0)
 	}
-	b.pending--
 	for r.next < len(r.buckets) && r.buckets[r.next].pending == 0 {
 		r.queue <- r.buckets[r.next]
 		r.next++
