@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/bench"
 	"github.com/ijepa-go/ijepa/dist"
 )
@@ -16,8 +16,8 @@ import (
 func init() {
 	register(command{
 		name:    "bench",
-		summary: "time training steps (img/s, ms/step, per-op times, peak memory), optionally against PyTorch",
-		usage:   "[--config tiny32|small224] [--backend NAME] [--plugin-dir DIR] [--steps N] [--torch]",
+		summary: "time training steps (img/s, ms/step, per-op times, peak memory), optionally against PyTorch; --data: the data loader's img/s alone",
+		usage:   "[--config tiny32|small224] [--backend NAME] [--plugin-dir DIR] [--steps N] [--torch] | --data DIR [--generate N] [--workers 1,2] [--batches N]",
 		run:     runBench,
 	})
 }
@@ -36,11 +36,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	python := fs.String("python", "/usr/bin/python3", "the Python that has torch (Debian's python3-torch)")
 	threads := fs.Int("torch-threads", runtime.GOMAXPROCS(0), "threads for PyTorch (default: the Go threads)")
 	rounds := fs.Int("rounds", 1, "timed rounds, alternating with the anchor under --torch; the best round of each counts (a shared machine's load comes and goes)")
+	df := addDataBenchFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *df.dir != "" {
+		return runDataBench(ctx, df, *cfgName, *seed, *rounds, stdout, stderr)
 	}
 	cfg, err := bench.LookupConfig(*cfgName)
 	if err != nil {
@@ -62,7 +66,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 			stdout = io.Discard
 		}
 	}
-	be, err := backend.Open(dist.DeviceSpec(*spec, world))
+	be, err := openBackend(ctx, dist.DeviceSpec(*spec, world))
 	if err != nil {
 		return err
 	}
@@ -86,7 +90,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		}
 	}
 	if _, err := sess.Steps(ctx, *warmup); err != nil {
-		return err
+		return interrupted(ctx, err, "warming up", "nothing measured")
 	}
 	var bestWorld bench.WorldResult
 	var best bench.Result
@@ -95,7 +99,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	for r := 1; r <= *rounds; r++ {
 		var res bench.Result
 		if err := res.Timed(ctx, sess, *steps); err != nil {
-			return err
+			return interrupted(ctx, err, "timing steps", "the rounds above are all that was measured")
 		}
 		if world.Size() > 1 {
 			w, err := sess.Gather(res)
@@ -135,7 +139,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	}
 	if *opSteps > 0 {
 		if err := best.PerOp(ctx, sess, *opSteps); err != nil {
-			return err
+			return interrupted(ctx, err, "timing every op", "the per-op table is not printed")
 		}
 	}
 	best.PeakRSS = bench.PeakRSS()
@@ -150,6 +154,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	fmt.Fprintf(stdout, "peak RSS %s, %.0f page faults per step, last loss %.4f\n", mib(best.PeakRSS), best.FaultsPerStep, sess.Loss())
 	if strings.HasPrefix(info.Backend, "plugin:") {
 		fmt.Fprintln(stdout, "  (this process only: the plugin's memory is in its own process)")
+	}
+	if s := cpu.Stats(be); s.PeakAsked > 0 {
+		fmt.Fprintf(stdout, "cpu memory pool: live tensors asked for %s at most at once, the pool's footprint peaked at %s (%.2fx)\n",
+			mib(s.PeakAsked), mib(s.High), float64(s.High)/float64(s.PeakAsked))
 	}
 	if *torch {
 		if anchorErr != nil {

@@ -13,38 +13,24 @@ import (
 	"time"
 
 	"github.com/ijepa-go/ijepa/backend/cpu"
-	"github.com/ijepa-go/ijepa/dist/disttest"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/train"
+	"github.com/ijepa-go/ijepa/internal/testdep"
 )
 
-// asIJEPA, set to 1, makes this test binary the ijepa command (TestMain),
-// so that mpirun can start it as every rank without a separate build.
-const asIJEPA = "IJEPA_TEST_AS_IJEPA"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(asIJEPA) == "1" {
-		main()
-	}
-	os.Exit(m.Run())
-}
-
-// mpirun returns a command that runs this binary as `ijepa args...` on n
-// ranks with mpirun --oversubscribe (as root, with Open MPI's two
-// variables that allow it). It skips the test where mpirun is missing,
-// unless IJEPA_REQUIRE_MPI=1 (scripts/test.sh) makes that a failure.
+// mpirun returns a command that runs this test binary as `ijepa args...`
+// (asMainEnv) on n ranks with mpirun --oversubscribe (as root, with Open
+// MPI's two variables that allow it). It skips the test where mpirun is
+// missing (fails it under the test command: testdep).
 func mpirun(t *testing.T, n int, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	path, err := exec.LookPath("mpirun")
 	if err != nil {
-		if os.Getenv(disttest.RequireEnv) == "1" {
-			t.Fatalf("%s=1 but there is no mpirun: %v", disttest.RequireEnv, err)
-		}
-		t.Skipf("no mpirun here (Debian: openmpi-bin): %v", err)
+		testdep.Skip(t, "no mpirun here (Debian: openmpi-bin): %v", err)
 	}
 	cmd := exec.Command(path, append([]string{"--oversubscribe", "-np", strconv.Itoa(n), os.Args[0]}, args...)...)
-	cmd.Env = append(os.Environ(), asIJEPA+"=1", "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", "OMPI_MCA_btl=self,vader")
+	cmd.Env = append(os.Environ(), asMainEnv+"=1", "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", "OMPI_MCA_btl=self,vader")
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }

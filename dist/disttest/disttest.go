@@ -16,10 +16,6 @@ import (
 	"github.com/ijepa-go/ijepa/internal/mpi"
 )
 
-// RequireEnv, set to 1 (scripts/test.sh sets it), makes MPI-only tests
-// fail instead of skipping where no MPI launcher started them.
-const RequireEnv = "IJEPA_REQUIRE_MPI"
-
 var world dist.Comm
 
 // Main is a test binary's TestMain: it opens the MPI world when a launcher
@@ -87,17 +83,4 @@ func Run(t *testing.T, n int, body func(c dist.Comm) error) {
 			t.Errorf("rank %d of %d: %v", r, n, err)
 		}
 	}
-}
-
-// RequireMPI skips t (or fails it, under RequireEnv=1) unless the test
-// binary runs under an MPI launcher.
-func RequireMPI(t *testing.T) dist.Comm {
-	t.Helper()
-	if world == nil {
-		if os.Getenv(RequireEnv) == "1" {
-			t.Fatalf("%s=1 but this test binary was not started by mpirun", RequireEnv)
-		}
-		t.Skip("needs an MPI launcher (scripts/test.sh runs it under mpirun -np 2)")
-	}
-	return world
 }

@@ -190,9 +190,9 @@ func (t *Trainer) agree(ctx context.Context, loss float64, kc, kt int) (stepMean
 	return stepMean{v[0] / n, int(math.Round(v[1] / n)), int(math.Round(v[2] / n))}, nil
 }
 
-// interrupted reports whether the run stops: the context is cancelled
-// (one process), or some rank's was by the last step (agree).
-func (t *Trainer) interrupted(ctx context.Context) bool {
+// stopping reports whether the run stops: the context is cancelled (one
+// process), or some rank's was by the last step (agree).
+func (t *Trainer) stopping(ctx context.Context) bool {
 	if t.world.Size() == 1 {
 		return ctx.Err() != nil
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/dist/disttest"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
+	"github.com/ijepa-go/ijepa/internal/testdep"
 	"github.com/ijepa-go/ijepa/nn/safetensors"
 )
 
@@ -42,7 +43,7 @@ func TestDataParallelMatchesOneRankVulkan(t *testing.T) { testDataParallelMatche
 
 func testDataParallelMatchesOneRank(t *testing.T, spec string) {
 	if be, err := backend.Open(spec); err != nil {
-		t.Skipf("no %s backend here: %v", spec, err)
+		testdep.Skip(t, "no %s backend here: %v", spec, err)
 	} else {
 		be.Close()
 	}

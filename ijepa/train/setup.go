@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/data"
@@ -35,9 +36,12 @@ type plan struct {
 
 // newPlan opens the training set of c and lays out the run on ranks
 // data-parallel ranks (1: a single process), each reading its shard of
-// every epoch (data.ShardLen).
-func newPlan(c *config.Config, ranks int) (*plan, error) {
-	ds, err := data.Open(c.DatasetSpec(true))
+// every epoch (data.ShardLen); warn reports the images an image folder
+// leaves out, progress (when not nil) shows the check of a large folder.
+func newPlan(c *config.Config, ranks int, warn func(string), progress io.Writer) (*plan, error) {
+	spec := c.DatasetSpec(true)
+	spec.Folder.Warn, spec.Folder.Progress = warn, progress
+	ds, err := data.Open(spec)
 	if err != nil {
 		return nil, err
 	}

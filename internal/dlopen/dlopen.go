@@ -1,7 +1,8 @@
 // Package dlopen is what the run-time loading of an optional shared
-// library (OpenBLAS in backend/cpu, MPI in internal/mpi) shares: the names
-// to try, which an environment variable may replace or turn off, and
-// trying them in turn. The dlopen calls themselves are cgo in each user.
+// library (OpenBLAS in backend/cpu, libjpeg-turbo in ijepa/data, MPI in
+// internal/mpi) shares: the names to try, which an environment variable
+// may replace or turn off, and trying them in turn. The dlopen calls
+// themselves are cgo in each user.
 package dlopen
 
 import (
