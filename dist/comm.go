@@ -61,6 +61,13 @@ type Comm interface {
 // ErrAborted is returned by a Local group's collectives after Abort.
 var ErrAborted = errors.New("dist: the group was aborted")
 
+// ErrAgreed marks an error that every rank of a group returns at the same
+// point, having agreed on it through a collective (an interruption the
+// ranks stop at together): the ranks can then leave the group in order
+// (Close) instead of aborting it. Any other error on one rank leaves the
+// others waiting in a collective, and ends the group with Abort.
+var ErrAgreed = errors.New("every rank stopped at the same step")
+
 // Single is the world of one process: collectives return at once.
 type Single struct{}
 

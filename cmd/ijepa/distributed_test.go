@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -253,6 +254,33 @@ func TestMPIHungRankIsCaughtByTheWatchdog(t *testing.T) {
 	}
 	if !strings.Contains(out, "rank 0 of 2") || !strings.Contains(out, "has not finished after 3s") {
 		t.Errorf("no watchdog line from rank 0:\n%s", out)
+	}
+	latestLoads(t, dir)
+}
+
+// Ctrl-C (SIGTERM) reaching one rank stops every rank after the same
+// step, through the step's loss all-reduce: rank 0 writes a checkpoint of
+// that step and every rank says where it stopped. It catches a rank that
+// stops alone (the others would wait in a collective) and an interrupted
+// run that keeps no checkpoint of its last step.
+func TestMPIInterruptedRankStopsEveryRank(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	took, code, out := startAndStop(t, dir, nil, func(pid int) error { return syscall.Kill(pid, syscall.SIGTERM) })
+	t.Logf("every rank ended %v after SIGTERM to rank 1 (exit %d)", took.Round(time.Millisecond), code)
+	if took > 30*time.Second || code == 0 {
+		t.Errorf("mpirun ended %v after rank 1's SIGTERM, exit %d; want non-zero within 30 s", took, code)
+	}
+	re := regexp.MustCompile(`interrupted at step (\d+)`)
+	var steps []string
+	for _, m := range re.FindAllStringSubmatch(out, -1) {
+		steps = append(steps, m[1])
+	}
+	if len(steps) != 2 || steps[0] != steps[1] {
+		t.Fatalf("want both ranks to say they stopped at one step, got %v:\n%s", steps, out)
+	}
+	info, err := train.ReadCheckpointInfo(filepath.Join(dir, runlog.CheckpointDir, runlog.LatestFile))
+	if err != nil || strconv.FormatInt(info.Step, 10) != steps[0] {
+		t.Errorf("the latest checkpoint is of step %d (%v), the ranks stopped at %s", info.Step, err, steps[0])
 	}
 	latestLoads(t, dir)
 }

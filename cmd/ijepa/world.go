@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,10 +23,12 @@ func openWorld() (dist.Comm, error) { return dist.Open(dist.Options{}) }
 // leaveWorld ends a command's part in world. A rank that failed while
 // other ranks run prints its error in one line naming itself and aborts
 // the world (MPI_Abort), so that no rank waits for it in a collective; it
-// does not return. Otherwise, including an interruption every rank agreed
-// on, it leaves the world (MPI_Finalize) and returns err.
+// does not return. Otherwise — success, or an error every rank returns
+// together (dist.ErrAgreed: an interruption they stopped at as one, after
+// rank 0 wrote its checkpoint) — it leaves the world (MPI_Finalize) and
+// returns err.
 func leaveWorld(world dist.Comm, cmd string, stderr io.Writer, err error) error {
-	if world.Size() > 1 && err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, flag.ErrHelp) {
+	if world.Size() > 1 && err != nil && !errors.Is(err, dist.ErrAgreed) && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stderr, "ijepa %s: rank %d of %d: %v\n", cmd, world.Rank(), world.Size(), err)
 		world.Abort(1)
 	}

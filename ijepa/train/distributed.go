@@ -199,14 +199,19 @@ func (t *Trainer) stopping(ctx context.Context) bool {
 	return t.stopAgreed
 }
 
-// interruptErr is the cause of an interruption: the context's error, or on
-// a rank whose context was not cancelled, context.Canceled (another rank's
-// was).
-func interruptErr(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+// stopErr is the cause of the run's interruption at the end of the step
+// loop: the context's error in a single process; in a data-parallel run,
+// where every rank stops there together, that error (context.Canceled on a
+// rank whose own context was not cancelled) marked dist.ErrAgreed.
+func (t *Trainer) stopErr(ctx context.Context) error {
+	err := ctx.Err()
+	if t.world.Size() == 1 {
 		return err
 	}
-	return context.Canceled
+	if err == nil {
+		err = context.Canceled
+	}
+	return fmt.Errorf("%w (%w)", err, dist.ErrAgreed)
 }
 
 // verifyRanks checks, at each checkpoint, that every rank still holds the

@@ -473,7 +473,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 				return res, fmt.Errorf("ijepa: interrupted at step %d: %w", step, err)
 			}
 		}
-		return res, t.interrupted(fmt.Sprintf("at step %d", step), interruptErr(ctx))
+		return res, t.interrupted(fmt.Sprintf("at step %d", step), t.stopErr(ctx))
 	}
 	prog.finish()
 	if t.opt.Eval {
