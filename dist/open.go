@@ -167,9 +167,15 @@ func (c *mpiComm) Barrier() error {
 
 func (c *mpiComm) Abort(code int) { c.w.Abort(code) }
 
-// Close finalises MPI, which waits for every rank to close.
+// Close finalises MPI, which waits for every rank to close. A barrier
+// first does the waiting, without spinning (MPI_Finalize may spin) and
+// under the watchdog: the other ranks may still be busy, rank 0 with its
+// final evaluation.
 func (c *mpiComm) Close() error {
-	err := c.call(func() string { return "finalize" }, c.w.Finalize)
+	err := c.Barrier()
+	if err == nil {
+		err = c.call(func() string { return "finalize" }, c.w.Finalize)
+	}
 	c.mu.Lock()
 	if !c.closed {
 		c.closed = true
