@@ -16,6 +16,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/ijepa/data"
+	"github.com/ijepa-go/ijepa/ijepa/mask"
 )
 
 // Checkpoint metadata of the data-parallel position, beside checkpoint.go's.
@@ -163,31 +164,32 @@ func parsePosition(path string, meta map[string]string, info *CheckpointInfo) er
 	return nil
 }
 
-// stepMean is a step's loss and mask sizes, averaged over the ranks.
+// stepMean is a step's loss and mask sizes, averaged over the ranks, and
+// the mask sampler's relaxations, summed.
 type stepMean struct {
-	loss   float64
-	kc, kt int
+	loss            float64
+	kc, kt, relaxed int
 }
 
-// agree averages a step's loss and mask sizes over the ranks and, in the
-// same all-reduce, whether any rank was interrupted: then every rank stops
-// after this step (interrupted), so that none waits in a collective the
-// others never reach.
-func (t *Trainer) agree(ctx context.Context, loss float64, kc, kt int) (stepMean, error) {
+// agree averages a step's loss and mask sizes over the ranks, sums the
+// sampler's relaxations and, in the same all-reduce, learns whether any
+// rank was interrupted: then every rank stops after this step (stopping),
+// so that none waits in a collective the others never reach.
+func (t *Trainer) agree(ctx context.Context, loss float64, m *mask.Batch) (stepMean, error) {
 	if t.world.Size() == 1 {
-		return stepMean{loss, kc, kt}, nil
+		return stepMean{loss, m.Kc(), m.Kt(), m.Relaxed}, nil
 	}
 	stop := 0.0
 	if ctx.Err() != nil {
 		stop = 1
 	}
-	v := []float64{loss, float64(kc), float64(kt), stop}
+	v := []float64{loss, float64(m.Kc()), float64(m.Kt()), float64(m.Relaxed), stop}
 	if err := t.world.AllreduceF64(v); err != nil {
 		return stepMean{}, fmt.Errorf("ijepa: averaging the step's loss over the ranks: %w", err)
 	}
-	t.stopAgreed = v[3] > 0
+	t.stopAgreed = v[4] > 0
 	n := float64(t.world.Size())
-	return stepMean{v[0] / n, int(math.Round(v[1] / n)), int(math.Round(v[2] / n))}, nil
+	return stepMean{v[0] / n, int(math.Round(v[1] / n)), int(math.Round(v[2] / n)), int(v[3])}, nil
 }
 
 // stopping reports whether the run stops: the context is cancelled (one

@@ -422,14 +422,14 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("ijepa: step %d: %w", s, err)
 		}
-		mean, err := t.agree(ctx, loss, b.Masks.Kc(), b.Masks.Kt())
+		mean, err := t.agree(ctx, loss, b.Masks)
 		if err != nil {
 			return res, fmt.Errorf("ijepa: step %d: %w", s, err)
 		}
 		loss = mean.loss
 		now := time.Now()
 		row := runlog.LogRow{Step: s, Epoch: b.Epoch, Loss: loss, LR: lr, WD: wd, Momentum: mom,
-			Context: mean.kc, Target: mean.kt, Relaxed: b.Masks.Relaxed,
+			Context: mean.kc, Target: mean.kt, Relaxed: mean.relaxed,
 			ImgPerS: float64(b.B()*t.world.Size()) / now.Sub(t0).Seconds(), ElapsedS: now.Sub(began).Seconds()}
 		if logw != nil {
 			if err := logw.Write(row); err != nil {
