@@ -12,6 +12,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/bench"
+	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
@@ -24,7 +25,7 @@ func init() {
 	})
 }
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlagSet("bench", stderr)
 	cfgName := fs.String("config", "tiny32", "a training preset (ijepa/config); tiny32 and small224 are the ones the PyTorch anchor also runs")
 	spec := backendFlag(fs, "cpu", "backend")
@@ -38,7 +39,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	python := fs.String("python", "/usr/bin/python3", "the Python that has torch (Debian's python3-torch)")
 	threads := fs.Int("torch-threads", runtime.GOMAXPROCS(0), "threads for PyTorch (default: the Go threads)")
 	rounds := fs.Int("rounds", 1, "timed rounds, alternating with the anchor under --torch; the best round of each counts (a shared machine's load comes and goes)")
-	precs := fs.String("precision", "fp32", "precisions to train in, comma-separated (fp32, bf16, fp16); a 16-bit one runs beside fp32, each on a backend of its own, alternating round by round, and the ratios to fp32 are printed")
+	precs := fs.String("precision", "fp32", "precisions to train in, comma-separated (fp32, bf16, fp16); a 16-bit one runs beside fp32, each on a backend of its own, alternating round by round, and the ratios to fp32 are printed (under mpirun: the one precision named)")
 	df := addDataBenchFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -56,40 +57,76 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *steps < 1 || *rounds < 1 || *warmup < 0 || *opSteps < 0 {
 		return fmt.Errorf("%w: --steps and --rounds must be at least 1, --warmup and --op-steps not negative", errUsage)
 	}
-	precisions, err := parsePrecisions(*precs)
+	world, err := openWorld()
+	if err != nil {
+		return err
+	}
+	defer func() { err = leaveWorld(world, "bench", stderr, err) }()
+	if world.Size() > 1 {
+		if *torch {
+			return fmt.Errorf("%w: --torch compares one process with PyTorch; run it without mpirun", errUsage)
+		}
+		if world.Rank() != 0 {
+			stdout = io.Discard
+		}
+	}
+	precisions, err := parsePrecisions(*precs, world.Size() > 1)
 	if err != nil {
 		return err
 	}
 	runs := make([]*precisionRun, len(precisions))
 	for i, p := range precisions {
 		r := &precisionRun{p: p}
-		if r.be, err = openBackend(ctx, *spec); err != nil {
+		if r.be, err = openBackend(ctx, dist.DeviceSpec(*spec, world)); err != nil {
 			return err
 		}
 		defer r.be.Close()
 		c := cfg
 		c.Precision = p
-		if r.sess, err = bench.NewSession(r.be, c, *seed); err != nil {
+		// Each rank draws its own batches (its own mask sizes, as in training).
+		if r.sess, err = bench.NewSession(r.be, c, *seed+uint64(world.Rank())); err != nil {
 			return err
 		}
 		defer r.sess.Close()
 		runs[i] = r
 	}
-	be := runs[0].be
+	be, sess := runs[0].be, runs[0].sess
 	info := be.Info()
 	fmt.Fprintf(stdout, "bench %s on %s: %s\n", cfg.Name, info.Backend, info.Device)
 	for _, l := range info.Limits {
 		fmt.Fprintf(stdout, "  %s: %s\n", l[0], l[1])
 	}
 	fmt.Fprintf(stdout, "  batch %d, %d warm-up steps, %d round(s) of %d timed steps, GOMAXPROCS %d, precision %s\n", cfg.Batch, *warmup, *rounds, *steps, runtime.GOMAXPROCS(0), *precs)
+	if world.Size() > 1 {
+		fmt.Fprintf(stdout, "  data parallel: %d ranks, batch %d per rank, %s\n", world.Size(), cfg.Batch, world.Describe())
+		if err := sess.Distribute(world); err != nil {
+			return err
+		}
+	}
 	for _, r := range runs {
 		if _, err := r.sess.Steps(ctx, *warmup); err != nil {
 			return interrupted(ctx, err, "warming up", "nothing measured")
 		}
 	}
+	var bestWorld bench.WorldResult
 	var bestTorch bench.Anchor
 	var anchorErr error
 	for round := 1; round <= *rounds; round++ {
+		if world.Size() > 1 {
+			var res bench.Result
+			if err := res.Timed(ctx, sess, *steps); err != nil {
+				return interrupted(ctx, err, "timing steps", "the rounds above are all that was measured")
+			}
+			w, err := sess.Gather(res)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "round %d: %.2f img/s in all (%.1f ms/step, all-reduce %.1f ms/step, %.0f%% hidden)\n", round, w.Total, w.MsPerStep, w.ReduceMs, 100*w.Hidden())
+			if w.Total > bestWorld.Total { // the same choice on every rank
+				runs[0].best, bestWorld = res, w
+			}
+			continue
+		}
 		line := fmt.Sprintf("round %d:", round)
 		for i, r := range runs {
 			var res bench.Result
@@ -136,6 +173,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *rounds > 1 {
 		fmt.Fprintf(stdout, "best of %d rounds:\n", *rounds)
 	}
+	if world.Size() > 1 {
+		bestWorld.Write(stdout, cfg.Name, info.Backend)
+		fmt.Fprintf(stdout, "rank 0: ")
+	}
 	for _, r := range runs {
 		fmt.Fprintf(stdout, "ijepa %s %s %s: %.1f ms/step %.2f img/s, last loss %.4f\n", cfg.Name, info.Backend, r.p, r.best.MsPerStep, r.best.ImgPerS, r.sess.Loss())
 		if s := cpu.Stats(r.be); s.PeakAsked > 0 {
@@ -158,7 +199,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	best := runs[0].best
 	best.PeakRSS = peakRSS
-	fmt.Fprintf(stdout, "peak RSS %s (the whole process), %.0f page faults per step (fp32)\n", mib(best.PeakRSS), best.FaultsPerStep)
+	fmt.Fprintf(stdout, "peak RSS %s (the whole process), %.0f page faults per step (%s)\n", mib(best.PeakRSS), best.FaultsPerStep, runs[0].p)
 	if strings.HasPrefix(info.Backend, "plugin:") {
 		fmt.Fprintln(stdout, "  (this process only: the plugin's memory is in its own process)")
 	}
@@ -205,15 +246,28 @@ func (r *precisionRun) label(runs int) string {
 }
 
 // parsePrecisions parses --precision: fp32 first (the baseline every other
-// precision is compared with), then the others named, each once.
-func parsePrecisions(s string) ([]amp.Precision, error) {
-	out := []amp.Precision{amp.FP32}
+// precision is compared with), then the others named, each once; under
+// mpirun (alone), exactly the one precision named.
+func parsePrecisions(s string, alone bool) ([]amp.Precision, error) {
+	var named []amp.Precision
 	for _, name := range strings.Split(s, ",") {
 		p, err := amp.ParsePrecision(strings.TrimSpace(name))
 		if err != nil {
 			return nil, fmt.Errorf("%w: --precision: %v", errUsage, err)
 		}
-		if !slices.Contains(out, p) {
+		if !slices.Contains(named, p) {
+			named = append(named, p)
+		}
+	}
+	if alone {
+		if len(named) != 1 {
+			return nil, fmt.Errorf("%w: --precision %s: under mpirun bench runs one precision (compare precisions in one process, without mpirun)", errUsage, s)
+		}
+		return named, nil
+	}
+	out := []amp.Precision{amp.FP32}
+	for _, p := range named {
+		if p != amp.FP32 {
 			out = append(out, p)
 		}
 	}

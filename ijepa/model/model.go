@@ -149,6 +149,9 @@ type Model struct {
 	// skips the steps whose gradients overflow, as PyTorch's GradScaler
 	// (the official trainer uses one with bf16; fp16 needs one).
 	Scaler *amp.GradScaler
+	// Sync, when set, averages the gradients across data-parallel ranks
+	// in every Step, between the backward pass and AdamW.
+	Sync GradSync
 
 	be backend.Backend
 }

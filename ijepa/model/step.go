@@ -289,10 +289,12 @@ func (m *Model) loss(be backend.Backend, pred, target *backend.Tensor) (*backend
 
 // Step runs one training step on the batch: the targets from the target
 // encoder, the context encoder and predictor forward, the loss, the
-// backward pass, an AdamW step with h.LR and h.WD, and the EMA of the
-// target encoder with h.Momentum. Under a 16-bit Precision the forward
-// passes and the loss run under autocast (nn.Autocast), and the Scaler's
-// loss scaling, unscaling and overflow check take the optimiser step or
+// backward pass (with the gradients averaged across ranks by m.Sync, when
+// set), an AdamW step with h.LR and h.WD, and the EMA of the target
+// encoder with h.Momentum. Under a 16-bit Precision the forward passes and
+// the loss run under autocast (nn.Autocast), and the Scaler's loss
+// scaling, unscaling and overflow check (on the averaged gradients, so
+// every rank takes or skips the step alike) take the optimiser step or
 // skip it. It returns the loss, read back at the end. Every intermediate
 // tensor is released before it returns.
 func (m *Model) Step(b Batch, h Hyper) (float64, error) {
@@ -317,6 +319,9 @@ func (m *Model) Step(b Batch, h Hyper) (float64, error) {
 			return 0, err
 		}
 	}
+	if m.Sync != nil {
+		tape.OnGrad(m.Sync.GradReady)
+	}
 	ac := nn.Autocast(tape, m.Precision)
 	pred, err := m.predict(ac, db)
 	if err != nil {
@@ -334,6 +339,11 @@ func (m *Model) Step(b Batch, h Hyper) (float64, error) {
 	}
 	if err := tape.BackwardScaled(l, scale); err != nil {
 		return 0, err
+	}
+	if m.Sync != nil {
+		if err := m.Sync.Wait(); err != nil {
+			return 0, fmt.Errorf("model: step: %w", err)
+		}
 	}
 	take := true
 	if m.Scaler != nil {

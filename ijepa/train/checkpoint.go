@@ -168,6 +168,11 @@ type CheckpointInfo struct {
 	// (MetaLossScale): PyTorch's defaults with the saved scale and
 	// tracker.
 	Scaler *amp.GradScaler
+	// Ranks is the number of data-parallel ranks that wrote it (MetaRanks);
+	// Epoch and EpochOffset the data order's position (MetaEpoch,
+	// MetaEpochOffset), EpochOffset -1 where the checkpoint has none.
+	Ranks              int
+	Epoch, EpochOffset int64
 }
 
 // ReadCheckpointInfo reads the trainer's metadata of a checkpoint without
@@ -212,6 +217,9 @@ func parseInfo(path string, meta map[string]string) (CheckpointInfo, error) {
 			return info, fmt.Errorf("ijepa: %s: metadata %q %q and %q %q: %v", path, MetaLossScale, v, MetaGrowthTracker, meta[MetaGrowthTracker], err)
 		}
 		info.Scaler = s
+	}
+	if err := parsePosition(path, meta, &info); err != nil {
+		return info, err
 	}
 	if ls := meta[MetaLoaderStep]; ls != meta[MetaStep] {
 		return info, fmt.Errorf("ijepa: %s: metadata %q is %q, %q is %q: they must agree", path, MetaLoaderStep, ls, MetaStep, meta[MetaStep])
