@@ -100,6 +100,11 @@ func open(arg string) (*device, error) {
 	if arg != "" {
 		spec += ":" + arg
 	}
+	return openPhysical(p, spec)
+}
+
+// openPhysical opens the device p under the registry name spec.
+func openPhysical(p *physical, spec string) (*device, error) {
 	b := &device{
 		spec:        spec,
 		phys:        p,

@@ -3,6 +3,7 @@
 package vulkan
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -483,5 +484,40 @@ func TestDroppedAccessFailsConformance(t *testing.T) {
 			}
 			t.Logf("%d of %d cases fail: %s", o.Failed, o.Cases, o.Failures[0].Msg)
 		})
+	}
+}
+
+// A device without storageBuffer16BitAccess (lavapipe with the feature
+// masked out) lists f32 only, is opened without the feature, refuses a
+// 16-bit tensor as unsupported, and conformance reports its 16-bit cases
+// unsupported while its f32 cases pass and no op counts as missing.
+// Catches a 16-bit dtype offered (and its kernels built) on a device that
+// cannot store it.
+func TestWithout16BitStorage(t *testing.T) {
+	_, d := openTest(t)
+	p := *d.phys
+	p.half = 0
+	nd, err := openPhysical(&p, "vulkan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := backend.NewFront(nd)
+	defer b.Close()
+	if b.Info().SupportsDType(backend.BF16) || b.Info().SupportsDType(backend.F16) {
+		t.Fatalf("dtypes %v without 16-bit storage", b.Info().DTypes)
+	}
+	if err := b.Supports(backend.Call{Op: backend.OpCast, Args: []*backend.Tensor{backend.Placeholder(backend.BF16, 4), backend.Placeholder(backend.F32, 4)}}); !errors.Is(err, backend.ErrUnsupported) {
+		t.Errorf("Supports(cast to bf16): %v, want unsupported", err)
+	}
+	rep := conformance.Run(b, conformance.Options{Seed: 3, Reference: cpu.New(), NoGradients: true, Ops: regexp.MustCompile(`^(gelu|cast|matmul)$`)})
+	if rep.Failed() {
+		var buf bytes.Buffer
+		rep.Write(&buf, 5)
+		t.Fatalf("conformance fails:\n%s", buf.String())
+	}
+	for _, o := range rep.Ops {
+		if (o.DType == backend.F32) != (o.Unsupp == 0) {
+			t.Errorf("%s: %d of %d cases unsupported", o.Name(), o.Unsupp, o.Cases)
+		}
 	}
 }
