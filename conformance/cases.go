@@ -65,8 +65,9 @@ func (c Case) Low() backend.DType {
 // Family is everything the suite knows about one op, as test-backend-ops'
 // test_case: the cases it is checked on, how their inputs are drawn, the
 // error bound, and, for a gradient op, how its finite-difference check is
-// set up. (Later variants — dtypes, performance shapes, levels — belong here
-// too.)
+// set up. Its cases run in every signature of the op (Cases), each dtype
+// under its own bound (Bounds). (Later variants — performance shapes,
+// levels — belong here too.)
 type Family struct {
 	Op backend.Op
 	// Cases are the calls the op is checked on (their Op is set from the
