@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/composite"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
@@ -102,6 +103,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer be.Close()
+	if line, ok := composite.Describe(be); ok {
+		fmt.Fprintln(stderr, line)
+	}
 	res, err := train.Run(ctx, train.Options{
 		Config: c, Backend: be, Dir: dir, Resume: *resume, Checkpoint: *from, Strict: *strict, Eval: *evalEnd,
 		Progress: stderr, Bar: !*quiet && isTerminal(stderr),
