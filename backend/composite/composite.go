@@ -134,13 +134,14 @@ func (m *member) supports(c backend.Call) (ok bool, why string) {
 type device struct {
 	members []*member
 	info    backend.Info
-	// The call Supports was last asked about and the members that run it:
-	// the Front asks Supports right before every Run, with the same call.
+	// The call Supports was last asked about and the first member that
+	// runs it: the Front asks Supports right before every Run, with the
+	// same call.
 	asked struct {
-		op   backend.Op
-		arg0 *backend.Tensor
-		n    int
-		mask uint32
+		op    backend.Op
+		arg0  *backend.Tensor
+		n     int
+		first int
 	}
 	buf    []byte // staging of copies between members
 	closed bool
@@ -319,8 +320,7 @@ func (d *device) source(ct *tensor) int {
 
 // Supports reports whether some member runs the call.
 func (d *device) Supports(c backend.Call) error {
-	mask := d.supporters(c)
-	if mask != 0 {
+	if d.first(c) >= 0 {
 		return nil
 	}
 	var why []string
@@ -331,35 +331,39 @@ func (d *device) Supports(c backend.Call) error {
 	return fmt.Errorf("%w: no backend of %s runs it (%s)", backend.ErrUnsupported, d.info.Backend, strings.Join(why, "; "))
 }
 
-// supporters returns the members that run c as a bit mask, and remembers
-// the answer for a Run of the same call.
-func (d *device) supporters(c backend.Call) uint32 {
-	var mask uint32
-	for k, m := range d.members {
+// first returns the first member that runs c, or -1, and remembers the
+// answer for a Run of the same call.
+func (d *device) first(c backend.Call) int {
+	k := -1
+	for i, m := range d.members {
 		if ok, _ := m.supports(c); ok {
-			mask |= 1 << k
+			k = i
+			break
 		}
 	}
-	d.asked.op, d.asked.n, d.asked.mask = c.Op, len(c.Args), mask
+	d.asked.op, d.asked.n, d.asked.first = c.Op, len(c.Args), k
 	d.asked.arg0 = nil
 	if len(c.Args) > 0 {
 		d.asked.arg0 = c.Args[0]
 	}
-	return mask
+	return k
 }
 
-// place chooses the member that runs c among those in mask: the first,
-// unless c updates in place a tensor whose matmuls run on another of them.
-func (d *device) place(c backend.Call, mask uint32) int {
-	for i, a := range c.Op.Expand(len(c.Args)) {
+// place chooses the member that runs c, given the first that supports it:
+// that one, unless c updates in place a tensor whose matmuls run on another
+// member that supports c.
+func (d *device) place(c backend.Call, roles []backend.Arg, first int) int {
+	for i, a := range roles {
 		if a.Role != backend.InOut || c.Args[i] == nil {
 			continue
 		}
-		if h := impl(c.Args[i]).home; h >= 0 && mask&(1<<h) != 0 {
-			return h
+		if h := impl(c.Args[i]).home; h >= 0 && h != first {
+			if ok, _ := d.members[h].supports(c); ok {
+				return h
+			}
 		}
 	}
-	return bits.TrailingZeros32(mask)
+	return first
 }
 
 // reads reports whether argument i of c (of role a) is read: In and InOut
@@ -377,16 +381,16 @@ func reads(c backend.Call, i int, a backend.Arg) bool {
 // Run runs the call on its member, copying there the arguments it reads
 // whose copy there is not current.
 func (d *device) Run(c backend.Call) error {
-	mask := d.asked.mask
+	first := d.asked.first
 	if d.asked.op != c.Op || d.asked.n != len(c.Args) || len(c.Args) > 0 && d.asked.arg0 != c.Args[0] {
-		mask = d.supporters(c)
+		first = d.first(c)
 	}
-	if mask == 0 {
+	if first < 0 {
 		return d.Supports(c)
 	}
-	k := d.place(c, mask)
-	m := d.members[k]
 	roles := c.Op.Expand(len(c.Args))
+	k := d.place(c, roles, first)
+	m := d.members[k]
 	args := make([]*backend.Tensor, len(c.Args))
 	var views []*backend.Tensor
 	for i, t := range c.Args {
