@@ -7,6 +7,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/composite"
+	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 )
 
@@ -18,6 +19,9 @@ type Session struct {
 	model *model.Model
 	work  *Workload
 	loss  float64
+	// Data parallel (Distribute): the group and the gradient reducer.
+	comm    dist.Comm
+	reducer *dist.Reducer
 }
 
 // NewSession allocates the config's model on be, seeded.
@@ -65,8 +69,14 @@ func (s *Session) Profile() *Profile { return s.prof }
 // Loss returns the last step's loss.
 func (s *Session) Loss() float64 { return s.loss }
 
-// Close frees the model.
-func (s *Session) Close() { s.model.Free() }
+// Close frees the model (and stops the reducer of Distribute).
+func (s *Session) Close() {
+	if s.reducer != nil {
+		s.model.Sync = nil
+		s.reducer.Close()
+	}
+	s.model.Free()
+}
 
 // Options configure a benchmark run.
 type Options struct {
@@ -104,9 +114,13 @@ type Result struct {
 }
 
 // Timed runs n timed steps on s and fills the speed of r: ms/step, img/s,
-// page faults per step, the loss, and on a composite backend the split.
+// page faults per step, the loss, on a composite backend the split (and,
+// after Distribute, starts the all-reduce times Gather reads afresh).
 func (r *Result) Timed(ctx context.Context, s *Session, n int) error {
 	s.prof.Reset()
+	if s.reducer != nil {
+		s.reducer.ResetStats()
+	}
 	faults := minorFaults()
 	split, isComposite := composite.StatsOf(s.prof.Backend)
 	d, err := s.Steps(ctx, n)
