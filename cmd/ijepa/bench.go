@@ -178,7 +178,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		fmt.Fprintf(stdout, "rank 0: ")
 	}
 	for _, r := range runs {
-		fmt.Fprintf(stdout, "ijepa %s %s %s: %.1f ms/step %.2f img/s, last loss %.4f\n", cfg.Name, info.Backend, r.p, r.best.MsPerStep, r.best.ImgPerS, r.sess.Loss())
+		fmt.Fprintf(stdout, "ijepa %s %s %s: %.1f ms/step %.2f img/s%s, last loss %.4f\n", cfg.Name, info.Backend, r.p, r.best.MsPerStep, r.best.ImgPerS, splitLine(r.best), r.sess.Loss())
 		if s := cpu.Stats(r.be); s.PeakAsked > 0 {
 			r.peak = s.PeakAsked
 			fmt.Fprintf(stdout, "  cpu memory pool: live tensors asked for %s at most at once, the pool's footprint peaked at %s (%.2fx)\n",
@@ -214,6 +214,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 				fmt.Fprintf(stdout, ", %.2fx the peak memory", float64(best.PeakRSS)/float64(bestTorch.PeakRSS))
 			}
 			fmt.Fprintln(stdout)
+		}
+	}
+	for _, r := range runs {
+		if r.best.Split != nil {
+			fmt.Fprintf(stdout, "per step in %s, on each backend of the composite:\n", r.p)
+			if err := r.best.Split.Write(stdout, r.best.Steps); err != nil {
+				return err
+			}
 		}
 	}
 	for _, r := range runs {
@@ -279,4 +287,13 @@ func mib(n int64) string {
 		return "unknown"
 	}
 	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+}
+
+// splitLine is what the img/s line adds on a composite backend: the bytes
+// copied between its backends per step.
+func splitLine(r bench.Result) string {
+	if r.Split == nil {
+		return ""
+	}
+	return ", " + r.Split.Summary(r.Steps)
 }
