@@ -31,10 +31,10 @@ func open(t *testing.T, spec string) backend.Backend {
 var small = bench.Config{Name: "small", Batch: 4,
 	Model: model.Config{Dim: 24, Depth: 2, Heads: 2, MLPHidden: 96, ImgSize: 16, Patch: 4, PredDim: 16, PredDepth: 2}}
 
-// losses trains steps steps of the small model on b and returns the losses.
-func losses(t *testing.T, b backend.Backend, steps int) []float64 {
+// losses trains steps steps of cfg on b and returns the losses.
+func losses(t *testing.T, b backend.Backend, cfg bench.Config, steps int) []float64 {
 	t.Helper()
-	s, err := bench.NewSession(b, small, 7)
+	s, err := bench.NewSession(b, cfg, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func losses(t *testing.T, b backend.Backend, steps int) []float64 {
 // promises: matmul (and GELU) on the first member, the rest on the second,
 // copies both ways, and from the second step on the same copies each step.
 func TestTrainsAsOneBackend(t *testing.T) {
-	want := losses(t, cpu.New(), 3)
+	want := losses(t, cpu.New(), small, 3)
 	for _, tc := range []struct {
 		spec  string
 		exact bool
@@ -124,24 +124,9 @@ func TestHalfPrecisionCrossesMembers(t *testing.T) {
 		t.Run(p.String(), func(t *testing.T) {
 			cfg := small
 			cfg.Precision = p
-			run := func(b backend.Backend) []float64 {
-				s, err := bench.NewSession(b, cfg, 7)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s.Close()
-				var out []float64
-				for i := 0; i < 3; i++ {
-					if _, err := s.Steps(context.Background(), 1); err != nil {
-						t.Fatal(err)
-					}
-					out = append(out, s.Loss())
-				}
-				return out
-			}
-			want := run(cpu.New())
+			want := losses(t, cpu.New(), cfg, 3)
 			b := open(t, "cpu?ops=matmul,cpu")
-			got := run(b)
+			got := losses(t, b, cfg, 3)
 			if !slices.Equal(got, want) {
 				t.Errorf("losses %v through the composite, %v on cpu", got, want)
 			}
