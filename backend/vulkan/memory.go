@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/ijepa-go/ijepa/backend"
+
 	vk "github.com/vulkan-go/vulkan"
 )
 
@@ -96,6 +98,7 @@ type arena struct {
 	maxBlock   uint64
 	allocated  uint64 // bytes in blocks
 	inUse      uint64 // bytes in live spans
+	peakInUse  uint64 // most bytes ever in live spans at once
 	maxRequest uint64 // largest single request
 }
 
@@ -121,7 +124,7 @@ func (b *device) alloc(a *arena, size uint64, hostIdle bool) (*block, span, erro
 	}
 	for _, blk := range a.blocks {
 		if s, ok := blk.take(size, hostIdle, b.done); ok {
-			a.inUse += s.size
+			a.use(s.size)
 			return blk, s, nil
 		}
 	}
@@ -149,8 +152,14 @@ func (b *device) alloc(a *arena, size uint64, hostIdle bool) (*block, span, erro
 	}
 	a.blocks = append(a.blocks, blk)
 	s, _ := blk.take(size, false, b.done)
-	a.inUse += s.size
+	a.use(s.size)
 	return blk, s, nil
+}
+
+// use counts n more bytes in live spans.
+func (a *arena) use(n uint64) {
+	a.inUse += n
+	a.peakInUse = max(a.peakInUse, a.inUse)
 }
 
 // release returns a span to its block.
@@ -292,3 +301,29 @@ func resultErr(what string, res vk.Result) error {
 
 // errDeviceLost marks a lost device; the backend cannot be used afterwards.
 var errDeviceLost = errors.New("device lost (VK_ERROR_DEVICE_LOST)")
+
+// MemoryStats are the counters of a Vulkan backend's tensor memory (device
+// memory; staging buffers are not counted).
+type MemoryStats struct {
+	// InUse is the bytes of live tensors now (each rounded up to the
+	// sub-allocation alignment, guards included).
+	InUse int64
+	// PeakInUse is the most bytes live tensors ever held at once: the
+	// model's tensors and every call's scratch (a 16-bit call's float32
+	// copies included).
+	PeakInUse int64
+	// Allocated is the bytes of the blocks tensors are sub-allocated from.
+	Allocated int64
+}
+
+// Stats returns the tensor memory counters of b, a Vulkan backend (zero for
+// any other backend).
+func Stats(b backend.Backend) MemoryStats {
+	if f, ok := b.(*backend.Front); ok {
+		if d, ok := f.Device().(*device); ok {
+			a := &d.devArena
+			return MemoryStats{InUse: int64(a.inUse), PeakInUse: int64(a.peakInUse), Allocated: int64(a.allocated)}
+		}
+	}
+	return MemoryStats{}
+}

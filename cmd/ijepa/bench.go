@@ -11,6 +11,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
+	"github.com/ijepa-go/ijepa/backend/vulkan"
 	"github.com/ijepa-go/ijepa/bench"
 	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/nn/amp"
@@ -184,6 +185,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 			fmt.Fprintf(stdout, "  cpu memory pool: live tensors asked for %s at most at once, the pool's footprint peaked at %s (%.2fx)\n",
 				mib(s.PeakAsked), mib(s.High), float64(s.High)/float64(s.PeakAsked))
 		}
+		if s := vulkan.Stats(r.be); s.PeakInUse > 0 {
+			r.peak = s.PeakInUse
+			fmt.Fprintf(stdout, "  vulkan device memory: live tensors held %s at most at once, in blocks of %s now\n", mib(s.PeakInUse), mib(s.Allocated))
+		}
 		if m, err := r.sess.Counted(); err == nil {
 			r.counted = m.Peak
 			fmt.Fprintf(stdout, "  tensors of a step, counted: model state %s, step peak %s\n", mib(m.State), mib(m.Peak))
@@ -193,7 +198,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		base := runs[0]
 		fmt.Fprintf(stdout, "%s/fp32: %.2fx the images/s, %.2fx the counted step peak", r.p, r.best.ImgPerS/base.best.ImgPerS, float64(r.counted)/float64(base.counted))
 		if r.peak > 0 && base.peak > 0 {
-			fmt.Fprintf(stdout, ", %.2fx the cpu pool's peak", float64(r.peak)/float64(base.peak))
+			fmt.Fprintf(stdout, ", %.2fx the backend's peak of live tensors", float64(r.peak)/float64(base.peak))
 		}
 		fmt.Fprintln(stdout)
 	}
