@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
+	"github.com/ijepa-go/ijepa/backend/vulkan"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
@@ -104,13 +107,17 @@ func TestOverflowSkipsTheStep(t *testing.T) {
 }
 
 // The quick preset trains in bf16 and fp16 as in fp32: over its first 100
-// steps on the CPU (seed 0) the mean loss is within 3% of fp32's and the
-// trained target encoder's linear probe within 0.02 of fp32's. Past about
-// step 110 the preset's runs fall into loss levels up to 14% apart even in
-// fp32 when only the order of float32 sums changes (GOMAXPROCS 1 against
-// 2), so the full 960-step comparison is measured, not asserted
-// (docs/BENCHMARKS.md, "Mixed-precision training"). About 70 s on two
-// cores. Catches a 16-bit path that trains differently from the start: a
+// steps (seed 0) the mean loss is within 3% of fp32's on the same backend
+// and the trained target encoder's linear probe within 0.02 of fp32's. Past
+// about step 110 the preset's runs fall into loss levels up to 14% apart
+// even in fp32 when only the order of float32 sums changes (GOMAXPROCS 1
+// against 2), so the full 960-step comparison is measured, not asserted
+// (docs/BENCHMARKS.md, "Mixed-precision training"). On the CPU: about 70 s
+// on two cores. On Vulkan only with IJEPA_TEST_VULKAN_QUICK=1: lavapipe
+// took 11 minutes for the three runs on two shared cores, too long for CI,
+// where backend/vulkan's TestHalfPrecisionTrains follows the CPU step by
+// step instead (measured: bf16 +0.18%, fp16 -0.21%, probes 0.234 and 0.236
+// against 0.235). Catches a 16-bit path that trains differently from the start: a
 // gradient lost or mis-scaled, the loss scale left on the weights, a cast
 // the wrong way.
 func TestQuickPresetInHalfPrecision(t *testing.T) {
@@ -118,43 +125,61 @@ func TestQuickPresetInHalfPrecision(t *testing.T) {
 		t.Skip("trains the quick preset for 100 steps in three precisions: about 70 s on two cores")
 	}
 	type outcome struct{ loss, probe float64 }
-	run := func(p string) outcome {
-		c, err := config.Preset("quick")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, kv := range [][2]string{{"ijepago.precision", p}, {"ijepago.steps", "100"}, {"ijepago.seed", "0"}} {
-			if err := c.Set(kv[0], kv[1]); err != nil {
-				t.Fatal(err)
+	for _, be := range []struct {
+		name string
+		open func() (backend.Backend, error)
+	}{
+		{"cpu", func() (backend.Backend, error) { return cpu.New(), nil }},
+		{"vulkan", func() (backend.Backend, error) { return vulkan.Open("") }},
+	} {
+		t.Run(be.name, func(t *testing.T) {
+			if be.name == "vulkan" && os.Getenv("IJEPA_TEST_VULKAN_QUICK") != "1" {
+				t.Skip("about 11 minutes on lavapipe: set IJEPA_TEST_VULKAN_QUICK=1")
 			}
-		}
-		if err := c.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		res, err := Run(context.Background(), Options{Config: c, Backend: cpu.New(), Dir: t.TempDir(), Eval: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var o outcome
-		for _, l := range res.Losses {
-			o.loss += l / float64(len(res.Losses))
-		}
-		for _, r := range res.Evals {
-			if r.Step == res.Step && r.Features == runlog.FeaturesTarget {
-				o.probe = r.ProbeAcc
+			run := func(p string) outcome {
+				c, err := config.Preset("quick")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, kv := range [][2]string{{"ijepago.precision", p}, {"ijepago.steps", "100"}, {"ijepago.seed", "0"}} {
+					if err := c.Set(kv[0], kv[1]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := c.Validate(); err != nil {
+					t.Fatal(err)
+				}
+				b, err := be.open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Close()
+				res, err := Run(context.Background(), Options{Config: c, Backend: b, Dir: t.TempDir(), Eval: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var o outcome
+				for _, l := range res.Losses {
+					o.loss += l / float64(len(res.Losses))
+				}
+				for _, r := range res.Evals {
+					if r.Step == res.Step && r.Features == runlog.FeaturesTarget {
+						o.probe = r.ProbeAcc
+					}
+				}
+				return o
 			}
-		}
-		return o
-	}
-	fp32 := run("fp32")
-	for _, p := range []string{"bf16", "fp16"} {
-		o := run(p)
-		t.Logf("%s: mean loss of steps 1-100 %.5f (fp32 %.5f, %+.2f%%), probe %.4f (fp32 %.4f)", p, o.loss, fp32.loss, 100*(o.loss/fp32.loss-1), o.probe, fp32.probe)
-		if math.Abs(o.loss-fp32.loss) > 0.03*fp32.loss {
-			t.Errorf("%s: mean loss %.5f, fp32's %.5f: more than 3%% apart", p, o.loss, fp32.loss)
-		}
-		if math.Abs(o.probe-fp32.probe) > 0.02 {
-			t.Errorf("%s: probe %.4f, fp32's %.4f: more than 0.02 apart", p, o.probe, fp32.probe)
-		}
+			fp32 := run("fp32")
+			for _, p := range []string{"bf16", "fp16"} {
+				o := run(p)
+				t.Logf("%s %s: mean loss of steps 1-100 %.5f (fp32 %.5f, %+.2f%%), probe %.4f (fp32 %.4f)", be.name, p, o.loss, fp32.loss, 100*(o.loss/fp32.loss-1), o.probe, fp32.probe)
+				if math.Abs(o.loss-fp32.loss) > 0.03*fp32.loss {
+					t.Errorf("%s: mean loss %.5f, fp32's %.5f: more than 3%% apart", p, o.loss, fp32.loss)
+				}
+				if math.Abs(o.probe-fp32.probe) > 0.02 {
+					t.Errorf("%s: probe %.4f, fp32's %.4f: more than 0.02 apart", p, o.probe, fp32.probe)
+				}
+			}
+		})
 	}
 }
