@@ -60,6 +60,17 @@ type Family struct {
 	GradInputs func(fwd Case, v Values, r *rand.Rand)
 }
 
+// DType is the float type the case computes in: the dtype of its first
+// argument that is not an index (every case is f32 today).
+func (c Case) DType() backend.DType {
+	for _, a := range c.Op.Spec().Args {
+		if a.DType != backend.I32 {
+			return a.DType
+		}
+	}
+	return backend.F32
+}
+
 // Name formats the case as "matmul(c=[5,11] a=[5,7] b=[11,7]; TransB Alpha=1)".
 func (c Case) Name() string {
 	names := argNames(c)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/ijepa-go/ijepa/backend"
@@ -35,6 +36,14 @@ type Options struct {
 	// leaves the current one with a sticky error, so later cases still
 	// run. Without it, such cases fail as "backend unusable".
 	Reopen func() (backend.Backend, error)
+	// Case, if set, keeps only the case (or finite-difference check,
+	// "fd:" in front) of that exact name: the replay of one failure.
+	Case string
+	// Mode is ModeTest (every case, then the finite-difference checks),
+	// ModeGrad (the finite-difference checks alone) or ModeSupport (ask
+	// the backend which cases it supports; nothing runs). Empty means
+	// ModeTest.
+	Mode Mode
 	// NoGradients skips the finite-difference checks of backward ops.
 	NoGradients bool
 	// Stop, if set, is asked before each case: true ends the run there
@@ -50,136 +59,176 @@ type Result struct {
 	Name string
 	// Kind is "ok", "fail" or "unsupported".
 	Kind string
-	// Err is the worst NMSE over the case's outputs.
+	// Err is the worst error over the case's outputs (NMSE, or the row's
+	// Metric).
 	Err float64
 	// Msg says why a case failed.
 	Msg string
 	// Time is the time the backend under test took (allocation, writes,
 	// the op and reads).
 	Time time.Duration
-}
-
-// OpReport summarises the results of one op.
-type OpReport struct {
-	Op                            backend.Op
-	Cases, Passed, Failed, Unsupp int
-	Worst                         float64 // worst NMSE over passed and failed cases
-	Bound                         float64
-	Time                          time.Duration
-	Failures                      []Result
-	// Missing is set for a required op (one the catalogue does not mark
-	// Optional) whose every case came back unsupported: a backend without
-	// it cannot train I-JEPA, so the run fails.
-	Missing bool
-}
-
-// Report is the outcome of a run.
-type Report struct {
-	Seed    uint64
-	Backend string
-	Ref     string
-	Ops     []OpReport
-	// Stopped says that Options.Stop ended the run before every case ran.
-	Stopped bool
-}
-
-// Failed reports whether any case failed or any required op is missing.
-func (r Report) Failed() bool {
-	for _, o := range r.Ops {
-		if o.Failed > 0 || o.Missing {
-			return true
-		}
-	}
-	return false
-}
-
-// Missing returns the required ops the backend does not support.
-func (r Report) Missing() []backend.Op {
-	var ops []backend.Op
-	for _, o := range r.Ops {
-		if o.Missing {
-			ops = append(ops, o.Op)
-		}
-	}
-	return ops
+	// Args, if set, are the flags of ijepa conformance that replay this
+	// result after --backend and --reference (Report.Replay); unset, they
+	// are --seed and --case with the name.
+	Args []string
 }
 
 // Run checks b against opts.Reference on every case of Cases (and, unless
-// disabled, every finite-difference check of GradCases) whose op matches.
-// A case the backend does not support is "unsupported", not failed; but a
-// required op (not Optional in the catalogue) with no supported case is
-// Missing, and the report fails.
+// disabled, every finite-difference check of GradCases) whose op matches,
+// as opts.Mode says. A case the backend does not support is "unsupported",
+// not failed; but a required op (not Optional in the catalogue) with no
+// supported case is Missing, and the report fails. The report has one row
+// per op and dtype, in catalogue order, and the run's description (mode,
+// backends, devices, versions, hashes, seed).
 func Run(b backend.Backend, opts Options) Report {
-	rep := Report{Seed: opts.Seed, Backend: b.Info().Backend, Ref: opts.Reference.Info().Backend}
-	byOp := map[backend.Op]*OpReport{}
-	for _, op := range backend.Ops() {
-		if opts.Ops != nil && !opts.Ops.MatchString(op.String()) {
-			continue
-		}
-		rep.Ops = append(rep.Ops, OpReport{Op: op, Bound: Bound(op)})
+	mode := opts.Mode
+	if mode == "" {
+		mode = ModeTest
 	}
-	for i := range rep.Ops {
-		byOp[rep.Ops[i].Op] = &rep.Ops[i]
-	}
-	record := func(res Result) {
-		o := byOp[res.Case.Op]
-		o.Cases++
-		o.Time += res.Time
-		switch res.Kind {
-		case "ok":
-			o.Passed++
-		case "unsupported":
-			o.Unsupp++
-		default:
-			o.Failed++
-			o.Failures = append(o.Failures, res)
-		}
-		if !math.IsNaN(res.Err) {
-			o.Worst = math.Max(o.Worst, res.Err)
-		}
-	}
+	rep := NewReport(b, opts.Reference, opts.Seed, mode)
+	rep.Levels = []Level{LevelOp}
+	rows := newRows(&rep, opts.Ops)
+	started := time.Now()
 	cur := b
 	stop := func() bool {
 		rep.Stopped = rep.Stopped || opts.Stop != nil && opts.Stop()
 		return rep.Stopped
 	}
-	for _, c := range Cases() {
-		if byOp[c.Op] == nil {
-			continue
-		}
-		if stop() {
-			return rep
-		}
-		res := RunCase(cur, opts.Reference, c, opts.Seed)
-		record(res)
+	reopen := func() {
 		if cur.Err() != nil && opts.Reopen != nil {
 			if nb, err := opts.Reopen(); err == nil {
 				cur = nb
 			}
 		}
 	}
-	if !opts.NoGradients {
-		for _, g := range GradCases() {
-			if byOp[g.Case.Op] == nil {
+	if mode == ModeTest || mode == ModeSupport {
+		for _, c := range Cases() {
+			if !rows.wanted(c.Op) || opts.Case != "" && c.Name() != opts.Case {
 				continue
 			}
 			if stop() {
-				return rep
+				break
 			}
-			res := g.Run(cur, opts.Seed)
-			record(res)
-			if cur.Err() != nil && opts.Reopen != nil {
-				if nb, err := opts.Reopen(); err == nil {
-					cur = nb
-				}
+			var res Result
+			if mode == ModeSupport {
+				res = supported(cur, c)
+			} else {
+				res = RunCase(cur, opts.Reference, c, opts.Seed)
 			}
+			rows.record(res)
+			reopen()
 		}
 	}
-	for i := range rep.Ops {
-		o := &rep.Ops[i]
-		o.Missing = !o.Op.Spec().Optional && o.Cases > 0 && o.Unsupp == o.Cases
+	if mode == ModeGrad || mode == ModeTest && !opts.NoGradients {
+		for _, g := range GradCases() {
+			if !rows.wanted(g.Case.Op) || opts.Case != "" && g.Name() != opts.Case {
+				continue
+			}
+			if stop() {
+				break
+			}
+			rows.record(g.Run(cur, opts.Seed))
+			reopen()
+		}
 	}
+	rep.Ops = rows.done()
+	rep.Duration = time.Since(started)
 	return rep
+}
+
+// supported asks b whether it runs c (support mode: nothing runs). A call
+// the backend refuses with another error than ErrUnsupported fails: every
+// case is a valid call.
+func supported(b backend.Backend, c Case) Result {
+	res := Result{Case: c, Name: c.Name(), Kind: "ok"}
+	if err := b.Supports(c.Call(c.Placeholders())); err != nil {
+		res.Kind = "unsupported"
+		if !errors.Is(err, backend.ErrUnsupported) {
+			res.Kind, res.Err, res.Msg = "fail", math.NaN(), "the backend refuses a valid call: "+err.Error()
+		}
+	}
+	return res
+}
+
+// Placeholders returns tensors of the case's dtypes and shapes without
+// memory (nil for an absent optional argument), for a Supports query.
+func (c Case) Placeholders() []*backend.Tensor {
+	specs := c.Op.Expand(len(c.Shapes))
+	args := make([]*backend.Tensor, len(c.Shapes))
+	for i, s := range c.Shapes {
+		if s != nil {
+			args[i] = backend.Placeholder(specs[i].DType, s...)
+		}
+	}
+	return args
+}
+
+// Call returns the case's call with args.
+func (c Case) Call(args []*backend.Tensor) backend.Call {
+	return backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs}
+}
+
+// rowSet gathers results into one row per op and dtype.
+type rowSet struct {
+	mode Mode
+	ops  map[backend.Op]bool
+	rows map[rowKey]*OpReport
+}
+
+type rowKey struct {
+	op backend.Op
+	dt backend.DType
+}
+
+func newRows(rep *Report, filter *regexp.Regexp) *rowSet {
+	rs := &rowSet{mode: rep.Mode, ops: map[backend.Op]bool{}, rows: map[rowKey]*OpReport{}}
+	for _, op := range backend.Ops() {
+		if filter == nil || filter.MatchString(op.String()) {
+			rs.ops[op] = true
+		}
+	}
+	return rs
+}
+
+func (rs *rowSet) wanted(op backend.Op) bool { return rs.ops[op] }
+
+func (rs *rowSet) row(op backend.Op, dt backend.DType) *OpReport {
+	k := rowKey{op, dt}
+	o := rs.rows[k]
+	if o == nil {
+		o = &OpReport{Level: LevelOp, Name: op.String(), Op: op, DType: dt, Metric: MetricNMSE, Bound: Bound(op)}
+		rs.rows[k] = o
+	}
+	return o
+}
+
+func (rs *rowSet) record(res Result) { rs.row(res.Case.Op, res.Case.DType()).Add(res) }
+
+// done returns the rows in catalogue order, then dtype order, with
+// Required and Missing set. An op the filter kept that no case reached
+// still has its f32 row.
+func (rs *rowSet) done() []OpReport {
+	var out []OpReport
+	for _, op := range backend.Ops() {
+		if !rs.ops[op] {
+			continue
+		}
+		rs.row(op, backend.F32)
+		var dts []backend.DType
+		for k := range rs.rows {
+			if k.op == op {
+				dts = append(dts, k.dt)
+			}
+		}
+		slices.Sort(dts)
+		for _, dt := range dts {
+			o := rs.rows[rowKey{op, dt}]
+			o.Required = !op.Spec().Optional && dt == backend.F32
+			o.Missing = o.Required && rs.mode != ModeGrad && o.Cases > 0 && o.Unsupp == o.Cases
+			out = append(out, *o)
+		}
+	}
+	return out
 }
 
 // outputs runs c on b from v and returns the data of its Out and InOut
@@ -189,13 +238,8 @@ func outputs(b backend.Backend, c Case, v Values) ([][]float32, error) {
 		return nil, fmt.Errorf("backend unusable after an earlier error: %w", err)
 	}
 	specs := c.Op.Expand(len(c.Shapes))
-	args := make([]*backend.Tensor, len(c.Shapes))
-	for i, s := range c.Shapes {
-		if s != nil {
-			args[i] = backend.Placeholder(specs[i].DType, s...)
-		}
-	}
-	if err := b.Supports(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs}); err != nil {
+	args := c.Placeholders()
+	if err := b.Supports(c.Call(args)); err != nil {
 		return nil, err
 	}
 	g, guarded := b.(backend.Guarder)
@@ -313,4 +357,26 @@ func Compare(got, want []float32) (float64, string) {
 		return num, ""
 	}
 	return num / den, ""
+}
+
+// RelMax returns the relative error max|got-want| / max|want| (the plain
+// largest difference when want is all zero), with Compare's checks of NaN
+// and infinities.
+func RelMax(got, want []float32) (float64, string) {
+	if _, msg := Compare(got, want); msg != "" {
+		return math.NaN(), msg
+	}
+	var d, m float64
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(w) || math.IsInf(w, 0) {
+			continue
+		}
+		d = math.Max(d, math.Abs(g-w))
+		m = math.Max(m, math.Abs(w))
+	}
+	if m == 0 {
+		return d, ""
+	}
+	return d / m, ""
 }
