@@ -332,6 +332,20 @@ func ReadJSON(rd io.Reader) (Report, error) {
 			r.Checks = append(r.Checks, o)
 		}
 	}
+	sec := func(x *float64) time.Duration {
+		if x == nil {
+			return 0
+		}
+		return time.Duration(*x * float64(time.Second))
+	}
+	for _, jp := range j.Perf {
+		op, err := backend.ParseOp(jp.Op)
+		if err != nil {
+			return Report{}, fmt.Errorf("conformance: JSON report of %s: %w", r.Backend, err)
+		}
+		r.Perf = append(r.Perf, PerfResult{Model: jp.Model, Name: jp.Name, Op: op, DType: parseDType(jp.DType), Case: jp.Case,
+			Flops: jp.Flops, Bytes: jp.Bytes, Runs: jp.Runs, Time: sec(jp.Time), RefRuns: jp.RefRuns, RefTime: sec(jp.RefTime), Err: jp.Unsupported})
+	}
 	return r, nil
 }
 

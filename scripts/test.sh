@@ -31,8 +31,17 @@ go build ./...
 # set, and this run fails instead. It also fails when the backend supports no
 # case of a required op.
 # A fixed seed keeps CI reproducible (without --seed each run draws a new one).
-echo "== ijepa conformance --backend vulkan --seed 20261128" >&2
-go run ./cmd/ijepa conformance --backend vulkan --seed 20261128
+# --level all adds a ViT block, attention, the predictor and three training
+# steps against cpu-ref (about 4 s on lavapipe); --mode stress runs 500
+# random asynchronous programs against the reference run op by op (about
+# 2 s on lavapipe, under 1 s on cpu).
+go build -o "${TMPDIR:-/tmp}/ijepa-ci" ./cmd/ijepa
+echo "== ijepa conformance --backend vulkan --level all --seed 20261128" >&2
+"${TMPDIR:-/tmp}/ijepa-ci" conformance --backend vulkan --level all --seed 20261128
+for b in vulkan cpu; do
+  echo "== ijepa conformance --backend $b --mode stress --seed 20261128" >&2
+  "${TMPDIR:-/tmp}/ijepa-ci" conformance --backend $b --mode stress --seed 20261128
+done
 
 echo "== go test" >&2
 go test -timeout 20m ./...

@@ -129,6 +129,7 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		rep.Duration += time.Since(start)
 		rep.Stopped = rep.Stopped || ctx.Err() != nil
 	}
+	rep.Backend = *spec // what --backend takes, for the replay commands
 	if err := rep.Format(stdout, *format, *maxFail); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ijepa-go/ijepa/backend"
@@ -79,7 +80,7 @@ func Run(b, ref backend.Backend, opts Options) conformance.OpReport {
 		res.Time = time.Since(start)
 		if res.Kind == "fail" {
 			min := Shrink(b, ref, p)
-			res.Msg += fmt.Sprintf("\nminimal failing program (%d of %d instructions; seed %d):\n%s", len(min.Instrs), len(p.Instrs), p.Seed, min)
+			res.Msg += fmt.Sprintf("\nminimal failing program (%d of %d instructions; seed %d):\n%s", len(min.Instrs), len(p.Instrs), p.Seed, strings.TrimSuffix(min.String(), "\n"))
 		}
 		row.Add(res)
 		if b.Err() != nil && opts.Reopen != nil {
