@@ -202,22 +202,22 @@ type (
 		Replay  string   `json:"replay"`
 	}
 	jsonPerf struct {
-		Model       string   `json:"model"`
-		Name        string   `json:"name"`
-		Op          string   `json:"op"`
-		DType       string   `json:"dtype"`
-		Case        string   `json:"case"`
-		Flops       float64  `json:"flops"`
-		Bytes       float64  `json:"bytes"`
-		Runs        int      `json:"runs"`
-		Time        *float64 `json:"time_s"`
-		GFLOPS      *float64 `json:"gflops"`
-		GBS         *float64 `json:"gbs"`
-		RefRuns     int      `json:"ref_runs"`
-		RefTime     *float64 `json:"ref_time_s"`
-		RefGFLOPS   *float64 `json:"ref_gflops"`
-		RefGBS      *float64 `json:"ref_gbs"`
-		Unsupported string   `json:"error,omitempty"`
+		Model     string   `json:"model"`
+		Name      string   `json:"name"`
+		Op        string   `json:"op"`
+		DType     string   `json:"dtype"`
+		Case      string   `json:"case"`
+		Flops     float64  `json:"flops"`
+		Bytes     float64  `json:"bytes"`
+		Runs      int      `json:"runs"`
+		Time      *float64 `json:"time_s"`
+		GFLOPS    *float64 `json:"gflops"`
+		GBS       *float64 `json:"gbs"`
+		RefRuns   int      `json:"ref_runs"`
+		RefTime   *float64 `json:"ref_time_s"`
+		RefGFLOPS *float64 `json:"ref_gflops"`
+		RefGBS    *float64 `json:"ref_gbs"`
+		Err       string   `json:"error,omitempty"`
 	}
 )
 
@@ -268,7 +268,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 	for _, p := range r.Perf {
 		jp := jsonPerf{Model: p.Model, Name: p.Name, Op: p.Op.String(), DType: p.DType.String(), Case: p.Case,
 			Flops: p.Flops, Bytes: p.Bytes, Runs: p.Runs, Time: seconds(p.Time, p.Runs), RefRuns: p.RefRuns,
-			RefTime: seconds(p.RefTime, p.RefRuns), Unsupported: p.Err}
+			RefTime: seconds(p.RefTime, p.RefRuns), Err: p.Err}
 		if p.Runs > 0 {
 			jp.GFLOPS, jp.GBS = finite(p.GFLOPS()), finite(p.GBS())
 		}
@@ -344,7 +344,7 @@ func ReadJSON(rd io.Reader) (Report, error) {
 			return Report{}, fmt.Errorf("conformance: JSON report of %s: %w", r.Backend, err)
 		}
 		r.Perf = append(r.Perf, PerfResult{Model: jp.Model, Name: jp.Name, Op: op, DType: parseDType(jp.DType), Case: jp.Case,
-			Flops: jp.Flops, Bytes: jp.Bytes, Runs: jp.Runs, Time: sec(jp.Time), RefRuns: jp.RefRuns, RefTime: sec(jp.RefTime), Err: jp.Unsupported})
+			Flops: jp.Flops, Bytes: jp.Bytes, Runs: jp.Runs, Time: sec(jp.Time), RefRuns: jp.RefRuns, RefTime: sec(jp.RefTime), Err: jp.Err})
 	}
 	return r, nil
 }

@@ -118,6 +118,12 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 			rep = conformance.NewReport(b, opts.Reference, opts.Seed, m)
 		}
 		rep.Levels = lv
+		if b.Err() != nil { // an op case left it unusable: the levels get a fresh one
+			if nb, err := opts.Reopen(); err == nil {
+				defer nb.Close()
+				b = nb
+			}
+		}
 		start := time.Now()
 		lopts := level.Options{Seed: opts.Seed, Reference: opts.Reference, Stop: opts.Stop}
 		if slices.Contains(lv, conformance.LevelLayer) && !rep.Stopped {

@@ -118,3 +118,20 @@ func TestConformanceModes(t *testing.T) {
 		}
 	}
 }
+
+// Perf mode on the Vulkan device at a batch of one: every shape of the
+// ViT-S/16 step runs and is timed on vulkan and on the cpu backend (a few
+// seconds on lavapipe; the full batch of 128 is in docs/BENCHMARKS.md).
+func TestConformancePerfVulkan(t *testing.T) {
+	needVulkan(t)
+	code, out, errs := run("conformance", "--backend", "vulkan", "--mode", "perf", "--batch", "1", "--models", "vit_small/16", "--time", "1ms", "--format", "json")
+	rep := readReport(t, out)
+	if code != 0 || len(rep.Perf) != 24 || rep.Ref != "cpu" {
+		t.Fatalf("exit %d, %d timings against %s\n%s%s", code, len(rep.Perf), rep.Ref, out, errs)
+	}
+	for _, p := range rep.Perf {
+		if p.Err != "" || p.Runs < 1 || p.RefRuns < 1 || p.GBS() <= 0 {
+			t.Errorf("%s: %+v", p.Name, p)
+		}
+	}
+}
