@@ -395,8 +395,46 @@ func (r Report) WriteCSV(w io.Writer) error {
 //	—        no case supported (MISSING for a required op)
 //	s/n      support mode: s of n cases supported (nothing ran)
 //
-// and an empty cell where the report has no such row.
+// and an empty cell where the report has no such row. The timings of perf
+// reports follow, a table per report.
 func WriteMarkdown(w io.Writer, reports []Report) error {
+	if err := writeMatrix(w, reports); err != nil {
+		return err
+	}
+	for _, r := range reports {
+		if len(r.Perf) == 0 {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "\n%s (%s) against %s (%s):\n\n", r.Backend, r.Device, r.Ref, r.RefDevice)
+		fmt.Fprintf(&b, "| step | where | call | time | GFLOP/s | GB/s | %s time | %s GFLOP/s | %s GB/s |\n|---|---|---|---|---|---|---|---|---|\n", r.Ref, r.Ref, r.Ref)
+		num := func(x float64) string {
+			if x == 0 {
+				return ""
+			}
+			return fmt.Sprintf("%.1f", x)
+		}
+		for _, p := range r.Perf {
+			if p.Err != "" {
+				fmt.Fprintf(&b, "| %s | %s | `%s` | %s | | | | | |\n", p.Model, p.Name, p.Case, p.Err)
+				continue
+			}
+			ref := " | |"
+			if p.RefRuns > 0 {
+				ref = fmt.Sprintf("%s | %s | %s", durationString(p.RefTime), num(rate(p.Flops, p.RefTime)), num(rate(p.Bytes, p.RefTime)))
+			}
+			fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s | %s | %s |\n", p.Model, p.Name, p.Case, durationString(p.Time), num(p.GFLOPS()), num(p.GBS()), ref)
+		}
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeMatrix writes WriteMarkdown's matrix (nothing when no report has
+// rows).
+func writeMatrix(w io.Writer, reports []Report) error {
 	type key struct {
 		level Level
 		name  string
@@ -415,6 +453,9 @@ func WriteMarkdown(w io.Writer, reports []Report) error {
 			}
 			cells[i][k] = cell(o, r.Mode)
 		}
+	}
+	if len(keys) == 0 {
+		return nil
 	}
 	var b strings.Builder
 	b.WriteString("| level | op or check | dtype |")
