@@ -99,7 +99,7 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	case conformance.ModePerf:
 		rep = conformance.NewReport(b, opts.Reference, opts.Seed, m)
 		start := time.Now()
-		rep.Perf, err = perf.Run(b, opts.Reference, perf.Options{Batch: *batch, Models: strings.Split(*models, ","), Ops: opts.Ops, Seed: opts.Seed, MinTime: *perfTime, Stop: opts.Stop})
+		rep.Perf, err = perf.Run(b, opts.Reference, perf.Options{Batch: *batch, Models: strings.Split(*models, ","), Ops: opts.Ops, Seed: opts.Seed, MinTime: *perfTime, Stop: opts.Stop, Reopen: opts.Reopen})
 		rep.Duration, rep.Stopped = time.Since(start), ctx.Err() != nil
 		if err != nil {
 			return err

@@ -158,6 +158,10 @@ type Options struct {
 	MinTime time.Duration
 	// Stop, if set, is asked before each call: true ends the run.
 	Stop func() bool
+	// Reopen, if set, opens a fresh backend under test after a call
+	// leaves the current one with a sticky error (memory exhausted), so
+	// the later calls are still timed.
+	Reopen func() (backend.Backend, error)
 }
 
 // Run times every shape of the chosen steps on b and on ref.
@@ -174,6 +178,12 @@ func Run(b, ref backend.Backend, opts Options) ([]conformance.PerfResult, error)
 		}
 	}
 	var out []conformance.PerfResult
+	cur := b // b, or the backend Reopen opened after it failed
+	defer func() {
+		if cur != b {
+			cur.Close()
+		}
+	}()
 	for _, st := range Steps {
 		if len(opts.Models) > 0 && !slices.Contains(opts.Models, st.Name) {
 			continue
@@ -188,8 +198,16 @@ func Run(b, ref backend.Backend, opts Options) ([]conformance.PerfResult, error)
 			r := conformance.PerfResult{Model: fmt.Sprintf("%s batch %d", st.Name, opts.Batch), Name: sh.Name,
 				Op: sh.Case.Op, DType: sh.Case.DType(), Case: sh.Case.Name(), Flops: sh.Flops, Bytes: sh.Bytes}
 			var err error
-			if r.Runs, r.Time, err = Time(b, sh.Case, opts.Seed, opts.MinTime); err != nil {
+			if r.Runs, r.Time, err = Time(cur, sh.Case, opts.Seed, opts.MinTime); err != nil {
 				r.Err = err.Error()
+				if cur.Err() != nil && opts.Reopen != nil {
+					if nb, err := opts.Reopen(); err == nil {
+						if cur != b {
+							cur.Close()
+						}
+						cur = nb
+					}
+				}
 			} else if ref != nil {
 				if r.RefRuns, r.RefTime, err = Time(ref, sh.Case, opts.Seed, opts.MinTime); err != nil {
 					r.RefRuns, r.RefTime = 0, 0
@@ -225,6 +243,14 @@ func Time(be backend.Backend, c conformance.Case, seed uint64, minTime time.Dura
 	}()
 	if err := be.Supports(c.Call(c.Placeholders())); err != nil {
 		return 0, 0, err
+	}
+	if most := be.Info().MaxTensorBytes; most > 0 {
+		for i, s := range c.Shapes {
+			if s != nil && int64(s.NumElements())*int64(specs[i].DType.Size()) > most {
+				return 0, 0, fmt.Errorf("%s: %v%v is larger than the device's largest tensor (%d MiB): %w",
+					be.Info().Backend, specs[i].DType, s, most>>20, backend.ErrUnsupported)
+			}
+		}
 	}
 	for i, s := range c.Shapes {
 		if s == nil {

@@ -1,6 +1,7 @@
 package perf_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -45,5 +46,40 @@ func TestRun(t *testing.T) {
 	}
 	if _, err := perf.Run(cpu.New(), nil, perf.Options{Models: []string{"vit_tiny"}}); err == nil {
 		t.Error("an unknown step is accepted")
+	}
+}
+
+// small is a CPU device that holds no tensor over 1 MiB.
+type small struct{ backend.Device }
+
+func (s small) Info() backend.Info {
+	i := s.Device.Info()
+	i.MaxTensorBytes = 1 << 20
+	return i
+}
+
+// A shape with a tensor larger than the device holds is reported as
+// unsupported, and the shapes after it are still timed (lavapipe holds at
+// most 128 MiB, less than ViT-S/16's MLP activations at batch 128).
+func TestTooLarge(t *testing.T) {
+	b := backend.NewFront(small{cpu.New().Device()})
+	res, err := perf.Run(b, nil, perf.Options{Batch: 8, Models: []string{"vit_small/16"}, MinTime: time.Millisecond,
+		Reopen: func() (backend.Backend, error) { return backend.NewFront(small{cpu.New().Device()}), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var big, ran int
+	for _, r := range res {
+		switch {
+		case strings.Contains(r.Err, "larger than the device's largest tensor"):
+			big++
+		case r.Err == "" && r.Runs > 0:
+			ran++
+		default:
+			t.Errorf("%s: %+v", r.Name, r)
+		}
+	}
+	if big == 0 || ran == 0 || b.Err() != nil {
+		t.Errorf("%d shapes too large, %d timed, sticky error %v", big, ran, b.Err())
 	}
 }
