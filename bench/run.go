@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/composite"
 	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 )
@@ -106,20 +107,29 @@ type Result struct {
 	Profile *Profile
 	// OpSteps is how many steps the per-op times cover.
 	OpSteps int
+	// Split is, on a composite backend, what ran on each of its backends
+	// and what was copied between them in the timed steps (nil on any
+	// other backend).
+	Split *composite.Stats
 }
 
 // Timed runs n timed steps on s and fills the speed of r: ms/step, img/s,
-// page faults per step, the loss (and, after Distribute, starts the
-// all-reduce times Gather reads afresh).
+// page faults per step, the loss, on a composite backend the split (and,
+// after Distribute, starts the all-reduce times Gather reads afresh).
 func (r *Result) Timed(ctx context.Context, s *Session, n int) error {
 	s.prof.Reset()
 	if s.reducer != nil {
 		s.reducer.ResetStats()
 	}
 	faults := minorFaults()
+	split, isComposite := composite.StatsOf(s.prof.Backend)
 	d, err := s.Steps(ctx, n)
 	if err != nil {
 		return err
+	}
+	if after, _ := composite.StatsOf(s.prof.Backend); isComposite {
+		split = after.Sub(split)
+		r.Split = &split
 	}
 	sec := d.Seconds() / float64(n)
 	r.Steps, r.MsPerStep, r.ImgPerS = n, 1e3*sec, float64(s.cfg.Batch)/sec

@@ -11,8 +11,18 @@ import (
 // devices here; then the device at LocalRank modulo their number, so that
 // the ranks on a machine share its GPUs out (devices of kind "cpu", such as
 // lavapipe, count only where there is no other). A spec that names a
-// device ("vulkan:1") puts every rank on it.
+// device ("vulkan:1") puts every rank on it. Each backend of a composite
+// ("vulkan,cpu") is chosen so, and a "?ops=" suffix is kept.
 func DeviceSpec(spec string, c Comm) string {
+	if parts := strings.Split(spec, ","); len(parts) > 1 {
+		for i, p := range parts {
+			parts[i] = DeviceSpec(p, c)
+		}
+		return strings.Join(parts, ",")
+	}
+	if base, ops, ok := strings.Cut(spec, "?"); ok {
+		return DeviceSpec(base, c) + "?" + ops
+	}
 	if c == nil || c.Size() == 1 || strings.Contains(spec, ":") {
 		return spec
 	}

@@ -268,6 +268,10 @@ func TestDeviceSpec(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("ranks 0-2 open %v, want %v", got, want)
 	}
+	// Each backend of a composite, restricted or not.
+	if s := dist.DeviceSpec("fakegpus?ops=matmul,cpu,fakegpus", dist.Local(2)[1]); s != "fakegpus:2?ops=matmul,cpu,fakegpus:2" {
+		t.Errorf("rank 1 of 2 opens %q", s)
+	}
 	if s := dist.DeviceSpec("fakegpus", dist.Single{}); s != "fakegpus" {
 		t.Errorf("a single process opens %q", s)
 	}

@@ -150,7 +150,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		bestWorld.Write(stdout, cfg.Name, info.Backend)
 		fmt.Fprintf(stdout, "rank 0: ")
 	}
-	fmt.Fprintf(stdout, "ijepa %s %s: %.1f ms/step %.2f img/s\n", cfg.Name, info.Backend, best.MsPerStep, best.ImgPerS)
+	fmt.Fprintf(stdout, "ijepa %s %s: %.1f ms/step %.2f img/s%s\n", cfg.Name, info.Backend, best.MsPerStep, best.ImgPerS, splitLine(best))
 	fmt.Fprintf(stdout, "peak RSS %s, %.0f page faults per step, last loss %.4f\n", mib(best.PeakRSS), best.FaultsPerStep, sess.Loss())
 	if strings.HasPrefix(info.Backend, "plugin:") {
 		fmt.Fprintln(stdout, "  (this process only: the plugin's memory is in its own process)")
@@ -172,6 +172,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 			fmt.Fprintln(stdout)
 		}
 	}
+	if best.Split != nil {
+		fmt.Fprintln(stdout, "per step, on each backend of the composite:")
+		if err := best.Split.Write(stdout, best.Steps); err != nil {
+			return err
+		}
+	}
 	if best.OpSteps > 0 {
 		fmt.Fprintf(stdout, "\nper op, over %d steps with every op synchronised and timed:\n", best.OpSteps)
 		if err := best.Profile.WriteTable(stdout, best.OpSteps, *shapes); err != nil {
@@ -186,4 +192,13 @@ func mib(n int64) string {
 		return "unknown"
 	}
 	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+}
+
+// splitLine is what the img/s line adds on a composite backend: the bytes
+// copied between its backends per step.
+func splitLine(r bench.Result) string {
+	if r.Split == nil {
+		return ""
+	}
+	return ", " + r.Split.Summary(r.Steps)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/composite"
 	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
@@ -97,6 +98,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		return err
 	}
 	defer be.Close()
+	if line, ok := composite.Describe(be); ok && world.Rank() == 0 {
+		fmt.Fprintln(stderr, line)
+	}
 	opt := train.Options{
 		Config: c, Backend: be, Dir: dir, Resume: *resume, Checkpoint: *from, Strict: *strict, Eval: *evalEnd,
 		Progress: stderr, Bar: !*quiet && isTerminal(stderr), World: world,
