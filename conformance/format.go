@@ -118,17 +118,17 @@ func (p PerfResult) GBS() float64 { return rate(p.Bytes, p.Time) }
 // writePerf prints the timings as a table, the call last.
 func writePerf(w io.Writer, r Report) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintf(tw, "step\twhere\ttime\tGFLOP/s\tGB/s\t%s time\t%s GFLOP/s\t%s GB/s\tcall\n", r.Ref, r.Ref, r.Ref)
+	fmt.Fprintf(tw, "step\twhere\tdtype\ttime\tGFLOP/s\tGB/s\t%s time\t%s GFLOP/s\t%s GB/s\tcall\n", r.Ref, r.Ref, r.Ref)
 	for _, p := range r.Perf {
 		if p.Err != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\t\t%s\n", p.Model, p.Name, p.Err, p.Case)
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t\t\t\t\t\t%s\n", p.Model, p.Name, p.DType, p.Err, p.Case)
 			continue
 		}
 		ref := "\t\t"
 		if p.RefRuns > 0 {
 			ref = fmt.Sprintf("%s\t%.1f\t%.1f", durationString(p.RefTime), rate(p.Flops, p.RefTime), rate(p.Bytes, p.RefTime))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\t%s\t%s\n", p.Model, p.Name, durationString(p.Time), p.GFLOPS(), p.GBS(), ref, p.Case)
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%.1f\t%.1f\t%s\t%s\n", p.Model, p.Name, p.DType, durationString(p.Time), p.GFLOPS(), p.GBS(), ref, p.Case)
 	}
 	return tw.Flush()
 }
@@ -407,7 +407,7 @@ func WriteMarkdown(w io.Writer, reports []Report) error {
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "\n%s (%s) against %s (%s):\n\n", r.Backend, r.Device, r.Ref, r.RefDevice)
-		fmt.Fprintf(&b, "| step | where | call | time | GFLOP/s | GB/s | %s time | %s GFLOP/s | %s GB/s |\n|---|---|---|---|---|---|---|---|---|\n", r.Ref, r.Ref, r.Ref)
+		fmt.Fprintf(&b, "| step | where | dtype | call | time | GFLOP/s | GB/s | %s time | %s GFLOP/s | %s GB/s |\n|---|---|---|---|---|---|---|---|---|---|\n", r.Ref, r.Ref, r.Ref)
 		num := func(x float64) string {
 			if x == 0 {
 				return ""
@@ -416,14 +416,14 @@ func WriteMarkdown(w io.Writer, reports []Report) error {
 		}
 		for _, p := range r.Perf {
 			if p.Err != "" {
-				fmt.Fprintf(&b, "| %s | %s | `%s` | %s | | | | | |\n", p.Model, p.Name, p.Case, p.Err)
+				fmt.Fprintf(&b, "| %s | %s | %v | `%s` | %s | | | | | |\n", p.Model, p.Name, p.DType, p.Case, p.Err)
 				continue
 			}
 			ref := " | |"
 			if p.RefRuns > 0 {
 				ref = fmt.Sprintf("%s | %s | %s", durationString(p.RefTime), num(rate(p.Flops, p.RefTime)), num(rate(p.Bytes, p.RefTime)))
 			}
-			fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s | %s | %s |\n", p.Model, p.Name, p.Case, durationString(p.Time), num(p.GFLOPS()), num(p.GBS()), ref)
+			fmt.Fprintf(&b, "| %s | %s | %v | `%s` | %s | %s | %s | %s |\n", p.Model, p.Name, p.DType, p.Case, durationString(p.Time), num(p.GFLOPS()), num(p.GBS()), ref)
 		}
 		if _, err := io.WriteString(w, b.String()); err != nil {
 			return err

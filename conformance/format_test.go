@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
@@ -144,6 +145,42 @@ func TestCSVAndMarkdown(t *testing.T) {
 	for _, s := range []string{"| level | op or check | dtype | cpu | cpu |", "| op | `add` | f32 | ✓ | 12/12 |", "| op | `gelu` | f32 | ✗ 6/6 | 6/6 |"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
+		}
+	}
+}
+
+// A perf report's Markdown is its timings table (docs/BENCHMARKS.md's),
+// every line as many cells as the header: a product with the reference's
+// time beside it, an op the reference did not time and one the backend
+// refused (a cell short or over shifts every later column).
+func TestPerfMarkdown(t *testing.T) {
+	rep := conformance.NewReport(cpu.New(), cpu.NewReference(), seed, conformance.ModePerf)
+	rep.Perf = []conformance.PerfResult{
+		{Model: "vit_small/16 batch 128", Name: "target qkv", Op: backend.OpMatMul, DType: backend.F32, Case: "matmul(y=[2,3])",
+			Flops: 4e9, Bytes: 2e9, Runs: 3, Time: time.Second, RefRuns: 1, RefTime: 4 * time.Second},
+		{Model: "vit_small/16 batch 128", Name: "target gelu", Op: backend.OpGELU, DType: backend.F32, Case: "gelu(y=[7])",
+			Bytes: 1e9, Runs: 5, Time: 500 * time.Millisecond},
+		{Model: "vit_huge/14 batch 128", Name: "target mlp fc1", Op: backend.OpMatMul, DType: backend.F32, Case: "matmul(y=[9])",
+			Err: "larger than the device's largest tensor"},
+	}
+	var buf bytes.Buffer
+	if err := conformance.WriteMarkdown(&buf, []conformance.Report{rep}); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	for _, s := range []string{
+		"| step | where | dtype | call | time | GFLOP/s | GB/s | cpu-ref time | cpu-ref GFLOP/s | cpu-ref GB/s |",
+		"| vit_small/16 batch 128 | target qkv | f32 | `matmul(y=[2,3])` | 1s | 4.0 | 2.0 | 4s | 1.0 | 0.5 |",
+		"| vit_small/16 batch 128 | target gelu | f32 | `gelu(y=[7])` | 500ms |  | 2.0 |  | | |",
+		"| vit_huge/14 batch 128 | target mlp fc1 | f32 | `matmul(y=[9])` | larger than the device's largest tensor | | | | | |",
+	} {
+		if !strings.Contains(md, s) {
+			t.Errorf("markdown lacks %q:\n%s", s, md)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(md), "\n") {
+		if strings.HasPrefix(line, "|") && strings.Count(line, "|") != 11 {
+			t.Errorf("%d cells, want 10: %s", strings.Count(line, "|")-1, line)
 		}
 	}
 }
