@@ -32,15 +32,16 @@ go build ./...
 # case of a required op.
 # A fixed seed keeps CI reproducible (without --seed each run draws a new one).
 # --level all adds a ViT block, attention, the predictor and three training
-# steps against cpu-ref (about 4 s on lavapipe); --mode stress runs 500
-# random asynchronous programs against the reference run op by op (about
-# 2 s on lavapipe, under 1 s on cpu).
+# steps against cpu-ref (6 s in all on lavapipe); --mode stress runs 500
+# random asynchronous programs against the reference run op by op (0.9 s on
+# lavapipe, 0.1 s on cpu). A backend that hangs (a fence never signalled)
+# ends the run after 5 minutes instead of holding CI.
 go build -o "${TMPDIR:-/tmp}/ijepa-ci" ./cmd/ijepa
 echo "== ijepa conformance --backend vulkan --level all --seed 20261128" >&2
-"${TMPDIR:-/tmp}/ijepa-ci" conformance --backend vulkan --level all --seed 20261128
+timeout 300 "${TMPDIR:-/tmp}/ijepa-ci" conformance --backend vulkan --level all --seed 20261128
 for b in vulkan cpu; do
   echo "== ijepa conformance --backend $b --mode stress --seed 20261128" >&2
-  "${TMPDIR:-/tmp}/ijepa-ci" conformance --backend $b --mode stress --seed 20261128
+  timeout 300 "${TMPDIR:-/tmp}/ijepa-ci" conformance --backend $b --mode stress --seed 20261128
 done
 
 echo "== go test" >&2
