@@ -29,25 +29,11 @@ func TestBackendsDoc(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--from: exit %d\n%s", code, errs)
 	}
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "BACKENDS.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok1 := strings.Cut(string(doc), "<!-- matrix: scripts/backends-doc.sh writes it from docs/reports/*.json -->\n")
-	inDoc, _, ok2 := strings.Cut(rest, "<!-- end of matrix -->")
-	if !ok1 || !ok2 || inDoc != matrix {
+	if inDoc := between(t, "BACKENDS.md", "<!-- matrix: scripts/backends-doc.sh writes it from docs/reports/*.json -->\n", "<!-- end of matrix -->"); inDoc != matrix {
 		t.Errorf("docs/BACKENDS.md's matrix is not what docs/reports gives (%s); the reports give:\n%s", regen, matrix)
 	}
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep, err := conformance.ReadJSON(f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
+	for i, rep := range readReports(t, paths) {
+		p := paths[i]
 		if rep.Catalogue != backend.CatalogueHash() {
 			t.Errorf("%s is of op catalogue %s, today's is %s: %s", p, rep.Catalogue, backend.CatalogueHash(), regen)
 		}
@@ -101,4 +87,63 @@ func vulkanHere() bool {
 		}
 	}
 	return false
+}
+
+// docs/BENCHMARKS.md's timings of --mode perf are what its saved reports
+// (docs/reports/perf) give: `ijepa conformance --from` renders them, so a
+// table edited by hand, or a report replaced without the table, shows.
+func TestBenchmarksPerfDoc(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join("..", "..", "docs", "reports", "perf", "*.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("docs/reports/perf holds no reports (%v)", err)
+	}
+	slices.Sort(paths)
+	code, tables, errs := run("conformance", "--from", strings.Join(paths, ","), "--format", "markdown")
+	if code != 0 {
+		t.Fatalf("--from: exit %d\n%s", code, errs)
+	}
+	for i, rep := range readReports(t, paths) {
+		if rep.Mode != conformance.ModePerf || len(rep.Perf) == 0 {
+			t.Errorf("%s: not a perf report", paths[i])
+		}
+	}
+	if inDoc := between(t, "BENCHMARKS.md", "<!-- perf: ijepa conformance --from docs/reports/perf/*.json --format markdown -->\n", "<!-- end of perf -->"); inDoc != tables {
+		t.Errorf("docs/BENCHMARKS.md's perf tables are not what docs/reports/perf gives; it gives:\n%s", tables)
+	}
+}
+
+// readReports reads JSON reports.
+func readReports(t *testing.T, paths []string) []conformance.Report {
+	t.Helper()
+	var reps []conformance.Report
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := conformance.ReadJSON(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		reps = append(reps, rep)
+	}
+	return reps
+}
+
+// between returns the text of docs/NAME between the lines begin and end
+// ("" where either is missing).
+func between(t *testing.T, name, begin, end string) string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok1 := strings.Cut(string(doc), begin)
+	inDoc, _, ok2 := strings.Cut(rest, end)
+	if !ok1 || !ok2 {
+		t.Errorf("docs/%s lacks the line %q or %q", name, strings.TrimSpace(begin), end)
+		return ""
+	}
+	return inDoc
 }
