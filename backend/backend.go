@@ -18,22 +18,32 @@ import (
 	"strings"
 )
 
-// APIVersion is the version of this contract: the op catalogue, its
-// semantics and the Backend interface. It changes whenever any of them
-// changes; the plugin protocol refuses a plugin built for another version.
-const APIVersion = 1
+// APIVersion is the version of this contract's interfaces and of the plugin
+// protocol. It changes whenever the Backend or Device interface or the
+// protocol changes; the plugin protocol refuses a plugin built for another
+// version. The op catalogue is versioned by CatalogueHash instead, which the
+// plugin handshake compares too, so adding an op does not touch it.
+const APIVersion = 2
 
 // Backend is a device that holds tensors and runs the ops of the catalogue.
+// Every backend package returns a *Front, which implements it over the
+// package's Device; nn.Tape implements it over another Backend.
 // Implementations must be safe for use by one goroutine at a time; they need
 // not be safe for concurrent use.
+//
+// Every call that can fail records its error as the sticky error (New,
+// Write, Run, Release, and Reshape through the tensor's backend) rather than
+// returning it, so code that builds a computation checks for errors once, at
+// a Read or Sync.
 type Backend interface {
 	// Info describes the device and what it supports.
 	Info() Info
 
-	// New allocates a tensor. Its contents are undefined until written. An
-	// error is returned at once for an invalid dtype or shape, or when the
-	// memory is known to be exhausted.
-	New(dt DType, shape ...int) (*Tensor, error)
+	// New allocates a tensor. Its contents are undefined until written.
+	// It always returns a handle; after an error (an invalid dtype or
+	// shape, a dtype the device lacks, memory exhausted, or an earlier
+	// sticky error) the handle has no memory and the error is sticky.
+	New(dt DType, shape ...int) *Tensor
 
 	// Write queues a copy of src, the whole tensor's data in the host's
 	// byte order, into t. The data is copied before Write returns, so the
@@ -44,9 +54,17 @@ type Backend interface {
 	// must hold exactly t.Bytes() bytes. It returns the sticky error, if any.
 	Read(t *Tensor, dst []byte) error
 
-	// Run validates the call (see Check) and queues it. Errors are recorded
-	// as the sticky error.
+	// Run validates the call (see Supports) and queues it. Errors are
+	// recorded as the sticky error.
 	Run(c Call)
+
+	// Supports reports, without running anything and without a sticky
+	// error, whether Run would accept the call: nil, an error wrapping
+	// ErrUnsupported for an op, dtype or shape the device refuses, or the
+	// error of an invalid call. Index values are not checked. Its
+	// arguments may be placeholders (Placeholder) or tensors of another
+	// backend.
+	Supports(c Call) error
 
 	// Sync waits for all queued work and returns the sticky error.
 	Sync() error
@@ -65,11 +83,12 @@ type Backend interface {
 }
 
 // Guarder is implemented by backends that can surround a tensor's memory with
-// guard regions, so that the conformance suite catches writes out of bounds.
+// guard regions (where Info.Guards is set), so that the conformance suite
+// catches writes out of bounds.
 type Guarder interface {
 	// NewGuarded allocates a tensor with guard elements before and after
-	// its data, filled with a known pattern.
-	NewGuarded(dt DType, shape ...int) (*Tensor, error)
+	// its data, filled with a known pattern; errors are sticky as New's.
+	NewGuarded(dt DType, shape ...int) *Tensor
 	// CheckGuards synchronises and reports an error if any guard element
 	// of t was overwritten.
 	CheckGuards(t *Tensor) error
@@ -95,19 +114,11 @@ type Info struct {
 	// Ops lists the ops Run accepts (for every dtype in DTypes that the op
 	// table allows).
 	Ops []Op
+	// Guards says that NewGuarded surrounds tensors with guard regions.
+	Guards bool
 	// Limits lists further device facts worth showing to a user, in order
 	// ("subgroup size", "8").
 	Limits [][2]string
-}
-
-// Supports reports whether the backend runs op.
-func (i Info) Supports(op Op) bool {
-	for _, o := range i.Ops {
-		if o == op {
-			return true
-		}
-	}
-	return false
 }
 
 // SupportsDType reports whether the backend allocates tensors of type dt.
@@ -199,18 +210,3 @@ func describeArgs(c Call) string {
 	}
 	return strings.Join(parts, " ")
 }
-
-// Sticky holds a backend's first error. The zero value holds none. Backends
-// embed it to implement Err.
-type Sticky struct{ err error }
-
-// Set records err if no error is recorded yet; it returns the recorded error.
-func (s *Sticky) Set(err error) error {
-	if s.err == nil && err != nil {
-		s.err = err
-	}
-	return s.err
-}
-
-// Err returns the recorded error.
-func (s *Sticky) Err() error { return s.err }

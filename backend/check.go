@@ -6,40 +6,38 @@ import (
 	"math"
 )
 
-// Check validates a call against the op table on the host: a known op, the
+// check validates a call against the op table on the host: a known op, the
 // right number of arguments, live tensors of the right dtypes, shapes that fit
-// the op's rule, index values in range (as last written from the host),
-// attributes in their domain, and no storage shared between an output and
-// another argument (except where the op allows it in place). Every backend
-// calls it before queuing a call; the error is an *OpError.
-func Check(c Call) error {
+// the op's rule, attributes in their domain, no storage shared between an
+// output and another argument (except where the op allows it in place), and,
+// with values set, index values in range (as last written from the host).
+// The error is an *OpError. Only the Front calls it, once per call.
+func check(c Call, values bool) error {
 	if !c.Op.Valid() {
 		return &OpError{Op: c.Op, Args: fmt.Sprintf("%d args", len(c.Args)), Err: fmt.Errorf("unknown op %d", uint16(c.Op))}
 	}
-	if err := checkArgs(c); err != nil {
+	if err := checkArgs(c, values); err != nil {
 		return NewOpError(c, err)
 	}
 	if err := specs[c.Op].check(c); err != nil {
 		return NewOpError(c, err)
 	}
+	if values && specs[c.Op].indexed {
+		if err := checkIndices(c); err != nil {
+			return NewOpError(c, err)
+		}
+	}
 	return nil
 }
 
-// Expand returns, for each tensor of the call, its Arg spec (a variadic spec
-// repeated for each of its tensors). The call must have passed Check's
-// argument count rule.
-func Expand(c Call) []Arg {
-	s := specs[c.Op]
-	extra := len(c.Args) - len(s.Args)
-	out := make([]Arg, 0, len(c.Args))
-	for _, a := range s.Args {
-		n := 1
-		if a.Variadic {
-			n += extra
-		}
-		for k := 0; k < n; k++ {
-			out = append(out, a)
-		}
+// Expand returns, for each of n arguments of a call of o, its Arg (a
+// variadic Arg repeated for each of its tensors). n must satisfy the op's
+// argument count.
+func (o Op) Expand(n int) []Arg {
+	s := specs[o]
+	out := make([]Arg, n)
+	for i := range out {
+		out[i] = specAt(s, n, i)
 	}
 	return out
 }
@@ -64,7 +62,7 @@ func specAt(s Spec, n, i int) Arg {
 	return s.Args[i]
 }
 
-func checkArgs(c Call) error {
+func checkArgs(c Call, values bool) error {
 	s := specs[c.Op]
 	variadic := false
 	for _, a := range s.Args {
@@ -77,8 +75,8 @@ func checkArgs(c Call) error {
 		}
 		return fmt.Errorf("%w: %d tensor arguments, want %s: %s", ErrShape, len(c.Args), want, c.Op.Signature())
 	}
-	// Argument names are built only for an error message: Check runs on
-	// every op, often more than once (a plugin client and its server).
+	// Argument names are built only for an error message: check runs on
+	// every op.
 	name := func(i int) string { return c.Op.argNames(len(c.Args))[i] }
 	for i, t := range c.Args {
 		a := specAt(s, len(c.Args), i)
@@ -109,6 +107,26 @@ func checkArgs(c Call) error {
 				continue
 			}
 			return fmt.Errorf("%w: output %s shares storage with argument %s", ErrShape, name(i), name(j))
+		}
+	}
+	return nil
+}
+
+// checkIndices checks the values of every index argument of a call against
+// the rows they address (Arg.Rows), as last written from the host. The
+// call's shapes passed the op's check.
+func checkIndices(c Call) error {
+	for i, a := range specs[c.Op].Args {
+		if a.DType != I32 {
+			continue
+		}
+		lo, hi, ok := c.Args[i].Storage().IndexRange()
+		rows := c.Args[a.Rows].Shape()[0]
+		if !ok {
+			return fmt.Errorf("%w: the index tensor %s was never written from the host", ErrIndex, a.Name)
+		}
+		if lo < 0 || int(hi) >= rows {
+			return fmt.Errorf("%w: indices span [%d,%d], rows are [0,%d)", ErrIndex, lo, hi, rows)
 		}
 	}
 	return nil
@@ -245,17 +263,6 @@ func checkLayerNormBwd(c Call) error {
 	return nil
 }
 
-func checkIndex(idx *Tensor, rows int) error {
-	lo, hi, ok := idx.Storage().IndexRange()
-	if !ok {
-		return fmt.Errorf("%w: the index tensor was never written from the host", ErrIndex)
-	}
-	if lo < 0 || int(hi) >= rows {
-		return fmt.Errorf("%w: indices span [%d,%d], rows are [0,%d)", ErrIndex, lo, hi, rows)
-	}
-	return nil
-}
-
 // rowsShape returns idx's shape followed by the dims of x after the first.
 func rowsShape(idx, x Shape) Shape {
 	return append(idx.Clone(), x[1:]...)
@@ -266,7 +273,7 @@ func checkGather(c Call) error {
 	if want := rowsShape(ix.Shape(), x.Shape()); !y.Shape().Equal(want) {
 		return shapeErr("y must be %v (idx's shape, then x's dims after the first)", want)
 	}
-	return checkIndex(ix, x.Shape()[0])
+	return nil
 }
 
 func checkScatterAdd(c Call) error {
@@ -274,7 +281,7 @@ func checkScatterAdd(c Call) error {
 	if want := rowsShape(ix.Shape(), y.Shape()); !x.Shape().Equal(want) {
 		return shapeErr("x must be %v (idx's shape, then y's dims after the first)", want)
 	}
-	return checkIndex(ix, y.Shape()[0])
+	return nil
 }
 
 func checkHeads(c Call) error {
@@ -394,4 +401,26 @@ func checkCopy(c Call) error {
 		return shapeErr("y has %d elements, x has %d", y.NumElements(), x.NumElements())
 	}
 	return nil
+}
+
+// checkData validates the data of a Write ("write to") or a Read ("read
+// of") on the host: a live tensor and exactly t.Bytes() bytes.
+func checkData(what string, t *Tensor, n int) error {
+	switch {
+	case t == nil:
+		return fmt.Errorf("%s a nil tensor", what)
+	case t.Released():
+		return fmt.Errorf("%s %v: %w", what, t, ErrReleased)
+	case n != t.Bytes():
+		return fmt.Errorf("%s %v: %d bytes, want %d", what, t, n, t.Bytes())
+	}
+	return nil
+}
+
+// checkNew validates the arguments of New.
+func checkNew(dt DType, shape Shape) error {
+	if !dt.Valid() {
+		return fmt.Errorf("invalid dtype %v", dt)
+	}
+	return shape.Validate()
 }

@@ -15,7 +15,9 @@ Generated from the table in backend/ops.go (` + "`IJEPA_UPDATE_DOCS=1 go test ./
 every backend computes exactly this. Tensors are row-major and contiguous; "x as [R,C]" views
 a tensor's elements as R rows of C. Arguments are listed in call order with their role
 (in, out: written entirely, inout: read then written), ":i32" for index tensors, "..." for
-a variadic argument and "?" for an optional one; attributes follow the semicolon.
+a variadic argument and "?" for an optional one; attributes follow the semicolon. The plugin
+protocol names an op by its number (#) and carries a call's attributes as float64 values in the
+order of its row (a bool as 0 or 1).
 
 `
 

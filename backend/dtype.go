@@ -38,13 +38,3 @@ func (d DType) Size() int {
 
 // Valid reports whether d is one of the declared types.
 func (d DType) Valid() bool { return d.Size() > 0 }
-
-// ParseDType returns the type named s ("f32", "f16", "bf16", "i32").
-func ParseDType(s string) (DType, error) {
-	for d, n := range dtypeNames {
-		if n == s {
-			return d, nil
-		}
-	}
-	return 0, fmt.Errorf("backend: unknown dtype %q (want f32, f16, bf16 or i32)", s)
-}

@@ -155,69 +155,17 @@ func ReadI32(b Backend, t *Tensor) ([]int32, error) {
 }
 
 // FromF32 allocates an F32 tensor of the given shape and queues a write of v
-// into it.
-func FromF32(b Backend, v []float32, shape ...int) (*Tensor, error) {
-	t, err := b.New(F32, shape...)
-	if err != nil {
-		return nil, err
-	}
-	if len(v) != t.NumElements() {
-		b.Release(t)
-		return nil, fmt.Errorf("backend: %d values for a tensor of shape %v", len(v), Shape(shape))
-	}
+// into it; errors (v of another length too) are sticky.
+func FromF32(b Backend, v []float32, shape ...int) *Tensor {
+	t := b.New(F32, shape...)
 	WriteF32(b, t, v)
-	return t, nil
+	return t
 }
 
 // FromI32 allocates an I32 tensor of the given shape and queues a write of v
-// into it.
-func FromI32(b Backend, v []int32, shape ...int) (*Tensor, error) {
-	t, err := b.New(I32, shape...)
-	if err != nil {
-		return nil, err
-	}
-	if len(v) != t.NumElements() {
-		b.Release(t)
-		return nil, fmt.Errorf("backend: %d values for a tensor of shape %v", len(v), Shape(shape))
-	}
+// into it; errors (v of another length too) are sticky.
+func FromI32(b Backend, v []int32, shape ...int) *Tensor {
+	t := b.New(I32, shape...)
 	WriteI32(b, t, v)
-	return t, nil
-}
-
-// CheckWrite validates a Write on the host: a live tensor and exactly
-// t.Bytes() bytes. Backends call it from Write.
-func CheckWrite(t *Tensor, src []byte) error {
-	switch {
-	case t == nil:
-		return fmt.Errorf("write: nil tensor")
-	case t.Released():
-		return fmt.Errorf("write to %v: %w", t, ErrReleased)
-	case len(src) != t.Bytes():
-		return fmt.Errorf("write to %v: %d bytes, want %d", t, len(src), t.Bytes())
-	}
-	return nil
-}
-
-// CheckRead validates a Read on the host like CheckWrite.
-func CheckRead(t *Tensor, dst []byte) error {
-	switch {
-	case t == nil:
-		return fmt.Errorf("read: nil tensor")
-	case t.Released():
-		return fmt.Errorf("read of %v: %w", t, ErrReleased)
-	case len(dst) != t.Bytes():
-		return fmt.Errorf("read of %v: %d bytes, want %d", t, len(dst), t.Bytes())
-	}
-	return nil
-}
-
-// CheckNew validates the arguments of New.
-func CheckNew(dt DType, shape Shape) error {
-	if !dt.Valid() {
-		return fmt.Errorf("new: invalid dtype %v", dt)
-	}
-	if err := shape.Validate(); err != nil {
-		return fmt.Errorf("new %v: %v", dt, err)
-	}
-	return nil
+	return t
 }

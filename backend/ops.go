@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -39,6 +40,8 @@ const (
 	OpEMA
 	OpFill
 	OpCopy
+	OpSiLU
+	OpSiLUBwd
 	numOps
 )
 
@@ -80,7 +83,39 @@ type Arg struct {
 	// Variadic marks an argument that stands for one or more consecutive
 	// tensors (at most one per op).
 	Variadic bool
+	// Rows is, for an index argument (I32), the argument whose rows (first
+	// dim) the indices address; every index must be in [0, rows).
+	Rows int
 }
+
+// BindKind says what an argument of a gradient op (Spec.GradOf) stands for
+// in the op it differentiates.
+type BindKind uint8
+
+// The kinds of binding.
+const (
+	// Grad: the argument receives the gradient of the loss with respect to
+	// the forward argument, written (an Out argument) or added (InOut).
+	Grad BindKind = iota + 1
+	// Upstream: the argument is the gradient of the loss with respect to
+	// the forward output.
+	Upstream
+	// Value: the argument is the forward argument's value (an input, or an
+	// output the forward op computed).
+	Value
+)
+
+// Bind ties one argument of a gradient op to argument Arg (an index into the
+// Args of the op's GradOf) of the op it differentiates. A variadic argument
+// binds to a variadic one, tensor by tensor.
+type Bind struct {
+	Kind BindKind
+	Arg  int
+}
+
+func grad(i int) Bind     { return Bind{Grad, i} }
+func upstream(i int) Bind { return Bind{Upstream, i} }
+func value(i int) Bind    { return Bind{Value, i} }
 
 // Spec is an op's row in the catalogue.
 type Spec struct {
@@ -93,11 +128,21 @@ type Spec struct {
 	// other argument.
 	InPlace bool
 	// Optional ops may be missing from a backend; callers then compose them
-	// from other ops.
+	// from other ops. Every other op is required to train I-JEPA, and the
+	// conformance suite fails a backend that lacks one.
 	Optional bool
+	// GradOf, for an op that computes the gradients of another op (its
+	// backward op or its adjoint), is that op, and Binds says what each of
+	// its arguments stands for there. Attributes of the same name are
+	// shared. nn derives the backward rule of GradOf from it, and the
+	// conformance suite checks the op against finite differences of GradOf.
+	GradOf Op
+	Binds  []Bind
 	// Semantics is the exact definition, in the notation of the table.
 	Semantics string
 	check     func(c Call) error
+	indexed   bool        // an argument is I32 indices
+	attrs     []attrField // the fields Attrs names
 }
 
 func in(name string) Arg    { return Arg{Name: name, Role: In, DType: F32} }
@@ -105,7 +150,9 @@ func out(name string) Arg   { return Arg{Name: name, Role: Out, DType: F32} }
 func inout(name string) Arg { return Arg{Name: name, Role: InOut, DType: F32} }
 func opt(a Arg) Arg         { a.Optional = true; return a }
 func many(a Arg) Arg        { a.Variadic = true; return a }
-func idx(name string) Arg   { return Arg{Name: name, Role: In, DType: I32} }
+func idx(name string, rows int) Arg {
+	return Arg{Name: name, Role: In, DType: I32, Rows: rows}
+}
 
 // specs is the op catalogue: the one place where each op's arguments and
 // meaning are defined. Notation: tensors are row-major; "x as [R,C]" views a
@@ -132,25 +179,31 @@ var specs = [numOps]Spec{
 		Semantics: "Over the last dim C of x, row by row (x as [R,C]): mean[r] = sum_j x[r,j]/C; var = sum_j (x[r,j]-mean[r])^2/C (biased); rstd[r] = 1/sqrt(var+Eps); " +
 			"y[r,j] = (x[r,j]-mean[r])*rstd[r]*gamma[j] + beta[j]. gamma and beta are [C], both given or both nil (nil: no affine, gamma=1, beta=0). mean and rstd are [R]."},
 	OpLayerNormBwd: {Name: "layernorm_bwd", Args: []Arg{out("dx"), opt(out("dgamma")), opt(out("dbeta")), in("dy"), in("x"), in("mean"), in("rstd"), opt(in("gamma"))},
-		check: checkLayerNormBwd,
+		check:  checkLayerNormBwd,
+		GradOf: OpLayerNorm, Binds: []Bind{grad(3), grad(4), grad(5), upstream(0), value(3), value(1), value(2), value(4)},
 		Semantics: "Gradients of layernorm given dy, with xhat = (x-mean)*rstd and g = dy*gamma (g = dy without gamma): " +
 			"dx[r,j] = rstd[r] * (g[r,j] - sum_k g[r,k]/C - xhat[r,j] * sum_k g[r,k]*xhat[r,k]/C); dgamma[j] = sum_r dy[r,j]*xhat[r,j]; dbeta[j] = sum_r dy[r,j]. " +
 			"dgamma and dbeta are written (not accumulated) when given, and must be nil without gamma."},
 	OpSoftmax: {Name: "softmax", Args: []Arg{out("y"), in("x")}, Attrs: []string{"Alpha"}, check: checkSameShape,
 		Semantics: "Over the last dim, row by row: y[r,j] = exp(Alpha*x[r,j] - m) / sum_k exp(Alpha*x[r,k] - m) with m = max_k Alpha*x[r,k]."},
 	OpSoftmaxBwd: {Name: "softmax_bwd", Args: []Arg{out("dx"), in("dy"), in("y")}, Attrs: []string{"Alpha"}, check: checkSameShape,
+		GradOf: OpSoftmax, Binds: []Bind{grad(1), upstream(0), value(0)},
 		Semantics: "dx[r,j] = Alpha * y[r,j] * (dy[r,j] - sum_k dy[r,k]*y[r,k]), the gradient of softmax with input scale Alpha, given its output y."},
 	OpGELU: {Name: "gelu", Args: []Arg{out("y"), in("x")}, InPlace: true, check: checkSameShape,
 		Semantics: "y = x * Phi(x) = 0.5*x*(1 + erf(x/sqrt(2))), the exact GELU (PyTorch's default). erf accurate to float32."},
 	OpGELUBwd: {Name: "gelu_bwd", Args: []Arg{out("dx"), in("dy"), in("x")}, InPlace: true, check: checkSameShape,
+		GradOf: OpGELU, Binds: []Bind{grad(1), upstream(0), value(1)},
 		Semantics: "dx = dy * (Phi(x) + x*phi(x)) with phi(x) = exp(-x^2/2)/sqrt(2*pi)."},
-	OpGather: {Name: "gather", Args: []Arg{out("y"), in("x"), idx("idx")}, check: checkGather,
+	OpGather: {Name: "gather", Args: []Arg{out("y"), in("x"), idx("idx", 1)}, check: checkGather,
 		Semantics: "x as [S,C] (S = x's first dim); y's shape is idx's shape followed by x's dims after the first; y as [R,C] with R = numel(idx): y[r,:] = x[idx[r],:]. Every index must be in [0,S)."},
-	OpScatterAdd: {Name: "scatter_add", Args: []Arg{inout("y"), in("x"), idx("idx")}, check: checkScatterAdd,
+	OpScatterAdd: {Name: "scatter_add", Args: []Arg{inout("y"), in("x"), idx("idx", 0)}, check: checkScatterAdd,
+		GradOf: OpGather, Binds: []Bind{grad(1), upstream(0), value(2)},
 		Semantics: "The adjoint of gather: y as [S,C], x as [R,C] with x's shape idx's shape followed by y's dims after the first: y[idx[r],:] += x[r,:] for r in order. Repeated indices accumulate. Every index must be in [0,S)."},
 	OpSplitHeads: {Name: "split_heads", Args: []Arg{many(out("out")), in("x")}, Attrs: []string{"Heads"}, check: checkHeads,
+		GradOf: OpMergeHeads, Binds: []Bind{grad(1), upstream(0)},
 		Semantics: "With G outputs, H = Heads, x [B,T,G*H*E] seen as [B,T,G,H,E]: out_g[b,h,t,e] = x[b,t,g,h,e], each out_g [B,H,T,E]. (G=3 splits a fused qkv projection in PyTorch's (3, heads, head_dim) order.)"},
 	OpMergeHeads: {Name: "merge_heads", Args: []Arg{out("y"), many(in("in"))}, Attrs: []string{"Heads"}, check: checkHeads,
+		GradOf: OpSplitHeads, Binds: []Bind{grad(1), upstream(0)},
 		Semantics: "The inverse of split_heads: with G inputs in_g [B,H,T,E], y [B,T,G*H*E] seen as [B,T,G,H,E]: y[b,t,g,h,e] = in_g[b,h,t,e]."},
 	OpPatchify: {Name: "patchify", Args: []Arg{out("y"), in("img")}, Attrs: []string{"Patch"}, check: checkPatchify,
 		Semantics: "img [B,C,H,W] with P = Patch dividing H and W; y [B,(H/P)*(W/P),C*P*P]: y[b, i*(W/P)+j, c*P*P + u*P + v] = img[b, c, i*P+u, j*P+v]. " +
@@ -158,10 +211,12 @@ var specs = [numOps]Spec{
 	OpSmoothL1: {Name: "smooth_l1", Args: []Arg{out("loss"), in("pred"), in("target")}, Attrs: []string{"Beta"}, check: checkLoss,
 		Semantics: "loss[0] = mean over all N elements of l(d), d = pred-target, l(d) = 0.5*d^2/Beta if |d| < Beta else |d| - 0.5*Beta (PyTorch's smooth_l1_loss; Beta > 0). loss is [1]. Accumulation in float32 or wider."},
 	OpSmoothL1Bwd: {Name: "smooth_l1_bwd", Args: []Arg{out("dpred"), in("dloss"), in("pred"), in("target")}, Attrs: []string{"Beta"}, check: checkLossBwd,
+		GradOf: OpSmoothL1, Binds: []Bind{grad(1), upstream(0), value(1), value(2)},
 		Semantics: "dpred = dloss[0]/N * (d/Beta if |d| < Beta else sign(d)), d = pred-target, N = numel(pred). dloss is [1]."},
 	OpMSE: {Name: "mse", Args: []Arg{out("loss"), in("pred"), in("target")}, check: checkLoss,
 		Semantics: "loss[0] = mean over all N elements of (pred-target)^2. loss is [1]. Accumulation in float32 or wider."},
 	OpMSEBwd: {Name: "mse_bwd", Args: []Arg{out("dpred"), in("dloss"), in("pred"), in("target")}, check: checkLossBwd,
+		GradOf: OpMSE, Binds: []Bind{grad(1), upstream(0), value(1), value(2)},
 		Semantics: "dpred = dloss[0] * 2*(pred-target)/N, N = numel(pred). dloss is [1]."},
 	OpSum: {Name: "sum", Args: []Arg{out("y"), in("x")}, check: checkReduce,
 		Semantics: "y[0] = sum of all elements of x. y is [1]. Accumulation in float32 or wider."},
@@ -178,6 +233,29 @@ var specs = [numOps]Spec{
 		Semantics: "Every element of y = Alpha."},
 	OpCopy: {Name: "copy", Args: []Arg{out("y"), in("x")}, check: checkCopy,
 		Semantics: "y = x, element by element; x and y have the same number of elements (their shapes may differ)."},
+	OpSiLU: {Name: "silu", Args: []Arg{out("y"), in("x")}, InPlace: true, Optional: true, check: checkSameShape,
+		Semantics: "y = x * sigmoid(x) = x / (1 + exp(-x)) (SiLU, or swish)."},
+	OpSiLUBwd: {Name: "silu_bwd", Args: []Arg{out("dx"), in("dy"), in("x")}, InPlace: true, Optional: true, check: checkSameShape,
+		GradOf: OpSiLU, Binds: []Bind{grad(1), upstream(0), value(1)},
+		Semantics: "dx = dy * s * (1 + x*(1-s)) with s = sigmoid(x)."},
+}
+
+func init() {
+	for o := Op(1); o < numOps; o++ {
+		s := &specs[o]
+		variadic := false
+		for _, a := range s.Args {
+			variadic = variadic || a.Variadic
+			s.indexed = s.indexed || a.DType == I32
+		}
+		if s.indexed && variadic {
+			panic(fmt.Sprintf("backend: op %s has index arguments and a variadic one", s.Name))
+		}
+		s.attrs = attrsOf(s)
+		if err := checkBinds(o); err != nil {
+			panic("backend: " + err.Error())
+		}
+	}
 }
 
 // Ops returns every op of the catalogue in order.
@@ -243,13 +321,21 @@ func (o Op) Signature() string {
 	return sig + ")"
 }
 
-// CatalogueHash returns a short fingerprint of the catalogue (names, argument
-// lists and attributes in order), which the plugin handshake compares.
+// CatalogueHash returns a short fingerprint of the catalogue — the ops'
+// names, numbers, argument lists and attributes in order, the attributes'
+// types and the dtypes' numbers: everything the plugin protocol encodes by
+// number or position — which the plugin handshake compares.
 func CatalogueHash() string {
 	var b strings.Builder
 	for o := Op(1); o < numOps; o++ {
 		b.WriteString(o.Signature())
 		b.WriteByte('\n')
+	}
+	for _, f := range attrFields {
+		fmt.Fprintf(&b, "%s %v\n", f.name, f.kind)
+	}
+	for d := F32; d.Valid(); d++ {
+		fmt.Fprintf(&b, "%d %v\n", d, d)
 	}
 	// FNV-1a, 64 bits.
 	h := uint64(14695981039346656037)
@@ -287,11 +373,12 @@ func (o Op) argNames(n int) []string {
 	return names[:n]
 }
 
-// Table formats the whole catalogue as a Markdown table: name, signature and
-// semantics. docs/OPS.md is this output.
+// Table formats the whole catalogue as Markdown: a table of the ops (number,
+// name, signature and semantics), then the attributes' types and the
+// dtypes' numbers. docs/OPS.md is this output.
 func Table() string {
 	var b strings.Builder
-	b.WriteString("| op | arguments; attributes | semantics |\n|---|---|---|\n")
+	b.WriteString("| # | op | arguments; attributes | semantics |\n|---|---|---|---|\n")
 	for o := Op(1); o < numOps; o++ {
 		s := specs[o]
 		sig := strings.TrimSuffix(strings.TrimPrefix(o.Signature(), s.Name+"("), ")")
@@ -302,7 +389,141 @@ func Table() string {
 		if s.Optional {
 			notes += " Optional."
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.Name, strings.ReplaceAll(sig, "|", "\\|"), strings.ReplaceAll(notes, "|", "\\|"))
+		notes += bindsNote(s)
+		fmt.Fprintf(&b, "| %d | `%s` | %s | %s |\n", o, s.Name, strings.ReplaceAll(sig, "|", "\\|"), strings.ReplaceAll(notes, "|", "\\|"))
 	}
+	b.WriteString("\nAttributes and their types:")
+	for i, f := range attrFields {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		fmt.Fprintf(&b, "%s `%s` %v", sep, f.name, f.kind)
+	}
+	b.WriteString(".\n\nDtypes and their numbers:")
+	for d := F32; d.Valid(); d++ {
+		sep := ","
+		if d == F32 {
+			sep = ""
+		}
+		fmt.Fprintf(&b, "%s %d `%v`", sep, d, d)
+	}
+	b.WriteString(".\n")
 	return b.String()
+}
+
+// checkBinds checks a gradient op's bindings against the op it
+// differentiates: one per argument, each to an argument of the right role
+// and dtype (Grad: a float input; Upstream: an output; Value: any), variadic
+// to variadic, and attributes the forward op has too.
+func checkBinds(o Op) error {
+	s := specs[o]
+	if s.GradOf == 0 {
+		if s.Binds != nil {
+			return fmt.Errorf("op %s binds arguments but is the gradient of no op", s.Name)
+		}
+		return nil
+	}
+	f := specs[s.GradOf]
+	if len(s.Binds) != len(s.Args) {
+		return fmt.Errorf("op %s has %d arguments and %d bindings", s.Name, len(s.Args), len(s.Binds))
+	}
+	for i, b := range s.Binds {
+		a := s.Args[i]
+		if b.Arg < 0 || b.Arg >= len(f.Args) {
+			return fmt.Errorf("op %s binds %s to argument %d of %s, which has %d", s.Name, a.Name, b.Arg, f.Name, len(f.Args))
+		}
+		fa := f.Args[b.Arg]
+		ok := a.Variadic == fa.Variadic && a.DType == fa.DType
+		switch b.Kind {
+		case Grad:
+			ok = ok && a.Role != In && fa.Role != Out && fa.DType == F32
+		case Upstream:
+			ok = ok && a.Role == In && fa.Role != In
+		case Value:
+			ok = ok && a.Role == In
+		default:
+			ok = false
+		}
+		if !ok {
+			return fmt.Errorf("op %s: argument %s cannot stand for %s of %s as bound (kind %d)", s.Name, a.Name, fa.Name, f.Name, b.Kind)
+		}
+	}
+	for _, name := range s.Attrs {
+		if !slices.Contains(f.Attrs, name) {
+			return fmt.Errorf("op %s reads attribute %s, which %s lacks", s.Name, name, f.Name)
+		}
+	}
+	return nil
+}
+
+// GradCall returns, for a call of the gradient op o with n arguments, the op
+// it differentiates, that op's number of arguments in the matching call, and
+// what each of the n arguments stands for there (Bind.Arg an index into the
+// forward call's arguments). It panics for an op without GradOf.
+func (o Op) GradCall(n int) (fwd Op, m int, binds []Bind) {
+	s := specs[o]
+	if s.GradOf == 0 {
+		panic(fmt.Sprintf("backend: op %s is the gradient of no op", s.Name))
+	}
+	fwd = s.GradOf
+	f := specs[fwd]
+	extra := n - len(s.Args)
+	m = len(f.Args)
+	if variadic(f) {
+		m += extra
+	}
+	// start[i] is the call index of spec argument i of the forward op.
+	start := make([]int, len(f.Args))
+	for i, k := 0, 0; i < len(f.Args); i++ {
+		start[i] = k
+		k++
+		if f.Args[i].Variadic {
+			k += extra
+		}
+	}
+	binds = make([]Bind, 0, n)
+	for i, b := range s.Binds {
+		count := 1
+		if s.Args[i].Variadic {
+			count += extra
+		}
+		for k := 0; k < count; k++ {
+			binds = append(binds, Bind{b.Kind, start[b.Arg] + k})
+		}
+	}
+	return fwd, m, binds
+}
+
+func variadic(s Spec) bool {
+	for _, a := range s.Args {
+		if a.Variadic {
+			return true
+		}
+	}
+	return false
+}
+
+// bindsNote describes a gradient op's bindings for the table: " Gradient of
+// softmax: dx is dL/dx, dy is dL/dy, y is y."
+func bindsNote(s Spec) string {
+	if s.GradOf == 0 {
+		return ""
+	}
+	f := specs[s.GradOf]
+	parts := make([]string, len(s.Binds))
+	for i, b := range s.Binds {
+		name := f.Args[b.Arg].Name
+		switch b.Kind {
+		case Grad:
+			name = "dL/d" + name
+			if s.Args[i].Role == InOut {
+				name = "+= " + name
+			}
+		case Upstream:
+			name = "dL/d" + name
+		}
+		parts[i] = s.Args[i].Name + " is " + name
+	}
+	return fmt.Sprintf(" Gradient op of %s: %s.", f.Name, strings.Join(parts, ", "))
 }

@@ -61,9 +61,9 @@ func (s Shape) Validate() error {
 var nextStorageID atomic.Uint64
 
 // Storage is the memory behind one or more tensor handles (a tensor and its
-// reshaped views). Backends create it through NewTensor and keep their own
-// data in Impl; the handles count references so that the memory is freed when
-// the last handle is released.
+// reshaped views). The Front that allocated it owns it; the device keeps its
+// own data in Impl. The handles count references so that the memory is freed
+// when the last handle is released.
 type Storage struct {
 	// ID is unique within the process; the plugin protocol uses it as the
 	// client-assigned tensor id.
@@ -71,10 +71,12 @@ type Storage struct {
 	// DType and Len (in elements) describe the memory.
 	DType DType
 	Len   int
-	// Impl is the backend's own representation of the memory.
+	// Impl is the device's own representation of the memory (what
+	// Device.Alloc returned); nil when the allocation failed.
 	Impl any
 
-	refs atomic.Int32
+	owner *Front // nil for placeholders
+	refs  atomic.Int32
 
 	// The range of the values last written from the host into an I32
 	// tensor, so that gather and scatter-add indices are checked on the host
@@ -97,21 +99,18 @@ type Tensor struct {
 	released atomic.Bool
 }
 
-// NewTensor makes the first handle of a new storage. It is meant for backend
-// implementations; users allocate through Backend.New.
-func NewTensor(dt DType, shape Shape, impl any) *Tensor {
-	st := &Storage{ID: nextStorageID.Add(1), DType: dt, Len: shape.NumElements(), Impl: impl}
+// newTensor makes the first handle of a new storage owned by owner, without
+// memory (the Front asks its device for it).
+func newTensor(dt DType, shape Shape, owner *Front) *Tensor {
+	st := &Storage{ID: nextStorageID.Add(1), DType: dt, Len: shape.NumElements(), owner: owner}
 	st.refs.Store(1)
 	return &Tensor{shape: shape.Clone(), dtype: dt, store: st}
 }
 
-// NewTensorWithID is NewTensor with a storage id chosen by the caller (a
-// plugin server mirrors the client's ids).
-func NewTensorWithID(id uint64, dt DType, shape Shape, impl any) *Tensor {
-	t := NewTensor(dt, shape, impl)
-	t.store.ID = id
-	return t
-}
+// Placeholder returns a tensor of a dtype and shape with no memory and no
+// backend: an argument of a Supports query, or of a test of the op table's
+// checks. Running an op on it is an error.
+func Placeholder(dt DType, shape ...int) *Tensor { return newTensor(dt, shape, nil) }
 
 // Shape returns the tensor's shape. The caller must not modify it.
 func (t *Tensor) Shape() Shape { return t.shape }
@@ -125,7 +124,7 @@ func (t *Tensor) NumElements() int { return t.shape.NumElements() }
 // Bytes returns the size of the tensor's data in bytes.
 func (t *Tensor) Bytes() int { return t.NumElements() * t.dtype.Size() }
 
-// Storage returns the memory behind the handle (for backend implementations).
+// Storage returns the memory behind the handle (for devices).
 func (t *Tensor) Storage() *Storage { return t.store }
 
 // Released reports whether this handle was released.
@@ -145,49 +144,49 @@ func (t *Tensor) String() string {
 
 // Reshape returns a new handle over the same storage with another shape of the
 // same number of elements. Release each handle separately; the storage is
-// freed when the last one is released.
-func Reshape(t *Tensor, shape ...int) (*Tensor, error) {
+// freed when the last one is released. An error (a released handle, a shape
+// of another size) is sticky on the tensor's backend, and the handle
+// returned then has no memory. Reshape of nil is nil. It panics for a
+// placeholder, which has no backend to record the error.
+func Reshape(t *Tensor, shape ...int) *Tensor {
 	if t == nil {
-		return nil, fmt.Errorf("backend: reshape of a nil tensor")
-	}
-	if t.Released() {
-		return nil, fmt.Errorf("backend: reshape of %v: %w", t, ErrReleased)
+		return nil
 	}
 	s := Shape(shape)
-	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("backend: reshape of %v: %v", t, err)
+	var err error
+	switch {
+	case t.Released():
+		err = fmt.Errorf("reshape of %v: %w", t, ErrReleased)
+	case s.Validate() != nil:
+		err = fmt.Errorf("reshape of %v: %v", t, s.Validate())
+	case s.NumElements() != t.NumElements():
+		err = fmt.Errorf("reshape of %v to %v: %d elements cannot become %d", t, s, t.NumElements(), s.NumElements())
 	}
-	if s.NumElements() != t.NumElements() {
-		return nil, fmt.Errorf("backend: reshape of %v to %v: %d elements cannot become %d", t, s, t.NumElements(), s.NumElements())
+	owner := t.store.owner
+	if err != nil {
+		if owner == nil {
+			panic("backend: " + err.Error())
+		}
+		owner.fail(prefix(owner.name, err))
+		return newTensor(t.dtype, s, owner)
 	}
 	t.store.refs.Add(1)
-	return &Tensor{shape: s.Clone(), dtype: t.dtype, store: t.store}, nil
+	return &Tensor{shape: s.Clone(), dtype: t.dtype, store: t.store}
 }
 
-// MustReshape is Reshape for shapes the caller has already checked; it panics
-// on error.
-func MustReshape(t *Tensor, shape ...int) *Tensor {
-	r, err := Reshape(t, shape...)
-	if err != nil {
-		panic(err)
-	}
-	return r
-}
-
-// Drop marks the handle released and reports whether it was the last live
-// handle of its storage, in which case the backend frees the memory. Dropping
-// a handle twice does nothing the second time. It is meant for backend
-// implementations of Release.
-func (t *Tensor) Drop() (last bool) {
+// drop marks the handle released and reports whether it was the last live
+// handle of its storage, in which case the memory is to be freed. Dropping a
+// handle twice does nothing the second time.
+func (t *Tensor) drop() (last bool) {
 	if t == nil || t.released.Swap(true) {
 		return false
 	}
 	return t.store.refs.Add(-1) == 0
 }
 
-// NoteWrite records what the host wrote into the tensor, for checks that
-// need it (the index range of I32 tensors). Backends call it from Write.
-func (t *Tensor) NoteWrite(src []byte) {
+// noteWrite records what the host wrote into the tensor, for checks that
+// need it (the index range of I32 tensors).
+func (t *Tensor) noteWrite(src []byte) {
 	if t.dtype != I32 {
 		return
 	}

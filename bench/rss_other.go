@@ -2,7 +2,10 @@
 
 package bench
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // PeakRSS returns 0: this system does not report the peak resident set.
 func PeakRSS() int64 { return 0 }
@@ -10,3 +13,5 @@ func PeakRSS() int64 { return 0 }
 func childPeakRSS(*os.ProcessState) int64 { return 0 }
 
 func minorFaults() int64 { return 0 }
+
+func cpuTime() time.Duration { return 0 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+	"time"
 )
 
 // PeakRSS returns the peak resident set size of this process in bytes, 0
@@ -26,6 +27,15 @@ func minorFaults() int64 {
 		return 0
 	}
 	return int64(ru.Minflt)
+}
+
+// cpuTime returns the CPU time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // childPeakRSS returns the peak resident set size of a finished child.

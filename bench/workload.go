@@ -44,9 +44,9 @@ func LookupConfig(name string) (Config, error) {
 // a context block (scale 0.85-1.0, square) with the targets removed, every
 // context truncated to the batch's shortest (and cycled up to at least 4).
 type Workload struct {
-	cfg  Config
-	grid int
-	rng  *rand.Rand
+	cfg            Config
+	grid, channels int
+	rng            *rand.Rand
 }
 
 // NewWorkload returns the workload of cfg from seed.
@@ -55,7 +55,7 @@ func NewWorkload(cfg Config, seed uint64) (*Workload, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Workload{cfg: cfg, grid: enc.Grid(), rng: rand.New(rand.NewPCG(seed, 0x1e9a))}, nil
+	return &Workload{cfg: cfg, grid: enc.Grid(), channels: enc.Channels, rng: rand.New(rand.NewPCG(seed, 0x1e9a))}, nil
 }
 
 // blockSize is the anchor's block_size: one uniform number sets both the
@@ -114,7 +114,7 @@ func (w *Workload) Next() model.Batch {
 		bt.Context[i] = out
 	}
 	s := w.cfg.Model.ImgSize
-	bt.Images = make([]float32, b*3*s*s)
+	bt.Images = make([]float32, b*w.channels*s*s)
 	for i := range bt.Images {
 		bt.Images[i] = float32(r.NormFloat64())
 	}

@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ const seed = 20261128
 func TestCPUAgainstNaive(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		b    *cpu.Backend
+		b    *backend.Front
 	}{{"cpu-ref", cpu.NewReference()}, {"cpu", cpu.New()}} {
 		t.Run(c.name, func(t *testing.T) {
 			rep := conformance.Run(c.b, conformance.Options{Seed: seed, Reference: naive.New()})
@@ -39,8 +40,8 @@ func TestCPUAgainstNaive(t *testing.T) {
 	}
 }
 
-// Every op of the catalogue has cases, and every backward op has finite-
-// difference checks.
+// Every op of the catalogue has a family with cases the op's checks accept,
+// and every gradient op has finite-difference checks.
 func TestCoverage(t *testing.T) {
 	n := map[backend.Op]int{}
 	for _, c := range conformance.Cases() {
@@ -49,19 +50,16 @@ func TestCoverage(t *testing.T) {
 			t.Errorf("%s: %v", c.Name(), err)
 		}
 	}
-	for _, op := range backend.Ops() {
-		if n[op] == 0 {
-			t.Errorf("%v has no conformance case", op)
-		}
-	}
 	fd := map[backend.Op]bool{}
 	for _, g := range conformance.GradCases() {
 		fd[g.Case.Op] = true
 	}
-	for _, op := range []backend.Op{backend.OpLayerNormBwd, backend.OpSoftmaxBwd, backend.OpGELUBwd,
-		backend.OpSmoothL1Bwd, backend.OpMSEBwd, backend.OpScatterAdd, backend.OpMergeHeads} {
-		if !fd[op] {
-			t.Errorf("%v has no finite-difference check", op)
+	for _, op := range backend.Ops() {
+		if n[op] == 0 {
+			t.Errorf("%v has no conformance case: add its Family to conformance/families.go", op)
+		}
+		if op.Spec().GradOf != 0 && !fd[op] {
+			t.Errorf("%v, the gradient op of %v, has no finite-difference check", op, op.Spec().GradOf)
 		}
 	}
 }
@@ -70,41 +68,42 @@ func TestCoverage(t *testing.T) {
 func checkShapes(c conformance.Case) error {
 	b := naive.New()
 	args := make([]*backend.Tensor, len(c.Shapes))
-	specs := backend.Expand(backend.Call{Op: c.Op, Args: args})
+	specs := c.Op.Expand(len(args))
 	v := conformance.Inputs(c, 1)
 	for i, s := range c.Shapes {
 		if s == nil {
 			continue
 		}
-		args[i], _ = b.New(specs[i].DType, s...)
+		args[i] = b.New(specs[i].DType, s...)
 		if v.I[i] != nil {
 			backend.WriteI32(b, args[i], v.I[i])
 		}
 	}
-	return backend.Check(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs})
+	b.Run(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs})
+	return b.Err()
 }
 
 // perturbed is a CPU backend with one op wrong: it adds a small error (0.1% and 1e-3) to
 // the op's first output, the kind of slip a new kernel makes.
 type perturbed struct {
-	*cpu.Backend
+	*backend.Front
 	op backend.Op
 }
 
 func (p perturbed) Run(c backend.Call) {
-	p.Backend.Run(c)
+	p.Front.Run(c)
 	if c.Op != p.op {
 		return
 	}
 	out := c.Args[0]
-	v, err := backend.ReadF32(p.Backend, out)
+	v, err := backend.ReadF32(p.Front, out)
 	if err != nil {
 		return
 	}
 	for i := range v {
 		v[i] = v[i]*1.001 + 1e-3
 	}
-	backend.WriteF32(p.Backend, out, v)
+	backend.WriteF32(p.Front, out, v)
 }
 
 // A deliberately wrong backend fails exactly the op that is wrong.
@@ -121,6 +120,49 @@ func TestFindsPlantedBug(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// noOps is a CPU device whose Info lists no ops, as a plugin that
+// implements nothing yet would.
+type noOps struct{ backend.Device }
+
+func (n noOps) Info() backend.Info {
+	i := n.Device.Info()
+	i.Backend, i.Ops = "noops", nil
+	return i
+}
+
+// A backend that supports no op fails: every op of the catalogue is required
+// (none is Optional), and the report names each one. Catches conformance
+// counting an unsupported required op as anything but a failure.
+func TestMissingRequiredOps(t *testing.T) {
+	rep := conformance.Run(backend.NewFront(noOps{cpu.New().Device()}), conformance.Options{Seed: seed, Reference: naive.New()})
+	var buf bytes.Buffer
+	rep.Write(&buf, -1)
+	out := buf.String()
+	if !rep.Failed() {
+		t.Errorf("a backend with no ops passes:\n%s", out)
+	}
+	var required []backend.Op
+	for _, op := range backend.Ops() {
+		if !op.Spec().Optional {
+			required = append(required, op)
+			if !strings.Contains(out, "MISSING "+op.String()+": a required op") {
+				t.Errorf("the report does not name the missing %v:\n%s", op, out)
+			}
+		}
+	}
+	if got := rep.Missing(); len(got) != len(required) {
+		t.Errorf("Missing() = %v, want the %d required ops", got, len(required))
+	}
+	if want := fmt.Sprintf("%d required ops missing", len(required)); !strings.Contains(out, "FAIL: 0 of") || !strings.Contains(out, want) {
+		t.Errorf("the summary does not say %q:\n%s", want, out)
+	}
+	// With one op kept by the filter, only that op is missing.
+	one := conformance.Run(backend.NewFront(noOps{cpu.New().Device()}), conformance.Options{Seed: seed, Reference: naive.New(), Ops: regexp.MustCompile("^gelu$")})
+	if m := one.Missing(); len(m) != 1 || m[0] != backend.OpGELU {
+		t.Errorf("--op gelu on a backend with no ops: missing %v, want [gelu]", m)
 	}
 }
 
@@ -147,7 +189,7 @@ func TestFilterAndReplay(t *testing.T) {
 // digits (NMSE 4.7e-8 on cpu-ref, 1.65e-7 on cpu, bound 1e-8).
 func TestGradientsAtPastFailingSeeds(t *testing.T) {
 	for _, s := range []uint64{5996593214432310566} {
-		for _, b := range []*cpu.Backend{cpu.NewReference(), cpu.New()} {
+		for _, b := range []*backend.Front{cpu.NewReference(), cpu.New()} {
 			rep := conformance.Run(b, conformance.Options{Seed: s, Reference: naive.New(), Ops: regexp.MustCompile(`^softmax_bwd$`)})
 			if rep.Failed() {
 				var buf bytes.Buffer

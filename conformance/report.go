@@ -10,7 +10,8 @@ import (
 // Write prints the report: a header with the backends and the seed, one row
 // per op (cases, passed, failed, unsupported, worst NMSE against its bound,
 // time on the backend under test), then the failing cases by name, at most
-// maxFailures per op (all of them when maxFailures is negative).
+// maxFailures per op (all of them when maxFailures is negative), then one
+// line per missing required op, and the verdict.
 func (r Report) Write(w io.Writer, maxFailures int) error {
 	fmt.Fprintf(w, "conformance: backend %s against %s, seed %d\n\n", r.Backend, r.Ref, r.Seed)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
@@ -35,10 +36,17 @@ func (r Report) Write(w io.Writer, maxFailures int) error {
 			fmt.Fprintf(w, "FAIL %s: %s\n", f.Name, f.Msg)
 		}
 	}
-	verdict := "PASS"
-	if failed > 0 {
+	missing := r.Missing()
+	for _, op := range missing {
+		fmt.Fprintf(w, "MISSING %s: a required op, and %s supports none of its cases\n", op, r.Backend)
+	}
+	verdict, tail := "PASS", ""
+	if r.Failed() {
 		verdict = "FAIL"
 	}
-	_, err := fmt.Fprintf(w, "%s: %d of %d cases passed, %d failed, %d unsupported (replay with --seed %d)\n", verdict, passed, cases, failed, unsupp, r.Seed)
+	if len(missing) > 0 {
+		tail = fmt.Sprintf(", %d required ops missing", len(missing))
+	}
+	_, err := fmt.Fprintf(w, "%s: %d of %d cases passed, %d failed, %d unsupported%s (replay with --seed %d)\n", verdict, passed, cases, failed, unsupp, tail, r.Seed)
 	return err
 }

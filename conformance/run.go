@@ -10,24 +10,15 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 )
 
-// Bounds is the largest normalised mean squared error each op may show
-// against the reference; ops not listed use DefaultBound. Every backend
-// computes in float32, so the bounds are far below anything a real bug
-// produces (a wrong index, a missing term, a kernel that skips a tail).
-var Bounds = map[backend.Op]float64{
-	backend.OpMatMul:       1e-7,
-	backend.OpLayerNormBwd: 1e-7,
-	backend.OpSoftmaxBwd:   1e-7,
-	backend.OpAdamW:        1e-7,
-}
-
-// DefaultBound is the NMSE bound of ops not in Bounds.
+// DefaultBound is the NMSE bound of an op whose family sets none. Every
+// backend computes in float32, so the bounds are far below anything a real
+// bug produces (a wrong index, a missing term, a kernel that skips a tail).
 const DefaultBound = 1e-8
 
-// Bound returns op's NMSE bound.
+// Bound returns op's NMSE bound (its family's).
 func Bound(op backend.Op) float64 {
-	if b, ok := Bounds[op]; ok {
-		return b
+	if f := family(op); f != nil && f.Bound > 0 {
+		return f.Bound
 	}
 	return DefaultBound
 }
@@ -46,6 +37,9 @@ type Options struct {
 	Reopen func() (backend.Backend, error)
 	// NoGradients skips the finite-difference checks of backward ops.
 	NoGradients bool
+	// Stop, if set, is asked before each case: true ends the run there
+	// (Ctrl-C), with Report.Stopped set.
+	Stop func() bool
 }
 
 // Result is the outcome of one case.
@@ -73,6 +67,10 @@ type OpReport struct {
 	Bound                         float64
 	Time                          time.Duration
 	Failures                      []Result
+	// Missing is set for a required op (one the catalogue does not mark
+	// Optional) whose every case came back unsupported: a backend without
+	// it cannot train I-JEPA, so the run fails.
+	Missing bool
 }
 
 // Report is the outcome of a run.
@@ -81,20 +79,36 @@ type Report struct {
 	Backend string
 	Ref     string
 	Ops     []OpReport
+	// Stopped says that Options.Stop ended the run before every case ran.
+	Stopped bool
 }
 
-// Failed reports whether any case failed.
+// Failed reports whether any case failed or any required op is missing.
 func (r Report) Failed() bool {
 	for _, o := range r.Ops {
-		if o.Failed > 0 {
+		if o.Failed > 0 || o.Missing {
 			return true
 		}
 	}
 	return false
 }
 
+// Missing returns the required ops the backend does not support.
+func (r Report) Missing() []backend.Op {
+	var ops []backend.Op
+	for _, o := range r.Ops {
+		if o.Missing {
+			ops = append(ops, o.Op)
+		}
+	}
+	return ops
+}
+
 // Run checks b against opts.Reference on every case of Cases (and, unless
 // disabled, every finite-difference check of GradCases) whose op matches.
+// A case the backend does not support is "unsupported", not failed; but a
+// required op (not Optional in the catalogue) with no supported case is
+// Missing, and the report fails.
 func Run(b backend.Backend, opts Options) Report {
 	rep := Report{Seed: opts.Seed, Backend: b.Info().Backend, Ref: opts.Reference.Info().Backend}
 	byOp := map[backend.Op]*OpReport{}
@@ -125,9 +139,16 @@ func Run(b backend.Backend, opts Options) Report {
 		}
 	}
 	cur := b
+	stop := func() bool {
+		rep.Stopped = rep.Stopped || opts.Stop != nil && opts.Stop()
+		return rep.Stopped
+	}
 	for _, c := range Cases() {
 		if byOp[c.Op] == nil {
 			continue
+		}
+		if stop() {
+			return rep
 		}
 		res := RunCase(cur, opts.Reference, c, opts.Seed)
 		record(res)
@@ -142,6 +163,9 @@ func Run(b backend.Backend, opts Options) Report {
 			if byOp[g.Case.Op] == nil {
 				continue
 			}
+			if stop() {
+				return rep
+			}
 			res := g.Run(cur, opts.Seed)
 			record(res)
 			if cur.Err() != nil && opts.Reopen != nil {
@@ -150,6 +174,10 @@ func Run(b backend.Backend, opts Options) Report {
 				}
 			}
 		}
+	}
+	for i := range rep.Ops {
+		o := &rep.Ops[i]
+		o.Missing = !o.Op.Spec().Optional && o.Cases > 0 && o.Unsupp == o.Cases
 	}
 	return rep
 }
@@ -160,12 +188,18 @@ func outputs(b backend.Backend, c Case, v Values) ([][]float32, error) {
 	if err := b.Err(); err != nil {
 		return nil, fmt.Errorf("backend unusable after an earlier error: %w", err)
 	}
-	if !b.Info().Supports(c.Op) {
-		return nil, backend.ErrUnsupported
-	}
-	specs := backend.Expand(backend.Call{Op: c.Op, Args: make([]*backend.Tensor, len(c.Shapes))})
-	g, guarded := b.(backend.Guarder)
+	specs := c.Op.Expand(len(c.Shapes))
 	args := make([]*backend.Tensor, len(c.Shapes))
+	for i, s := range c.Shapes {
+		if s != nil {
+			args[i] = backend.Placeholder(specs[i].DType, s...)
+		}
+	}
+	if err := b.Supports(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs}); err != nil {
+		return nil, err
+	}
+	g, guarded := b.(backend.Guarder)
+	guarded = guarded && b.Info().Guards
 	defer func() {
 		for _, t := range args {
 			if t != nil {
@@ -177,21 +211,15 @@ func outputs(b backend.Backend, c Case, v Values) ([][]float32, error) {
 		if s == nil {
 			continue
 		}
-		var t *backend.Tensor
-		var err error
 		if guarded {
-			t, err = g.NewGuarded(specs[i].DType, s...)
+			args[i] = g.NewGuarded(specs[i].DType, s...)
 		} else {
-			t, err = b.New(specs[i].DType, s...)
+			args[i] = b.New(specs[i].DType, s...)
 		}
-		if err != nil {
-			return nil, err
-		}
-		args[i] = t
 		if v.I[i] != nil {
-			backend.WriteI32(b, t, v.I[i])
+			backend.WriteI32(b, args[i], v.I[i])
 		} else {
-			backend.WriteF32(b, t, v.F[i])
+			backend.WriteF32(b, args[i], v.F[i])
 		}
 	}
 	b.Run(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs})

@@ -56,10 +56,7 @@ func directionalErrors(t *testing.T, be backend.Backend, leaves []leaf, loss fun
 	tape := NewTape(be)
 	grads := make([]*backend.Tensor, len(leaves))
 	for i, l := range leaves {
-		g, err := be.New(backend.F32, l.t.Shape()...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g := be.New(backend.F32, l.t.Shape()...)
 		defer be.Release(g)
 		grads[i] = g
 		if err := tape.Watch(l.t, g); err != nil {
@@ -128,16 +125,10 @@ func directionalErrors(t *testing.T, be backend.Backend, leaves []leaf, loss fun
 // dotLoss returns L = sum(y * w) for a fixed random w shaped as y, and
 // releases y. It turns any output into a scalar without adding curvature.
 func dotLoss(be backend.Backend, y, w *backend.Tensor) (*backend.Tensor, error) {
-	p, err := be.New(backend.F32, y.Shape()...)
-	if err != nil {
-		return nil, err
-	}
+	p := be.New(backend.F32, y.Shape()...)
 	backend.Mul(be, p, y, w)
 	be.Release(y)
-	l, err := be.New(backend.F32, 1)
-	if err != nil {
-		return nil, err
-	}
+	l := be.New(backend.F32, 1)
 	backend.Sum(be, l, p)
 	be.Release(p)
 	return l, nil
@@ -153,10 +144,7 @@ func randT(t *testing.T, be backend.Backend, r *rand.Rand, mean, std float64, sh
 	for i := range v {
 		v[i] = float32(mean + std*r.NormFloat64())
 	}
-	x, err := backend.FromF32(be, v, shape...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := backend.FromF32(be, v, shape...)
 	return x
 }
 
@@ -200,10 +188,7 @@ func newCPU(t *testing.T) backend.Backend {
 
 func idxT(t *testing.T, be backend.Backend, v []int32, shape ...int) *backend.Tensor {
 	t.Helper()
-	x, err := backend.FromI32(be, v, shape...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := backend.FromI32(be, v, shape...)
 	return x
 }
 

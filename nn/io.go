@@ -27,6 +27,14 @@ func ParamTensors(prefix string, params []*Param) []Named {
 // path in safetensors format, atomically (safetensors.WriteFile), so a
 // crash leaves either the old file or the new one.
 func SaveFile(path string, be backend.Backend, tensors []Named, metadata map[string]string) error {
+	return SaveFileChecked(path, be, tensors, metadata, nil)
+}
+
+// SaveFileChecked is SaveFile that calls check (when not nil) with each
+// tensor's name and little-endian bytes as they are read back, before they
+// are written: an error from check stops the write, and the file at path
+// stays as it was.
+func SaveFileChecked(path string, be backend.Backend, tensors []Named, metadata map[string]string, check func(name string, data []byte) error) error {
 	list := make([]safetensors.Tensor, len(tensors))
 	for i, t := range tensors {
 		t := t
@@ -44,7 +52,12 @@ func SaveFile(path string, be backend.Backend, tensors []Named, metadata map[str
 			return fmt.Errorf("nn: save %s: tensor %s has dtype %v (only f32 and i32 are saved)", path, t.Name, t.T.DType())
 		}
 		list[i] = safetensors.Tensor{Name: t.Name, DType: dt, Shape: shape,
-			Fill: func(dst []byte) error { return be.Read(t.T, dst) }}
+			Fill: func(dst []byte) error {
+				if err := be.Read(t.T, dst); err != nil || check == nil {
+					return err
+				}
+				return check(t.Name, dst)
+			}}
 	}
 	if err := safetensors.WriteFile(path, list, metadata); err != nil {
 		return fmt.Errorf("nn: save %s: %w", path, err)

@@ -10,8 +10,8 @@ import (
 // Layers take activations as tensors of shape [..., features] and return
 // new tensors the caller owns and releases. Their own intermediates are
 // released before they return; through a Tape, what the backward pass needs
-// stays alive in the tape. Errors returned at once are allocation and
-// reshape failures; op errors are the backend's sticky error.
+// stays alive in the tape. Errors returned at once are inputs of the wrong
+// shape; allocation and op errors are the backend's sticky error.
 
 // InitStd is the standard deviation of every Linear and conv weight, and of
 // the predictor's mask token, in the official trainer.
@@ -22,71 +22,6 @@ const BlockEps = 1e-6
 
 // normalInit is N(0, 0.02^2) truncated at ±2.
 var normalInit = Init{Kind: InitNormal, Std: InitStd}
-
-// scope holds handles to release when a layer returns.
-type scope struct {
-	be  backend.Backend
-	hs  []*backend.Tensor
-	err error
-}
-
-func (s *scope) new(shape ...int) *backend.Tensor {
-	if s.err != nil {
-		return nil
-	}
-	t, err := s.be.New(backend.F32, shape...)
-	if err != nil {
-		s.err = err
-		return nil
-	}
-	s.hs = append(s.hs, t)
-	return t
-}
-
-// keep allocates a tensor that the layer returns (not released by done).
-func (s *scope) keep(shape ...int) *backend.Tensor {
-	if s.err != nil {
-		return nil
-	}
-	t, err := s.be.New(backend.F32, shape...)
-	if err != nil {
-		s.err = err
-		return nil
-	}
-	return t
-}
-
-func (s *scope) view(t *backend.Tensor, shape ...int) *backend.Tensor {
-	if s.err != nil {
-		return nil
-	}
-	if t.Shape().Equal(shape) {
-		return t
-	}
-	v, err := backend.Reshape(t, shape...)
-	if err != nil {
-		s.err = err
-		return nil
-	}
-	s.hs = append(s.hs, v)
-	return v
-}
-
-// done releases the scope's handles and returns its error; on error it also
-// releases out (the result being built) and returns nil for it.
-func (s *scope) done(out *backend.Tensor, what string) (*backend.Tensor, error) {
-	for _, h := range s.hs {
-		s.be.Release(h)
-	}
-	s.hs = nil
-	if s.err != nil {
-		if out != nil {
-			s.be.Release(out)
-		}
-		return nil, fmt.Errorf("nn: %s: %w", what, s.err)
-	}
-	return out, nil
-}
 
 // rows returns the product of all but the last dim of shape.
 func rows(shape backend.Shape) int { return shape.NumElements() / shape[len(shape)-1] }
@@ -124,26 +59,20 @@ func (l *Linear) Params() []*Param {
 
 // Forward maps x [..., In] to a new tensor [..., Out].
 func (l *Linear) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, error) {
-	s := &scope{be: be}
 	xs := x.Shape()
 	if xs[len(xs)-1] != l.In {
 		return nil, fmt.Errorf("nn: linear %s: input %v, want last dim %d", l.Weight.Name, xs, l.In)
 	}
+	s := &backend.Temps{B: be}
+	defer s.Release()
 	r := rows(xs)
-	yshape := append(xs[:len(xs)-1:len(xs)-1], l.Out)
-	y := s.keep(yshape...)
-	if y == nil {
-		return s.done(nil, "linear "+l.Weight.Name)
+	y := be.New(backend.F32, append(xs[:len(xs)-1:len(xs)-1], l.Out)...)
+	yv := s.View(y, r, l.Out)
+	backend.MatMul(be, yv, s.View(x, r, l.In), s.View(l.Weight.Value, l.Out, l.In), false, true, 1, 0)
+	if l.Bias != nil {
+		backend.Add(be, yv, yv, l.Bias.Value)
 	}
-	xv, yv := s.view(x, r, l.In), s.view(y, r, l.Out)
-	w := s.view(l.Weight.Value, l.Out, l.In)
-	if s.err == nil {
-		backend.MatMul(be, yv, xv, w, false, true, 1, 0)
-		if l.Bias != nil {
-			backend.Add(be, yv, yv, l.Bias.Value)
-		}
-	}
-	return s.done(y, "linear "+l.Weight.Name)
+	return y, nil
 }
 
 // LayerNorm normalises the last dim, with an affine scale and shift unless
@@ -174,22 +103,20 @@ func (l *LayerNorm) Params() []*Param {
 
 // Forward normalises x [..., Dim] into a new tensor.
 func (l *LayerNorm) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, error) {
-	s := &scope{be: be}
 	xs := x.Shape()
 	if xs[len(xs)-1] != l.Dim {
 		return nil, fmt.Errorf("nn: layernorm: input %v, want last dim %d", xs, l.Dim)
 	}
+	s := &backend.Temps{B: be}
+	defer s.Release()
 	r := rows(xs)
-	y := s.keep(xs...)
-	mean, rstd := s.new(r), s.new(r)
-	if s.err == nil {
-		var g, b *backend.Tensor
-		if l.Weight != nil {
-			g, b = l.Weight.Value, l.Bias.Value
-		}
-		backend.LayerNorm(be, y, mean, rstd, x, g, b, l.Eps)
+	y := be.New(backend.F32, xs...)
+	var g, b *backend.Tensor
+	if l.Weight != nil {
+		g, b = l.Weight.Value, l.Bias.Value
 	}
-	return s.done(y, "layernorm")
+	backend.LayerNorm(be, y, s.New(r), s.New(r), x, g, b, l.Eps)
+	return y, nil
 }
 
 // Attention is multi-head self-attention with a fused qkv projection (with
@@ -226,24 +153,19 @@ func (a *Attention) Forward(be backend.Backend, x *backend.Tensor) (*backend.Ten
 	if err != nil {
 		return nil, err
 	}
-	s := &scope{be: be}
-	s.hs = append(s.hs, qkv)
-	q, k, v := s.new(bsz, h, t, e), s.new(bsz, h, t, e), s.new(bsz, h, t, e)
-	scores, probs := s.new(bsz*h, t, t), s.new(bsz*h, t, t)
-	o := s.new(bsz*h, t, e)
-	merged := s.new(bsz, t, a.Dim)
-	if s.err == nil {
-		backend.SplitHeads(be, qkv, h, q, k, v)
-		backend.MatMul(be, scores, s.view(q, bsz*h, t, e), s.view(k, bsz*h, t, e), false, true, 1, 0)
-		backend.Softmax(be, probs, scores, 1/math.Sqrt(float64(e)))
-		backend.MatMul(be, o, probs, s.view(v, bsz*h, t, e), false, false, 1, 0)
-		backend.MergeHeads(be, merged, h, s.view(o, bsz, h, t, e))
-	}
-	var out *backend.Tensor
-	if s.err == nil {
-		out, s.err = a.Proj.Forward(be, merged)
-	}
-	return s.done(out, "attention")
+	s := &backend.Temps{B: be}
+	s.Keep(qkv)
+	defer s.Release()
+	q, k, v := s.New(bsz, h, t, e), s.New(bsz, h, t, e), s.New(bsz, h, t, e)
+	scores, probs := s.New(bsz*h, t, t), s.New(bsz*h, t, t)
+	o := s.New(bsz*h, t, e)
+	merged := s.New(bsz, t, a.Dim)
+	backend.SplitHeads(be, qkv, h, q, k, v)
+	backend.MatMul(be, scores, s.View(q, bsz*h, t, e), s.View(k, bsz*h, t, e), false, true, 1, 0)
+	backend.Softmax(be, probs, scores, 1/math.Sqrt(float64(e)))
+	backend.MatMul(be, o, probs, s.View(v, bsz*h, t, e), false, false, 1, 0)
+	backend.MergeHeads(be, merged, h, s.View(o, bsz, h, t, e))
+	return a.Proj.Forward(be, merged)
 }
 
 // MLP is Linear(dim, hidden) -> exact GELU -> Linear(hidden, dim).
@@ -267,14 +189,12 @@ func (m *MLP) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, e
 	if err != nil {
 		return nil, err
 	}
-	s := &scope{be: be, hs: []*backend.Tensor{h}}
-	g := s.new(h.Shape()...)
-	var out *backend.Tensor
-	if s.err == nil {
-		backend.GELU(be, g, h)
-		out, s.err = m.FC2.Forward(be, g)
-	}
-	return s.done(out, "mlp")
+	s := &backend.Temps{B: be}
+	s.Keep(h)
+	defer s.Release()
+	g := s.New(h.Shape()...)
+	backend.GELU(be, g, h)
+	return m.FC2.Forward(be, g)
 }
 
 // Block is a pre-norm transformer block:

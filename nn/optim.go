@@ -30,22 +30,16 @@ func NewAdamW(be backend.Backend, params []*Param) (*AdamW, error) {
 			o.Free(be)
 			return nil, fmt.Errorf("nn: adamw: %s is not allocated", p.Name)
 		}
-		m, err := be.New(backend.F32, p.Shape...)
-		if err != nil {
-			o.Free(be)
-			return nil, fmt.Errorf("nn: adamw: moment of %s: %w", p.Name, err)
-		}
-		v, err := be.New(backend.F32, p.Shape...)
-		if err != nil {
-			be.Release(m)
-			o.Free(be)
-			return nil, fmt.Errorf("nn: adamw: moment of %s: %w", p.Name, err)
-		}
+		m, v := be.New(backend.F32, p.Shape...), be.New(backend.F32, p.Shape...)
 		backend.Fill(be, m, 0)
 		backend.Fill(be, v, 0)
 		o.params = append(o.params, p)
 		o.m = append(o.m, m)
 		o.v = append(o.v, v)
+	}
+	if err := be.Err(); err != nil {
+		o.Free(be)
+		return nil, fmt.Errorf("nn: adamw: moments: %w", err)
 	}
 	return o, nil
 }

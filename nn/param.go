@@ -148,18 +148,17 @@ func Alloc(be backend.Backend, params []*Param, seed uint64) error {
 		if p.Value != nil {
 			return fmt.Errorf("nn: alloc %s: already allocated", p.Name)
 		}
-		t, err := be.New(backend.F32, p.Shape...)
-		if err != nil {
-			Free(be, params[:i])
-			return fmt.Errorf("nn: alloc %s %v: %w", p.Name, p.Shape, err)
-		}
-		p.Value = t
+		p.Value = be.New(backend.F32, p.Shape...)
 		if err := initValue(be, p, seed); err != nil {
 			Free(be, params[:i+1])
 			return err
 		}
 	}
-	return be.Err()
+	if err := be.Err(); err != nil {
+		Free(be, params)
+		return fmt.Errorf("nn: alloc: %w", err)
+	}
+	return nil
 }
 
 // AllocGrads allocates a gradient tensor for every trainable parameter that
@@ -169,14 +168,10 @@ func AllocGrads(be backend.Backend, params []*Param) error {
 		if !p.Trainable || p.Grad != nil {
 			continue
 		}
-		g, err := be.New(backend.F32, p.Shape...)
-		if err != nil {
-			return fmt.Errorf("nn: gradient of %s %v: %w", p.Name, p.Shape, err)
-		}
-		backend.Fill(be, g, 0)
-		p.Grad = g
+		p.Grad = be.New(backend.F32, p.Shape...)
+		backend.Fill(be, p.Grad, 0)
 	}
-	return nil
+	return be.Err()
 }
 
 // Free releases the values and gradients of params.
@@ -209,15 +204,14 @@ func AllocCopy(be backend.Backend, dst, src []*Param) error {
 			Free(be, dst[:i])
 			return fmt.Errorf("nn: copy %s into %s: the source must be allocated and the destination not", src[i].Name, dst[i].Name)
 		}
-		t, err := be.New(backend.F32, dst[i].Shape...)
-		if err != nil {
-			Free(be, dst[:i])
-			return fmt.Errorf("nn: alloc %s %v: %w", dst[i].Name, dst[i].Shape, err)
-		}
-		dst[i].Value = t
-		backend.Copy(be, t, src[i].Value)
+		dst[i].Value = be.New(backend.F32, dst[i].Shape...)
+		backend.Copy(be, dst[i].Value, src[i].Value)
 	}
-	return be.Err()
+	if err := be.Err(); err != nil {
+		Free(be, dst)
+		return fmt.Errorf("nn: copy: %w", err)
+	}
+	return nil
 }
 
 func nameStream(seed uint64, name string) *rand.Rand {

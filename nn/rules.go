@@ -50,7 +50,10 @@ func savesTheOther(e *entry, i int, t *Tape) bool {
 
 // rules is the table of backward rules, one per op of the catalogue. Ops
 // whose grad is nil are not differentiable; running them on tracked inputs
-// is fine as long as no gradient flows back through them.
+// is fine as long as no gradient flows back through them. The rules written
+// here are those the catalogue cannot state; init adds the rule of every op
+// whose gradient op the catalogue names (Spec.GradOf, see derivedRule), and
+// makes the gradient ops themselves not differentiable.
 var rules = map[backend.Op]rule{
 	// c = Alpha*op(a)@op(b) + Beta*c_old.
 	backend.OpMatMul: {
@@ -96,9 +99,6 @@ var rules = map[backend.Op]rule{
 			g.write(1, func(da *backend.Tensor) { backend.Mul(g.b(), da, dy, g.value(2)) })
 			if g.needs(2) {
 				p := g.tmp(dy.Shape())
-				if p == nil {
-					return nil
-				}
 				backend.Mul(g.b(), p, dy, g.value(1))
 				addBroadcastGrad(g, 2, p)
 			}
@@ -123,125 +123,11 @@ var rules = map[backend.Op]rule{
 		g.accumulate(1, func(dx *backend.Tensor) { backend.Add(g.b(), dx, dx, dy) })
 		return nil
 	}},
-	// y, mean, rstd = layernorm(x, gamma, beta).
-	backend.OpLayerNorm: {
-		saves: savesArgs(1, 2, 3, 4),
-		grad: func(g *gradCtx) error {
-			if g.out(1) != nil || g.out(2) != nil {
-				return fmt.Errorf("no gradient flows through layernorm's mean and rstd")
-			}
-			dy := g.out(0)
-			x, mean, rstd := g.value(3), g.value(1), g.value(2)
-			var gamma *backend.Tensor
-			if !g.e.args[4].isNil {
-				gamma = g.value(4)
-			}
-			if g.err != nil {
-				return nil
-			}
-			// layernorm_bwd writes dx, dgamma and dbeta in one pass; each
-			// goes straight into a fresh gradient or through a scratch.
-			dst := make([]*backend.Tensor, 6)
-			var finish []func()
-			for _, i := range []int{3, 4, 5} {
-				if i != 3 && gamma == nil {
-					continue
-				}
-				if !g.needs(i) {
-					if i == 3 {
-						dst[i] = g.tmp(g.shape(3))
-					}
-					continue
-				}
-				d, fin := g.dest(i)
-				dst[i] = d
-				finish = append(finish, fin)
-			}
-			if g.err != nil {
-				return nil
-			}
-			if gamma != nil && (dst[4] == nil) != (dst[5] == nil) {
-				// The op writes dgamma and dbeta together.
-				for _, i := range []int{4, 5} {
-					if dst[i] == nil {
-						dst[i] = g.tmp(g.shape(i))
-					}
-				}
-			}
-			backend.LayerNormBwd(g.b(), dst[3], dst[4], dst[5], dy, x, mean, rstd, gamma)
-			for _, f := range finish {
-				f()
-			}
-			return nil
-		},
-	},
-	// y = softmax(Alpha*x).
-	backend.OpSoftmax: {saves: savesArgs(0), grad: func(g *gradCtx) error {
-		dy, y := g.out(0), g.value(0)
-		g.write(1, func(dx *backend.Tensor) { backend.SoftmaxBwd(g.b(), dx, dy, y, g.e.attrs.Alpha) })
-		return nil
-	}},
-	backend.OpGELU: {saves: savesArgs(1), grad: func(g *gradCtx) error {
-		dy, x := g.out(0), g.value(1)
-		g.write(1, func(dx *backend.Tensor) { backend.GELUBwd(g.b(), dx, dy, x) })
-		return nil
-	}},
-	// y[r] = x[idx[r]]: dx[idx[r]] += dy[r].
-	backend.OpGather: {saves: savesArgs(2), grad: func(g *gradCtx) error {
-		dy, ix := g.out(0), g.value(2)
-		g.accumulate(1, func(dx *backend.Tensor) { backend.ScatterAdd(g.b(), dx, dy, ix) })
-		return nil
-	}},
 	// y[idx[r]] += x[r]: dx[r] = dy[idx[r]], dy_old = dy.
 	backend.OpScatterAdd: {saves: savesArgs(2), grad: func(g *gradCtx) error {
 		dy, ix := g.out(0), g.value(2)
 		g.write(1, func(dx *backend.Tensor) { backend.Gather(g.b(), dx, dy, ix) })
 		g.axpy(0, dy, 1)
-		return nil
-	}},
-	// outs_g = split(x): dx = merge(douts).
-	backend.OpSplitHeads: {grad: func(g *gradCtx) error {
-		n := len(g.e.args)
-		x := n - 1
-		g.write(x, func(dx *backend.Tensor) {
-			ins := make([]*backend.Tensor, 0, n-1)
-			for k := 0; k < n-1; k++ {
-				d := g.out(k)
-				if d == nil {
-					d = g.tmp(g.shape(k))
-					if d == nil {
-						return
-					}
-					backend.Fill(g.b(), d, 0)
-				}
-				ins = append(ins, d)
-			}
-			backend.MergeHeads(g.b(), dx, g.e.attrs.Heads, ins...)
-		})
-		return nil
-	}},
-	// y = merge(ins): dins = split(dy).
-	backend.OpMergeHeads: {grad: func(g *gradCtx) error {
-		dy := g.out(0)
-		n := len(g.e.args)
-		outs := make([]*backend.Tensor, 0, n-1)
-		var finish []func()
-		for k := 1; k < n; k++ {
-			if g.needs(k) {
-				d, fin := g.dest(k)
-				outs = append(outs, d)
-				finish = append(finish, fin)
-			} else {
-				outs = append(outs, g.tmp(g.shape(k)))
-			}
-		}
-		if g.err != nil {
-			return nil
-		}
-		backend.SplitHeads(g.b(), dy, g.e.attrs.Heads, outs...)
-		for _, f := range finish {
-			f()
-		}
 		return nil
 	}},
 	// y[b, i*Wp+j, c*P*P+u*P+v] = img[b,c,i*P+u,j*P+v]. Its adjoint is the
@@ -255,35 +141,12 @@ var rules = map[backend.Op]rule{
 		p := g.e.attrs.Patch
 		hp, wp := h/p, w/p
 		g.write(1, func(dimg *backend.Tensor) {
-			dyv, err := g.view(dy, backend.Shape{bsz, hp * wp, c * p * p})
-			if err != nil {
-				g.fail(err)
-				return
-			}
 			mid := g.tmp(backend.Shape{bsz, c, hp * wp * p * p})
-			if mid == nil {
-				return
-			}
-			midv, err := g.view(mid, backend.Shape{bsz, c, hp * wp, p * p})
-			if err != nil {
-				g.fail(err)
-				return
-			}
 			// dy [B, N, C*PP] = merge of [B, C, N, PP] with Heads = C.
-			backend.SplitHeads(g.b(), dyv, c, midv)
-			dv, err := g.view(dimg, backend.Shape{bsz * c * hp, p, wp * p})
-			if err != nil {
-				g.fail(err)
-				return
-			}
-			mv, err := g.view(mid, backend.Shape{bsz * c * hp, wp, p, p})
-			if err != nil {
-				g.fail(err)
-				return
-			}
+			backend.SplitHeads(g.b(), g.view(dy, backend.Shape{bsz, hp * wp, c * p * p}), c, g.view(mid, backend.Shape{bsz, c, hp * wp, p * p}))
 			// [B*C*Hp, Wp, P, P] -> [B*C*Hp, P, Wp*P]: y[b,t,h,e] with
 			// T = P (u), H = Wp (j), E = P (v).
-			backend.MergeHeads(g.b(), dv, wp, mv)
+			backend.MergeHeads(g.b(), g.view(dimg, backend.Shape{bsz * c * hp, p, wp * p}), wp, g.view(mid, backend.Shape{bsz * c * hp, wp, p, p}))
 		})
 		return nil
 	}},
@@ -300,11 +163,7 @@ var rules = map[backend.Op]rule{
 		dy := g.out(0)
 		n := g.shape(1).NumElements()
 		g.accumulate(1, func(dx *backend.Tensor) {
-			v, err := g.view(dx, backend.Shape{n, 1})
-			if err != nil {
-				g.fail(err)
-				return
-			}
+			v := g.view(dx, backend.Shape{n, 1})
 			backend.Add(g.b(), v, v, dy)
 		})
 		return nil
@@ -316,15 +175,12 @@ var rules = map[backend.Op]rule{
 		if !g.needs(1) {
 			return nil
 		}
-		x, err := g.view(g.value(1), backend.Shape{n, 1})
-		if err != nil || g.err != nil {
-			return err
-		}
-		p := g.tmp(backend.Shape{n, 1})
-		if p == nil {
+		x := g.value(1)
+		if g.err != nil {
 			return nil
 		}
-		backend.Mul(g.b(), p, x, dy)
+		p := g.tmp(backend.Shape{n, 1})
+		backend.Mul(g.b(), p, g.view(x, backend.Shape{n, 1}), dy)
 		g.axpy(1, p, 2)
 		return nil
 	}},
@@ -333,16 +189,11 @@ var rules = map[backend.Op]rule{
 		g.axpy(1, g.out(0), 1)
 		return nil
 	}},
-	// fill has no inputs and is never recorded; the rest are backward or
-	// update ops, not differentiable.
-	backend.OpFill:         {},
-	backend.OpLayerNormBwd: {},
-	backend.OpSoftmaxBwd:   {},
-	backend.OpGELUBwd:      {},
-	backend.OpSmoothL1Bwd:  {},
-	backend.OpMSEBwd:       {},
-	backend.OpAdamW:        {},
-	backend.OpEMA:          {},
+	// fill has no inputs and is never recorded; adamw and ema are updates,
+	// not differentiable.
+	backend.OpFill:  {},
+	backend.OpAdamW: {},
+	backend.OpEMA:   {},
 }
 
 // addBroadcastGrad adds the gradient of a broadcast operand (argument i, of
@@ -369,9 +220,6 @@ func lossGrad(g *gradCtx, bwd func(dpred, dloss, pred, target *backend.Tensor)) 
 	}
 	if g.needs(2) {
 		d := g.tmp(g.shape(1))
-		if d == nil {
-			return
-		}
 		bwd(d, dl, p, t)
 		g.axpy(1, d, 1)
 		g.axpy(2, d, -1)
@@ -380,36 +228,111 @@ func lossGrad(g *gradCtx, bwd func(dpred, dloss, pred, target *backend.Tensor)) 
 	g.write(1, func(d *backend.Tensor) { bwd(d, dl, p, t) })
 }
 
-// dest returns where a contribution to the gradient of input i that an op
-// writes (not accumulates) should go, and a function to call after the op:
-// the gradient itself when fresh, else a scratch that finish adds to it.
-func (g *gradCtx) dest(i int) (*backend.Tensor, func()) {
+// derivedRule is the backward rule of an op whose gradient op g the
+// catalogue names (g's GradOf is the op): the values g reads are saved, its
+// upstream arguments are the gradients of the op's outputs (zero for an
+// output no gradient reached), and its gradient arguments receive the
+// gradients of the op's inputs: written into a fresh gradient or through a
+// scratch added to it, added into for an argument g accumulates into, a
+// scratch (or nothing, if g allows it) where no gradient is wanted.
+func derivedRule(g backend.Op) rule {
+	fwdArgs := len(g.Spec().GradOf.Spec().Args)
+	call := func(m int) (int, []backend.Bind) {
+		n := m - fwdArgs + len(g.Spec().Args)
+		_, _, binds := g.GradCall(n)
+		return n, binds
+	}
+	return rule{
+		saves: func(e *entry, i int, t *Tape) bool {
+			_, binds := call(len(e.args))
+			for _, b := range binds {
+				if b.Kind == backend.Value && b.Arg == i {
+					return true
+				}
+			}
+			return false
+		},
+		grad: func(gc *gradCtx) error {
+			n, binds := call(len(gc.e.args))
+			gspecs := g.Expand(n)
+			args := make([]*backend.Tensor, n)
+			upstream := make([]bool, len(gc.e.args))
+			var finish []func()
+			for j, b := range binds {
+				fa := &gc.e.args[b.Arg]
+				switch {
+				case fa.isNil:
+				case b.Kind == backend.Value:
+					args[j] = gc.value(b.Arg)
+				case b.Kind == backend.Upstream:
+					upstream[b.Arg] = true
+					if args[j] = gc.out(b.Arg); args[j] == nil {
+						args[j] = gc.tmp(fa.shape)
+						backend.Fill(gc.b(), args[j], 0)
+					}
+				default:
+					var fin func()
+					args[j], fin = gc.gradArg(b.Arg, gspecs[j])
+					finish = append(finish, fin)
+				}
+			}
+			for i := range gc.e.args {
+				if gc.out(i) != nil && !upstream[i] {
+					return fmt.Errorf("no gradient flows through its %s", argName(gc.e, i))
+				}
+			}
+			if gc.err != nil {
+				return nil
+			}
+			gc.b().Run(backend.Call{Op: g, Args: args, Attrs: gc.e.attrs})
+			for _, f := range finish {
+				f()
+			}
+			return nil
+		},
+	}
+}
+
+// gradArg returns the tensor a gradient op writes the gradient of input i
+// into (spec is that argument of the gradient op), and what to do after the
+// op: the gradient itself (zero-filled first when fresh, for an argument the
+// op adds into), a scratch added to it afterwards, or, where no gradient is
+// wanted, a scratch or nil for an optional argument.
+func (g *gradCtx) gradArg(i int, spec backend.Arg) (*backend.Tensor, func()) {
 	nop := func() {}
-	s := g.slot(i)
-	if s == nil {
-		return nil, nop
-	}
-	dst, err := g.view(s.t, g.shape(i))
-	if err != nil {
-		g.fail(err)
-		return nil, nop
-	}
-	if s.fresh {
-		s.fresh = false
+	switch {
+	case g.needs(i) && spec.Role == backend.InOut:
+		var dst *backend.Tensor
+		g.accumulate(i, func(d *backend.Tensor) { dst = d })
 		return dst, nop
+	case g.needs(i):
+		return g.dest(i)
+	case spec.Optional:
+		return nil, nop
 	}
-	tmp := g.tmp(g.shape(i))
-	return tmp, func() {
-		if tmp != nil {
-			backend.Axpy(g.b(), dst, tmp, 1)
-		}
+	t := g.tmp(g.shape(i))
+	if spec.Role == backend.InOut {
+		backend.Fill(g.b(), t, 0)
 	}
+	return t, nop
 }
 
 func init() {
 	for _, op := range backend.Ops() {
+		if g := op.Spec().GradOf; g != 0 {
+			if _, ok := rules[g]; !ok {
+				rules[g] = derivedRule(op)
+			}
+		}
+	}
+	for _, op := range backend.Ops() {
+		if _, ok := rules[op]; !ok && op.Spec().GradOf != 0 {
+			rules[op] = rule{} // a gradient op: no second derivatives
+		}
+	}
+	for _, op := range backend.Ops() {
 		if _, ok := rules[op]; !ok {
-			panic(fmt.Sprintf("nn: no backward rule entry for op %v", op))
+			panic(fmt.Sprintf("nn: op %v has no backward rule: write one in nn/rules.go, or name its gradient op in the catalogue (Spec.GradOf)", op))
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/conformance"
 )
 
 // opCase is a gradient check of one op's backward rule: leaves, and a loss
@@ -17,10 +18,7 @@ type opCase struct {
 // alloc allocates in a loss function; allocation of these tiny shapes only
 // fails on a broken backend.
 func alloc(b backend.Backend, shape ...int) *backend.Tensor {
-	x, err := b.New(backend.F32, shape...)
-	if err != nil {
-		panic(err)
-	}
+	x := b.New(backend.F32, shape...)
 	return x
 }
 
@@ -267,23 +265,76 @@ func lossCase(name string, f func(b backend.Backend, l, p, q *backend.Tensor)) o
 }
 
 // TestOpRules checks the backward rule of every differentiable op against
-// finite differences.
+// finite differences: by the cases above, or, for an op whose rule is
+// derived from the catalogue and has no case above, by derivedCase.
 func TestOpRules(t *testing.T) {
 	covered := map[backend.Op]bool{}
-	for _, c := range opCases() {
+	cases := opCases()
+	for _, op := range backend.Ops() {
+		for _, c := range cases {
+			covered[op] = covered[op] || opName(c.name) == op.String()
+		}
+		if rules[op].grad == nil || covered[op] {
+			continue
+		}
+		if c, ok := derivedCase(op); ok {
+			cases = append(cases, c)
+			covered[op] = true
+		}
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			be := newCPU(t)
 			leaves, loss := c.build(t, be)
 			gradCheck(t, be, leaves, loss, gcTol)
 		})
-		op, _ := backend.ParseOp(opName(c.name))
-		covered[op] = true
 	}
 	for _, op := range backend.Ops() {
 		if rules[op].grad != nil && !covered[op] {
 			t.Errorf("op %v has a backward rule but no gradient check", op)
 		}
 	}
+}
+
+// derivedCase is the gradient check of an op with one output (its first
+// argument) and inputs only: the op on one of its conformance cases (the
+// first whose arguments have 8 to 256 elements) from the suite's inputs,
+// its output dotted with a random tensor, differentiated with respect to
+// its float inputs.
+func derivedCase(op backend.Op) (opCase, bool) {
+	for _, c := range conformance.Cases() {
+		if c.Op != op {
+			continue
+		}
+		specs := op.Expand(len(c.Shapes))
+		fits := specs[0].Role == backend.Out
+		for i, s := range c.Shapes {
+			fits = fits && s != nil && s.NumElements() >= 8 && s.NumElements() <= 256 && (i == 0 || specs[i].Role == backend.In)
+		}
+		if !fits {
+			continue
+		}
+		return opCase{op.String() + "/from-conformance", func(t *testing.T, be backend.Backend) ([]leaf, func(backend.Backend) (*backend.Tensor, error)) {
+			v := conformance.Inputs(c, 1)
+			args := make([]*backend.Tensor, len(c.Shapes))
+			var leaves []leaf
+			for i := 1; i < len(args); i++ {
+				if v.I[i] != nil {
+					args[i] = backend.FromI32(be, v.I[i], c.Shapes[i]...)
+					continue
+				}
+				args[i] = backend.FromF32(be, v.F[i], c.Shapes[i]...)
+				leaves = append(leaves, leaf{specs[i].Name, args[i]})
+			}
+			w := randT(t, be, testRand(t.Name()), 0, 1, c.Shapes[0]...)
+			return leaves, func(b backend.Backend) (*backend.Tensor, error) {
+				y := alloc(b, c.Shapes[0]...)
+				b.Run(backend.Call{Op: op, Args: append([]*backend.Tensor{y}, args[1:]...), Attrs: c.Attrs})
+				return dotLoss(b, y, w)
+			}
+		}}, true
+	}
+	return opCase{}, false
 }
 
 func opName(caseName string) string {

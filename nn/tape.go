@@ -78,7 +78,6 @@ type Tape struct {
 	tracked  map[key]bool
 	leaves   map[key]*backend.Tensor
 	entries  []entry
-	err      error // the first error of the tape itself (recording)
 }
 
 // NewTape returns a tape over b. The tape does not own b: Close resets the
@@ -102,7 +101,6 @@ func (t *Tape) Reset() {
 	t.versions = map[*backend.Storage]int{}
 	t.tracked = map[key]bool{}
 	t.leaves = map[key]*backend.Tensor{}
-	t.err = nil
 }
 
 func (t *Tape) releaseSaved(e *entry) {
@@ -130,21 +128,14 @@ func (t *Tape) Watch(x, g *backend.Tensor) error {
 	return nil
 }
 
-// Tracked reports whether x's current value depends on a watched tensor.
-func (t *Tape) Tracked(x *backend.Tensor) bool {
-	return t.tracked[key{x.Storage(), t.versions[x.Storage()]}]
-}
-
-// Len returns the number of recorded ops.
-func (t *Tape) Len() int { return len(t.entries) }
-
 // Info describes the wrapped backend.
 func (t *Tape) Info() backend.Info { return t.b.Info() }
 
 // New allocates on the wrapped backend.
-func (t *Tape) New(dt backend.DType, shape ...int) (*backend.Tensor, error) {
-	return t.b.New(dt, shape...)
-}
+func (t *Tape) New(dt backend.DType, shape ...int) *backend.Tensor { return t.b.New(dt, shape...) }
+
+// Supports asks the wrapped backend.
+func (t *Tape) Supports(c backend.Call) error { return t.b.Supports(c) }
 
 // Write writes through to the wrapped backend; the write is a new version of
 // the tensor's storage.
@@ -156,29 +147,13 @@ func (t *Tape) Write(x *backend.Tensor, src []byte) {
 }
 
 // Read reads from the wrapped backend.
-func (t *Tape) Read(x *backend.Tensor, dst []byte) error {
-	if t.err != nil {
-		return t.err
-	}
-	return t.b.Read(x, dst)
-}
+func (t *Tape) Read(x *backend.Tensor, dst []byte) error { return t.b.Read(x, dst) }
 
 // Sync synchronises the wrapped backend.
-func (t *Tape) Sync() error {
-	if t.err != nil {
-		return t.err
-	}
-	return t.b.Sync()
-}
+func (t *Tape) Sync() error { return t.b.Sync() }
 
-// Err returns the tape's recording error, or else the wrapped backend's
-// sticky error.
-func (t *Tape) Err() error {
-	if t.err != nil {
-		return t.err
-	}
-	return t.b.Err()
-}
+// Err returns the wrapped backend's sticky error.
+func (t *Tape) Err() error { return t.b.Err() }
 
 // Release releases the caller's handle. A value a backward rule needs stays
 // alive through the tape's own handle.
@@ -192,13 +167,14 @@ func (t *Tape) Close() error {
 }
 
 // Run runs c on the wrapped backend and records it when one of its inputs
-// depends on a watched tensor.
+// depends on a watched tensor. The wrapped backend validates the call; a
+// call it refuses is not recorded (its error is sticky).
 func (t *Tape) Run(c backend.Call) {
-	if backend.Check(c) != nil {
-		t.b.Run(c) // the backend records the error as its sticky error
+	t.b.Run(c)
+	if t.b.Err() != nil {
 		return
 	}
-	specs := backend.Expand(c)
+	specs := c.Op.Expand(len(c.Args))
 	e := entry{op: c.Op, attrs: c.Attrs, args: make([]argRec, len(c.Args))}
 	record := false
 	for i, x := range c.Args {
@@ -231,38 +207,27 @@ func (t *Tape) Run(c backend.Call) {
 			e.args[i].out = key{x.Storage(), t.versions[x.Storage()]}
 		}
 	}
-	if record {
-		r := rules[c.Op]
-		for i, x := range c.Args {
-			a := &e.args[i]
-			if x == nil || r.saves == nil || !r.saves(&e, i, t) {
-				continue
-			}
-			h, err := backend.Reshape(x, x.Shape()...)
-			if err != nil {
-				t.setErr(fmt.Errorf("nn: record %v: %w", c.Op, err))
-				return
-			}
-			a.saved = h
-			a.savedVer = a.in.v
-			if a.role != backend.In {
-				a.savedVer = a.out.v
-			}
-		}
-		for i := range e.args {
-			if !e.args[i].isNil && e.args[i].role != backend.In {
-				t.tracked[e.args[i].out] = true
-			}
-		}
-		t.entries = append(t.entries, e)
+	if !record {
+		return
 	}
-	t.b.Run(c)
-}
-
-func (t *Tape) setErr(err error) {
-	if t.err == nil {
-		t.err = err
+	r := rules[c.Op]
+	for i, x := range c.Args {
+		a := &e.args[i]
+		if x == nil || r.saves == nil || !r.saves(&e, i, t) {
+			continue
+		}
+		a.saved = backend.Reshape(x, x.Shape()...)
+		a.savedVer = a.in.v
+		if a.role != backend.In {
+			a.savedVer = a.out.v
+		}
 	}
+	for i := range e.args {
+		if !e.args[i].isNil && e.args[i].role != backend.In {
+			t.tracked[e.args[i].out] = true
+		}
+	}
+	t.entries = append(t.entries, e)
 }
 
 // Backward computes the gradient of loss, a one-element tensor computed
@@ -272,8 +237,8 @@ func (t *Tape) setErr(err error) {
 // is reset at the end. It returns the first error of the tape or the backend.
 func (t *Tape) Backward(loss *backend.Tensor) error {
 	defer t.Reset()
-	if t.err != nil {
-		return t.err
+	if err := t.b.Err(); err != nil {
+		return err
 	}
 	if loss == nil || loss.Released() || loss.NumElements() != 1 {
 		return fmt.Errorf("nn: backward: the loss must be a live one-element tensor, got %v", loss)
@@ -286,10 +251,7 @@ func (t *Tape) Backward(loss *backend.Tensor) error {
 	for k, g := range t.leaves {
 		grads[k] = &grad{t: g, fresh: true, leaf: true}
 	}
-	seed, err := t.b.New(backend.F32, loss.Shape()...)
-	if err != nil {
-		return fmt.Errorf("nn: backward: %w", err)
-	}
+	seed := t.b.New(backend.F32, loss.Shape()...)
 	backend.Fill(t.b, seed, 1)
 	if lg, ok := grads[lk]; ok { // the loss is itself a leaf
 		backend.Copy(t.b, lg.t, seed)
@@ -344,11 +306,7 @@ func (t *Tape) backwardEntry(e *entry, grads map[key]*grad) error {
 		}
 		delete(grads, a.out)
 		ctx.owned = append(ctx.owned, g.t)
-		v, err := ctx.view(g.t, a.shape)
-		if err != nil {
-			return err
-		}
-		ctx.outs[i] = v
+		ctx.outs[i] = ctx.view(g.t, a.shape)
 		anyGrad = true
 	}
 	defer ctx.cleanup()
@@ -373,8 +331,7 @@ func (t *Tape) backwardEntry(e *entry, grads map[key]*grad) error {
 }
 
 func argName(e *entry, i int) string {
-	c := backend.Call{Op: e.op, Args: make([]*backend.Tensor, len(e.args))}
-	specs := backend.Expand(c)
+	specs := e.op.Expand(len(e.args))
 	name := specs[i].Name
 	if specs[i].Variadic {
 		name = fmt.Sprintf("%s#%d", name, i)
@@ -418,25 +375,18 @@ func (g *gradCtx) cleanup() {
 
 // view returns a handle of x with the given shape: x itself when the shape
 // matches, else a reshaped handle released after the rule.
-func (g *gradCtx) view(x *backend.Tensor, shape backend.Shape) (*backend.Tensor, error) {
+func (g *gradCtx) view(x *backend.Tensor, shape backend.Shape) *backend.Tensor {
 	if x.Shape().Equal(shape) {
-		return x, nil
+		return x
 	}
-	v, err := backend.Reshape(x, shape...)
-	if err != nil {
-		return nil, fmt.Errorf("nn: backward: %w", err)
-	}
+	v := backend.Reshape(x, shape...)
 	g.owned = append(g.owned, v)
-	return v, nil
+	return v
 }
 
 // tmp allocates a scratch tensor released after the rule.
 func (g *gradCtx) tmp(shape backend.Shape) *backend.Tensor {
-	x, err := g.t.b.New(backend.F32, shape...)
-	if err != nil {
-		g.fail(fmt.Errorf("nn: backward: %w", err))
-		return nil
-	}
+	x := g.t.b.New(backend.F32, shape...)
 	g.owned = append(g.owned, x)
 	return x
 }
@@ -468,67 +418,56 @@ func (g *gradCtx) needs(i int) bool {
 func (g *gradCtx) slot(i int) *grad {
 	a := &g.e.args[i]
 	s, ok := g.grads[a.in]
-	if ok {
-		return s
+	if !ok {
+		s = &grad{t: g.t.b.New(backend.F32, a.shape...), fresh: true}
+		g.grads[a.in] = s
 	}
-	x, err := g.t.b.New(backend.F32, a.shape...)
-	if err != nil {
-		g.fail(fmt.Errorf("nn: backward: %w", err))
-		return nil
-	}
-	s = &grad{t: x, fresh: true}
-	g.grads[a.in] = s
 	return s
 }
 
-// write adds a contribution to the gradient of input i computed by f, which
-// overwrites its argument (shaped as input i). When the gradient already
-// holds a value, f writes a scratch tensor that is then added to it.
-func (g *gradCtx) write(i int, f func(dst *backend.Tensor)) {
+// target returns the gradient accumulator of input i and a handle of it
+// shaped as the input, or false when no gradient is wanted (input i does
+// not depend on a watched tensor, or the rule failed).
+func (g *gradCtx) target(i int) (*grad, *backend.Tensor, bool) {
 	if g.err != nil || !g.needs(i) {
-		return
+		return nil, nil, false
 	}
 	s := g.slot(i)
-	if s == nil {
-		return
-	}
-	if s.fresh {
-		dst, err := g.view(s.t, g.shape(i))
-		if err != nil {
-			g.fail(err)
-			return
-		}
-		f(dst)
+	return s, g.view(s.t, g.shape(i)), true
+}
+
+// dest returns where a contribution to the gradient of input i that an op
+// writes (not accumulates) should go, and a function to call after the op:
+// the gradient itself when fresh, else a scratch that finish adds to it.
+// It returns nil when no gradient is wanted.
+func (g *gradCtx) dest(i int) (*backend.Tensor, func()) {
+	s, dst, ok := g.target(i)
+	switch {
+	case !ok:
+		return nil, func() {}
+	case s.fresh:
 		s.fresh = false
-		return
+		return dst, func() {}
 	}
 	tmp := g.tmp(g.shape(i))
-	if tmp == nil {
-		return
+	return tmp, func() { backend.Axpy(g.b(), dst, tmp, 1) }
+}
+
+// write adds a contribution to the gradient of input i computed by f, which
+// overwrites its argument (shaped as input i).
+func (g *gradCtx) write(i int, f func(dst *backend.Tensor)) {
+	if d, finish := g.dest(i); d != nil {
+		f(d)
+		finish()
 	}
-	f(tmp)
-	dst, err := g.view(s.t, g.shape(i))
-	if err != nil {
-		g.fail(err)
-		return
-	}
-	backend.Axpy(g.b(), dst, tmp, 1)
 }
 
 // accumulate adds a contribution to the gradient of input i computed by f,
 // which adds into its argument (shaped as input i); a fresh gradient is
 // zero-filled first.
 func (g *gradCtx) accumulate(i int, f func(dst *backend.Tensor)) {
-	if g.err != nil || !g.needs(i) {
-		return
-	}
-	s := g.slot(i)
-	if s == nil {
-		return
-	}
-	dst, err := g.view(s.t, g.shape(i))
-	if err != nil {
-		g.fail(err)
+	s, dst, ok := g.target(i)
+	if !ok {
 		return
 	}
 	if s.fresh {
@@ -542,22 +481,13 @@ func (g *gradCtx) accumulate(i int, f func(dst *backend.Tensor)) {
 // input i: f receives the destination and the Beta to use (0 to write a
 // fresh gradient, 1 to accumulate).
 func (g *gradCtx) matmulInto(i int, f func(dst *backend.Tensor, beta float64)) {
-	if g.err != nil || !g.needs(i) {
-		return
-	}
-	s := g.slot(i)
-	if s == nil {
-		return
-	}
-	dst, err := g.view(s.t, g.shape(i))
-	if err != nil {
-		g.fail(err)
+	s, dst, ok := g.target(i)
+	if !ok {
 		return
 	}
 	beta := 1.0
 	if s.fresh {
-		beta = 0
-		s.fresh = false
+		beta, s.fresh = 0, false
 	}
 	f(dst, beta)
 }
@@ -573,31 +503,14 @@ func (g *gradCtx) axpy(i int, x *backend.Tensor, alpha float64) {
 	a := &g.e.args[i]
 	s, ok := g.grads[a.in]
 	if !ok && alpha == 1 && !g.given && g.isOut(x) {
-		h, err := backend.Reshape(x, a.shape...)
-		if err != nil {
-			g.fail(fmt.Errorf("nn: backward: %w", err))
-			return
-		}
-		g.grads[a.in] = &grad{t: h}
+		g.grads[a.in] = &grad{t: backend.Reshape(x, a.shape...)}
 		g.given = true
 		return
 	}
 	if !ok {
 		s = g.slot(i)
-		if s == nil {
-			return
-		}
 	}
-	dst, err := g.view(s.t, a.shape)
-	if err != nil {
-		g.fail(err)
-		return
-	}
-	xv, err := g.view(x, a.shape)
-	if err != nil {
-		g.fail(err)
-		return
-	}
+	dst, xv := g.view(s.t, a.shape), g.view(x, a.shape)
 	switch {
 	case !s.fresh:
 		backend.Axpy(g.b(), dst, xv, alpha)

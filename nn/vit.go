@@ -118,53 +118,84 @@ func (v *ViT) Params() []*Param {
 // result is [B, K, D]: positions are added before the patches are kept, as
 // the official encoder does.
 func (v *ViT) Forward(be backend.Backend, img, keep *backend.Tensor) (*backend.Tensor, error) {
+	out, err := v.forward(be, img, keep, 1)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// ForwardLayers encodes images img [B, C, H, W] on every patch and returns
+// the outputs of the last n blocks, each through the final norm, oldest
+// first, each [B, N, D] (DINO's get_intermediate_layers; n = 1 is
+// Forward's result). n is from 1 to the depth (1 for a ViT of no blocks).
+func (v *ViT) ForwardLayers(be backend.Backend, img *backend.Tensor, n int) ([]*backend.Tensor, error) {
+	if n < 1 || n > max(v.Cfg.Depth, 1) {
+		return nil, fmt.Errorf("nn: vit: %d layers asked of a ViT of depth %d", n, v.Cfg.Depth)
+	}
+	return v.forward(be, img, nil, n)
+}
+
+// forward is Forward returning the last n blocks' outputs through the
+// final norm.
+func (v *ViT) forward(be backend.Backend, img, keep *backend.Tensor, n int) ([]*backend.Tensor, error) {
 	c := v.Cfg
 	is := img.Shape()
 	if len(is) != 4 || is[1] != c.Channels || is[2] != c.ImgSize || is[3] != c.ImgSize {
 		return nil, fmt.Errorf("nn: vit: images %v, want [B,%d,%d,%d]", is, c.Channels, c.ImgSize, c.ImgSize)
 	}
-	bsz, n, d := is[0], c.NumPatches(), c.Dim
+	bsz, np, d := is[0], c.NumPatches(), c.Dim
 	if keep != nil {
 		ks := keep.Shape()
 		if len(ks) != 2 || ks[0] != bsz || keep.DType() != backend.I32 {
 			return nil, fmt.Errorf("nn: vit: kept rows %v, want i32[%d,K]", keep, bsz)
 		}
 	}
-	s := &scope{be: be}
-	patches := s.new(bsz, n, c.Channels*c.Patch*c.Patch)
-	if s.err != nil {
-		return s.done(nil, "vit")
-	}
+	patches := be.New(backend.F32, bsz, np, c.Channels*c.Patch*c.Patch)
 	backend.Patchify(be, patches, img, c.Patch)
 	x, err := v.PatchEmbed.Forward(be, patches)
+	be.Release(patches)
 	if err != nil {
-		s.err = err
-		return s.done(nil, "vit")
-	}
-	if pos := s.view(v.Pos.Value, n, d); s.err == nil {
-		backend.Add(be, x, x, pos)
-	}
-	if keep != nil && s.err == nil {
-		if kept := s.keep(append(keep.Shape().Clone(), d)...); kept != nil {
-			if xv := s.view(x, bsz*n, d); s.err == nil {
-				backend.Gather(be, kept, xv, keep)
-			}
-			s.hs = append(s.hs, x)
-			x = kept
-		}
-	}
-	if x, err = s.done(x, "vit"); err != nil {
 		return nil, err
 	}
-	for _, bl := range v.Blocks {
+	pos := backend.Reshape(v.Pos.Value, np, d)
+	backend.Add(be, x, x, pos)
+	be.Release(pos)
+	if keep != nil {
+		kept := be.New(backend.F32, append(keep.Shape().Clone(), d)...)
+		xv := backend.Reshape(x, bsz*np, d)
+		backend.Gather(be, kept, xv, keep)
+		be.Release(xv)
+		be.Release(x)
+		x = kept
+	}
+	var outs []*backend.Tensor
+	fail := func(err error) ([]*backend.Tensor, error) {
+		for _, o := range outs {
+			be.Release(o)
+		}
+		return nil, err
+	}
+	for i, bl := range v.Blocks {
 		y, err := bl.Forward(be, x)
 		be.Release(x)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		x = y
+		if i >= len(v.Blocks)-n && i < len(v.Blocks)-1 {
+			o, err := v.Norm.Forward(be, x)
+			if err != nil {
+				be.Release(x)
+				return fail(err)
+			}
+			outs = append(outs, o)
+		}
 	}
 	y, err := v.Norm.Forward(be, x)
 	be.Release(x)
-	return y, err
+	if err != nil {
+		return fail(err)
+	}
+	return append(outs, y), nil
 }

@@ -7,19 +7,25 @@
 #   libvulkan1 libvulkan-dev  the Vulkan loader (libvulkan.so)
 #   mesa-vulkan-drivers       lavapipe, the CPU Vulkan device CI tests on
 #   libopenblas-dev           OpenBLAS for the CPU backend's fast matmul
+#   libturbojpeg0             libjpeg-turbo for the data loader's JPEG decoding (image/jpeg without it)
 #   xvfb xauth                a virtual X server for the GLFW viewer's test
 #   lib*-dev                  X11 and GL headers GLFW is built against
 #
 # With --test it also installs what only the tests need:
 #   python3-torch             PyTorch, for the interop round-trip test (ijepa/interop)
+#   python3-grpcio python3-protobuf python3-numpy
+#                             the Python plugin backend/numpy (conformance and training through it)
+#   protobuf-compiler protobuf-compiler-grpc
+#                             protoc and gRPC's Python generator: its stubs are checked current
 set -euo pipefail
 
 [ "${IJEPA_NO_DEPS:-}" = 1 ] && exit 0
 
-packages=(glslc libvulkan1 libvulkan-dev mesa-vulkan-drivers libopenblas-dev
+packages=(glslc libvulkan1 libvulkan-dev mesa-vulkan-drivers libopenblas-dev libturbojpeg0
   xvfb xauth libx11-dev libxrandr-dev libxinerama-dev libxcursor-dev libxi-dev
   libxxf86vm-dev libgl-dev libgl1-mesa-dev)
-[ "${1:-}" = --test ] && packages+=(python3-torch)
+[ "${1:-}" = --test ] && packages+=(python3-torch python3-grpcio python3-protobuf python3-numpy
+  protobuf-compiler protobuf-compiler-grpc)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,9 +1,10 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// split_heads and merge_heads, one dispatch per part g of G: with the packed
-// tensor [B,T,G*H*E] seen as [B,T,G,H,E] and the part [B,H,T,E],
-//   split: part[b,h,t,e] = packed[b,t,g,h,e]
-//   merge: packed[b,t,g,h,e] = part[b,h,t,e]
+// split_heads and merge_heads, one dispatch per part (number p.part of G):
+// with the packed tensor [B,T,G*H*E] seen as [B,T,G,H,E] and the part
+// [B,H,T,E],
+//   split: part[b,h,t,e] = packed[b,t,part,h,e]
+//   merge: packed[b,t,part,h,e] = part[b,h,t,e]
 #include "common.glsl"
 
 layout(constant_id = 1) const bool MERGE = false;
@@ -13,7 +14,7 @@ layout(set = 0, binding = 1) buffer Part { float pt[]; };
 
 layout(push_constant) uniform Params {
     uint opk, opt;
-    uint B, T, G, g, H, E;
+    uint B, T, G, part, H, E;
 } p;
 
 void main() {
@@ -23,7 +24,7 @@ void main() {
         uint t = (i / p.E) % p.T;
         uint h = (i / (p.E * p.T)) % p.H;
         uint b = i / (p.E * p.T * p.H);
-        uint k = (((b * p.T + t) * p.G + p.g) * p.H + h) * p.E + e;
+        uint k = (((b * p.T + t) * p.G + p.part) * p.H + h) * p.E + e;
         if (MERGE) {
             pk[p.opk + k] = pt[p.opt + i];
         } else {

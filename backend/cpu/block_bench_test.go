@@ -51,10 +51,7 @@ func newBlock(tb testing.TB, b backend.Backend, bsz, t, d, h int) *block {
 		for i := range v {
 			v[i] = scale * float32((i*7919)%2001-1000) / 1000
 		}
-		t, err := backend.FromF32(b, v, shape...)
-		if err != nil {
-			tb.Fatal(err)
-		}
+		t := backend.FromF32(b, v, shape...)
 		return t
 	}
 	for i, s := range shapes {
@@ -75,93 +72,80 @@ func newBlock(tb testing.TB, b backend.Backend, bsz, t, d, h int) *block {
 func (k *block) run(tb testing.TB) {
 	b := k.b
 	bt, d, h, e := k.bsz*k.t, k.d, k.h, k.d/k.h
-	var tape []*backend.Tensor
-	nw := func(shape ...int) *backend.Tensor {
-		t, err := b.New(backend.F32, shape...)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tape = append(tape, t)
-		return t
-	}
-	view := func(t *backend.Tensor, shape ...int) *backend.Tensor {
-		v := backend.MustReshape(t, shape...)
-		tape = append(tape, v)
-		return v
-	}
+	tmp := backend.Temps{B: b}
 	p := k.params
 	linear := func(x *backend.Tensor, w, bias *backend.Tensor, out int) *backend.Tensor {
-		y := nw(bt, out)
+		y := tmp.New(bt, out)
 		backend.MatMul(b, y, x, w, false, true, 1, 0)
 		backend.Add(b, y, y, bias)
 		return y
 	}
 	scale := 1 / float64(e*e) // any scale; only the ops' cost matters
-	x := view(k.x, bt, d)
+	x := tmp.View(k.x, bt, d)
 	// Attention half.
-	h1, mean1, rstd1 := nw(bt, d), nw(bt), nw(bt)
+	h1, mean1, rstd1 := tmp.New(bt, d), tmp.New(bt), tmp.New(bt)
 	backend.LayerNorm(b, h1, mean1, rstd1, x, p[pG1], p[pB1], 1e-6)
 	qkv := linear(h1, p[pWqkv], p[pBqkv], 3*d)
-	q, kk, v := nw(k.bsz, h, k.t, e), nw(k.bsz, h, k.t, e), nw(k.bsz, h, k.t, e)
-	backend.SplitHeads(b, view(qkv, k.bsz, k.t, 3*d), h, q, kk, v)
-	q3, k3, v3 := view(q, k.bsz*h, k.t, e), view(kk, k.bsz*h, k.t, e), view(v, k.bsz*h, k.t, e)
-	s := nw(k.bsz*h, k.t, k.t)
+	q, kk, v := tmp.New(k.bsz, h, k.t, e), tmp.New(k.bsz, h, k.t, e), tmp.New(k.bsz, h, k.t, e)
+	backend.SplitHeads(b, tmp.View(qkv, k.bsz, k.t, 3*d), h, q, kk, v)
+	q3, k3, v3 := tmp.View(q, k.bsz*h, k.t, e), tmp.View(kk, k.bsz*h, k.t, e), tmp.View(v, k.bsz*h, k.t, e)
+	s := tmp.New(k.bsz*h, k.t, k.t)
 	backend.MatMul(b, s, q3, k3, false, true, 1, 0)
-	a := nw(k.bsz*h, k.t, k.t)
+	a := tmp.New(k.bsz*h, k.t, k.t)
 	backend.Softmax(b, a, s, scale)
-	o := nw(k.bsz*h, k.t, e)
+	o := tmp.New(k.bsz*h, k.t, e)
 	backend.MatMul(b, o, a, v3, false, false, 1, 0)
-	om := nw(k.bsz, k.t, d)
-	backend.MergeHeads(b, om, h, view(o, k.bsz, h, k.t, e))
-	proj := linear(view(om, bt, d), p[pWproj], p[pBproj], d)
-	x2 := nw(bt, d)
+	om := tmp.New(k.bsz, k.t, d)
+	backend.MergeHeads(b, om, h, tmp.View(o, k.bsz, h, k.t, e))
+	proj := linear(tmp.View(om, bt, d), p[pWproj], p[pBproj], d)
+	x2 := tmp.New(bt, d)
 	backend.Add(b, x2, x, proj)
 	// MLP half.
-	h2, mean2, rstd2 := nw(bt, d), nw(bt), nw(bt)
+	h2, mean2, rstd2 := tmp.New(bt, d), tmp.New(bt), tmp.New(bt)
 	backend.LayerNorm(b, h2, mean2, rstd2, x2, p[pG2], p[pB2], 1e-6)
 	f1 := linear(h2, p[pW1], p[pBf1], 4*d)
-	g := nw(bt, 4*d)
+	g := tmp.New(bt, 4*d)
 	backend.GELU(b, g, f1)
 	f2 := linear(g, p[pW2], p[pBf2], d)
-	x3 := nw(bt, d)
+	x3 := tmp.New(bt, d)
 	backend.Add(b, x3, x2, f2)
 
 	// Backward from dy.
 	gr := make([]*backend.Tensor, nParams)
 	for i, t := range p {
-		gr[i] = nw(t.Shape()...)
+		gr[i] = tmp.New(t.Shape()...)
 	}
-	dy := view(k.dy, bt, d)
+	dy := tmp.View(k.dy, bt, d)
 	linBack := func(dyl, x, w *backend.Tensor, dw, db *backend.Tensor, in int) *backend.Tensor {
 		backend.MatMul(b, dw, dyl, x, true, false, 1, 0)
 		backend.ColSum(b, db, dyl)
-		dx := nw(bt, in)
+		dx := tmp.New(bt, in)
 		backend.MatMul(b, dx, dyl, w, false, false, 1, 0)
 		return dx
 	}
 	dg := linBack(dy, g, p[pW2], gr[pW2], gr[pBf2], 4*d)
-	df1 := nw(bt, 4*d)
+	df1 := tmp.New(bt, 4*d)
 	backend.GELUBwd(b, df1, dg, f1)
 	dh2 := linBack(df1, h2, p[pW1], gr[pW1], gr[pBf1], d)
-	dx2 := nw(bt, d)
+	dx2 := tmp.New(bt, d)
 	backend.LayerNormBwd(b, dx2, gr[pG2], gr[pB2], dh2, x2, mean2, rstd2, p[pG2])
 	backend.Axpy(b, dx2, dy, 1)
-	dom := linBack(dx2, view(om, bt, d), p[pWproj], gr[pWproj], gr[pBproj], d)
-	do := nw(k.bsz, h, k.t, e)
-	backend.SplitHeads(b, view(dom, k.bsz, k.t, d), h, do)
-	do3 := view(do, k.bsz*h, k.t, e)
-	da, dv := nw(k.bsz*h, k.t, k.t), nw(k.bsz*h, k.t, e)
+	dom := linBack(dx2, tmp.View(om, bt, d), p[pWproj], gr[pWproj], gr[pBproj], d)
+	do := tmp.New(k.bsz, h, k.t, e)
+	backend.SplitHeads(b, tmp.View(dom, k.bsz, k.t, d), h, do)
+	do3 := tmp.View(do, k.bsz*h, k.t, e)
+	da, dv := tmp.New(k.bsz*h, k.t, k.t), tmp.New(k.bsz*h, k.t, e)
 	backend.MatMul(b, da, do3, v3, false, true, 1, 0)
 	backend.MatMul(b, dv, a, do3, true, false, 1, 0)
-	ds := nw(k.bsz*h, k.t, k.t)
+	ds := tmp.New(k.bsz*h, k.t, k.t)
 	backend.SoftmaxBwd(b, ds, da, a, scale)
-	dq, dk := nw(k.bsz*h, k.t, e), nw(k.bsz*h, k.t, e)
+	dq, dk := tmp.New(k.bsz*h, k.t, e), tmp.New(k.bsz*h, k.t, e)
 	backend.MatMul(b, dq, ds, k3, false, false, 1, 0)
 	backend.MatMul(b, dk, ds, q3, true, false, 1, 0)
-	dqkv := nw(k.bsz, k.t, 3*d)
-	backend.MergeHeads(b, dqkv, h, view(dq, k.bsz, h, k.t, e), view(dk, k.bsz, h, k.t, e), view(dv, k.bsz, h, k.t, e))
-	dh1 := linBack(view(dqkv, bt, 3*d), h1, p[pWqkv], gr[pWqkv], gr[pBqkv], d)
-	dx := nw(bt, d)
+	dqkv := tmp.New(k.bsz, k.t, 3*d)
+	backend.MergeHeads(b, dqkv, h, tmp.View(dq, k.bsz, h, k.t, e), tmp.View(dk, k.bsz, h, k.t, e), tmp.View(dv, k.bsz, h, k.t, e))
+	dh1 := linBack(tmp.View(dqkv, bt, 3*d), h1, p[pWqkv], gr[pWqkv], gr[pBqkv], d)
+	dx := tmp.New(bt, d)
 	backend.LayerNormBwd(b, dx, gr[pG1], gr[pB1], dh1, x, mean1, rstd1, p[pG1])
 	backend.Axpy(b, dx, dx2, 1)
 
@@ -172,9 +156,7 @@ func (k *block) run(tb testing.TB) {
 	if err := b.Sync(); err != nil {
 		tb.Fatal(err)
 	}
-	for _, t := range tape {
-		b.Release(t)
-	}
+	tmp.Release()
 }
 
 // blockConfigs are the encoder blocks of the two benchmark configs: tiny32's
@@ -198,7 +180,7 @@ func BenchmarkBlock(b *testing.B) {
 	for _, c := range blockConfigs {
 		for _, be := range []struct {
 			name string
-			open func() *cpu.Backend
+			open func() *backend.Front
 		}{{"cpu", cpu.New}, {"cpu-ref", cpu.NewReference}} {
 			b.Run(c.name+"/"+be.name, func(b *testing.B) {
 				bk := be.open()
@@ -241,9 +223,9 @@ func TestBlockSteadyStateAllocations(t *testing.T) {
 	k.b = countingBackend{Backend: b, n: &tensors}
 	k.run(t) // counts the tensors of one step
 	k.b = b
-	before := b.Stats()
+	before := cpu.Stats(b)
 	allocs := testing.AllocsPerRun(3, func() { k.run(t) })
-	after := b.Stats()
+	after := cpu.Stats(b)
 	if after.Misses != before.Misses {
 		t.Errorf("warm steps took %d blocks of fresh memory, want 0", after.Misses-before.Misses)
 	}
@@ -261,7 +243,7 @@ type countingBackend struct {
 	n *int
 }
 
-func (c countingBackend) New(dt backend.DType, shape ...int) (*backend.Tensor, error) {
+func (c countingBackend) New(dt backend.DType, shape ...int) *backend.Tensor {
 	*c.n++
 	return c.Backend.New(dt, shape...)
 }

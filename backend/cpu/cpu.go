@@ -34,7 +34,7 @@ import (
 func init() {
 	for _, d := range []struct {
 		name, doc string
-		open      func() *Backend
+		open      func() *backend.Front
 	}{
 		{"cpu", "fast CPU backend: OpenBLAS matmul (pure-Go gonum without it), fused one-pass kernels, memory pool", New},
 		{"cpu-ref", "reference CPU backend: every op in plain Go, gonum blas32 matmul, float64 reductions", NewReference},
@@ -53,10 +53,9 @@ func init() {
 	}
 }
 
-// Backend is a CPU backend. The zero value is not usable; call New or
-// NewReference.
-type Backend struct {
-	backend.Sticky
+// device is a CPU device, the fast one or the reference; the Front over it
+// validates every call, so its methods only compute.
+type device struct {
 	closed  bool
 	threads int
 	ref     bool // the reference kernels, plain allocation
@@ -70,8 +69,8 @@ type Backend struct {
 // products go through OpenBLAS when the library can be loaded (see package
 // openblas for where it is looked up); otherwise through pure-Go gonum, and
 // the first New of the process says so in one line on standard error.
-func New() *Backend {
-	b := &Backend{threads: runtime.GOMAXPROCS(0), kernels: fastKernels}
+func New() *backend.Front {
+	b := &device{threads: runtime.GOMAXPROCS(0), kernels: fastKernels}
 	if err := openblas.Load(); err == nil {
 		b.blas = true
 	} else {
@@ -79,13 +78,13 @@ func New() *Backend {
 			fmt.Fprintf(notice, "cpu: OpenBLAS not loaded (%v); matrix products use pure-Go gonum, several times slower: install libopenblas0\n", err)
 		})
 	}
-	return b
+	return backend.NewFront(b)
 }
 
 // NewReference returns the reference CPU backend: the plain kernels, using
 // GOMAXPROCS goroutines.
-func NewReference() *Backend {
-	return &Backend{threads: runtime.GOMAXPROCS(0), ref: true, kernels: refKernels}
+func NewReference() *backend.Front {
+	return backend.NewFront(&device{threads: runtime.GOMAXPROCS(0), ref: true, kernels: refKernels})
 }
 
 var (
@@ -93,9 +92,16 @@ var (
 	notice     io.Writer = os.Stderr
 )
 
-// Stats returns the counters of the fast backend's memory pool (zero for the
-// reference backend).
-func (b *Backend) Stats() PoolStats { return b.pool.Stats() }
+// Stats returns the counters of the memory pool of b, a fast CPU backend
+// (zero for the reference backend and for any other backend).
+func Stats(b backend.Backend) PoolStats {
+	if f, ok := b.(*backend.Front); ok {
+		if d, ok := f.Device().(*device); ok {
+			return d.pool.Stats()
+		}
+	}
+	return PoolStats{}
+}
 
 // buffer is the Storage.Impl of a CPU tensor: the data, and for guarded
 // tensors the whole slice with the guard elements around it.
@@ -118,7 +124,7 @@ var (
 )
 
 // Info describes the CPU backend.
-func (b *Backend) Info() backend.Info {
+func (b *device) Info() backend.Info {
 	name, mm := "cpu", "gonum blas32 (pure Go)"
 	if b.ref {
 		name = "cpu-ref"
@@ -138,79 +144,53 @@ func (b *Backend) Info() backend.Info {
 		Memory:  totalMemory(),
 		DTypes:  []backend.DType{backend.F32, backend.I32},
 		Ops:     ops,
+		Guards:  true,
 		Limits:  [][2]string{{"threads", fmt.Sprint(b.threads)}, {"matmul", mm}},
 	}
 }
 
-// New allocates a tensor. The reference backend zeroes it; the fast backend
-// may hand out memory of a released tensor, with its old contents (the
-// contract leaves them undefined).
-func (b *Backend) New(dt backend.DType, shape ...int) (*backend.Tensor, error) {
-	if err := b.alloc(dt, shape); err != nil {
-		return nil, err
-	}
-	n := backend.Shape(shape).NumElements()
+// Alloc allocates a tensor's memory. The reference backend zeroes it; the
+// fast backend may hand out memory of a released tensor, with its old
+// contents (the contract leaves them undefined). A guarded tensor has
+// guardLen guard elements on each side.
+func (b *device) Alloc(t *backend.Tensor, guarded bool) (any, error) {
+	n := t.NumElements()
 	buf := &buffer{}
-	if !b.ref {
-		buf.blk = b.pool.get(4 * n) // F32 and I32 are both 4 bytes
-		p := unsafe.Pointer(&buf.blk.mem[0])
-		if dt == backend.F32 {
-			buf.f = unsafe.Slice((*float32)(p), n)
-		} else {
-			buf.i = unsafe.Slice((*int32)(p), n)
-		}
-	} else if dt == backend.F32 {
-		buf.f = make([]float32, n)
-	} else {
-		buf.i = make([]int32, n)
-	}
-	return backend.NewTensor(dt, shape, buf), nil
-}
-
-func (b *Backend) alloc(dt backend.DType, shape []int) error {
-	if b.closed {
-		return fmt.Errorf("cpu: new: %w", backend.ErrClosed)
-	}
-	if err := backend.CheckNew(dt, shape); err != nil {
-		return fmt.Errorf("cpu: %w", err)
-	}
-	if dt != backend.F32 && dt != backend.I32 {
-		return fmt.Errorf("cpu: new %v%v: %w", dt, backend.Shape(shape), backend.ErrUnsupported)
-	}
-	return nil
-}
-
-// NewGuarded allocates a tensor with guardLen guard elements on each side.
-func (b *Backend) NewGuarded(dt backend.DType, shape ...int) (*backend.Tensor, error) {
-	if err := b.alloc(dt, shape); err != nil {
-		return nil, err
-	}
-	n := backend.Shape(shape).NumElements()
-	buf := &buffer{}
-	if dt == backend.F32 {
+	f32 := t.DType() == backend.F32
+	switch {
+	case guarded && f32:
 		buf.whole = make([]float32, n+2*guardLen)
 		for k := range buf.whole {
 			buf.whole[k] = guardF32
 		}
 		buf.f = buf.whole[guardLen : guardLen+n : guardLen+n]
 		clear(buf.f)
-	} else {
+	case guarded:
 		buf.wholI = make([]int32, n+2*guardLen)
 		for k := range buf.wholI {
 			buf.wholI[k] = guardI32
 		}
 		buf.i = buf.wholI[guardLen : guardLen+n : guardLen+n]
 		clear(buf.i)
+	case !b.ref:
+		buf.blk = b.pool.get(4 * n) // F32 and I32 are both 4 bytes
+		p := unsafe.Pointer(&buf.blk.mem[0])
+		if f32 {
+			buf.f = unsafe.Slice((*float32)(p), n)
+		} else {
+			buf.i = unsafe.Slice((*int32)(p), n)
+		}
+	case f32:
+		buf.f = make([]float32, n)
+	default:
+		buf.i = make([]int32, n)
 	}
-	return backend.NewTensor(dt, shape, buf), nil
+	return buf, nil
 }
 
 // CheckGuards reports whether any guard element of t was overwritten.
-func (b *Backend) CheckGuards(t *backend.Tensor) error {
-	buf, err := b.buf(t)
-	if err != nil {
-		return err
-	}
+func (b *device) CheckGuards(t *backend.Tensor) error {
+	buf := t.Storage().Impl.(*buffer)
 	n := t.Storage().Len
 	bad := func(k int) error {
 		where := "before"
@@ -220,7 +200,7 @@ func (b *Backend) CheckGuards(t *backend.Tensor) error {
 		} else {
 			k = guardLen - k
 		}
-		return fmt.Errorf("cpu: guard of %v overwritten %d elements %s the data", t, k, where)
+		return fmt.Errorf("guard of %v overwritten %d elements %s the data", t, k, where)
 	}
 	switch {
 	case buf.whole != nil:
@@ -236,60 +216,25 @@ func (b *Backend) CheckGuards(t *backend.Tensor) error {
 			}
 		}
 	default:
-		return fmt.Errorf("cpu: %v was not allocated with guards", t)
+		return fmt.Errorf("%v was not allocated with guards", t)
 	}
 	return nil
 }
 
-func (b *Backend) buf(t *backend.Tensor) (*buffer, error) {
-	buf, ok := t.Storage().Impl.(*buffer)
-	if !ok {
-		return nil, fmt.Errorf("cpu: %v belongs to another backend", t)
-	}
-	return buf, nil
-}
-
 // Write copies src into t.
-func (b *Backend) Write(t *backend.Tensor, src []byte) {
-	if b.Err() != nil {
-		return
-	}
-	if b.closed {
-		b.Set(fmt.Errorf("cpu: write: %w", backend.ErrClosed))
-		return
-	}
-	if err := backend.CheckWrite(t, src); err != nil {
-		b.Set(fmt.Errorf("cpu: %w", err))
-		return
-	}
-	buf, err := b.buf(t)
-	if err != nil {
-		b.Set(err)
-		return
-	}
-	t.NoteWrite(src)
+func (b *device) Write(t *backend.Tensor, src []byte) error {
+	buf := t.Storage().Impl.(*buffer)
 	if buf.f != nil {
 		copy(buf.f, backend.BytesF32(src))
 	} else {
 		copy(buf.i, backend.BytesI32(src))
 	}
+	return nil
 }
 
-// Read copies t into dst and returns the sticky error.
-func (b *Backend) Read(t *backend.Tensor, dst []byte) error {
-	if err := b.Err(); err != nil {
-		return err
-	}
-	if b.closed {
-		return fmt.Errorf("cpu: read: %w", backend.ErrClosed)
-	}
-	if err := backend.CheckRead(t, dst); err != nil {
-		return fmt.Errorf("cpu: %w", err)
-	}
-	buf, err := b.buf(t)
-	if err != nil {
-		return err
-	}
+// Read copies t into dst.
+func (b *device) Read(t *backend.Tensor, dst []byte) error {
+	buf := t.Storage().Impl.(*buffer)
 	if buf.f != nil {
 		copy(backend.BytesF32(dst), buf.f)
 	} else {
@@ -298,65 +243,43 @@ func (b *Backend) Read(t *backend.Tensor, dst []byte) error {
 	return nil
 }
 
-// Run checks and executes one call.
-func (b *Backend) Run(c backend.Call) {
-	if b.Err() != nil {
+// Supports accepts every call of the ops Info lists.
+func (b *device) Supports(backend.Call) error { return nil }
+
+// Run executes one call at once.
+func (b *device) Run(c backend.Call) error { return b.kernels[c.Op](b, c) }
+
+// Sync has nothing to wait for: ops run inside Run.
+func (b *device) Sync() error { return nil }
+
+// Err reports no faults: the CPU device has none apart from Run's errors.
+func (b *device) Err() error { return nil }
+
+// Free frees a storage: the reference backend leaves the memory to the
+// garbage collector; the fast backend keeps it for the next Alloc, or gives
+// it back to the system once closed.
+func (b *device) Free(st *backend.Storage) {
+	buf, ok := st.Impl.(*buffer)
+	if !ok || buf.blk == nil {
 		return
 	}
+	buf.f, buf.i = nil, nil
 	if b.closed {
-		b.Set(backend.NewOpError(c, backend.ErrClosed))
-		return
+		b.pool.live -= int64(len(buf.blk.mem))
+		b.pool.req -= int64(buf.blk.req)
+		release(buf.blk)
+	} else {
+		b.pool.put(buf.blk)
 	}
-	if err := backend.Check(c); err != nil {
-		b.Set(err)
-		return
-	}
-	for _, t := range c.Args {
-		if t == nil {
-			continue
-		}
-		if _, err := b.buf(t); err != nil {
-			b.Set(backend.NewOpError(c, err))
-			return
-		}
-	}
-	if err := b.exec(c); err != nil {
-		b.Set(backend.NewOpError(c, err))
-	}
+	buf.blk = nil
 }
 
-// Sync returns the sticky error; the CPU backend has nothing queued.
-func (b *Backend) Sync() error { return b.Err() }
-
-// Release drops a handle. When it was the storage's last, the reference
-// backend leaves the memory to the garbage collector and the fast backend
-// keeps it for the next New (or gives it back to the system once closed).
-func (b *Backend) Release(t *backend.Tensor) {
-	if !t.Drop() {
-		return
-	}
-	st := t.Storage()
-	if buf, ok := st.Impl.(*buffer); ok && buf.blk != nil {
-		buf.f, buf.i = nil, nil
-		if b.closed {
-			b.pool.live -= int64(len(buf.blk.mem))
-			b.pool.req -= int64(buf.blk.req)
-			release(buf.blk)
-		} else {
-			b.pool.put(buf.blk)
-		}
-		buf.blk = nil
-	}
-	st.Impl = nil
-}
-
-// Close marks the backend closed, gives the pooled memory back to the system
-// and returns the sticky error. Tensors still live are given back as they are
-// released.
-func (b *Backend) Close() error {
+// Close gives the pooled memory back to the system. Tensors still live are
+// given back as they are released.
+func (b *device) Close() error {
 	b.closed = true
 	b.pool.drain()
-	return b.Err()
+	return nil
 }
 
 func cpuModel() string {

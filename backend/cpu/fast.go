@@ -43,7 +43,7 @@ var fastKernels = func() map[backend.Op]kernel {
 // fastBroadcast computes y = a+x or a*x with x repeated over rows of len(x)
 // elements of a, as vector kernels over chunks of rows (or of elements when
 // x is as long as a).
-func fastBroadcast(b *Backend, c backend.Call, mul bool) error {
+func fastBroadcast(b *device, c backend.Call, mul bool) error {
 	y, a, x := f(c, 0), f(c, 1), f(c, 2)
 	op := vec.Add
 	if mul {
@@ -58,10 +58,10 @@ func fastBroadcast(b *Backend, c backend.Call, mul bool) error {
 	return nil
 }
 
-func fastAdd(b *Backend, c backend.Call) error { return fastBroadcast(b, c, false) }
-func fastMul(b *Backend, c backend.Call) error { return fastBroadcast(b, c, true) }
+func fastAdd(b *device, c backend.Call) error { return fastBroadcast(b, c, false) }
+func fastMul(b *device, c backend.Call) error { return fastBroadcast(b, c, true) }
 
-func fastCopy(b *Backend, c backend.Call) error {
+func fastCopy(b *device, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	b.parallel(len(y), 1, func(lo, hi int) { copy(y[lo:hi], x[lo:hi]) })
 	return nil
@@ -69,7 +69,7 @@ func fastCopy(b *Backend, c backend.Call) error {
 
 // fastColSum sums chunks of rows into per-worker float64 partials, reading x
 // row by row (the reference walks it column by column).
-func fastColSum(b *Backend, c backend.Call) error {
+func fastColSum(b *device, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	cols := len(y)
 	rows := len(x) / cols
@@ -90,7 +90,7 @@ func fastColSum(b *Backend, c backend.Call) error {
 
 // fastLayerNorm normalises chunks of rows; each row is read from memory
 // once (its passes run in cache) and written once.
-func fastLayerNorm(b *Backend, c backend.Call) error {
+func fastLayerNorm(b *device, c backend.Call) error {
 	y, mean, rstd, x, gamma, beta := f(c, 0), f(c, 1), f(c, 2), f(c, 3), f(c, 4), f(c, 5)
 	rows, cols := lastDim(c.Args[3])
 	b.parallel(rows, cols, func(lo, hi int) {
@@ -102,7 +102,7 @@ func fastLayerNorm(b *Backend, c backend.Call) error {
 // fastLayerNormBwd computes dx for chunks of rows and, in the same pass,
 // dgamma and dbeta as per-worker float64 partials (the reference reads the
 // tensors a second time, column by column).
-func fastLayerNormBwd(b *Backend, c backend.Call) error {
+func fastLayerNormBwd(b *device, c backend.Call) error {
 	dx, dgamma, dbeta, dy, x, mean, rstd, gamma := f(c, 0), f(c, 1), f(c, 2), f(c, 3), f(c, 4), f(c, 5), f(c, 6), f(c, 7)
 	rows, cols := lastDim(c.Args[4])
 	chunks := b.workers(rows, cols)
@@ -137,7 +137,7 @@ func fastLayerNormBwd(b *Backend, c backend.Call) error {
 }
 
 // fastSoftmax runs the vector softmax over chunks of rows.
-func fastSoftmax(b *Backend, c backend.Call) error {
+func fastSoftmax(b *device, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	rows, cols := lastDim(c.Args[1])
 	alpha := float32(c.Attrs.Alpha)
@@ -147,7 +147,7 @@ func fastSoftmax(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func fastSoftmaxBwd(b *Backend, c backend.Call) error {
+func fastSoftmaxBwd(b *device, c backend.Call) error {
 	dx, dy, y := f(c, 0), f(c, 1), f(c, 2)
 	rows, cols := lastDim(c.Args[2])
 	alpha := float32(c.Attrs.Alpha)
@@ -173,13 +173,13 @@ func fastSoftmaxBwd(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func fastGELU(b *Backend, c backend.Call) error {
+func fastGELU(b *device, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	b.parallel(len(y), 8, func(lo, hi int) { vec.GELU(y[lo:hi], x[lo:hi]) })
 	return nil
 }
 
-func fastGELUBwd(b *Backend, c backend.Call) error {
+func fastGELUBwd(b *device, c backend.Call) error {
 	dx, dy, x := f(c, 0), f(c, 1), f(c, 2)
 	b.parallel(len(dx), 8, func(lo, hi int) { vec.GELUGrad(dx[lo:hi], dy[lo:hi], x[lo:hi]) })
 	return nil
@@ -187,7 +187,7 @@ func fastGELUBwd(b *Backend, c backend.Call) error {
 
 // fastAdamW runs the vector AdamW step over chunks of the tensors, with the
 // scalars derived in float64 as the op table says.
-func fastAdamW(b *Backend, c backend.Call) error {
+func fastAdamW(b *device, c backend.Call) error {
 	p, m, v, g := f(c, 0), f(c, 1), f(c, 2), f(c, 3)
 	a := c.Attrs
 	t := float64(a.Step)
@@ -202,7 +202,7 @@ func fastAdamW(b *Backend, c backend.Call) error {
 
 // lossSum returns the sum over i of term(pred[i]-target[i]) in float64,
 // split across goroutines.
-func lossSum(b *Backend, pred, target []float32, term func(d float64) float64) float64 {
+func lossSum(b *device, pred, target []float32, term func(d float64) float64) float64 {
 	part := b.scratch64(b.workers(len(pred), 4))
 	b.parallelChunks(len(pred), 4, 1, chunksPerWorker, func(k, lo, hi int) {
 		var s float64
@@ -220,7 +220,7 @@ func lossSum(b *Backend, pred, target []float32, term func(d float64) float64) f
 	return s
 }
 
-func fastSmoothL1(b *Backend, c backend.Call) error {
+func fastSmoothL1(b *device, c backend.Call) error {
 	beta := c.Attrs.Beta
 	pred := f(c, 1)
 	s := lossSum(b, pred, f(c, 2), func(d float64) float64 {
@@ -236,14 +236,14 @@ func fastSmoothL1(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func fastMSE(b *Backend, c backend.Call) error {
+func fastMSE(b *device, c backend.Call) error {
 	pred := f(c, 1)
 	s := lossSum(b, pred, f(c, 2), func(d float64) float64 { return d * d })
 	f(c, 0)[0] = float32(s / float64(len(pred)))
 	return nil
 }
 
-func fastSmoothL1Bwd(b *Backend, c backend.Call) error {
+func fastSmoothL1Bwd(b *device, c backend.Call) error {
 	dpred, dloss, pred, target := f(c, 0), f(c, 1), f(c, 2), f(c, 3)
 	k := float64(dloss[0]) / float64(len(pred))
 	beta := c.Attrs.Beta
@@ -268,7 +268,7 @@ func fastSmoothL1Bwd(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func fastMSEBwd(b *Backend, c backend.Call) error {
+func fastMSEBwd(b *device, c backend.Call) error {
 	dpred, dloss, pred, target := f(c, 0), f(c, 1), f(c, 2), f(c, 3)
 	k := 2 * float64(dloss[0]) / float64(len(pred))
 	b.parallel(len(pred), 4, func(lo, hi int) {

@@ -11,7 +11,7 @@ import (
 )
 
 // kernel computes one checked call.
-type kernel func(b *Backend, c backend.Call) error
+type kernel func(b *device, c backend.Call) error
 
 // refKernels are the reference backend's kernels. Each is the plain
 // statement of its op's semantics in the table of package backend.
@@ -26,8 +26,8 @@ var refKernels = map[backend.Op]kernel{
 	backend.OpLayerNormBwd: layernormBwd,
 	backend.OpSoftmax:      softmax,
 	backend.OpSoftmaxBwd:   softmaxBwd,
-	backend.OpGELU:         gelu,
-	backend.OpGELUBwd:      geluBwd,
+	backend.OpGELU:         activation(func(v float64) float64 { return v * normCDF(v) }),
+	backend.OpGELUBwd:      activationGrad(func(v float64) float64 { return normCDF(v) + v*normPDF(v) }),
 	backend.OpGather:       gather,
 	backend.OpScatterAdd:   scatterAdd,
 	backend.OpSplitHeads:   splitHeads,
@@ -43,14 +43,8 @@ var refKernels = map[backend.Op]kernel{
 	backend.OpEMA:          ema,
 	backend.OpFill:         fill,
 	backend.OpCopy:         copyOp,
-}
-
-func (b *Backend) exec(c backend.Call) error {
-	k, ok := b.kernels[c.Op]
-	if !ok {
-		return backend.ErrUnsupported
-	}
-	return k(b, c)
+	backend.OpSiLU:         activation(func(v float64) float64 { return v * sigmoid(v) }),
+	backend.OpSiLUBwd:      activationGrad(func(v float64) float64 { s := sigmoid(v); return s * (1 + v*(1-s)) }),
 }
 
 // f returns the float32 data of argument i (nil for a nil optional argument).
@@ -72,7 +66,7 @@ func lastDim(t *backend.Tensor) (rows, cols int) {
 	return t.NumElements() / cols, cols
 }
 
-func matmul(b *Backend, c backend.Call) error {
+func matmul(b *device, c backend.Call) error {
 	cd, ad, bd := f(c, 0), f(c, 1), f(c, 2)
 	at, bt := c.Args[1].Shape(), c.Args[2].Shape()
 	r := len(at)
@@ -105,7 +99,7 @@ func matmul(b *Backend, c backend.Call) error {
 }
 
 // broadcast applies op to y[i] = op(a[i], x[i mod len(x)]).
-func broadcast(b *Backend, c backend.Call, op func(p, q float32) float32) error {
+func broadcast(b *device, c backend.Call, op func(p, q float32) float32) error {
 	y, a, x := f(c, 0), f(c, 1), f(c, 2)
 	nx := len(x)
 	b.parallel(len(y), 1, func(lo, hi int) {
@@ -116,15 +110,15 @@ func broadcast(b *Backend, c backend.Call, op func(p, q float32) float32) error 
 	return nil
 }
 
-func add(b *Backend, c backend.Call) error {
+func add(b *device, c backend.Call) error {
 	return broadcast(b, c, func(p, q float32) float32 { return p + q })
 }
 
-func mul(b *Backend, c backend.Call) error {
+func mul(b *device, c backend.Call) error {
 	return broadcast(b, c, func(p, q float32) float32 { return p * q })
 }
 
-func scale(b *Backend, c backend.Call) error {
+func scale(b *device, c backend.Call) error {
 	y, x, alpha := f(c, 0), f(c, 1), float32(c.Attrs.Alpha)
 	b.parallel(len(y), 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -134,7 +128,7 @@ func scale(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func axpy(b *Backend, c backend.Call) error {
+func axpy(b *device, c backend.Call) error {
 	y, x, alpha := f(c, 0), f(c, 1), float32(c.Attrs.Alpha)
 	b.parallel(len(y), 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -144,7 +138,7 @@ func axpy(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func colsum(b *Backend, c backend.Call) error {
+func colsum(b *device, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	cols := len(y)
 	rows := len(x) / cols
@@ -160,7 +154,7 @@ func colsum(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func layernorm(b *Backend, c backend.Call) error {
+func layernorm(b *device, c backend.Call) error {
 	y, mean, rstd, x, gamma, beta := f(c, 0), f(c, 1), f(c, 2), f(c, 3), f(c, 4), f(c, 5)
 	rows, cols := lastDim(c.Args[3])
 	eps := c.Attrs.Eps
@@ -191,7 +185,7 @@ func layernorm(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func layernormBwd(b *Backend, c backend.Call) error {
+func layernormBwd(b *device, c backend.Call) error {
 	dx, dgamma, dbeta, dy, x, mean, rstd, gamma := f(c, 0), f(c, 1), f(c, 2), f(c, 3), f(c, 4), f(c, 5), f(c, 6), f(c, 7)
 	rows, cols := lastDim(c.Args[4])
 	xhat := func(r, j int) float64 { return (float64(x[r*cols+j]) - float64(mean[r])) * float64(rstd[r]) }
@@ -238,7 +232,7 @@ func layernormBwd(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func softmax(b *Backend, c backend.Call) error {
+func softmax(b *device, c backend.Call) error {
 	y, x := f(c, 0), f(c, 1)
 	rows, cols := lastDim(c.Args[1])
 	alpha := c.Attrs.Alpha
@@ -250,7 +244,7 @@ func softmax(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func softmaxBwd(b *Backend, c backend.Call) error {
+func softmaxBwd(b *device, c backend.Call) error {
 	dx, dy, y := f(c, 0), f(c, 1), f(c, 2)
 	rows, cols := lastDim(c.Args[2])
 	alpha := c.Attrs.Alpha
@@ -273,33 +267,41 @@ func softmaxBwd(b *Backend, c backend.Call) error {
 func normCDF(x float64) float64 { return 0.5 * (1 + math.Erf(x/math.Sqrt2)) }
 func normPDF(x float64) float64 { return math.Exp(-0.5*x*x) / math.Sqrt(2*math.Pi) }
 
-func gelu(b *Backend, c backend.Call) error {
-	y, x := f(c, 0), f(c, 1)
-	b.parallel(len(y), 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			y[i] = float32(v * normCDF(v))
-		}
-	})
-	return nil
+// sigmoid is 1/(1+exp(-v)).
+func sigmoid(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
+
+// activation is the kernel of y = act(x) elementwise, act in float64.
+func activation(act func(v float64) float64) kernel {
+	return func(b *device, c backend.Call) error {
+		y, x := f(c, 0), f(c, 1)
+		b.parallel(len(y), 8, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				y[i] = float32(act(float64(x[i])))
+			}
+		})
+		return nil
+	}
 }
 
-func geluBwd(b *Backend, c backend.Call) error {
-	dx, dy, x := f(c, 0), f(c, 1), f(c, 2)
-	b.parallel(len(dx), 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			dx[i] = float32(float64(dy[i]) * (normCDF(v) + v*normPDF(v)))
-		}
-	})
-	return nil
+// activationGrad is the kernel of dx = dy * deriv(x) elementwise, in
+// float64.
+func activationGrad(deriv func(v float64) float64) kernel {
+	return func(b *device, c backend.Call) error {
+		dx, dy, x := f(c, 0), f(c, 1), f(c, 2)
+		b.parallel(len(dx), 8, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				dx[i] = float32(float64(dy[i]) * deriv(float64(x[i])))
+			}
+		})
+		return nil
+	}
 }
 
 // rowWidth returns the number of elements per row of a tensor indexed by its
 // first dim.
 func rowWidth(t *backend.Tensor) int { return t.NumElements() / t.Shape()[0] }
 
-func gather(b *Backend, c backend.Call) error {
+func gather(b *device, c backend.Call) error {
 	y, x, idx := f(c, 0), f(c, 1), ix(c, 2)
 	w := rowWidth(c.Args[1])
 	b.parallel(len(idx), w, func(lo, hi int) {
@@ -311,7 +313,7 @@ func gather(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func scatterAdd(b *Backend, c backend.Call) error {
+func scatterAdd(b *device, c backend.Call) error {
 	y, x, idx := f(c, 0), f(c, 1), ix(c, 2)
 	w := rowWidth(c.Args[0])
 	// Columns are independent, so split by column; rows run in order.
@@ -354,7 +356,7 @@ func heads(c backend.Call) (packed []float32, parts [][]float32, bsz, t, g, h, e
 
 // headsMove copies between the packed [B,T,G,H,E] layout and the G tensors
 // [B,H,T,E], in the direction split says.
-func headsMove(b *Backend, c backend.Call, split bool) error {
+func headsMove(b *device, c backend.Call, split bool) error {
 	packed, parts, bsz, t, g, h, e := heads(c)
 	b.parallel(bsz*t, g*h*e, func(lo, hi int) {
 		for bt := lo; bt < hi; bt++ {
@@ -375,10 +377,10 @@ func headsMove(b *Backend, c backend.Call, split bool) error {
 	return nil
 }
 
-func splitHeads(b *Backend, c backend.Call) error { return headsMove(b, c, true) }
-func mergeHeads(b *Backend, c backend.Call) error { return headsMove(b, c, false) }
+func splitHeads(b *device, c backend.Call) error { return headsMove(b, c, true) }
+func mergeHeads(b *device, c backend.Call) error { return headsMove(b, c, false) }
 
-func patchify(b *Backend, c backend.Call) error {
+func patchify(b *device, c backend.Call) error {
 	y, img := f(c, 0), f(c, 1)
 	s := c.Args[1].Shape()
 	bsz, ch, hh, ww, p := s[0], s[1], s[2], s[3], c.Attrs.Patch
@@ -428,19 +430,19 @@ func meanOf(pred, target []float32, term func(d float64) float64) float32 {
 	return float32(s / float64(len(pred)))
 }
 
-func smoothL1(b *Backend, c backend.Call) error {
+func smoothL1(b *device, c backend.Call) error {
 	beta := c.Attrs.Beta
 	f(c, 0)[0] = meanOf(f(c, 1), f(c, 2), func(d float64) float64 { return smoothL1Term(d, beta) })
 	return nil
 }
 
-func mse(b *Backend, c backend.Call) error {
+func mse(b *device, c backend.Call) error {
 	f(c, 0)[0] = meanOf(f(c, 1), f(c, 2), func(d float64) float64 { return d * d })
 	return nil
 }
 
 // lossGrad sets dpred[i] = dloss/N * grad(pred[i]-target[i]).
-func lossGrad(b *Backend, c backend.Call, grad func(d float64) float64) error {
+func lossGrad(b *device, c backend.Call, grad func(d float64) float64) error {
 	dpred, dloss, pred, target := f(c, 0), f(c, 1), f(c, 2), f(c, 3)
 	k := float64(dloss[0]) / float64(len(pred))
 	b.parallel(len(pred), 4, func(lo, hi int) {
@@ -451,16 +453,16 @@ func lossGrad(b *Backend, c backend.Call, grad func(d float64) float64) error {
 	return nil
 }
 
-func smoothL1Bwd(b *Backend, c backend.Call) error {
+func smoothL1Bwd(b *device, c backend.Call) error {
 	beta := c.Attrs.Beta
 	return lossGrad(b, c, func(d float64) float64 { return smoothL1Grad(d, beta) })
 }
 
-func mseBwd(b *Backend, c backend.Call) error {
+func mseBwd(b *device, c backend.Call) error {
 	return lossGrad(b, c, func(d float64) float64 { return 2 * d })
 }
 
-func sum(b *Backend, c backend.Call) error {
+func sum(b *device, c backend.Call) error {
 	var s float64
 	for _, v := range f(c, 1) {
 		s += float64(v)
@@ -469,7 +471,7 @@ func sum(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func sumSq(b *Backend, c backend.Call) error {
+func sumSq(b *device, c backend.Call) error {
 	var s float64
 	for _, v := range f(c, 1) {
 		s += float64(v) * float64(v)
@@ -478,7 +480,7 @@ func sumSq(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func adamw(b *Backend, c backend.Call) error {
+func adamw(b *device, c backend.Call) error {
 	p, m, v, g := f(c, 0), f(c, 1), f(c, 2), f(c, 3)
 	a := c.Attrs
 	t := float64(a.Step)
@@ -500,7 +502,7 @@ func adamw(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func ema(b *Backend, c backend.Call) error {
+func ema(b *device, c backend.Call) error {
 	t, s := f(c, 0), f(c, 1)
 	m, om := float32(c.Attrs.Momentum), float32(1-c.Attrs.Momentum)
 	b.parallel(len(t), 1, func(lo, hi int) {
@@ -511,7 +513,7 @@ func ema(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func fill(b *Backend, c backend.Call) error {
+func fill(b *device, c backend.Call) error {
 	y, v := f(c, 0), float32(c.Attrs.Alpha)
 	for i := range y {
 		y[i] = v
@@ -519,7 +521,7 @@ func fill(b *Backend, c backend.Call) error {
 	return nil
 }
 
-func copyOp(b *Backend, c backend.Call) error {
+func copyOp(b *device, c backend.Call) error {
 	copy(f(c, 0), f(c, 1))
 	return nil
 }

@@ -54,7 +54,7 @@ func (g *gemm) part(byRows bool, lo, hi int) {
 // batch or the output cut into chunks that the backend's goroutines take as
 // they go (see parallelChunks); without
 // OpenBLAS it is the reference kernel (gonum, which splits on its own).
-func fastMatmul(bk *Backend, c backend.Call) error {
+func fastMatmul(bk *device, c backend.Call) error {
 	if !bk.blas {
 		return matmul(bk, c)
 	}

@@ -101,9 +101,9 @@ func benchMatMul(b *testing.B, s mmShape) {
 	if s.tb {
 		bs = shape(s.n, s.k)
 	}
-	ta, _ := bk.New(backend.F32, as...)
-	tb, _ := bk.New(backend.F32, bs...)
-	tc, _ := bk.New(backend.F32, shape(s.m, s.n)...)
+	ta := bk.New(backend.F32, as...)
+	tb := bk.New(backend.F32, bs...)
+	tc := bk.New(backend.F32, shape(s.m, s.n)...)
 	for i, v := range ta.Storage().Impl.(*buffer).f {
 		v = float32(i%17)*0.01 - 0.08
 		ta.Storage().Impl.(*buffer).f[i] = v
@@ -112,13 +112,7 @@ func benchMatMul(b *testing.B, s mmShape) {
 		tb.Storage().Impl.(*buffer).f[i] = float32(i%13)*0.01 - 0.06
 	}
 	ad, bd, cd := f(backend.Call{Args: []*backend.Tensor{ta}}, 0), f(backend.Call{Args: []*backend.Tensor{tb}}, 0), f(backend.Call{Args: []*backend.Tensor{tc}}, 0)
-	lda, ldb := s.k, s.n
-	if s.ta {
-		lda = s.m
-	}
-	if s.tb {
-		ldb = s.k
-	}
+	lda, ldb := s.strides()
 	raw := func() {
 		for z := 0; z < s.z; z++ {
 			openblas.Sgemm(s.ta, s.tb, s.m, s.n, s.k, 1, ad[z*s.m*s.k:], lda, bd[z*s.k*s.n:], ldb, 0, cd[z*s.m*s.n:], s.n)
@@ -140,7 +134,7 @@ func benchMatMul(b *testing.B, s mmShape) {
 		return d
 	}
 	b.ResetTimer()
-	openblas.SetThreads(bk.threads)
+	openblas.SetThreads(bk.Device().(*device).threads)
 	tRaw := best(raw)
 	openblas.SetThreads(1)
 	tCPU := best(viaBackend)

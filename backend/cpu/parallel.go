@@ -22,7 +22,7 @@ const chunksPerWorker = 2
 
 // workers returns the number of goroutines parallel uses for n items of
 // the given cost per item.
-func (b *Backend) workers(n, cost int) int {
+func (b *device) workers(n, cost int) int {
 	if cost < 1 {
 		cost = 1
 	}
@@ -34,7 +34,7 @@ func (b *Backend) workers(n, cost int) int {
 
 // parallel runs body over [0,n) split into chunks run on up to b.threads
 // goroutines, when n items of the given cost per item are worth splitting.
-func (b *Backend) parallel(n, cost int, body func(lo, hi int)) {
+func (b *device) parallel(n, cost int, body func(lo, hi int)) {
 	b.parallelChunks(n, cost, 1, chunksPerWorker, func(_, lo, hi int) { body(lo, hi) })
 }
 
@@ -44,7 +44,7 @@ func (b *Backend) parallel(n, cost int, body func(lo, hi int)) {
 // for kernels that keep a partial result per worker (a worker runs several
 // chunks: it must add to its partial, not overwrite it). The calling
 // goroutine is one of the workers.
-func (b *Backend) parallelChunks(n, cost, align, perWorker int, body func(worker, lo, hi int)) {
+func (b *device) parallelChunks(n, cost, align, perWorker int, body func(worker, lo, hi int)) {
 	w := b.workers(n, cost)
 	if w == 1 {
 		body(0, 0, n)
@@ -79,7 +79,7 @@ func (b *Backend) parallelChunks(n, cost, align, perWorker int, body func(worker
 
 // scratch64 returns a float64 slice of n zeros that the backend reuses from
 // call to call (the backend is used by one goroutine at a time).
-func (b *Backend) scratch64(n int) []float64 {
+func (b *device) scratch64(n int) []float64 {
 	if cap(b.scratch) < n {
 		b.scratch = make([]float64, n)
 	}

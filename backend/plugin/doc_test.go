@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend"
-	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
 )
 
 const (
@@ -17,7 +16,7 @@ const (
 )
 
 // generatedDoc is the part of docs/PLUGINS.md that comes from the code: the
-// handshake values, the versions, the op numbers and the op table.
+// handshake values, the versions and the op table with its numbers.
 func generatedDoc() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n| handshake | value |\n|---|---|\n")
@@ -26,21 +25,11 @@ func generatedDoc() string {
 	fmt.Fprintf(&b, "| `api_version` in Hello | %d |\n", backend.APIVersion)
 	fmt.Fprintf(&b, "| `catalogue_hash` in Hello | `%s` |\n", backend.CatalogueHash())
 	fmt.Fprintf(&b, "| largest chunk of tensor data | %d bytes |\n", ChunkBytes)
-	b.WriteString("\nOp numbers on the wire (`Op` in the proto, `backend.Op` in Go):\n\n| number | op | proto |\n|---|---|---|\n")
-	for _, op := range backend.Ops() {
-		fmt.Fprintf(&b, "| %d | `%s` | `%s` |\n", op, op, pb.Op_name[int32(op)])
-	}
-	b.WriteString("\nDtypes: ")
-	var dts []string
-	for _, dt := range []backend.DType{backend.F32, backend.F16, backend.BF16, backend.I32} {
-		dts = append(dts, fmt.Sprintf("%d `%s`", dt, dt))
-	}
-	b.WriteString(strings.Join(dts, ", "))
-	b.WriteString(" (index tensors are i32; f32 is required).\n\n")
-	b.WriteString("What every op computes (the same table as [OPS.md](OPS.md)); arguments are in call order,\n" +
-		"with their role (in; out: written entirely; inout: read then written), \":i32\" for index\n" +
-		"tensors, \"...\" for a variadic argument and \"?\" for an optional one; attributes follow the\n" +
-		"semicolon:\n\n")
+	b.WriteString("\nWhat every op computes (the same table as [OPS.md](OPS.md)), with the numbers ops and dtypes\n" +
+		"have on the wire (index tensors are i32; f32 is required). Arguments are in call order, with\n" +
+		"their role (in; out: written entirely; inout: read then written), \":i32\" for index tensors,\n" +
+		"\"...\" for a variadic argument and \"?\" for an optional one; attributes follow the semicolon,\n" +
+		"and travel in that order:\n\n")
 	b.WriteString(backend.Table())
 	return b.String()
 }

@@ -27,10 +27,7 @@ func ExampleOpen() {
 		log.Fatal(err)
 	}
 	defer b.Close()
-	x, err := backend.FromF32(b, []float32{1, 2, 3}, 3)
-	if err != nil {
-		log.Fatal(err)
-	}
+	x := backend.FromF32(b, []float32{1, 2, 3}, 3)
 	backend.Scale(b, x, x, 2) // queued, not yet sent
 	v, err := backend.ReadF32(b, x)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
 	"github.com/ijepa-go/ijepa/conformance"
+	"github.com/ijepa-go/ijepa/nn"
 	"google.golang.org/grpc"
 )
 
@@ -21,8 +22,8 @@ import (
 // around every tensor, checked in the plugin).
 func TestConformanceInProcess(t *testing.T) {
 	b := mustInProcess(t, cpu.New())
-	if _, ok := b.(backend.Guarder); !ok {
-		t.Fatal("the client of a backend with guards does not implement backend.Guarder")
+	if !b.Info().Guards {
+		t.Fatal("the client of a backend with guards does not offer them")
 	}
 	rep := conformance.Run(b, conformance.Options{
 		Seed:        7,
@@ -49,11 +50,8 @@ func TestLargeTensorsInChunks(t *testing.T) {
 	for _, n := range []int{1, ChunkBytes/4 - 1, ChunkBytes / 4, ChunkBytes/4 + 1, 5<<20/4 + 3} {
 		want := seq(n, 0.25)
 		x := mustF32(t, b, want, n)
-		y, err := b.New(backend.F32, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := backend.MustReshape(y, 1, n)
+		y := b.New(backend.F32, n)
+		v := backend.Reshape(y, 1, n)
 		backend.Copy(b, v, x) // y's storage, seen as [1,n]
 		b.Release(v)
 		got, err := backend.ReadF32(b, y)
@@ -81,10 +79,7 @@ func TestOpsAreBatched(t *testing.T) {
 	const n = 1000
 	var tmp []*backend.Tensor
 	for i := 0; i < n; i++ {
-		y, err := b.New(backend.F32, 8, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
+		y := b.New(backend.F32, 8, 8)
 		backend.Scale(b, y, x, 2)
 		tmp = append(tmp, y)
 	}
@@ -111,9 +106,9 @@ func TestOpsAreBatched(t *testing.T) {
 // synchronisation as an *backend.OpError naming the op and its shapes, with
 // its sentinel; later work is skipped, and the error stays.
 func TestDeviceErrorIsStickyAndNamed(t *testing.T) {
-	b := mustInProcess(t, &failOn{Backend: cpu.New(), op: backend.OpSoftmax, err: backend.ErrIndex})
+	b := mustInProcess(t, backend.NewFront(&failOn{Device: cpu.New().Device(), op: backend.OpSoftmax, err: backend.ErrIndex}))
 	x := mustF32(t, b, seq(6, 1), 2, 3)
-	y, _ := b.New(backend.F32, 2, 3)
+	y := b.New(backend.F32, 2, 3)
 	backend.Fill(b, y, 7)
 	backend.Softmax(b, y, x, 1)
 	backend.Fill(b, y, 9) // skipped
@@ -148,8 +143,8 @@ func TestShapeErrorsOnTheHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	a, _ := b.New(backend.F32, 2, 3)
-	c, _ := b.New(backend.F32, 2, 2)
+	a := b.New(backend.F32, 2, 3)
+	c := b.New(backend.F32, 2, 2)
 	backend.MatMul(b, c, a, a, false, false, 1, 0)
 	if err := b.Err(); !errors.Is(err, backend.ErrShape) {
 		t.Fatalf("Err = %v, want a shape error at once", err)
@@ -164,11 +159,11 @@ func TestShapeErrorsOnTheHost(t *testing.T) {
 func TestMisuse(t *testing.T) {
 	b := mustInProcess(t, cpu.New())
 	other := cpu.New()
-	foreign, _ := other.New(backend.F32, 2)
+	foreign := other.New(backend.F32, 2)
 	if err := b.Read(foreign, make([]byte, 8)); err == nil {
 		t.Error("reading another backend's tensor succeeded")
 	}
-	mine, _ := b.New(backend.F32, 2)
+	mine := b.New(backend.F32, 2)
 	backend.Copy(b, mine, foreign)
 	if err := b.Sync(); err == nil || !strings.Contains(err.Error(), "another backend") {
 		t.Errorf("Sync after an op on another backend's tensor = %v", err)
@@ -177,8 +172,8 @@ func TestMisuse(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.New(backend.F32, 1); !errors.Is(err, backend.ErrClosed) {
-		t.Errorf("New after Close = %v, want ErrClosed", err)
+	if c.New(backend.F32, 1); !errors.Is(c.Err(), backend.ErrClosed) {
+		t.Errorf("New after Close = %v, want ErrClosed", c.Err())
 	}
 	if err := c.Sync(); !errors.Is(err, backend.ErrClosed) {
 		t.Errorf("Sync after Close = %v, want ErrClosed", err)
@@ -193,11 +188,11 @@ func TestServerRefusesMalformedCommands(t *testing.T) {
 		dims []int64
 	}
 	ref := func(id uint64, dims ...int64) arg { return arg{id, dims} }
-	newT := func(id uint64, dt pb.DType, shape ...int64) *pb.Command {
+	newT := func(id uint64, dt uint32, shape ...int64) *pb.Command {
 		return &pb.Command{New: &pb.NewTensor{Id: id, Dtype: dt, Shape: shape}}
 	}
-	run := func(op pb.Op, args ...arg) *pb.Command {
-		m := &pb.RunOp{Op: op}
+	run := func(op backend.Op, args ...arg) *pb.Command {
+		m := &pb.RunOp{Op: uint32(op)}
 		for _, a := range args {
 			m.Ids = append(m.Ids, a.id)
 			m.Ranks = append(m.Ranks, uint32(len(a.dims)))
@@ -208,7 +203,7 @@ func TestServerRefusesMalformedCommands(t *testing.T) {
 	write := func(id, off uint64, n int) *pb.Command {
 		return &pb.Command{Write: &pb.WriteChunk{Id: id, Offset: off, Data: make([]byte, n)}}
 	}
-	f32 := pb.DType_DTYPE_F32
+	f32 := uint32(backend.F32)
 	tests := []struct {
 		name string
 		seq  uint64
@@ -222,19 +217,21 @@ func TestServerRefusesMalformedCommands(t *testing.T) {
 		{"negative dim", 1, []*pb.Command{newT(1, f32, 2, -1)}, "out of range"},
 		{"overflowing shape", 1, []*pb.Command{newT(1, f32, 1<<31, 1<<31, 1<<31)}, "out of range"},
 		{"unknown op", 1, []*pb.Command{newT(1, f32, 2), run(999, ref(1, 2))}, "not in the catalogue"},
-		{"unknown tensor", 1, []*pb.Command{newT(1, f32, 2), run(pb.Op_OP_COPY, ref(1, 2), ref(5, 2))}, "tensor 5 does not exist"},
-		{"view of other size", 1, []*pb.Command{newT(1, f32, 2), newT(2, f32, 2), run(pb.Op_OP_COPY, ref(1, 3), ref(2, 2))}, "tensor 1"},
-		{"missing argument", 1, []*pb.Command{newT(1, f32, 2), run(pb.Op_OP_COPY, ref(1, 2))}, "want 2"},
-		{"absent required argument", 1, []*pb.Command{newT(1, f32, 2), run(pb.Op_OP_COPY, ref(1, 2), ref(0))}, "nil"},
-		{"too many arguments", 1, []*pb.Command{run(pb.Op_OP_SUM, make([]arg, 100)...)}, "100 argument ids"},
-		{"ranks and ids differ", 1, []*pb.Command{{Run: &pb.RunOp{Op: pb.Op_OP_SUM, Ids: []uint64{1, 2}, Ranks: []uint32{1}, Dims: []int64{1}}}}, "2 argument ids and 1 ranks"},
-		{"ranks and dims differ", 1, []*pb.Command{{Run: &pb.RunOp{Op: pb.Op_OP_SUM, Ids: []uint64{1, 2}, Ranks: []uint32{1, 4}, Dims: []int64{1}}}}, "add up to 5 dimensions, dims has 1"},
-		{"absent argument with a shape", 1, []*pb.Command{newT(1, f32, 1), run(pb.Op_OP_SUM, ref(1, 1), ref(0, 3))}, "absent argument with a shape"},
+		{"attribute count", 1, []*pb.Command{newT(1, f32, 2), {Run: &pb.RunOp{Op: uint32(backend.OpFill), Ids: []uint64{1}, Ranks: []uint32{1}, Dims: []int64{2}}}}, "fill takes 1 attributes (Alpha), not 0"},
+		{"attribute type", 1, []*pb.Command{newT(1, f32, 2, 2), newT(2, f32, 2, 2), newT(3, f32, 2, 2), {Run: &pb.RunOp{Op: uint32(backend.OpMatMul), Ids: []uint64{1, 2, 3}, Ranks: []uint32{2, 2, 2}, Dims: []int64{2, 2, 2, 2, 2, 2}, Attrs: []float64{2, 0, 1, 0}}}}, "TransA = 2 is not a value of its type"},
+		{"unknown tensor", 1, []*pb.Command{newT(1, f32, 2), run(backend.OpCopy, ref(1, 2), ref(5, 2))}, "tensor 5 does not exist"},
+		{"view of other size", 1, []*pb.Command{newT(1, f32, 2), newT(2, f32, 2), run(backend.OpCopy, ref(1, 3), ref(2, 2))}, "tensor 1"},
+		{"missing argument", 1, []*pb.Command{newT(1, f32, 2), run(backend.OpCopy, ref(1, 2))}, "want 2"},
+		{"absent required argument", 1, []*pb.Command{newT(1, f32, 2), run(backend.OpCopy, ref(1, 2), ref(0))}, "nil"},
+		{"too many arguments", 1, []*pb.Command{run(backend.OpSum, make([]arg, 100)...)}, "100 argument ids"},
+		{"ranks and ids differ", 1, []*pb.Command{{Run: &pb.RunOp{Op: uint32(backend.OpSum), Ids: []uint64{1, 2}, Ranks: []uint32{1}, Dims: []int64{1}}}}, "2 argument ids and 1 ranks"},
+		{"ranks and dims differ", 1, []*pb.Command{{Run: &pb.RunOp{Op: uint32(backend.OpSum), Ids: []uint64{1, 2}, Ranks: []uint32{1, 4}, Dims: []int64{1}}}}, "add up to 5 dimensions, dims has 1"},
+		{"absent argument with a shape", 1, []*pb.Command{newT(1, f32, 1), run(backend.OpSum, ref(1, 1), ref(0, 3))}, "absent argument with a shape"},
 		{"write to unknown", 1, []*pb.Command{write(3, 0, 8)}, "does not exist"},
 		{"write not from 0", 1, []*pb.Command{newT(1, f32, 4), write(1, 4, 4)}, "starts at byte 4"},
 		{"write chunk gap", 1, []*pb.Command{newT(1, f32, 4), write(1, 0, 4), write(1, 8, 4)}, "expected one at byte 4"},
 		{"write past end", 1, []*pb.Command{newT(1, f32, 2), write(1, 0, 4), write(1, 4, 8)}, "expected one at byte 4"},
-		{"write cut short", 1, []*pb.Command{newT(1, f32, 4), write(1, 0, 4), run(pb.Op_OP_FILL, ref(1, 4))}, "ended after 4 of 16 bytes"},
+		{"write cut short", 1, []*pb.Command{newT(1, f32, 4), write(1, 0, 4), run(backend.OpFill, ref(1, 4))}, "ended after 4 of 16 bytes"},
 		{"release unknown", 1, []*pb.Command{{Release: &pb.Release{Ids: []uint64{8}}}}, "release of tensor 8"},
 		{"empty command", 1, []*pb.Command{{}}, "sets 0 of new, run, write and release"},
 		{"two in one command", 1, []*pb.Command{{New: &pb.NewTensor{Id: 1, Dtype: f32, Shape: []int64{1}}, Release: &pb.Release{Ids: []uint64{1}}}}, "sets 2 of"},
@@ -298,7 +295,7 @@ func (s badReplies) Hello(ctx context.Context, req *pb.HelloRequest) (*pb.HelloR
 	case "hello-no-info":
 		rep.Info = nil
 	case "hello-no-f32":
-		rep.Info.Dtypes = []pb.DType{pb.DType_DTYPE_I32}
+		rep.Info.Dtypes = []uint32{uint32(backend.I32)}
 	}
 	return rep, err
 }
@@ -363,7 +360,7 @@ func TestClientRefusesMalformedReplies(t *testing.T) {
 				t.Fatalf("error %q, want one from plugin:test containing %q", err, tt.want)
 			}
 			if b != nil {
-				if _, err := b.New(backend.F32, 1); err == nil {
+				if b.New(backend.F32, 1); b.Err() == nil {
 					t.Error("New works after the plugin broke the protocol")
 				}
 			}
@@ -415,5 +412,60 @@ func TestHungPluginInProcess(t *testing.T) {
 				t.Errorf("Close = %v, want the fault", err)
 			}
 		})
+	}
+}
+
+// countRuns is a device that counts the calls it runs.
+type countRuns struct {
+	backend.Device
+	n uint64
+}
+
+func (d *countRuns) Run(c backend.Call) error {
+	d.n++
+	return d.Device.Run(c)
+}
+
+// Through a tape, the plugin client and the plugin's server, every op is
+// validated once on each side of the process boundary: by the host's Front
+// and by the plugin's, never again by the tape, the client or the server.
+func TestOneValidationPerOpPerProcess(t *testing.T) {
+	dev := &countRuns{Device: cpu.New().Device()}
+	plugin := backend.NewFront(dev)
+	host := mustInProcess(t, plugin)
+	tape := nn.NewTape(host)
+	bld := nn.NewBuilder()
+	block := nn.NewBlock(bld, "block", 16, 2, 32)
+	params := bld.Params()
+	if err := nn.Alloc(host, params, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := nn.AllocGrads(host, params); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range params {
+		if err := tape.Watch(p.Value, p.Grad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := backend.FromF32(host, seq(2*5*16, 0.01), 2, 5, 16)
+	y, err := block.Forward(tape, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := host.New(backend.F32, 1)
+	backend.SumSq(tape, loss, y)
+	if err := tape.Backward(loss); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if dev.n < 40 {
+		t.Fatalf("the plugin's device ran %d ops, want a block's forward and backward", dev.n)
+	}
+	if host.Validated() != dev.n || plugin.Validated() != dev.n {
+		t.Errorf("%d ops ran, validated %d times by the host and %d times by the plugin; want once each",
+			dev.n, host.Validated(), plugin.Validated())
 	}
 }

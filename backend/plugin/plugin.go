@@ -36,9 +36,10 @@ import (
 )
 
 // ProtocolVersion is the app protocol version of the go-plugin handshake. It
-// is the backend API version: a plugin built against another version of the
-// op catalogue or of this protocol is refused at start. (Any change to
-// pluginpb/backend.proto bumps backend.APIVersion.)
+// is the backend API version: a plugin built against another version of
+// this protocol is refused at start (any change to pluginpb/backend.proto
+// bumps backend.APIVersion), and one built against another op catalogue is
+// refused by Hello, which compares backend.CatalogueHash.
 const ProtocolVersion = backend.APIVersion
 
 // Handshake is the go-plugin handshake: the magic cookie (which only tells a

@@ -20,30 +20,24 @@ import (
 // TestMain), in the mode that modeEnv names.
 
 // openMode starts the test binary as a plugin in the given mode.
-func openMode(t *testing.T, mode string, o Options) (backend.Backend, error) {
+func openMode(t *testing.T, mode string, o Options) (*backend.Front, error) {
 	t.Helper()
 	t.Setenv(modeEnv, mode)
 	return Open(os.Args[0], o)
 }
 
-func mustOpenMode(t *testing.T, mode string, o Options) *Client {
+func mustOpenMode(t *testing.T, mode string, o Options) *backend.Front {
 	t.Helper()
 	b, err := openMode(t, mode, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := asClient(b)
-	t.Cleanup(func() { c.Close() })
-	return c
+	t.Cleanup(func() { b.Close() })
+	return b
 }
 
-// asClient returns the *Client behind a backend Open returned.
-func asClient(b backend.Backend) *Client {
-	if g, ok := b.(guardedClient); ok {
-		return g.Client
-	}
-	return b.(*Client)
-}
+// asClient returns the client behind a backend Open returned.
+func asClient(b backend.Backend) *client { return b.(*backend.Front).Device().(*client) }
 
 // exited reports whether process pid is gone (or a zombie nobody reaps).
 func exited(pid int) bool {
@@ -98,12 +92,12 @@ func waitExited(t *testing.T, pid int, d time.Duration) {
 func TestProcess(t *testing.T) {
 	c := mustOpenMode(t, "cpu", Options{})
 	info := c.Info()
-	if info.Backend != "plugin:"+os.Args[0] || info.Limits[0] != [2]string{"plugin backend", "cpu"} || !info.Supports(backend.OpMatMul) {
+	if info.Backend != "plugin:"+os.Args[0] || info.Limits[0] != [2]string{"plugin backend", "cpu"} || !slices.Contains(info.Ops, backend.OpMatMul) {
 		t.Errorf("Info = %+v", info)
 	}
 	a := mustF32(t, c, []float32{1, 2, 3, 4, 5, 6}, 2, 3)
 	w := mustF32(t, c, []float32{1, 0, 0, 1, 1, 1}, 2, 3)
-	y, _ := c.New(backend.F32, 2, 2)
+	y := c.New(backend.F32, 2, 2)
 	backend.MatMul(c, y, a, w, false, true, 2, 0)
 	got, err := backend.ReadF32(c, y)
 	if err != nil {
@@ -112,7 +106,7 @@ func TestProcess(t *testing.T) {
 	if want := []float32{2, 12, 8, 30}; !slices.Equal(got, want) {
 		t.Fatalf("2 a w^T = %v, want %v", got, want)
 	}
-	pid := c.pid()
+	pid := asClient(c).pid()
 	if err := within(t, 3*time.Second, c.Close); err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +120,13 @@ func TestBarePlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := asClient(b)
 	x := mustF32(t, b, []float32{1, -2, 3}, 3)
 	backend.Scale(b, x, x, -2)
 	got, err := backend.ReadF32(b, x)
 	if err != nil || !slices.Equal(got, []float32{-2, 4, -6}) {
 		t.Fatalf("-2 x = %v, %v", got, err)
 	}
-	pid := c.pid()
+	pid := asClient(b).pid()
 	if err := within(t, 2*time.Second, b.Close); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +142,7 @@ func TestKilledMidRun(t *testing.T) {
 	if err := c.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(c.pid(), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(asClient(c).pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	backend.Scale(c, x, x, 2)
@@ -158,8 +151,8 @@ func TestKilledMidRun(t *testing.T) {
 	if !strings.Contains(err.Error(), "signal: killed") {
 		t.Errorf("error %q does not say the plugin was killed", err)
 	}
-	if _, err := c.New(backend.F32, 2); !errors.Is(err, ErrExited) {
-		t.Errorf("New after the plugin died = %v", err)
+	if c.New(backend.F32, 2); !errors.Is(c.Err(), ErrExited) {
+		t.Errorf("New after the plugin died = %v", c.Err())
 	}
 	if err := within(t, 3*time.Second, c.Sync); !errors.Is(err, ErrExited) {
 		t.Errorf("Sync after the plugin died = %v", err)
@@ -193,7 +186,7 @@ func TestHangsMidRun(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := mustOpenMode(t, tt.mode, fast)
-			pid := c.pid()
+			pid := asClient(c).pid()
 			x := mustF32(t, c, seq(8, 1), 8)
 			if tt.mode == "cpu" {
 				if err := c.Sync(); err != nil {
@@ -206,7 +199,7 @@ func TestHangsMidRun(t *testing.T) {
 			backend.GELU(c, x, x)
 			if tt.name == "stuck in an op" {
 				// Then fill gRPC's flow-control window: sending blocks too.
-				big, _ := c.New(backend.F32, 8<<20)
+				big := c.New(backend.F32, 8<<20)
 				within(t, fast.Timeout+fast.PingTimeout+2*time.Second, func() error {
 					for i := 0; i < 4 && c.Err() == nil; i++ {
 						c.Write(big, make([]byte, big.Bytes()))

@@ -69,9 +69,10 @@ func (f connEnd) HandleConn(_ context.Context, s stats.ConnStats) {
 }
 
 // Server is the plugin side of the protocol: it executes the command stream
-// on an inner backend, validating everything it receives, so that a buggy
-// or hostile host cannot crash it. Serve uses it; it is exported for plugins
-// that set up their own gRPC server.
+// on an inner backend, validating everything it receives (the messages
+// here, the calls by the backend's Front), so that a buggy or hostile host
+// cannot crash it. Serve uses it; it is exported for plugins that set up
+// their own gRPC server.
 type Server struct {
 	pb.UnimplementedBackendServer
 	b      backend.Backend
@@ -110,10 +111,12 @@ type pendingWrite struct {
 	off int
 }
 
-// NewServer returns a server that executes commands on b.
+// NewServer returns a server that executes commands on b, a backend
+// package's *backend.Front (or a Backend over one), which validates every
+// call.
 func NewServer(b backend.Backend) *Server {
 	s := &Server{b: b, tensors: map[uint64]*entry{}, changed: make(chan struct{})}
-	if g, ok := b.(backend.Guarder); ok {
+	if g, ok := b.(backend.Guarder); ok && b.Info().Guards {
 		s.guards = g
 	}
 	return s
@@ -125,11 +128,12 @@ func (s *Server) Hello(_ context.Context, req *pb.HelloRequest) (*pb.HelloReply,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ready = req.GetApiVersion() == backend.APIVersion && req.GetCatalogueHash() == backend.CatalogueHash()
+	info := s.b.Info()
+	info.Guards = s.guards != nil
 	return &pb.HelloReply{
 		ApiVersion:    backend.APIVersion,
 		CatalogueHash: backend.CatalogueHash(),
-		Info:          infoToPB(s.b.Info()),
-		Guards:        s.guards != nil,
+		Info:          infoToPB(info),
 	}, nil
 }
 
@@ -266,17 +270,17 @@ func (s *Server) newTensor(m *pb.NewTensor, n uint64) {
 	var t *backend.Tensor
 	switch {
 	case m.Guarded && s.guards == nil:
-		err = fmt.Errorf("guarded tensors: %w", backend.ErrUnsupported)
-	case m.Guarded:
-		t, err = s.guards.NewGuarded(dt, shape...)
-	default:
-		t, err = s.b.New(dt, shape...)
-	}
-	if err != nil {
-		s.fail(fmt.Errorf("new %v%v: %w", dt, shape, err), n)
+		s.fail(fmt.Errorf("new %v%v: guarded tensors: %w", dt, shape, backend.ErrUnsupported), n)
 		return
+	case m.Guarded:
+		t = s.guards.NewGuarded(dt, shape...)
+	default:
+		t = s.b.New(dt, shape...)
 	}
 	s.tensors[m.Id] = &entry{base: t}
+	if err := s.b.Err(); err != nil {
+		s.fail(err, n)
+	}
 }
 
 // view returns the handle of tensor id with the shape dims, making a
@@ -298,10 +302,10 @@ func (s *Server) view(id uint64, dims []int64) (*backend.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: tensor %d: %v", errProtocol, id, err)
 	}
-	v, err := backend.Reshape(e.base, shape...)
-	if err != nil {
-		return nil, fmt.Errorf("%w: tensor %d: %v", errProtocol, id, err)
+	if shape.NumElements() != e.base.NumElements() {
+		return nil, fmt.Errorf("%w: tensor %d of %d elements used as %v", errProtocol, id, e.base.NumElements(), shape)
 	}
+	v := backend.Reshape(e.base, shape...)
 	e.views = append(e.views, v)
 	return v, nil
 }
@@ -339,9 +343,9 @@ func (s *Server) run(m *pb.RunOp, n uint64) {
 		s.protocolf(n, "%v: the ranks add up to %d dimensions, dims has %d", op, total, len(m.Dims))
 		return
 	}
-	attrs, err := attrsFromPB(m.Attrs)
+	attrs, err := backend.DecodeAttrs(op, m.Attrs)
 	if err != nil {
-		s.protocolf(n, "%v: %v", op, err)
+		s.protocolf(n, "%v", err)
 		return
 	}
 	args := make([]*backend.Tensor, len(m.Ids))
@@ -362,12 +366,7 @@ func (s *Server) run(m *pb.RunOp, n uint64) {
 			return
 		}
 	}
-	call := backend.Call{Op: op, Args: args, Attrs: attrs}
-	if err := backend.Check(call); err != nil {
-		s.fail(err, n)
-		return
-	}
-	s.b.Run(call)
+	s.b.Run(backend.Call{Op: op, Args: args, Attrs: attrs})
 	if err := s.b.Err(); err != nil {
 		s.fail(err, n)
 	}

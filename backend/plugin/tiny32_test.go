@@ -128,7 +128,7 @@ func TestCheckpointSurvivesKilledPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(c.pid(), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(asClient(c).pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.run(); !errors.Is(err, ErrExited) {

@@ -43,60 +43,29 @@ func shapeFromPB(dims []int64) (backend.Shape, error) {
 	return s, nil
 }
 
-// dtypeFromPB converts and validates a dtype from the wire.
-func dtypeFromPB(d pb.DType) (backend.DType, error) {
-	if d <= 0 || d > math.MaxUint8 || !backend.DType(d).Valid() {
-		return 0, fmt.Errorf("unknown dtype %d", int32(d))
+// dtypeFromPB converts and validates a dtype number from the wire.
+func dtypeFromPB(d uint32) (backend.DType, error) {
+	if d > math.MaxUint8 || !backend.DType(d).Valid() {
+		return 0, fmt.Errorf("unknown dtype %d", d)
 	}
 	return backend.DType(d), nil
 }
 
-// opFromPB converts and validates an op from the wire.
-func opFromPB(o pb.Op) (backend.Op, error) {
-	if o <= 0 || o > math.MaxUint16 || !backend.Op(o).Valid() {
-		return 0, fmt.Errorf("op %d is not in the catalogue", int32(o))
+// opFromPB converts and validates an op number from the wire.
+func opFromPB(o uint32) (backend.Op, error) {
+	if o > math.MaxUint16 || !backend.Op(o).Valid() {
+		return 0, fmt.Errorf("op %d is not in the catalogue", o)
 	}
 	return backend.Op(o), nil
 }
 
-func attrsToPB(a backend.Attrs) *pb.Attrs {
-	if a == (backend.Attrs{}) {
-		return nil
-	}
-	return &pb.Attrs{
-		TransA: a.TransA, TransB: a.TransB, Alpha: a.Alpha, Beta: a.Beta, Eps: a.Eps,
-		Heads: int64(a.Heads), Patch: int64(a.Patch),
-		Lr: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, WeightDecay: a.WeightDecay, Step: int64(a.Step),
-		Momentum: a.Momentum,
-	}
-}
-
-// attrsFromPB converts attributes; integers outside int32 are refused so
-// that no conversion wraps.
-func attrsFromPB(a *pb.Attrs) (backend.Attrs, error) {
-	if a == nil {
-		return backend.Attrs{}, nil
-	}
-	for _, v := range []int64{a.Heads, a.Patch, a.Step} {
-		if v < math.MinInt32 || v > math.MaxInt32 {
-			return backend.Attrs{}, fmt.Errorf("attribute %d out of range", v)
-		}
-	}
-	return backend.Attrs{
-		TransA: a.TransA, TransB: a.TransB, Alpha: a.Alpha, Beta: a.Beta, Eps: a.Eps,
-		Heads: int(a.Heads), Patch: int(a.Patch),
-		LR: a.Lr, Beta1: a.Beta1, Beta2: a.Beta2, WeightDecay: a.WeightDecay, Step: int(a.Step),
-		Momentum: a.Momentum,
-	}, nil
-}
-
 func infoToPB(i backend.Info) *pb.Info {
-	out := &pb.Info{Backend: i.Backend, Device: i.Device, Kind: i.Kind, Memory: i.Memory, MaxTensorBytes: i.MaxTensorBytes}
+	out := &pb.Info{Backend: i.Backend, Device: i.Device, Kind: i.Kind, Memory: i.Memory, MaxTensorBytes: i.MaxTensorBytes, Guards: i.Guards}
 	for _, d := range i.DTypes {
-		out.Dtypes = append(out.Dtypes, pb.DType(d))
+		out.Dtypes = append(out.Dtypes, uint32(d))
 	}
 	for _, o := range i.Ops {
-		out.Ops = append(out.Ops, pb.Op(o))
+		out.Ops = append(out.Ops, uint32(o))
 	}
 	for _, l := range i.Limits {
 		out.Limits = append(out.Limits, &pb.Limit{Name: l[0], Value: l[1]})
@@ -112,7 +81,7 @@ func infoFromPB(i *pb.Info) (backend.Info, error) {
 	if i.Memory < 0 || i.MaxTensorBytes < 0 {
 		return backend.Info{}, fmt.Errorf("negative memory %d or tensor limit %d", i.Memory, i.MaxTensorBytes)
 	}
-	out := backend.Info{Backend: i.Backend, Device: i.Device, Kind: i.Kind, Memory: i.Memory, MaxTensorBytes: i.MaxTensorBytes}
+	out := backend.Info{Backend: i.Backend, Device: i.Device, Kind: i.Kind, Memory: i.Memory, MaxTensorBytes: i.MaxTensorBytes, Guards: i.Guards}
 	for _, d := range i.Dtypes {
 		dt, err := dtypeFromPB(d)
 		if err != nil {
@@ -159,7 +128,7 @@ func errorToPB(err error, command uint64) *pb.Error {
 	e := &pb.Error{Message: err.Error(), Command: command}
 	var oe *backend.OpError
 	if errors.As(err, &oe) {
-		e.Op, e.Args, e.Message = pb.Op(oe.Op), oe.Args, oe.Err.Error()
+		e.Op, e.Args, e.Message = uint32(oe.Op), oe.Args, oe.Err.Error()
 	}
 	for _, k := range kinds {
 		if errors.Is(err, k.sentinel) {
@@ -203,7 +172,7 @@ func errorFromPB(e *pb.Error) error {
 		msg += fmt.Sprintf(" (command %d of the stream)", e.Command)
 	}
 	err := error(&remoteError{msg: msg, sentinel: sentinel})
-	if e.Op == pb.Op_OP_UNSPECIFIED {
+	if e.Op == 0 {
 		return err
 	}
 	op, oerr := opFromPB(e.Op)

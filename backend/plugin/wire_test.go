@@ -6,38 +6,7 @@ import (
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend"
-	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
 )
-
-// The protocol's enums are the catalogue's: same numbers, same names.
-func TestEnumsMatchTheCatalogue(t *testing.T) {
-	if got, want := len(pb.Op_name), len(backend.Ops())+1; got != want {
-		t.Errorf("the proto has %d ops (with OP_UNSPECIFIED), the catalogue %d: update backend.proto", got, want)
-	}
-	for _, op := range backend.Ops() {
-		if got, want := pb.Op_name[int32(op)], "OP_"+strings.ToUpper(op.String()); got != want {
-			t.Errorf("op %d is %s in the proto, %s in the catalogue", op, got, want)
-		}
-	}
-	for _, dt := range []backend.DType{backend.F32, backend.F16, backend.BF16, backend.I32} {
-		if got, want := pb.DType_name[int32(dt)], "DTYPE_"+strings.ToUpper(dt.String()); got != want {
-			t.Errorf("dtype %d is %s in the proto, %s in package backend", dt, got, want)
-		}
-	}
-}
-
-// Attributes survive the trip; integers that do not fit are refused.
-func TestAttrsRoundTrip(t *testing.T) {
-	a := backend.Attrs{TransA: true, TransB: true, Alpha: 1.5, Beta: -2, Eps: 1e-6, Heads: 3, Patch: 4,
-		LR: 1e-3, Beta1: 0.9, Beta2: 0.999, WeightDecay: 0.04, Step: 7, Momentum: 0.996}
-	got, err := attrsFromPB(attrsToPB(a))
-	if err != nil || got != a {
-		t.Fatalf("attrs %+v came back as %+v, %v", a, got, err)
-	}
-	if _, err := attrsFromPB(&pb.Attrs{Heads: 1 << 40}); err == nil {
-		t.Error("heads 2^40 accepted")
-	}
-}
 
 // Errors keep their op, arguments and sentinel across the wire.
 func TestErrorsRoundTrip(t *testing.T) {

@@ -3,7 +3,6 @@
 package vulkan
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -30,10 +29,11 @@ func init() {
 // op that caused it.
 const syncEnv = "IJEPA_VULKAN_SYNC"
 
-// Backend is a Vulkan device running the op catalogue. Like every backend it
-// is meant for one goroutine at a time.
-type Backend struct {
-	backend.Sticky
+// device is a Vulkan device running the op catalogue, under a
+// backend.Front that validates every call. Like every backend it is meant
+// for one goroutine at a time.
+type device struct {
+	fault  error // the first device fault (device lost, out of memory in queued work)
 	spec   string
 	phys   *physical
 	dev    vk.Device
@@ -74,14 +74,24 @@ type Backend struct {
 	sharedMatmul bool
 
 	// Faults injected by tests: the next allocation fails as out of
-	// memory; the next fence wait returns this result.
+	// memory; the next fence wait returns this result; an op's dispatches
+	// leave out an argument.
 	faultAlloc bool
 	faultWait  vk.Result
+	drop       *dropped
 }
 
 // Open opens a device: arg is "" (the IJEPA_VULKAN_DEVICE variable, else the
 // preferred device), an index into Devices' list, or a name substring.
-func Open(arg string) (*Backend, error) {
+func Open(arg string) (*backend.Front, error) {
+	d, err := open(arg)
+	if err != nil {
+		return nil, err
+	}
+	return backend.NewFront(d), nil
+}
+
+func open(arg string) (*device, error) {
 	p, err := choose(arg)
 	if err != nil {
 		return nil, err
@@ -90,7 +100,7 @@ func Open(arg string) (*Backend, error) {
 	if arg != "" {
 		spec += ":" + arg
 	}
-	b := &Backend{
+	b := &device{
 		spec:        spec,
 		phys:        p,
 		modules:     map[string]vk.ShaderModule{},
@@ -106,7 +116,7 @@ func Open(arg string) (*Backend, error) {
 	return b, nil
 }
 
-func (b *Backend) init() error {
+func (b *device) init() error {
 	p := b.phys
 	dev, res := createDevice(p.pd, p.queueFamily)
 	if res != vk.Success {
@@ -134,7 +144,7 @@ func (b *Backend) init() error {
 
 // initMemory chooses the memory types from a probe buffer's requirements
 // (the same for every buffer of one usage) and sets the block sizes.
-func (b *Backend) initMemory() error {
+func (b *device) initMemory() error {
 	probe, res := b.createBuffer(256)
 	if res != vk.Success {
 		return resultErr("create a buffer", res)
@@ -154,7 +164,7 @@ func (b *Backend) initMemory() error {
 }
 
 // Info describes the device.
-func (b *Backend) Info() backend.Info {
+func (b *device) Info() backend.Info {
 	info := b.phys.info(b.spec)
 	mode := "staged transfers"
 	if b.devArena.mapped {
@@ -164,11 +174,17 @@ func (b *Backend) Info() backend.Info {
 	return info
 }
 
-// fail records err as the sticky error and returns it.
-func (b *Backend) fail(err error) error {
-	b.Set(err)
+// fail records err as the device's fault, which the Front makes sticky, and
+// returns it.
+func (b *device) fail(err error) error {
+	if b.fault == nil {
+		b.fault = err
+	}
 	return err
 }
+
+// Err returns the device's first fault.
+func (b *device) Err() error { return b.fault }
 
 // mem is the Storage.Impl of a Vulkan tensor: where its data lies, and the
 // last use of its memory by queued work.
@@ -196,64 +212,45 @@ const guardBytes = 256
 // guardWord is the guard pattern (a float NaN payload, an unlikely int).
 const guardWord = 0x7fa5a5a5
 
-func (b *Backend) newMem(dt backend.DType, shape []int, guard uint64) (*backend.Tensor, error) {
-	if b.closed {
-		return nil, fmt.Errorf("vulkan: new: %w", backend.ErrClosed)
-	}
-	if err := backend.CheckNew(dt, shape); err != nil {
-		return nil, fmt.Errorf("vulkan: %w", err)
-	}
-	if dt != backend.F32 && dt != backend.I32 {
-		return nil, fmt.Errorf("vulkan: new %v%v: %w", dt, backend.Shape(shape), backend.ErrUnsupported)
-	}
-	size := uint64(backend.Shape(shape).NumElements()) * uint64(dt.Size())
-	if max := uint64(b.phys.maxTensorBytes()); size > max {
-		return nil, fmt.Errorf("vulkan: new %v%v: %d bytes is more than the largest tensor the device binds (%d bytes): %w",
-			dt, backend.Shape(shape), size, max, backend.ErrUnsupported)
-	}
+func (b *device) newMem(t *backend.Tensor, guard uint64) (*mem, error) {
+	size := uint64(t.Bytes())
 	blk, s, err := b.alloc(&b.devArena, size+2*guard, false)
-	if err != nil {
-		return nil, fmt.Errorf("vulkan: new %v%v: %w", dt, backend.Shape(shape), err)
-	}
-	m := &mem{blk: blk, s: s, off: s.off + guard, size: size, guard: guard, readEpoch: s.epoch, writeEpoch: s.epoch, seq: s.seq}
-	return backend.NewTensor(dt, shape, m), nil
-}
-
-// New allocates a tensor; its contents are undefined until written.
-func (b *Backend) New(dt backend.DType, shape ...int) (*backend.Tensor, error) {
-	return b.newMem(dt, shape, 0)
-}
-
-// NewGuarded allocates a tensor with guardBytes of a known pattern on each
-// side, for the conformance suite.
-func (b *Backend) NewGuarded(dt backend.DType, shape ...int) (*backend.Tensor, error) {
-	t, err := b.newMem(dt, shape, guardBytes)
 	if err != nil {
 		return nil, err
 	}
-	m := t.Storage().Impl.(*mem)
+	return &mem{blk: blk, s: s, off: s.off + guard, size: size, guard: guard, readEpoch: s.epoch, writeEpoch: s.epoch, seq: s.seq}, nil
+}
+
+// Alloc allocates a tensor's memory in a block; its contents are undefined
+// until written. A guarded tensor gets guardBytes of a known pattern on each
+// side, for the conformance suite.
+func (b *device) Alloc(t *backend.Tensor, guarded bool) (any, error) {
+	if !guarded {
+		return b.newMem(t, 0)
+	}
+	m, err := b.newMem(t, guardBytes)
+	if err != nil {
+		return nil, err
+	}
 	pat := make([]byte, guardBytes)
 	for i := 0; i < len(pat); i += 4 {
 		pat[i], pat[i+1], pat[i+2], pat[i+3] = 0xa5, 0xa5, 0xa5, 0x7f
 	}
-	if err := b.upload(m, m.off-guardBytes, pat); err != nil {
-		return nil, err
+	for _, off := range []uint64{m.off - guardBytes, m.off + m.size} {
+		if err := b.upload(m, off, pat); err != nil {
+			b.freeScratch(m)
+			return nil, err
+		}
 	}
-	if err := b.upload(m, m.off+m.size, pat); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return m, nil
 }
 
 // CheckGuards waits for queued work and reports whether a guard of t was
 // overwritten.
-func (b *Backend) CheckGuards(t *backend.Tensor) error {
-	m, err := b.memOf(t)
-	if err != nil {
-		return err
-	}
+func (b *device) CheckGuards(t *backend.Tensor) error {
+	m := t.Storage().Impl.(*mem)
 	if m.guard == 0 {
-		return fmt.Errorf("vulkan: %v was not allocated with guards", t)
+		return fmt.Errorf("%v was not allocated with guards", t)
 	}
 	for _, side := range []struct {
 		name string
@@ -270,58 +267,26 @@ func (b *Backend) CheckGuards(t *backend.Tensor) error {
 				if side.name == "before" {
 					k = guardBytes/4 - k
 				}
-				return fmt.Errorf("vulkan: guard of %v overwritten %d elements %s the data", t, k, side.name)
+				return fmt.Errorf("guard of %v overwritten %d elements %s the data", t, k, side.name)
 			}
 		}
 	}
 	return nil
 }
 
-func (b *Backend) memOf(t *backend.Tensor) (*mem, error) {
-	if t == nil {
-		return nil, errors.New("vulkan: nil tensor")
-	}
-	m, ok := t.Storage().Impl.(*mem)
-	if !ok || m == nil {
-		if t.Released() {
-			return nil, fmt.Errorf("vulkan: %v: %w", t, backend.ErrReleased)
-		}
-		return nil, fmt.Errorf("vulkan: %v belongs to another backend", t)
-	}
-	return m, nil
-}
-
 // Write copies src into t: directly into mapped memory when no queued work
 // uses t, else through staging memory and a transfer queued in order.
-func (b *Backend) Write(t *backend.Tensor, src []byte) {
-	if b.Err() != nil {
-		return
-	}
-	if b.closed {
-		b.Set(fmt.Errorf("vulkan: write: %w", backend.ErrClosed))
-		return
-	}
-	if err := backend.CheckWrite(t, src); err != nil {
-		b.Set(fmt.Errorf("vulkan: %w", err))
-		return
-	}
-	m, err := b.memOf(t)
-	if err != nil {
-		b.Set(err)
-		return
-	}
-	t.NoteWrite(src)
+func (b *device) Write(t *backend.Tensor, src []byte) error {
+	m := t.Storage().Impl.(*mem)
 	if t.DType() == backend.I32 {
 		m.host = append(m.host[:0], backend.BytesI32(src)...)
 		b.dropPlan(m)
 	}
-	if err := b.upload(m, m.off, src); err != nil {
-		b.Set(fmt.Errorf("vulkan: write to %v: %w", t, err))
-	}
+	return b.upload(m, m.off, src)
 }
 
 // upload copies data to byte offset off of m's block.
-func (b *Backend) upload(m *mem, off uint64, data []byte) error {
+func (b *device) upload(m *mem, off uint64, data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
@@ -346,25 +311,13 @@ func (b *Backend) upload(m *mem, off uint64, data []byte) error {
 }
 
 // Read waits for all queued work and copies t's data into dst.
-func (b *Backend) Read(t *backend.Tensor, dst []byte) error {
-	if err := b.Err(); err != nil {
-		return err
-	}
-	if b.closed {
-		return fmt.Errorf("vulkan: read: %w", backend.ErrClosed)
-	}
-	if err := backend.CheckRead(t, dst); err != nil {
-		return fmt.Errorf("vulkan: %w", err)
-	}
-	m, err := b.memOf(t)
-	if err != nil {
-		return err
-	}
+func (b *device) Read(t *backend.Tensor, dst []byte) error {
+	m := t.Storage().Impl.(*mem)
 	return b.download(m, m.off, dst)
 }
 
 // download waits for queued work and copies bytes from off of m's block.
-func (b *Backend) download(m *mem, off uint64, dst []byte) error {
+func (b *device) download(m *mem, off uint64, dst []byte) error {
 	if err := b.flush(); err != nil {
 		return err
 	}
@@ -377,7 +330,7 @@ func (b *Backend) download(m *mem, off uint64, dst []byte) error {
 	}
 	sblk, s, err := b.alloc(&b.stageArena, uint64(len(dst)), true)
 	if err != nil {
-		return b.fail(fmt.Errorf("vulkan: read: %w", err))
+		return b.fail(fmt.Errorf("read: %w", err))
 	}
 	if err := b.begin(); err != nil {
 		b.release(&b.stageArena, sblk, s)
@@ -395,66 +348,30 @@ func (b *Backend) download(m *mem, off uint64, dst []byte) error {
 	return b.flush()
 }
 
-// Run validates a call and records it.
-func (b *Backend) Run(c backend.Call) {
-	if b.Err() != nil {
-		return
-	}
-	if b.closed {
-		b.Set(backend.NewOpError(c, backend.ErrClosed))
-		return
-	}
-	if err := backend.Check(c); err != nil {
-		b.Set(err)
-		return
-	}
-	ms := make([]*mem, len(c.Args))
-	for i, t := range c.Args {
-		if t == nil {
-			continue
-		}
-		m, err := b.memOf(t)
-		if err != nil {
-			b.Set(backend.NewOpError(c, err))
-			return
-		}
-		ms[i] = m
-	}
+// Run records a call.
+func (b *device) Run(c backend.Call) error {
 	if err := b.begin(); err != nil {
-		return
+		return nil // a device fault, which the Front finds through Err
 	}
 	b.cur.ops = append(b.cur.ops, c)
-	if err := b.record(c, ms); err != nil {
-		b.Set(backend.NewOpError(c, err))
-		return
+	if err := b.record(c); err != nil {
+		return err
 	}
 	b.endOp()
+	return nil
 }
 
 // Sync submits queued work and waits for it.
-func (b *Backend) Sync() error {
-	if err := b.Err(); err != nil {
-		return err
-	}
-	if b.closed {
-		return fmt.Errorf("vulkan: sync: %w", backend.ErrClosed)
-	}
+func (b *device) Sync() error {
 	b.flush()
-	return b.Err()
+	return b.fault
 }
 
-// Release drops a handle; when it was the storage's last, the memory returns
-// to its block at once, remembering its last use (see span).
-func (b *Backend) Release(t *backend.Tensor) {
-	if t == nil || !t.Drop() {
-		return
-	}
-	m, ok := t.Storage().Impl.(*mem)
-	if !ok || m == nil {
-		return
-	}
-	t.Storage().Impl = nil
-	if b.closed {
+// Free returns a storage's memory to its block at once, remembering its
+// last use (see span).
+func (b *device) Free(st *backend.Storage) {
+	m, ok := st.Impl.(*mem)
+	if !ok || m == nil || b.closed {
 		return
 	}
 	b.dropPlan(m)
@@ -465,20 +382,20 @@ func (b *Backend) Release(t *backend.Tensor) {
 
 // Close waits for queued work, frees every resource and returns the sticky
 // error.
-func (b *Backend) Close() error {
+func (b *device) Close() error {
 	if b.closed {
-		return b.Err()
+		return b.fault
 	}
-	if b.Err() == nil {
+	if b.fault == nil {
 		b.flush()
 	}
 	b.destroy()
 	b.closed = true
-	return b.Err()
+	return b.fault
 }
 
 // destroy frees every Vulkan object of the backend.
-func (b *Backend) destroy() {
+func (b *device) destroy() {
 	if b.dev == nil {
 		return
 	}

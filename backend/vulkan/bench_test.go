@@ -23,8 +23,10 @@ import (
 // BenchmarkOps/OP/BACKEND reports the time of one op of tiny32's sizes
 // (batch 64: 4096 patch tokens of width 192, 3 heads, MLP 768), queued
 // back to back and synchronised once, so that it is the device's throughput
-// (recording and submission included). BenchmarkTiny32Step/BACKEND reports
-// the training step's images/s.
+// (recording and submission included); matmuls also run as
+// BenchmarkOps/OP/vulkan-shared, the shared-memory tiling of GPUs, which a
+// CPU device like lavapipe otherwise replaces by a register-tiled variant.
+// BenchmarkTiny32Step/BACKEND reports the training step's images/s.
 
 // backends opens the two backends, skipping where there is no Vulkan device.
 func backends(b *testing.B) []struct {
@@ -83,14 +85,11 @@ var tiny32Calls = []benchCall{
 // newArgs allocates a call's arguments on be with random data (indices in
 // range).
 func newArgs(b *testing.B, be backend.Backend, c benchCall) []*backend.Tensor {
-	specs := backend.Expand(backend.Call{Op: c.op, Args: make([]*backend.Tensor, len(c.shapes))})
+	specs := c.op.Expand(len(c.shapes))
 	r := rand.New(rand.NewPCG(1, 2))
 	args := make([]*backend.Tensor, len(c.shapes))
 	for i, s := range c.shapes {
-		t, err := be.New(specs[i].DType, s...)
-		if err != nil {
-			b.Fatal(err)
-		}
+		t := be.New(specs[i].DType, s...)
 		args[i] = t
 		if specs[i].DType == backend.I32 {
 			rows := c.shapes[1][0]
@@ -120,8 +119,21 @@ func newArgs(b *testing.B, be backend.Backend, c benchCall) []*backend.Tensor {
 
 func BenchmarkOps(b *testing.B) {
 	bes := backends(b)
+	shared, err := vulkan.Open("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer shared.Close()
+	vulkan.SetSharedMatmul(shared, true)
 	for _, c := range tiny32Calls {
-		for _, x := range bes {
+		runs := bes
+		if c.op == backend.OpMatMul {
+			runs = append(runs[:len(runs):len(runs)], struct {
+				name string
+				be   backend.Backend
+			}{"vulkan-shared", shared})
+		}
+		for _, x := range runs {
 			b.Run(fmt.Sprintf("%s/%s", c.name, x.name), func(b *testing.B) {
 				args := newArgs(b, x.be, c)
 				defer func() {

@@ -31,13 +31,39 @@ type physical struct {
 	// 0 for no limit: llvmpipe (lavapipe) ends an invocation's loops after
 	// 65,535 iterations, counted over all its loops together.
 	loopLimit   int
-	limits      vk.PhysicalDeviceLimits
-	memTypes    []vk.MemoryType
-	memHeaps    []vk.MemoryHeap
+	limits      limits
+	memTypes    []memType
+	memHeaps    []memHeap
 	queueFamily uint32
 	subgroup    uint32
 	subgroupOps uint32
 	unusable    string // why the device cannot be opened, or ""
+}
+
+// limits are the device limits (VkPhysicalDeviceLimits) the backend uses.
+type limits struct {
+	MaxStorageBufferRange               uint32
+	MaxComputeSharedMemorySize          uint32
+	MaxComputeWorkGroupInvocations      uint32
+	MaxComputeWorkGroupCount            [3]uint32
+	MaxComputeWorkGroupSize             [3]uint32
+	MaxPerStageDescriptorStorageBuffers uint32
+	MaxBoundDescriptorSets              uint32
+	MaxPushConstantsSize                uint32
+	Timestamps                          bool // timestampComputeAndGraphics
+	TimestampPeriod                     float32
+}
+
+// memType and memHeap are a device's memory types and heaps
+// (VkMemoryType, VkMemoryHeap).
+type memType struct {
+	PropertyFlags vk.MemoryPropertyFlags
+	HeapIndex     uint32
+}
+
+type memHeap struct {
+	Size  uint64
+	Flags vk.MemoryHeapFlags
 }
 
 var (
@@ -96,44 +122,21 @@ func enumerate(in vk.Instance) ([]*physical, error) {
 }
 
 func describe(in vk.Instance, pd vk.PhysicalDevice) *physical {
-	var props vk.PhysicalDeviceProperties
-	vk.GetPhysicalDeviceProperties(pd, &props)
-	props.Deref()
-	props.Limits.Deref()
-	p := &physical{
-		pd:         pd,
-		name:       vk.ToString(props.DeviceName[:]),
-		apiVersion: vk.Version(props.ApiVersion),
-		driver:     props.DriverVersion,
-		vendor:     props.VendorID,
-		limits:     props.Limits,
-	}
+	p := properties(in, pd)
 	if p.vendor == 0x10005 && strings.Contains(p.name, "llvmpipe") {
 		p.loopLimit = 65535
 	}
-	switch props.DeviceType {
-	case vk.PhysicalDeviceTypeDiscreteGpu:
-		p.kind, p.rank = "discrete-gpu", 0
-	case vk.PhysicalDeviceTypeIntegratedGpu:
-		p.kind, p.rank = "integrated-gpu", 1
-	case vk.PhysicalDeviceTypeVirtualGpu:
-		p.kind, p.rank = "virtual-gpu", 2
-	case vk.PhysicalDeviceTypeCpu:
-		p.kind, p.rank = "cpu", 4
+	switch p.kind {
+	case "discrete-gpu":
+		p.rank = 0
+	case "integrated-gpu":
+		p.rank = 1
+	case "virtual-gpu":
+		p.rank = 2
+	case "cpu":
+		p.rank = 4
 	default:
 		p.kind, p.rank = "other", 3
-	}
-
-	var mp vk.PhysicalDeviceMemoryProperties
-	vk.GetPhysicalDeviceMemoryProperties(pd, &mp)
-	mp.Deref()
-	for i := uint32(0); i < mp.MemoryTypeCount; i++ {
-		mp.MemoryTypes[i].Deref()
-		p.memTypes = append(p.memTypes, mp.MemoryTypes[i])
-	}
-	for i := uint32(0); i < mp.MemoryHeapCount; i++ {
-		mp.MemoryHeaps[i].Deref()
-		p.memHeaps = append(p.memHeaps, mp.MemoryHeaps[i])
 	}
 
 	var found bool
@@ -200,7 +203,7 @@ func (p *physical) info(spec string) backend.Info {
 		heaps = append(heaps, s)
 	}
 	limits = append(limits, [2]string{"memory heaps", strings.Join(heaps, ", ")})
-	if l.TimestampComputeAndGraphics.B() {
+	if l.Timestamps {
 		limits = append(limits, [2]string{"timestamps", fmt.Sprintf("%g ns per tick", l.TimestampPeriod)})
 	}
 	if p.unusable != "" {
@@ -213,7 +216,8 @@ func (p *physical) info(spec string) backend.Info {
 		Memory:         p.deviceMemory(),
 		MaxTensorBytes: p.maxTensorBytes(),
 		DTypes:         []backend.DType{backend.F32, backend.I32},
-		Ops:            backend.Ops(),
+		Ops:            ops(),
+		Guards:         true,
 		Limits:         limits,
 	}
 	if p.unusable != "" {

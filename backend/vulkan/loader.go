@@ -23,40 +23,6 @@ static void* ijepaVkOpen(const char* name) {
 	return f;
 }
 
-typedef void* (*ijepaGetProc)(void* instance, const char* name);
-
-// ijepaSubgroup returns the subgroup size of a physical device, and in *ops
-// its supported subgroup operations (when the compute stage has them), through
-// vkGetPhysicalDeviceProperties2 (Vulkan 1.1), which the Go binding does not
-// wrap, or 0 when it is not available. The structures are declared here by
-// hand: VkPhysicalDeviceProperties2 is sType, pNext and the 1.0 properties
-// (824 bytes, given 1024 here); VkPhysicalDeviceSubgroupProperties is sType,
-// pNext, subgroupSize, supportedStages, supportedOperations and
-// quadOperationsInAllStages.
-static uint32_t ijepaSubgroup(void* gipa, void* instance, void* pd, uint32_t* ops) {
-	void* f = ((ijepaGetProc)gipa)(instance, "vkGetPhysicalDeviceProperties2");
-	if (f == NULL) {
-		return 0;
-	}
-	struct {
-		uint32_t sType;
-		void* pNext;
-		uint32_t subgroupSize, stages, ops, quad;
-	} sg;
-	memset(&sg, 0, sizeof sg);
-	sg.sType = 1000094000; // VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
-	struct {
-		uint32_t sType;
-		void* pNext;
-		uint64_t properties[128];
-	} p2;
-	memset(&p2, 0, sizeof p2);
-	p2.sType = 1000059001; // VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
-	p2.pNext = &sg;
-	((void (*)(void*, void*))f)(pd, &p2);
-	*ops = (sg.stages & 0x20) ? sg.ops : 0; // VK_SHADER_STAGE_COMPUTE_BIT
-	return sg.subgroupSize;
-}
 */
 import "C"
 
@@ -110,17 +76,6 @@ func loadVulkan() error {
 		}
 	})
 	return loaderErr
-}
-
-// subgroup returns a device's subgroup size (0 if unknown) and the
-// subgroup operations its compute shaders support (VkSubgroupFeatureFlags).
-func subgroup(inst vk.Instance, pd vk.PhysicalDevice) (size, ops uint32) {
-	if gipa == nil {
-		return 0, 0
-	}
-	var o C.uint32_t
-	size = uint32(C.ijepaSubgroup(gipa, unsafe.Pointer(inst), unsafe.Pointer(pd), &o))
-	return size, uint32(o)
 }
 
 // subgroupShuffle is VK_SUBGROUP_FEATURE_SHUFFLE_BIT.

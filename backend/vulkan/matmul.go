@@ -32,7 +32,7 @@ var (
 
 // chooseTile picks the large tile when it still gives enough workgroups to
 // fill the device.
-func (b *Backend) chooseTile(m, n, z int) tile {
+func (b *device) chooseTile(m, n, z int) tile {
 	want := 64
 	if b.phys.kind == "cpu" {
 		want = 8
@@ -50,7 +50,7 @@ func (b *Backend) chooseTile(m, n, z int) tile {
 // regTile returns the tile of matmul.comp's register variant (REG) and
 // whether the device takes it: a CPU device whose compute shaders shuffle
 // within subgroups of 4 to 32 lanes.
-func (b *Backend) regTile() (tile, bool) {
+func (b *device) regTile() (tile, bool) {
 	p := b.phys
 	sg := int(p.subgroup)
 	if p.kind != "cpu" || b.sharedMatmul || p.subgroupOps&subgroupShuffle == 0 || sg < 4 || sg > 32 || sg&(sg-1) != 0 {
@@ -62,47 +62,58 @@ func (b *Backend) regTile() (tile, bool) {
 	return tile{bm: tm, bn: sg * tn, bk: 4, tm: tm, tn: tn}, true
 }
 
-func (b *Backend) matmul(c backend.Call, ms []*mem) error {
-	cm, am, bm := ms[0], ms[1], ms[2]
+// mmPlan is how a matmul call runs: the kernel's specialisation constants
+// and its grid.
+type mmPlan struct {
+	spec       []uint32
+	gx, gy, gz int
+}
+
+// matmulPlan chooses the variant and tile of a matmul call, or says why the
+// device cannot run it (a loop longer than the driver allows, more
+// workgroups than one dispatch has).
+func (b *device) matmulPlan(c backend.Call) (mmPlan, error) {
 	z, m, n, k := backend.MatMulDims(c)
-	reads := []*mem{am, bm}
-	if c.Attrs.Beta != 0 {
-		reads = append(reads, cm)
-	}
-	vecA := !c.Attrs.TransA && k%4 == 0
-	vecB := !c.Attrs.TransB && n%4 == 0
-	pc := []uint32{cm.elem(), am.elem(), bm.elem(), uint32(m), uint32(n), uint32(k), f32(c.Attrs.Alpha), f32(c.Attrs.Beta)}
-	if t, ok := b.regTile(); ok && !(c.Attrs.TransA && c.Attrs.TransB) {
-		veck := k%4 == 0 && !c.Attrs.TransA && !c.Attrs.TransB
-		steps := k
+	ta, tb := c.Attrs.TransA, c.Attrs.TransB
+	var p mmPlan
+	var steps int
+	var t tile
+	if rt, ok := b.regTile(); ok && !(ta && tb) {
+		t = rt
+		veck := k%4 == 0 && !ta && !tb
+		steps = k
 		if veck {
 			steps = k / 4
 		}
-		if err := b.loops(steps, fmt.Sprintf("a matmul over K = %d", k)); err != nil {
-			return err
-		}
-		gx, gy := ceilDiv(n, t.bn), ceilDiv(m, t.bm)
-		if gx > maxGroups || gy > maxGroups || z > maxGroups {
-			return fmt.Errorf("%w: a %dx%dx%d matmul needs more workgroups than one dispatch has", backend.ErrUnsupported, z, m, n)
-		}
 		sg := uint32(b.phys.subgroup)
 		// The shared tiles are unused: the smallest valid sizes.
-		spec := []uint32{sg, 4, 4, 4, 4, 4, b2u(c.Attrs.TransA), b2u(c.Attrs.TransB), 0, b2u(vecB), 1, sg, b2u(veck)}
-		spec[4] = uint32(t.tm)
-		spec[5] = uint32(t.tn)
-		return b.run("matmul", spec, reads, []*mem{cm}, []*mem{cm, am, bm}, pc, gx, gy, z)
+		p.spec = []uint32{sg, 4, 4, 4, uint32(t.tm), uint32(t.tn), b2u(ta), b2u(tb), 0, b2u(!tb && n%4 == 0), 1, sg, b2u(veck)}
+	} else {
+		t = b.chooseTile(m, n, z)
+		steps = ceilDiv(k, t.bk)
+		p.spec = []uint32{uint32(t.wg()), uint32(t.bm), uint32(t.bn), uint32(t.bk), uint32(t.tm), uint32(t.tn),
+			b2u(ta), b2u(tb), b2u(!ta && k%4 == 0), b2u(!tb && n%4 == 0), 0, 1}
 	}
-	t := b.chooseTile(m, n, z)
-	if err := b.loops(ceilDiv(k, t.bk), fmt.Sprintf("a matmul over K = %d", k)); err != nil {
+	if err := b.loops(steps, fmt.Sprintf("a matmul over K = %d", k)); err != nil {
+		return p, err
+	}
+	p.gx, p.gy, p.gz = ceilDiv(n, t.bn), ceilDiv(m, t.bm), z
+	if p.gx > maxGroups || p.gy > maxGroups || z > maxGroups {
+		return p, fmt.Errorf("%w: a %dx%dx%d matmul needs more workgroups than one dispatch has", backend.ErrUnsupported, z, m, n)
+	}
+	return p, nil
+}
+
+func (r *rec) matmul() error {
+	_, m, n, k := backend.MatMulDims(r.c)
+	p, err := r.b.matmulPlan(r.c)
+	if err != nil {
 		return err
 	}
-	gx, gy := ceilDiv(n, t.bn), ceilDiv(m, t.bm)
-	if gx > maxGroups || gy > maxGroups || z > maxGroups {
-		return fmt.Errorf("%w: a %dx%dx%d matmul needs more workgroups than one dispatch has", backend.ErrUnsupported, z, m, n)
-	}
-	spec := []uint32{uint32(t.wg()), uint32(t.bm), uint32(t.bn), uint32(t.bk), uint32(t.tm), uint32(t.tn),
-		b2u(c.Attrs.TransA), b2u(c.Attrs.TransB), b2u(vecA), b2u(vecB), 0, 1}
-	return b.run("matmul", spec, reads, []*mem{cm}, []*mem{cm, am, bm}, pc, gx, gy, z)
+	a := r.c.Attrs
+	return dispatch(r, kMatMul, p.spec, args(0, 1, 2),
+		&matmulPush{Oc: r.off(0), Oa: r.off(1), Ob: r.off(2), M: uint32(m), N: uint32(n), K: uint32(k), Alpha: f32(a.Alpha), Beta: f32(a.Beta)},
+		p.gx, p.gy, p.gz)
 }
 
 // vkFill records a fill of n bytes at off of blk with a 32-bit word.

@@ -110,7 +110,7 @@ func alignUp(n, a uint64) uint64 { return (n + a - 1) / a * a }
 var errOOM = errors.New("out of device memory")
 
 // alloc returns size bytes (rounded up to the alignment) from the arena.
-func (b *Backend) alloc(a *arena, size uint64, hostIdle bool) (*block, span, error) {
+func (b *device) alloc(a *arena, size uint64, hostIdle bool) (*block, span, error) {
 	size = alignUp(max(size, 1), alignment)
 	if b.faultAlloc {
 		b.faultAlloc = false
@@ -154,13 +154,13 @@ func (b *Backend) alloc(a *arena, size uint64, hostIdle bool) (*block, span, err
 }
 
 // release returns a span to its block.
-func (b *Backend) release(a *arena, blk *block, s span) {
+func (b *device) release(a *arena, blk *block, s span) {
 	a.inUse -= s.size
 	blk.give(s)
 }
 
 // newBlock allocates and binds (and maps, for a mapped arena) a block.
-func (b *Backend) newBlock(a *arena, size uint64) (*block, error) {
+func (b *device) newBlock(a *arena, size uint64) (*block, error) {
 	buf, res := b.createBuffer(size)
 	if res != vk.Success {
 		return nil, resultErr("create a buffer", res)
@@ -200,7 +200,7 @@ func (b *Backend) newBlock(a *arena, size uint64) (*block, error) {
 }
 
 // destroyBlock frees a block; no queued work may use it.
-func (b *Backend) destroyBlock(a *arena, blk *block) {
+func (b *device) destroyBlock(a *arena, blk *block) {
 	b.dropSets(blk.id)
 	if blk.ptr != nil {
 		vk.UnmapMemory(b.dev, blk.mem)
@@ -218,7 +218,7 @@ func (b *Backend) destroyBlock(a *arena, blk *block) {
 
 // trim frees empty dedicated blocks whose last use has finished, and with
 // all, every empty block.
-func (b *Backend) trim(all bool) {
+func (b *device) trim(all bool) {
 	for _, a := range []*arena{&b.devArena, &b.stageArena} {
 		for _, blk := range append([]*block(nil), a.blocks...) {
 			if blk.empty() && (blk.dedicated || all) && blk.free[0].seq <= b.done {
@@ -237,7 +237,7 @@ const bufferUsage = vk.BufferUsageFlags(vk.BufferUsageStorageBufferBit | vk.Buff
 // type is host-cached; for staging, host-visible and coherent, host-cached
 // if possible.
 func memoryTypes(p *physical, bits uint32) (dev, stage uint32, devMapped bool, err error) {
-	has := func(t vk.MemoryType, f vk.MemoryPropertyFlagBits) bool {
+	has := func(t memType, f vk.MemoryPropertyFlagBits) bool {
 		return t.PropertyFlags&vk.MemoryPropertyFlags(f) == vk.MemoryPropertyFlags(f)
 	}
 	hostCoherent := vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
@@ -247,7 +247,7 @@ func memoryTypes(p *physical, bits uint32) (dev, stage uint32, devMapped bool, e
 		if bits&(1<<uint(i)) == 0 {
 			continue
 		}
-		heap := uint64(p.memHeaps[t.HeapIndex].Size)
+		heap := p.memHeaps[t.HeapIndex].Size
 		score := 0
 		if has(t, vk.MemoryPropertyDeviceLocalBit) {
 			score = 4

@@ -14,6 +14,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/mask"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/internal/testdep"
 	"github.com/ijepa-go/ijepa/nn"
 )
 
@@ -23,11 +24,11 @@ import (
 // data; they differ only in float32 rounding (summation order, fused
 // multiply-adds, the device's exp), which the tolerances below bound.
 
-func openVulkan(t *testing.T) *vulkan.Backend {
+func openVulkan(t *testing.T) *backend.Front {
 	t.Helper()
 	b, err := vulkan.Open("")
 	if err != nil {
-		t.Skipf("no Vulkan device, so the Vulkan backend is not tested: %v", err)
+		testdep.Skip(t, "no Vulkan device, so the Vulkan backend is not tested: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
@@ -103,8 +104,8 @@ func relMax(a, b []float32) float64 {
 }
 
 // A ViT forward (patch embedding, positions, 4 pre-norm blocks, final norm)
-// on 4 images of 32x32 agrees with the CPU: NMSE below 1e-10, relative
-// max error below 1e-4.
+// on 4 images of 32x32 agrees with the CPU: NMSE below 1e-12, relative
+// max error below 2e-6 (measured: 2.5e-14 and 2.7e-7 at most).
 func TestViTForward(t *testing.T) {
 	vk := openVulkan(t)
 	cfg := nn.ViTConfig{ImgSize: 32, Patch: 4, Channels: 3, Dim: 96, Depth: 4, Heads: 3, MLPHidden: 384}
@@ -122,10 +123,7 @@ func TestViTForward(t *testing.T) {
 		if err := nn.Alloc(be, v.Params(), 3); err != nil {
 			t.Fatal(err)
 		}
-		x, err := backend.FromF32(be, img, 4, 3, 32, 32)
-		if err != nil {
-			t.Fatal(err)
-		}
+		x := backend.FromF32(be, img, 4, 3, 32, 32)
 		h, err := v.Forward(be, x, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -138,16 +136,17 @@ func TestViTForward(t *testing.T) {
 	nmse, msg := conformance.Compare(outs[0], outs[1])
 	rel := relMax(outs[0], outs[1])
 	t.Logf("ViT forward [4,64,96]: NMSE %.2e, relative max error %.2e", nmse, rel)
-	if msg != "" || nmse > 1e-10 || rel > 1e-4 {
+	if msg != "" || nmse > 1e-12 || rel > 2e-6 {
 		t.Errorf("ViT forward differs from the CPU: NMSE %.2e, relative max error %.2e %s", nmse, rel, msg)
 	}
 }
 
-// One full I-JEPA training step: the loss agrees to 1e-5 relative, every
-// parameter's gradient to NMSE 1e-8, and every parameter after AdamW and the
-// EMA to 1e-4 relative max error. (AdamW's first step moves each weight by
-// about lr*g/(|g|+eps), which turns the rounding of gradients near eps into
-// differences of up to about 1e-5 of a bias's size.)
+// One full I-JEPA training step: the loss agrees to 1e-6 relative, every
+// parameter's gradient to NMSE 1e-12, and every parameter after AdamW and the
+// EMA to 1e-4 relative max error (measured: 6.4e-8, 6.4e-14 and 1.3e-5 at
+// most). (AdamW's first step moves each weight by about lr*g/(|g|+eps),
+// which turns the rounding of gradients near eps into differences of up to
+// about 1e-5 of a bias's size.)
 func TestTrainingStep(t *testing.T) {
 	vk := openVulkan(t)
 	c := cpu.New()
@@ -163,7 +162,7 @@ func TestTrainingStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := math.Abs(lv-lc) / math.Abs(lc); d > 1e-5 {
+	if d := math.Abs(lv-lc) / math.Abs(lc); d > 1e-6 {
 		t.Errorf("loss %.8g on Vulkan, %.8g on the CPU: relative difference %.2e", lv, lc, d)
 	}
 	t.Logf("loss %.8g on Vulkan, %.8g on the CPU", lv, lc)
@@ -172,7 +171,7 @@ func TestTrainingStep(t *testing.T) {
 	for i := range pv {
 		gv, gc := read(t, vk, pv[i].Grad), read(t, c, pc[i].Grad)
 		nmse, msg := conformance.Compare(gv, gc)
-		if msg != "" || nmse > 1e-8 {
+		if msg != "" || nmse > 1e-12 {
 			t.Errorf("gradient of %s: NMSE %.2e %s", pv[i].Name, nmse, msg)
 		}
 		worstG = math.Max(worstG, nmse)
@@ -191,9 +190,10 @@ func TestTrainingStep(t *testing.T) {
 	t.Logf("%d parameters: worst gradient NMSE %.2e, worst parameter relative error %.2e", len(pv), worstG, worstP)
 }
 
-// Twenty training steps: every step's loss agrees to 1e-4 relative, and the
-// parameters after them to 1e-3 relative max error (the differences of
-// rounding grow through the optimiser's updates, slowly).
+// Twenty training steps: every step's loss agrees to 1e-6 relative, and the
+// parameters after them to 2e-4 relative max error (measured: 1.5e-7 and
+// 1.6e-5 at most; the differences of rounding grow through the optimiser's
+// updates, slowly).
 func TestTwentySteps(t *testing.T) {
 	vk := openVulkan(t)
 	c := cpu.New()
@@ -212,7 +212,7 @@ func TestTwentySteps(t *testing.T) {
 		}
 		d := math.Abs(lv-lc) / math.Abs(lc)
 		worst = math.Max(worst, d)
-		if d > 1e-4 {
+		if d > 1e-6 {
 			t.Errorf("step %d: loss %.8g on Vulkan, %.8g on the CPU (relative difference %.2e)", i, lv, lc, d)
 		}
 		if i == 0 || i == 19 {
@@ -224,7 +224,7 @@ func TestTwentySteps(t *testing.T) {
 	for i := range pv {
 		rel := relMax(read(t, vk, pv[i].Value), read(t, c, pc[i].Value))
 		worstP = math.Max(worstP, rel)
-		if rel > 1e-3 {
+		if rel > 2e-4 {
 			t.Errorf("%s after 20 steps: relative max error %.2e", pv[i].Name, rel)
 		}
 	}

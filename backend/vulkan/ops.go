@@ -5,14 +5,21 @@ package vulkan
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/ijepa-go/ijepa/backend"
 )
 
-// Each op records its dispatches with the kernels of package shaders. The
-// arguments ms are the call's tensors in the order of the op's row in the
-// table (nil for absent optional ones). Every dispatch is preceded by access,
-// which declares its reads and writes and places barriers.
+// Each op records its dispatches with the kernels of package shaders
+// (recorders). A dispatch names what each of its bindings holds — an
+// argument of the call, by its position in the op's row, or a scratch buffer
+// of the op — and its reads and writes follow from that: an argument is read
+// if its role is in or inout and written if out or inout. The same list is
+// what gets bound, so a dispatch can touch only what it declared: an
+// argument left out of it is neither ordered by a barrier nor bound, and the
+// kernel computes garbage that the conformance suite catches (lavapipe runs
+// dispatches one after another, so a missing barrier alone would never show
+// there).
 
 // Grid limits: 1-D kernels stride over their elements from at most
 // maxGroups workgroups; row kernels use a 2-D grid of one workgroup per row.
@@ -28,7 +35,7 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 // there each workgroup costs a set-up that a longer loop does not (on
 // lavapipe, 64 workgroups run big elementwise ops about twice as fast as
 // one per 256 elements).
-func (b *Backend) groups1D(n, wg int) int {
+func (b *device) groups1D(n, wg int) int {
 	g := maxGroups
 	if b.phys.kind == "cpu" {
 		g = cpuGroups
@@ -56,8 +63,6 @@ func rowWG(c int) uint32 {
 	return uint32(wg)
 }
 
-func f32(x float64) uint32 { return math.Float32bits(float32(x)) }
-
 func b2u(v bool) uint32 {
 	if v {
 		return 1
@@ -74,7 +79,7 @@ func rowsCols(t *backend.Tensor) (rows, cols int) {
 
 // loops reports an error when a kernel whose invocations run n loop
 // iterations exceeds the device's loop limit.
-func (b *Backend) loops(n int, what string) error {
+func (b *device) loops(n int, what string) error {
 	if l := b.phys.loopLimit; l > 0 && n > l {
 		return fmt.Errorf("%w: %s needs %d loop iterations per invocation, and %s stops shaders after %d",
 			backend.ErrUnsupported, what, n, b.phys.name, l)
@@ -86,122 +91,253 @@ func (b *Backend) loops(n int, what string) error {
 // of c elements: three passes over the row and the reductions' steps.
 func rowLoops(c int) int { return 3*ceilDiv(c, int(rowWG(c))) + 32 }
 
-// run records one dispatch of a kernel after declaring its accesses.
-func (b *Backend) run(kernel string, spec []uint32, reads, writes, binds []*mem, pc []uint32, gx, gy, gz int) error {
-	pipe, err := b.pipeline(kernel, spec...)
+// Supports refuses the calls the device cannot run: a matmul or a row of
+// a row op longer than the driver's loop limit, a matmul needing more
+// workgroups than one dispatch has.
+func (b *device) Supports(c backend.Call) error {
+	switch c.Op {
+	case backend.OpMatMul:
+		_, err := b.matmulPlan(c)
+		return err
+	case backend.OpSoftmax, backend.OpSoftmaxBwd, backend.OpLayerNorm, backend.OpLayerNormBwd:
+		_, cols := rowsCols(c.Args[0])
+		return b.loops(rowLoops(cols), "a "+c.Op.String()+" row")
+	}
+	return nil
+}
+
+// recorders are the ops the device runs and how each records its
+// dispatches; Info.Ops lists the ops found here.
+var recorders = map[backend.Op]func(r *rec) error{
+	backend.OpMatMul:       (*rec).matmul,
+	backend.OpAdd:          (*rec).binary,
+	backend.OpMul:          (*rec).binary,
+	backend.OpScale:        func(r *rec) error { return r.linear(false, 0, r.c.Attrs.Alpha) },
+	backend.OpAxpy:         func(r *rec) error { return r.linear(true, 1, r.c.Attrs.Alpha) },
+	backend.OpEMA:          func(r *rec) error { return r.linear(true, r.c.Attrs.Momentum, 1-r.c.Attrs.Momentum) },
+	backend.OpColSum:       (*rec).colsum,
+	backend.OpLayerNorm:    (*rec).layernorm,
+	backend.OpLayerNormBwd: (*rec).layernormBwd,
+	backend.OpSoftmax:      (*rec).softmax,
+	backend.OpSoftmaxBwd:   (*rec).softmax,
+	backend.OpGELU:         (*rec).activation,
+	backend.OpGELUBwd:      (*rec).activation,
+	backend.OpSiLU:         (*rec).activation,
+	backend.OpSiLUBwd:      (*rec).activation,
+	backend.OpGather:       (*rec).gather,
+	backend.OpScatterAdd:   (*rec).scatterAdd,
+	backend.OpSplitHeads:   (*rec).heads,
+	backend.OpMergeHeads:   (*rec).heads,
+	backend.OpPatchify:     (*rec).patchify,
+	backend.OpSmoothL1:     func(r *rec) error { return r.reduce(3, 2, r.c.Attrs.Beta, true) },
+	backend.OpMSE:          func(r *rec) error { return r.reduce(2, 2, 0, true) },
+	backend.OpSum:          func(r *rec) error { return r.reduce(0, 1, 0, false) },
+	backend.OpSumSq:        func(r *rec) error { return r.reduce(1, 1, 0, false) },
+	backend.OpSmoothL1Bwd:  (*rec).lossBwd,
+	backend.OpMSEBwd:       (*rec).lossBwd,
+	backend.OpAdamW:        (*rec).adamw,
+	backend.OpFill:         (*rec).fill,
+	backend.OpCopy:         (*rec).copy,
+}
+
+// ops lists the ops of recorders in catalogue order.
+func ops() []backend.Op {
+	var out []backend.Op
+	for _, op := range backend.Ops() {
+		if recorders[op] != nil {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// record records a call's dispatches.
+func (b *device) record(c backend.Call) error {
+	r := &rec{b: b, c: c, ms: make([]*mem, len(c.Args)), specs: c.Op.Expand(len(c.Args))}
+	for i, t := range c.Args {
+		if t != nil {
+			r.ms[i] = t.Storage().Impl.(*mem)
+		}
+	}
+	return recorders[c.Op](r)
+}
+
+// rec is one call being recorded.
+type rec struct {
+	b     *device
+	c     backend.Call
+	ms    []*mem        // the call's tensors (nil for absent ones)
+	specs []backend.Arg // their rows of the op table
+}
+
+// slot is what one binding of a dispatch holds: argument arg of the call, or
+// (arg < 0) the op's scratch buffer m, which the dispatch writes or reads.
+type slot struct {
+	arg   int
+	m     *mem
+	write bool
+}
+
+func arg(i int) slot         { return slot{arg: i} }
+func scratchIn(m *mem) slot  { return slot{arg: -1, m: m} }
+func scratchOut(m *mem) slot { return slot{arg: -1, m: m, write: true} }
+func args(is ...int) []slot  { return argsFrom(is) }
+func argsFrom(is []int) []slot {
+	out := make([]slot, len(is))
+	for k, i := range is {
+		out[k] = arg(i)
+	}
+	return out
+}
+
+// dropped is a test's planted bug: the dispatches of op leave argument arg
+// out of their declared access, and bind unbound in its place.
+type dropped struct {
+	op      backend.Op
+	arg     int
+	unbound *mem
+}
+
+// access declares the reads and writes of a command over the given slots
+// (placing a barrier where one conflicts with earlier work of the current
+// interval) and returns the memory each slot binds.
+func (r *rec) access(slots []slot) [maxBindings]*mem {
+	var binds [maxBindings]*mem
+	var reads, writes []*mem
+	for i, s := range slots {
+		m, rd, wr := s.m, !s.write, s.write
+		if s.arg >= 0 {
+			m = r.ms[s.arg]
+			role := r.specs[s.arg].Role
+			rd, wr = role != backend.Out, role != backend.In
+			if d := r.b.drop; d != nil && d.op == r.c.Op && d.arg == s.arg {
+				m, rd, wr = d.unbound, false, false
+			}
+		}
+		binds[i] = m
+		if m == nil {
+			continue
+		}
+		if rd {
+			reads = append(reads, m)
+		}
+		if wr {
+			writes = append(writes, m)
+		}
+	}
+	r.b.access(reads, writes)
+	return binds
+}
+
+// off returns the element offset of argument i (0 for an absent one).
+func (r *rec) off(i int) uint32 {
+	if r.ms[i] == nil {
+		return 0
+	}
+	return r.ms[i].elem()
+}
+
+// dispatch records one dispatch of kernel k with specialisation constants
+// spec over the bindings slots, after declaring their accesses.
+func dispatch[P any](r *rec, k kernel[P], spec []uint32, slots []slot, pc *P, gx, gy, gz int) error {
+	pipe, err := r.b.pipeline(k.name, spec...)
 	if err != nil {
 		return err
 	}
-	b.access(reads, writes)
-	return b.dispatch(pipe, binds, pc, gx, gy, gz)
+	binds := r.access(slots)
+	return r.b.dispatch(pipe, binds[:len(slots)], unsafe.Pointer(pc), unsafe.Sizeof(*pc), gx, gy, gz)
 }
 
-func (b *Backend) record(c backend.Call, ms []*mem) error {
-	a := c.Attrs
-	switch c.Op {
-	case backend.OpMatMul:
-		return b.matmul(c, ms)
-	case backend.OpAdd, backend.OpMul:
-		y, x, z := ms[0], ms[1], ms[2]
-		n, nb := c.Args[0].NumElements(), c.Args[2].NumElements()
-		return b.run("binary", []uint32{elemWG, b2u(c.Op == backend.OpMul)}, []*mem{x, z}, []*mem{y}, []*mem{y, x, z},
-			[]uint32{y.elem(), x.elem(), z.elem(), uint32(n), uint32(nb)}, b.groups1D(n, elemWG), 1, 1)
-	case backend.OpScale:
-		return b.linear(ms[0], ms[1], c.Args[0].NumElements(), false, 0, a.Alpha)
-	case backend.OpAxpy:
-		return b.linear(ms[0], ms[1], c.Args[0].NumElements(), true, 1, a.Alpha)
-	case backend.OpEMA:
-		return b.linear(ms[0], ms[1], c.Args[0].NumElements(), true, a.Momentum, 1-a.Momentum)
-	case backend.OpColSum:
-		y, x := ms[0], ms[1]
-		cols := c.Args[0].NumElements()
-		return b.colsum(0, y, x, nil, nil, nil, c.Args[1].NumElements()/cols, cols)
-	case backend.OpLayerNorm:
-		return b.layernorm(c, ms)
-	case backend.OpLayerNormBwd:
-		return b.layernormBwd(c, ms)
-	case backend.OpSoftmax:
-		y, x := ms[0], ms[1]
-		rows, cols := rowsCols(c.Args[1])
-		if err := b.loops(rowLoops(cols), "a softmax row"); err != nil {
-			return err
-		}
-		gx, gy := rowGrid(rows)
-		return b.run("softmax", []uint32{rowWG(cols), 0}, []*mem{x}, []*mem{y}, []*mem{y, x, x},
-			[]uint32{y.elem(), x.elem(), x.elem(), uint32(rows), uint32(cols), f32(a.Alpha)}, gx, gy, 1)
-	case backend.OpSoftmaxBwd:
-		dx, dy, y := ms[0], ms[1], ms[2]
-		rows, cols := rowsCols(c.Args[2])
-		if err := b.loops(rowLoops(cols), "a softmax row"); err != nil {
-			return err
-		}
-		gx, gy := rowGrid(rows)
-		return b.run("softmax", []uint32{rowWG(cols), 1}, []*mem{dy, y}, []*mem{dx}, []*mem{dx, dy, y},
-			[]uint32{dx.elem(), dy.elem(), y.elem(), uint32(rows), uint32(cols), f32(a.Alpha)}, gx, gy, 1)
-	case backend.OpGELU:
-		y, x := ms[0], ms[1]
-		n := c.Args[0].NumElements()
-		return b.run("gelu", []uint32{elemWG, 0}, []*mem{x}, []*mem{y}, []*mem{y, x, x},
-			[]uint32{y.elem(), x.elem(), x.elem(), uint32(n)}, b.groups1D(n, elemWG), 1, 1)
-	case backend.OpGELUBwd:
-		dx, dy, x := ms[0], ms[1], ms[2]
-		n := c.Args[0].NumElements()
-		return b.run("gelu", []uint32{elemWG, 1}, []*mem{dy, x}, []*mem{dx}, []*mem{dx, dy, x},
-			[]uint32{dx.elem(), dy.elem(), x.elem(), uint32(n)}, b.groups1D(n, elemWG), 1, 1)
-	case backend.OpGather:
-		y, x, ix := ms[0], ms[1], ms[2]
-		rows := c.Args[2].NumElements()
-		cols := c.Args[1].NumElements() / c.Args[1].Shape()[0]
-		return b.run("gather", []uint32{elemWG}, []*mem{x, ix}, []*mem{y}, []*mem{y, x, ix},
-			[]uint32{y.elem(), x.elem(), ix.elem(), uint32(rows), uint32(cols)}, b.groups1D(rows*cols, elemWG), 1, 1)
-	case backend.OpScatterAdd:
-		return b.scatterAdd(c, ms[0], ms[1], ms[2])
-	case backend.OpSplitHeads, backend.OpMergeHeads:
-		return b.heads(c, ms)
-	case backend.OpPatchify:
-		y, img := ms[0], ms[1]
-		s := c.Args[1].Shape()
-		n := c.Args[0].NumElements()
-		return b.run("patchify", []uint32{elemWG}, []*mem{img}, []*mem{y}, []*mem{y, img},
-			[]uint32{y.elem(), img.elem(), uint32(s[0]), uint32(s[1]), uint32(s[2]), uint32(s[3]), uint32(a.Patch)},
-			b.groups1D(n, elemWG), 1, 1)
-	case backend.OpSmoothL1:
-		return b.reduce(3, ms[0], ms[1], ms[2], c.Args[1].NumElements(), a.Beta, true)
-	case backend.OpMSE:
-		return b.reduce(2, ms[0], ms[1], ms[2], c.Args[1].NumElements(), 0, true)
-	case backend.OpSum:
-		return b.reduce(0, ms[0], ms[1], ms[1], c.Args[1].NumElements(), 0, false)
-	case backend.OpSumSq:
-		return b.reduce(1, ms[0], ms[1], ms[1], c.Args[1].NumElements(), 0, false)
-	case backend.OpSmoothL1Bwd, backend.OpMSEBwd:
-		dp, dl, p, t := ms[0], ms[1], ms[2], ms[3]
-		n := c.Args[0].NumElements()
-		return b.run("loss_bwd", []uint32{elemWG, b2u(c.Op == backend.OpMSEBwd)}, []*mem{dl, p, t}, []*mem{dp}, []*mem{dp, dl, p, t},
-			[]uint32{dp.elem(), dl.elem(), p.elem(), t.elem(), uint32(n), f32(a.Beta)}, b.groups1D(n, elemWG), 1, 1)
-	case backend.OpAdamW:
-		return b.adamw(c, ms)
-	case backend.OpFill:
-		return b.fill(ms[0], c.Args[0].NumElements(), a.Alpha)
-	case backend.OpCopy:
-		return b.copy(ms[0], ms[1])
+// f32 rounds a host scalar for a push constant.
+func f32(x float64) float32 { return float32(x) }
+
+func (r *rec) binary() error {
+	n, nb := r.c.Args[0].NumElements(), r.c.Args[2].NumElements()
+	return dispatch(r, kBinary, []uint32{elemWG, b2u(r.c.Op == backend.OpMul)}, args(0, 1, 2),
+		&binaryPush{Oy: r.off(0), Oa: r.off(1), Ob: r.off(2), N: uint32(n), Nb: uint32(nb)}, r.b.groups1D(n, elemWG), 1, 1)
+}
+
+// linear records y = rr*y + q*x (readY) or y = q*x.
+func (r *rec) linear(readY bool, rr, q float64) error {
+	n := r.c.Args[0].NumElements()
+	return dispatch(r, kLinear, []uint32{elemWG, b2u(readY)}, args(0, 1),
+		&linearPush{Oy: r.off(0), Ox: r.off(1), N: uint32(n), R: f32(rr), Q: f32(q)}, r.b.groups1D(n, elemWG), 1, 1)
+}
+
+func (r *rec) softmax() error {
+	bwd := r.c.Op == backend.OpSoftmaxBwd
+	in := args(0, 1, 1)
+	if bwd {
+		in = args(0, 1, 2)
 	}
-	return backend.ErrUnsupported
+	rows, cols := rowsCols(r.c.Args[0])
+	gx, gy := rowGrid(rows)
+	return dispatch(r, kSoftmax, []uint32{rowWG(cols), b2u(bwd)}, in,
+		&softmaxPush{Oo: r.off(0), Oi0: r.off(1), Oi1: r.off(in[2].arg), R: uint32(rows), C: uint32(cols), Alpha: f32(r.c.Attrs.Alpha)}, gx, gy, 1)
 }
 
-// linear records y = r*y + q*x (readY) or y = q*x.
-func (b *Backend) linear(y, x *mem, n int, readY bool, r, q float64) error {
-	reads := []*mem{x}
-	if readY {
-		reads = append(reads, y)
+// activations are the modes of activation.comp: each op's number there, and
+// whether it is a gradient (reading dy and x).
+var activations = map[backend.Op]struct {
+	mode uint32
+	grad bool
+}{
+	backend.OpGELU:    {0, false},
+	backend.OpGELUBwd: {1, true},
+	backend.OpSiLU:    {2, false},
+	backend.OpSiLUBwd: {3, true},
+}
+
+func (r *rec) activation() error {
+	a := activations[r.c.Op]
+	in := args(0, 1, 1)
+	if a.grad {
+		in = args(0, 1, 2)
 	}
-	return b.run("linear", []uint32{elemWG, b2u(readY)}, reads, []*mem{y}, []*mem{y, x},
-		[]uint32{y.elem(), x.elem(), uint32(n), f32(r), f32(q)}, b.groups1D(n, elemWG), 1, 1)
+	n := r.c.Args[0].NumElements()
+	return dispatch(r, kActivation, []uint32{elemWG, a.mode}, in,
+		&activationPush{Oo: r.off(0), Oi0: r.off(1), Oi1: r.off(in[2].arg), N: uint32(n)}, r.b.groups1D(n, elemWG), 1, 1)
 }
 
-// reduce records y[0] = scale * sum of a term over n elements (mode as in
-// reduce.comp), mean dividing by n, in one pass or two.
-func (b *Backend) reduce(mode uint32, y, x, t *mem, n int, beta float64, mean bool) error {
+func (r *rec) gather() error {
+	rows := r.c.Args[2].NumElements()
+	cols := r.c.Args[1].NumElements() / r.c.Args[1].Shape()[0]
+	return dispatch(r, kGather, []uint32{elemWG}, args(0, 1, 2),
+		&gatherPush{Oy: r.off(0), Ox: r.off(1), Oi: r.off(2), R: uint32(rows), C: uint32(cols)}, r.b.groups1D(rows*cols, elemWG), 1, 1)
+}
+
+func (r *rec) patchify() error {
+	s := r.c.Args[1].Shape()
+	n := r.c.Args[0].NumElements()
+	return dispatch(r, kPatchify, []uint32{elemWG}, args(0, 1),
+		&patchifyPush{Oy: r.off(0), Oi: r.off(1), B: uint32(s[0]), C: uint32(s[1]), H: uint32(s[2]), W: uint32(s[3]), P: uint32(r.c.Attrs.Patch)},
+		r.b.groups1D(n, elemWG), 1, 1)
+}
+
+func (r *rec) lossBwd() error {
+	n := r.c.Args[0].NumElements()
+	return dispatch(r, kLossBwd, []uint32{elemWG, b2u(r.c.Op == backend.OpMSEBwd)}, args(0, 1, 2, 3),
+		&lossBwdPush{Od: r.off(0), Odl: r.off(1), Op: r.off(2), Ot: r.off(3), N: uint32(n), Beta: f32(r.c.Attrs.Beta)},
+		r.b.groups1D(n, elemWG), 1, 1)
+}
+
+func (r *rec) adamw() error {
+	a := r.c.Attrs
+	t := float64(a.Step)
+	n := r.c.Args[0].NumElements()
+	return dispatch(r, kAdamW, []uint32{elemWG}, args(0, 1, 2, 3),
+		&adamwPush{Op: r.off(0), Om: r.off(1), Ov: r.off(2), Og: r.off(3), N: uint32(n),
+			Decay: f32(1 - a.LR*a.WeightDecay), B1: f32(a.Beta1), B2: f32(a.Beta2), Omb1: f32(1 - a.Beta1), Omb2: f32(1 - a.Beta2),
+			Lrc: f32(a.LR / (1 - math.Pow(a.Beta1, t))), Bc2: f32(math.Sqrt(1 - math.Pow(a.Beta2, t))), Eps: f32(a.Eps)},
+		r.b.groups1D(n, elemWG), 1, 1)
+}
+
+// reduce records loss[0] or y[0] = scale * the sum of a term over the
+// elements of argument 1 (and argument 2 for a loss: ins is 2, else 1; mode
+// as in reduce.comp), mean dividing by their number, in one pass or two.
+func (r *rec) reduce(mode uint32, ins int, beta float64, mean bool) error {
 	const wg = 256
+	n := r.c.Args[1].NumElements()
 	g := max(1, min(ceilDiv(n, wg*8), 512))
 	chunk := ceilDiv(n, g)
 	g = ceilDiv(n, chunk)
@@ -209,60 +345,68 @@ func (b *Backend) reduce(mode uint32, y, x, t *mem, n int, beta float64, mean bo
 	if mean {
 		scale = 1 / float64(n)
 	}
+	src := args(1, ins) // the second is argument 1 again for sum and sumsq
+	pc := reducePush{Oa: r.off(1), Ob: r.off(ins), N: uint32(n), Chunk: uint32(chunk), Beta: f32(beta), Scale: f32(scale)}
 	if g == 1 {
-		return b.run("reduce", []uint32{wg, mode}, []*mem{x, t}, []*mem{y}, []*mem{y, x, t},
-			[]uint32{y.elem(), x.elem(), t.elem(), uint32(n), uint32(chunk), f32(beta), f32(scale)}, 1, 1, 1)
+		pc.Oy = r.off(0)
+		return dispatch(r, kReduce, []uint32{wg, mode}, append(args(0), src...), &pc, 1, 1, 1)
 	}
-	part, err := b.scratch(g)
+	part, err := r.b.scratch(g)
 	if err != nil {
 		return err
 	}
-	defer b.freeScratch(part)
-	if err := b.run("reduce", []uint32{wg, mode}, []*mem{x, t}, []*mem{part}, []*mem{part, x, t},
-		[]uint32{part.elem(), x.elem(), t.elem(), uint32(n), uint32(chunk), f32(beta), 0x3f800000}, g, 1, 1); err != nil {
+	defer r.b.freeScratch(part)
+	pc.Oy, pc.Scale = part.elem(), 1
+	if err := dispatch(r, kReduce, []uint32{wg, mode}, append([]slot{scratchOut(part)}, src...), &pc, g, 1, 1); err != nil {
 		return err
 	}
-	return b.run("reduce", []uint32{wg, 0}, []*mem{part}, []*mem{y}, []*mem{y, part, part},
-		[]uint32{y.elem(), part.elem(), part.elem(), uint32(g), uint32(g), 0, f32(scale)}, 1, 1, 1)
+	return dispatch(r, kReduce, []uint32{wg, 0}, []slot{arg(0), scratchIn(part), scratchIn(part)},
+		&reducePush{Oy: r.off(0), Oa: part.elem(), Ob: part.elem(), N: uint32(g), Chunk: uint32(g), Scale: f32(scale)}, 1, 1, 1)
 }
 
-// colsum records column sums of a [rows,cols] matrix (mode 0: of a; mode 1:
-// of a*(x-mean)*rstd) into y [cols], through partial sums over chunks of
-// rows when there are many rows.
-func (b *Backend) colsum(mode uint32, y, a, x, mean, rstd *mem, rows, cols int) error {
+func (r *rec) colsum() error {
+	cols := r.c.Args[0].NumElements()
+	return r.colsums(0, 0, []int{1}, r.c.Args[1].NumElements()/cols, cols)
+}
+
+// colsums records the column sums of a [rows,cols] matrix into argument y
+// (mode 0: of argument src[0]; mode 1: of a*(x-mean)*rstd with src the
+// arguments a, x, mean, rstd), through partial sums over chunks of rows when
+// there are many rows.
+func (r *rec) colsums(mode uint32, y int, src []int, rows, cols int) error {
 	const wg = 64
-	if x == nil {
-		x, mean, rstd = a, a, a
+	for len(src) < 4 {
+		src = append(src, src[0]) // bound but not read in mode 0
 	}
-	reads := []*mem{a}
-	if mode == 1 {
-		reads = append(reads, x, mean, rstd)
-	}
+	in := argsFrom(src)
+	pc := colsumPush{Oa: r.off(src[0]), Ox: r.off(src[1]), Om: r.off(src[2]), Ors: r.off(src[3]), R: uint32(rows), C: uint32(cols)}
 	// Enough chunks for about 16k invocations, at least 32 rows each.
 	chunks := max(1, min(ceilDiv(rows, 32), ceilDiv(16384, cols), maxGroups))
 	per := ceilDiv(rows, chunks)
 	chunks = ceilDiv(rows, per)
 	gx := ceilDiv(cols, wg)
 	if chunks == 1 {
-		return b.run("colsum", []uint32{wg, mode}, reads, []*mem{y}, []*mem{y, a, x, mean, rstd},
-			[]uint32{y.elem(), a.elem(), x.elem(), mean.elem(), rstd.elem(), uint32(rows), uint32(cols), uint32(rows)}, gx, 1, 1)
+		pc.Oy, pc.Rows = r.off(y), uint32(rows)
+		return dispatch(r, kColSum, []uint32{wg, mode}, append(args(y), in...), &pc, gx, 1, 1)
 	}
-	part, err := b.scratch(chunks * cols)
+	part, err := r.b.scratch(chunks * cols)
 	if err != nil {
 		return err
 	}
-	defer b.freeScratch(part)
-	if err := b.run("colsum", []uint32{wg, mode}, reads, []*mem{part}, []*mem{part, a, x, mean, rstd},
-		[]uint32{part.elem(), a.elem(), x.elem(), mean.elem(), rstd.elem(), uint32(rows), uint32(cols), uint32(per)}, gx, chunks, 1); err != nil {
+	defer r.b.freeScratch(part)
+	pc.Oy, pc.Rows = part.elem(), uint32(per)
+	if err := dispatch(r, kColSum, []uint32{wg, mode}, append([]slot{scratchOut(part)}, in...), &pc, gx, chunks, 1); err != nil {
 		return err
 	}
-	return b.run("colsum", []uint32{wg, 0}, []*mem{part}, []*mem{y}, []*mem{y, part, part, part, part},
-		[]uint32{y.elem(), part.elem(), part.elem(), part.elem(), part.elem(), uint32(chunks), uint32(cols), uint32(chunks)}, gx, 1, 1)
+	p := scratchIn(part)
+	return dispatch(r, kColSum, []uint32{wg, 0}, []slot{arg(y), p, p, p, p},
+		&colsumPush{Oy: r.off(y), Oa: part.elem(), Ox: part.elem(), Om: part.elem(), Ors: part.elem(), R: uint32(chunks), C: uint32(cols), Rows: uint32(chunks)},
+		gx, 1, 1)
 }
 
 // scratch allocates n floats of device memory for one op's intermediate
 // results.
-func (b *Backend) scratch(n int) (*mem, error) {
+func (b *device) scratch(n int) (*mem, error) {
 	blk, s, err := b.alloc(&b.devArena, uint64(4*n), false)
 	if err != nil {
 		return nil, err
@@ -270,118 +414,79 @@ func (b *Backend) scratch(n int) (*mem, error) {
 	return &mem{blk: blk, s: s, off: s.off, size: uint64(4 * n), readEpoch: s.epoch, writeEpoch: s.epoch, seq: s.seq}, nil
 }
 
-func (b *Backend) freeScratch(m *mem) {
+func (b *device) freeScratch(m *mem) {
 	s := m.s
 	s.epoch, s.seq = max(m.readEpoch, m.writeEpoch), m.seq
 	b.release(&b.devArena, m.blk, s)
 }
 
-func (b *Backend) layernorm(c backend.Call, ms []*mem) error {
-	y, mean, rstd, x, gamma, beta := ms[0], ms[1], ms[2], ms[3], ms[4], ms[5]
-	rows, cols := rowsCols(c.Args[3])
-	affine := gamma != nil
-	reads := []*mem{x}
-	if affine {
-		reads = append(reads, gamma, beta)
-	} else {
-		gamma, beta = x, x
-	}
-	if err := b.loops(rowLoops(cols), "a layernorm row"); err != nil {
-		return err
-	}
+func (r *rec) layernorm() error {
+	rows, cols := rowsCols(r.c.Args[3])
 	gx, gy := rowGrid(rows)
-	return b.run("layernorm", []uint32{rowWG(cols), b2u(affine)}, reads, []*mem{y, mean, rstd}, []*mem{y, mean, rstd, x, gamma, beta},
-		[]uint32{y.elem(), mean.elem(), rstd.elem(), x.elem(), gamma.elem(), beta.elem(), uint32(rows), uint32(cols), f32(c.Attrs.Eps)}, gx, gy, 1)
+	return dispatch(r, kLayerNorm, []uint32{rowWG(cols), b2u(r.ms[4] != nil)}, args(0, 1, 2, 3, 4, 5),
+		&layernormPush{Oy: r.off(0), Om: r.off(1), Ors: r.off(2), Ox: r.off(3), Og: r.off(4), Ob: r.off(5),
+			R: uint32(rows), C: uint32(cols), Eps: f32(r.c.Attrs.Eps)}, gx, gy, 1)
 }
 
-func (b *Backend) layernormBwd(c backend.Call, ms []*mem) error {
-	dx, dgamma, dbeta, dy, x, mean, rstd, gamma := ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6], ms[7]
-	rows, cols := rowsCols(c.Args[4])
-	affine := gamma != nil
-	reads := []*mem{dy, x, mean, rstd}
-	if affine {
-		reads = append(reads, gamma)
-	} else {
-		gamma = x
-	}
-	if err := b.loops(rowLoops(cols), "a layernorm row"); err != nil {
-		return err
-	}
+func (r *rec) layernormBwd() error {
+	rows, cols := rowsCols(r.c.Args[4])
 	gx, gy := rowGrid(rows)
-	if err := b.run("layernorm_bwd", []uint32{rowWG(cols), b2u(affine)}, reads, []*mem{dx}, []*mem{dx, dy, x, mean, rstd, gamma},
-		[]uint32{dx.elem(), dy.elem(), x.elem(), mean.elem(), rstd.elem(), gamma.elem(), uint32(rows), uint32(cols)}, gx, gy, 1); err != nil {
+	if err := dispatch(r, kLayerNormBw, []uint32{rowWG(cols), b2u(r.ms[7] != nil)}, args(0, 3, 4, 5, 6, 7),
+		&layernormBwdPush{Odx: r.off(0), Ody: r.off(3), Ox: r.off(4), Om: r.off(5), Ors: r.off(6), Og: r.off(7),
+			R: uint32(rows), C: uint32(cols)}, gx, gy, 1); err != nil {
 		return err
 	}
-	if dgamma != nil {
-		if err := b.colsum(1, dgamma, dy, x, mean, rstd, rows, cols); err != nil {
+	if r.ms[1] != nil {
+		if err := r.colsums(1, 1, []int{3, 4, 5, 6}, rows, cols); err != nil {
 			return err
 		}
 	}
-	if dbeta != nil {
-		return b.colsum(0, dbeta, dy, nil, nil, nil, rows, cols)
+	if r.ms[2] != nil {
+		return r.colsums(0, 2, []int{3}, rows, cols)
 	}
 	return nil
 }
 
-func (b *Backend) heads(c backend.Call, ms []*mem) error {
-	merge := c.Op == backend.OpMergeHeads
-	var packed *mem
-	var parts []*mem
-	var shape backend.Shape
+// heads records split_heads or merge_heads, one dispatch per part.
+func (r *rec) heads() error {
+	merge := r.c.Op == backend.OpMergeHeads
+	packed, first := len(r.ms)-1, 0 // split: parts, then packed
 	if merge {
-		packed, parts, shape = ms[0], ms[1:], c.Args[0].Shape()
-	} else {
-		packed, parts, shape = ms[len(ms)-1], ms[:len(ms)-1], c.Args[len(ms)-1].Shape()
+		packed, first = 0, 1
 	}
-	g, h := len(parts), c.Attrs.Heads
-	bsz, t, e := shape[0], shape[1], shape[2]/(len(parts)*h)
+	shape := r.c.Args[packed].Shape()
+	g, h := len(r.ms)-1, r.c.Attrs.Heads
+	bsz, t, e := shape[0], shape[1], shape[2]/(g*h)
 	n := bsz * h * t * e
-	pipe, err := b.pipeline("heads", elemWG, b2u(merge))
-	if err != nil {
-		return err
-	}
-	// The parts are independent: one access for all the dispatches.
-	if merge {
-		b.access(parts, []*mem{packed})
-	} else {
-		b.access([]*mem{packed}, parts)
-	}
-	for k, part := range parts {
-		if err := b.dispatch(pipe, []*mem{packed, part},
-			[]uint32{packed.elem(), part.elem(), uint32(bsz), uint32(t), uint32(g), uint32(k), uint32(h), uint32(e)},
-			b.groups1D(n, elemWG), 1, 1); err != nil {
+	for k := 0; k < g; k++ {
+		part := first + k
+		if err := dispatch(r, kHeads, []uint32{elemWG, b2u(merge)}, args(packed, part),
+			&headsPush{Opk: r.off(packed), Opt: r.off(part), B: uint32(bsz), T: uint32(t), G: uint32(g), Part: uint32(k), H: uint32(h), E: uint32(e)},
+			r.b.groups1D(n, elemWG), 1, 1); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func (b *Backend) adamw(c backend.Call, ms []*mem) error {
-	p, m, v, g := ms[0], ms[1], ms[2], ms[3]
-	a := c.Attrs
-	t := float64(a.Step)
-	n := c.Args[0].NumElements()
-	return b.run("adamw", []uint32{elemWG}, []*mem{p, m, v, g}, []*mem{p, m, v}, []*mem{p, m, v, g},
-		[]uint32{p.elem(), m.elem(), v.elem(), g.elem(), uint32(n),
-			f32(1 - a.LR*a.WeightDecay), f32(a.Beta1), f32(a.Beta2), f32(1 - a.Beta1), f32(1 - a.Beta2),
-			f32(a.LR / (1 - math.Pow(a.Beta1, t))), f32(math.Sqrt(1 - math.Pow(a.Beta2, t))), f32(a.Eps)},
-		b.groups1D(n, elemWG), 1, 1)
 }
 
 // fill and copy are transfer commands.
-func (b *Backend) fill(y *mem, n int, v float64) error {
-	b.access(nil, []*mem{y})
-	vkFill(b.cur.cmd, y.blk, y.off, uint64(4*n), f32(v))
-	b.cur.cmds++
+func (r *rec) fill() error {
+	y := r.access(args(0))[0]
+	if y == nil {
+		return nil
+	}
+	vkFill(r.b.cur.cmd, y.blk, y.off, y.size, math.Float32bits(f32(r.c.Attrs.Alpha)))
+	r.b.cur.cmds++
 	return nil
 }
 
-func (b *Backend) copy(y, x *mem) error {
-	if y.size != x.size {
-		return fmt.Errorf("%w: copy of %d bytes into %d", backend.ErrShape, x.size, y.size)
+func (r *rec) copy() error {
+	m := r.access(args(0, 1))
+	y, x := m[0], m[1]
+	if x == nil || y == nil {
+		return nil
 	}
-	b.access([]*mem{x}, []*mem{y})
-	b.cmdCopy(b.cur.cmd, x.blk, x.off, y.blk, y.off, y.size)
-	b.cur.cmds++
+	r.b.cmdCopy(r.b.cur.cmd, x.blk, x.off, y.blk, y.off, y.size)
+	r.b.cur.cmds++
 	return nil
 }

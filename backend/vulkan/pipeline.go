@@ -39,7 +39,7 @@ type setEntry struct {
 // setsPerPool is the number of descriptor sets of one pool.
 const setsPerPool = 256
 
-func (b *Backend) initLayouts() error {
+func (b *device) initLayouts() error {
 	setLayout, res := b.createSetLayout()
 	if res != vk.Success {
 		return resultErr("create the descriptor set layout", res)
@@ -59,7 +59,7 @@ func (b *Backend) initLayouts() error {
 }
 
 // module returns the shader module of a kernel, creating it once.
-func (b *Backend) module(name string) (vk.ShaderModule, error) {
+func (b *device) module(name string) (vk.ShaderModule, error) {
 	if m, ok := b.modules[name]; ok {
 		return m, nil
 	}
@@ -80,7 +80,7 @@ func (b *Backend) module(name string) (vk.ShaderModule, error) {
 
 // pipeline returns the compute pipeline of a kernel with the given
 // specialisation constants, creating it once.
-func (b *Backend) pipeline(kernel string, spec ...uint32) (vk.Pipeline, error) {
+func (b *device) pipeline(kernel string, spec ...uint32) (vk.Pipeline, error) {
 	key := pipeKey{kernel: kernel, n: len(spec)}
 	copy(key.spec[:], spec)
 	if p, ok := b.pipes[key]; ok {
@@ -100,7 +100,7 @@ func (b *Backend) pipeline(kernel string, spec ...uint32) (vk.Pipeline, error) {
 
 // descriptorSet returns the set binding blocks[i] at binding i, creating it
 // once per combination of blocks.
-func (b *Backend) descriptorSet(blocks []*block) (vk.DescriptorSet, error) {
+func (b *device) descriptorSet(blocks []*block) (vk.DescriptorSet, error) {
 	var key setKey
 	for i := range key {
 		blk := blocks[0]
@@ -131,7 +131,7 @@ func (b *Backend) descriptorSet(blocks []*block) (vk.DescriptorSet, error) {
 
 // allocSet allocates a descriptor set from the newest pool, adding a pool
 // when it is full.
-func (b *Backend) allocSet() (vk.DescriptorSet, vk.DescriptorPool, error) {
+func (b *device) allocSet() (vk.DescriptorSet, vk.DescriptorPool, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		if len(b.pools) > 0 {
 			pool := b.pools[len(b.pools)-1]
@@ -154,7 +154,7 @@ func (b *Backend) allocSet() (vk.DescriptorSet, vk.DescriptorPool, error) {
 
 // dropSets frees the descriptor sets that bind a block (being destroyed;
 // no queued work uses them).
-func (b *Backend) dropSets(id uint32) {
+func (b *device) dropSets(id uint32) {
 	for key, e := range b.sets {
 		for _, k := range key {
 			if k == id {

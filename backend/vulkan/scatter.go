@@ -27,8 +27,8 @@ type csr struct {
 
 // plan returns the scatter plan of the index tensor m for S destination
 // rows, building and uploading it when the indices or S changed. Indices
-// were range-checked on the host by backend.Check.
-func (b *Backend) plan(m *mem, S int) (*csr, error) {
+// were range-checked on the host by the Front.
+func (b *device) plan(m *mem, S int) (*csr, error) {
 	if m.csr != nil && m.csr.S == S {
 		return m.csr, nil
 	}
@@ -87,7 +87,7 @@ func (b *Backend) plan(m *mem, S int) (*csr, error) {
 }
 
 // dropPlan frees an index tensor's scatter plan.
-func (b *Backend) dropPlan(m *mem) {
+func (b *device) dropPlan(m *mem) {
 	if m.csr != nil {
 		b.freeScratch(m.csr.ints)
 		m.csr = nil
@@ -95,13 +95,14 @@ func (b *Backend) dropPlan(m *mem) {
 }
 
 // scatterAdd records y[idx[r],:] += x[r,:].
-func (b *Backend) scatterAdd(c backend.Call, y, x, ix *mem) error {
-	S := c.Args[0].Shape()[0]
-	cols := c.Args[0].NumElements() / S
-	if len(ix.host) != c.Args[2].NumElements() {
+func (r *rec) scatterAdd() error {
+	S := r.c.Args[0].Shape()[0]
+	cols := r.c.Args[0].NumElements() / S
+	ix := r.ms[2]
+	if len(ix.host) != r.c.Args[2].NumElements() {
 		return fmt.Errorf("%w: the index tensor was never written from the host", backend.ErrIndex)
 	}
-	p, err := b.plan(ix, S)
+	p, err := r.b.plan(ix, S)
 	if err != nil {
 		return err
 	}
@@ -109,22 +110,23 @@ func (b *Backend) scatterAdd(c backend.Call, y, x, ix *mem) error {
 		return nil
 	}
 	const wg = 64
-	pc := func(oy, ox uint32, n int) []uint32 {
-		return []uint32{oy, ox, p.ints.elem(), p.oseg, p.orows, p.odest, p.odseg, uint32(n), uint32(cols)}
+	plan := scratchIn(p.ints)
+	pc := func(oy, ox uint32, n int) *scatterAddPush {
+		return &scatterAddPush{Oy: oy, Ox: ox, Oi: p.ints.elem(), Oseg: p.oseg, Orows: p.orows, Odest: p.odest, Odseg: p.odseg, N: uint32(n), C: uint32(cols)}
 	}
 	if p.nseg == p.nact {
-		return b.run("scatter_add", []uint32{wg, 2}, []*mem{y, x, p.ints}, []*mem{y}, []*mem{y, x, p.ints},
-			pc(y.elem(), x.elem(), p.nact), b.groups1D(p.nact*cols, wg), 1, 1)
+		return dispatch(r, kScatterAdd, []uint32{wg, 2}, []slot{arg(0), arg(1), plan},
+			pc(r.off(0), r.off(1), p.nact), r.b.groups1D(p.nact*cols, wg), 1, 1)
 	}
-	part, err := b.scratch(p.nseg * cols)
+	part, err := r.b.scratch(p.nseg * cols)
 	if err != nil {
 		return err
 	}
-	defer b.freeScratch(part)
-	if err := b.run("scatter_add", []uint32{wg, 0}, []*mem{x, p.ints}, []*mem{part}, []*mem{part, x, p.ints},
-		pc(part.elem(), x.elem(), p.nseg), b.groups1D(p.nseg*cols, wg), 1, 1); err != nil {
+	defer r.b.freeScratch(part)
+	if err := dispatch(r, kScatterAdd, []uint32{wg, 0}, []slot{scratchOut(part), arg(1), plan},
+		pc(part.elem(), r.off(1), p.nseg), r.b.groups1D(p.nseg*cols, wg), 1, 1); err != nil {
 		return err
 	}
-	return b.run("scatter_add", []uint32{wg, 1}, []*mem{y, part, p.ints}, []*mem{y}, []*mem{y, part, p.ints},
-		pc(y.elem(), part.elem(), p.nact), b.groups1D(p.nact*cols, wg), 1, 1)
+	return dispatch(r, kScatterAdd, []uint32{wg, 1}, []slot{arg(0), scratchIn(part), plan},
+		pc(r.off(0), part.elem(), p.nact), r.b.groups1D(p.nact*cols, wg), 1, 1)
 }

@@ -14,18 +14,18 @@ import (
 // must stay valid for the whole of the driver's compilation (milliseconds
 // on lavapipe). Through the binding's CreateComputePipelines this crashed.
 func TestPipelinesWhileGCRuns(t *testing.T) {
-	b := open(t)
+	_, d := openTest(t)
 	const n = 24
 	gctest.WhileGCRuns(t, func() {
 		for i := uint32(1); i <= n; i++ {
 			// Distinct workgroup sizes: a pipeline (and a compilation) each.
-			if _, err := b.pipeline("gelu", i, i%2); err != nil {
+			if _, err := d.pipeline("activation", i, i%2); err != nil {
 				t.Fatal(err)
 			}
 		}
 	})
-	if len(b.pipes) < n {
-		t.Errorf("%d pipelines, want at least %d", len(b.pipes), n)
+	if len(d.pipes) < n {
+		t.Errorf("%d pipelines, want at least %d", len(d.pipes), n)
 	}
 }
 
@@ -34,17 +34,17 @@ func TestPipelinesWhileGCRuns(t *testing.T) {
 // barriers, descriptor sets allocated and written anew each round, copies,
 // begins and submits; every round's result is checked.
 func TestHotPathsWhileGCRuns(t *testing.T) {
-	b := open(t)
-	b.devArena.mapped = false // every write and read is a copy command
+	b, d := openTest(t)
+	d.devArena.mapped = false // every write and read is a copy command
 	const n, rounds = 1024, 300
 	ones := make([]float32, n)
 	for i := range ones {
 		ones[i] = 1
 	}
 	inc := fromF32(t, b, ones, n)
-	x, _ := b.New(backend.F32, n)
-	y, _ := b.New(backend.F32, n)
-	submits, barriers, dispatches := b.submits, b.barriers, b.dispatches
+	x := b.New(backend.F32, n)
+	y := b.New(backend.F32, n)
+	submits, barriers, dispatches := d.submits, d.barriers, d.dispatches
 	gctest.WhileGCRuns(t, func() {
 		for r := range rounds {
 			start := make([]float32, n)
@@ -65,18 +65,18 @@ func TestHotPathsWhileGCRuns(t *testing.T) {
 			}
 			// Nothing is queued after a read: forget the descriptor sets,
 			// so that the next round allocates and writes them again.
-			for _, blk := range b.devArena.blocks {
-				b.dropSets(blk.id)
+			for _, blk := range d.devArena.blocks {
+				d.dropSets(blk.id)
 			}
 		}
 	})
-	if got := b.submits - submits; got < rounds {
+	if got := d.submits - submits; got < rounds {
 		t.Errorf("%d submits in %d rounds, want at least one a round", got, rounds)
 	}
-	if got := b.barriers - barriers; got < 3*rounds {
+	if got := d.barriers - barriers; got < 3*rounds {
 		t.Errorf("%d barriers in %d rounds, want at least 3 a round", got, rounds)
 	}
-	if got := b.dispatches - dispatches; got != 3*rounds {
+	if got := d.dispatches - dispatches; got != 3*rounds {
 		t.Errorf("%d dispatches in %d rounds, want %d", got, rounds, 3*rounds)
 	}
 }
@@ -84,7 +84,7 @@ func TestHotPathsWhileGCRuns(t *testing.T) {
 // Devices, with their pools, layouts and memory, are created and closed
 // while the garbage collector runs.
 func TestOpenWhileGCRuns(t *testing.T) {
-	open(t) // skips where there is no device
+	openTest(t) // skips where there is no device
 	gctest.WhileGCRuns(t, func() {
 		for range 4 {
 			b, err := Open("")

@@ -39,7 +39,7 @@ const (
 const fenceWait = 10_000_000_000 // ns
 
 // begin makes sure a command buffer is recording.
-func (b *Backend) begin() error {
+func (b *device) begin() error {
 	if b.cur != nil {
 		return nil
 	}
@@ -86,7 +86,7 @@ func (b *Backend) begin() error {
 
 // barrier records a full compute/transfer memory barrier and starts a new
 // barrier interval.
-func (b *Backend) barrier() {
+func (b *device) barrier() {
 	stages := vk.PipelineStageFlags(vk.PipelineStageComputeShaderBit | vk.PipelineStageTransferBit)
 	b.cmdBarrier(b.cur.cmd, stages, stages,
 		vk.AccessFlags(vk.AccessShaderWriteBit|vk.AccessTransferWriteBit),
@@ -98,7 +98,7 @@ func (b *Backend) barrier() {
 // access declares that the next commands read and write the given tensors'
 // memory; it records a barrier first if one of them conflicts with a command
 // since the last barrier (read after write, write after read or write).
-func (b *Backend) access(reads, writes []*mem) {
+func (b *device) access(reads, writes []*mem) {
 	need := false
 	for _, m := range reads {
 		need = need || m.writeEpoch == b.epoch
@@ -117,9 +117,9 @@ func (b *Backend) access(reads, writes []*mem) {
 	}
 }
 
-// dispatch records one kernel dispatch. binds[i] is bound at binding i; pc
-// are the push constants.
-func (b *Backend) dispatch(pipe vk.Pipeline, binds []*mem, pc []uint32, gx, gy, gz int) error {
+// dispatch records one kernel dispatch. binds[i] is bound at binding i (nil:
+// whatever binding 0 holds); pc points to size bytes of push constants.
+func (b *device) dispatch(pipe vk.Pipeline, binds []*mem, pc unsafe.Pointer, size uintptr, gx, gy, gz int) error {
 	if gx <= 0 || gy <= 0 || gz <= 0 {
 		return nil
 	}
@@ -129,7 +129,9 @@ func (b *Backend) dispatch(pipe vk.Pipeline, binds []*mem, pc []uint32, gx, gy, 
 	}
 	var blocks [maxBindings]*block
 	for i, m := range binds {
-		blocks[i] = m.blk
+		if m != nil {
+			blocks[i] = m.blk
+		}
 	}
 	set, err := b.descriptorSet(blocks[:len(binds)])
 	if err != nil {
@@ -144,9 +146,7 @@ func (b *Backend) dispatch(pipe vk.Pipeline, binds []*mem, pc []uint32, gx, gy, 
 		vk.CmdBindDescriptorSets(cmd, vk.PipelineBindPointCompute, b.pipeLayout, 0, 1, []vk.DescriptorSet{set}, 0, nil)
 		b.boundSet = set
 	}
-	if len(pc) > 0 {
-		vk.CmdPushConstants(cmd, b.pipeLayout, vk.ShaderStageFlags(vk.ShaderStageComputeBit), 0, uint32(4*len(pc)), unsafe.Pointer(&pc[0]))
-	}
+	vk.CmdPushConstants(cmd, b.pipeLayout, vk.ShaderStageFlags(vk.ShaderStageComputeBit), 0, uint32(size), pc)
 	vk.CmdDispatch(cmd, uint32(gx), uint32(gy), uint32(gz))
 	b.cur.cmds++
 	b.dispatches++
@@ -155,7 +155,7 @@ func (b *Backend) dispatch(pipe vk.Pipeline, binds []*mem, pc []uint32, gx, gy, 
 
 // submit ends and submits the recording command buffer, if it holds
 // anything.
-func (b *Backend) submit() error {
+func (b *device) submit() error {
 	bt := b.cur
 	if bt == nil {
 		return nil
@@ -180,7 +180,7 @@ func (b *Backend) submit() error {
 }
 
 // waitOldest waits for the oldest submitted batch and retires it.
-func (b *Backend) waitOldest() error {
+func (b *device) waitOldest() error {
 	bt := b.inflight[0]
 	for {
 		res := vk.WaitForFences(b.dev, 1, []vk.Fence{bt.fence}, vk.True, fenceWait)
@@ -201,7 +201,7 @@ func (b *Backend) waitOldest() error {
 }
 
 // poll retires the submitted batches that have finished, without waiting.
-func (b *Backend) poll() {
+func (b *device) poll() {
 	for len(b.inflight) > 0 {
 		res := vk.GetFenceStatus(b.dev, b.inflight[0].fence)
 		if res == vk.NotReady {
@@ -219,7 +219,7 @@ func (b *Backend) poll() {
 
 // retire finishes the oldest submitted batch: its staging memory is freed,
 // its follow-up work runs, and it is kept for reuse.
-func (b *Backend) retire(ok bool) {
+func (b *device) retire(ok bool) {
 	bt := b.inflight[0]
 	b.inflight = b.inflight[1:]
 	if ok {
@@ -239,7 +239,7 @@ func (b *Backend) retire(ok bool) {
 }
 
 // flush submits what is recorded and waits for all of it.
-func (b *Backend) flush() error {
+func (b *device) flush() error {
 	if err := b.submit(); err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func (b *Backend) flush() error {
 
 // endOp submits the command buffer when it is full (or after every op in
 // synchronous mode).
-func (b *Backend) endOp() error {
+func (b *device) endOp() error {
 	if b.cur == nil {
 		return nil
 	}
@@ -271,7 +271,7 @@ func (b *Backend) endOp() error {
 }
 
 // batchErr names the ops of a failed batch.
-func (b *Backend) batchErr(bt *batch, err error) error {
+func (b *device) batchErr(bt *batch, err error) error {
 	switch n := len(bt.ops); n {
 	case 0:
 		return err

@@ -4,6 +4,7 @@ package vulkan
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -15,19 +16,20 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/conformance"
+	"github.com/ijepa-go/ijepa/internal/testdep"
 	vk "github.com/vulkan-go/vulkan"
 )
 
 // open returns a Vulkan backend, or skips the test where there is no Vulkan
-// loader or device (CI installs lavapipe, so there it always runs).
-func open(t *testing.T) *Backend {
+// loader or device (the test command installs lavapipe and fails instead).
+func openTest(t *testing.T) (*backend.Front, *device) {
 	t.Helper()
 	b, err := Open("")
 	if err != nil {
-		t.Skipf("no Vulkan device, so the Vulkan backend is not tested: %v", err)
+		testdep.Skip(t, "no Vulkan device, so the Vulkan backend is not tested: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return b
+	return b, b.Device().(*device)
 }
 
 func randF32(r *rand.Rand, n int) []float32 {
@@ -40,10 +42,7 @@ func randF32(r *rand.Rand, n int) []float32 {
 
 func fromF32(t *testing.T, b backend.Backend, v []float32, shape ...int) *backend.Tensor {
 	t.Helper()
-	x, err := backend.FromF32(b, v, shape...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := backend.FromF32(b, v, shape...)
 	return x
 }
 
@@ -59,7 +58,7 @@ func readF32(t *testing.T, b backend.Backend, x *backend.Tensor) []float32 {
 // The whole conformance suite passes on the device, against the CPU
 // reference, guard regions and finite differences included.
 func TestConformance(t *testing.T) {
-	b := open(t)
+	b, d := openTest(t)
 	rep := conformance.Run(b, conformance.Options{
 		Seed:      20261128,
 		Reference: cpu.New(),
@@ -68,14 +67,14 @@ func TestConformance(t *testing.T) {
 	var buf strings.Builder
 	rep.Write(&buf, -1)
 	if rep.Failed() {
-		t.Fatalf("the Vulkan backend on %s fails conformance:\n%s", b.phys.name, buf.String())
+		t.Fatalf("the Vulkan backend on %s fails conformance:\n%s", d.phys.name, buf.String())
 	}
 	for _, o := range rep.Ops {
 		if o.Cases == 0 || o.Unsupp > 0 {
 			t.Errorf("%v: %d cases, %d unsupported", o.Op, o.Cases, o.Unsupp)
 		}
 	}
-	t.Logf("%s\n%s", b.phys.name, buf.String())
+	t.Logf("%s\n%s", d.phys.name, buf.String())
 }
 
 // GELU is accurate to a few float32 ulps against math.Erfc in float64 over
@@ -83,15 +82,15 @@ func TestConformance(t *testing.T) {
 // gelu, and for the gradient, error relative to the size of its two terms
 // Phi(x) and x*phi(x), which cancel near x = -0.75.
 func TestGELUAccuracy(t *testing.T) {
-	b := open(t)
+	b, _ := openTest(t)
 	const n = 48001
 	x := make([]float32, n)
 	for i := range x {
 		x[i] = float32(-12 + 24*float64(i)/(n-1))
 	}
 	tx := fromF32(t, b, x, n)
-	y, _ := b.New(backend.F32, n)
-	dx, _ := b.New(backend.F32, n)
+	y := b.New(backend.F32, n)
+	dx := b.New(backend.F32, n)
 	ones := make([]float32, n)
 	for i := range ones {
 		ones[i] = 1
@@ -127,8 +126,8 @@ func TestGELUAccuracy(t *testing.T) {
 // Ops are recorded, not submitted one by one; a chain of dependent ops gets
 // a barrier between each pair, independent ops none.
 func TestBatchingAndBarriers(t *testing.T) {
-	b := open(t)
-	if b.syncEach {
+	b, d := openTest(t)
+	if d.syncEach {
 		t.Skip("IJEPA_VULKAN_SYNC=1 submits every op")
 	}
 	const n = 1000
@@ -142,15 +141,15 @@ func TestBatchingAndBarriers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A chain: x += inc, 100 times, each reading the previous result.
-	submits, barriers := b.submits, b.barriers
+	submits, barriers := d.submits, d.barriers
 	const chain = 100
 	for i := 0; i < chain; i++ {
 		backend.Axpy(b, x, inc, 1)
 	}
-	if got := b.submits - submits; got != 0 {
+	if got := d.submits - submits; got != 0 {
 		t.Errorf("%d submits while recording %d ops, want 0 before a sync", got, chain)
 	}
-	if got := b.barriers - barriers; got < chain-1 {
+	if got := d.barriers - barriers; got < chain-1 {
 		t.Errorf("%d barriers for a chain of %d dependent ops, want at least %d", got, chain, chain-1)
 	}
 	for i, v := range readF32(t, b, x) {
@@ -161,16 +160,16 @@ func TestBatchingAndBarriers(t *testing.T) {
 	// Independent ops: scale into 20 separate outputs from one input.
 	outs := make([]*backend.Tensor, 20)
 	for i := range outs {
-		outs[i], _ = b.New(backend.F32, n)
+		outs[i] = b.New(backend.F32, n)
 	}
 	if err := b.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	barriers = b.barriers
+	barriers = d.barriers
 	for i, o := range outs {
 		backend.Scale(b, o, inc, float64(i))
 	}
-	if got := b.barriers - barriers; got > 1 {
+	if got := d.barriers - barriers; got > 1 {
 		t.Errorf("%d barriers between 20 independent ops, want at most 1", got)
 	}
 	for i, o := range outs {
@@ -179,14 +178,14 @@ func TestBatchingAndBarriers(t *testing.T) {
 		}
 	}
 	// A long stream is submitted in batches, not once per op.
-	submits = b.submits
+	submits = d.submits
 	for i := 0; i < 3*batchCmds; i++ {
 		backend.Axpy(b, x, inc, 1)
 	}
 	if err := b.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.submits - submits; got < 3 || got > 5 {
+	if got := d.submits - submits; got < 3 || got > 5 {
 		t.Errorf("%d submits for %d ops, want about %d", got, 3*batchCmds, 3)
 	}
 }
@@ -195,7 +194,7 @@ func TestBatchingAndBarriers(t *testing.T) {
 // work (staged), and memory released and reused inside one command buffer
 // is not overwritten before its last reader ran.
 func TestWriteAndReuseOrder(t *testing.T) {
-	b := open(t)
+	b, _ := openTest(t)
 	const n = 4096
 	v := func(c float32) []float32 {
 		s := make([]float32, n)
@@ -205,8 +204,8 @@ func TestWriteAndReuseOrder(t *testing.T) {
 		return s
 	}
 	x := fromF32(t, b, v(1), n)
-	y, _ := b.New(backend.F32, n)
-	z, _ := b.New(backend.F32, n)
+	y := b.New(backend.F32, n)
+	z := b.New(backend.F32, n)
 	backend.Scale(b, y, x, 2)
 	backend.WriteF32(b, x, v(5)) // x is in use by the queued scale
 	backend.Scale(b, z, x, 3)
@@ -220,12 +219,12 @@ func TestWriteAndReuseOrder(t *testing.T) {
 	// Reuse: a temporary's memory goes to a new tensor while the op that
 	// reads the temporary is still queued in the same command buffer.
 	for round := 0; round < 20; round++ {
-		tmp, _ := b.New(backend.F32, n)
+		tmp := b.New(backend.F32, n)
 		backend.Fill(b, tmp, float64(round))
-		out, _ := b.New(backend.F32, n)
+		out := b.New(backend.F32, n)
 		backend.Scale(b, out, tmp, 1)
 		b.Release(tmp)
-		next, _ := b.New(backend.F32, n) // likely tmp's memory
+		next := b.New(backend.F32, n) // likely tmp's memory
 		backend.Fill(b, next, -1)
 		if got := readF32(t, b, out)[0]; got != float32(round) {
 			t.Fatalf("round %d: out = %g, want %d (reused memory overwritten too early)", round, got, round)
@@ -238,7 +237,7 @@ func TestWriteAndReuseOrder(t *testing.T) {
 // scatter_add over more rows per destination than one segment takes the
 // two-pass path and still matches the sequential definition.
 func TestScatterAddSegments(t *testing.T) {
-	b := open(t)
+	b, _ := openTest(t)
 	c := cpu.New()
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
@@ -257,10 +256,7 @@ func TestScatterAddSegments(t *testing.T) {
 			for k, be := range []backend.Backend{b, c} {
 				ty := fromF32(t, be, y, tc.dst, tc.cols)
 				tx := fromF32(t, be, x, tc.rows, tc.cols)
-				ti, err := backend.FromI32(be, idx, tc.rows)
-				if err != nil {
-					t.Fatal(err)
-				}
+				ti := backend.FromI32(be, idx, tc.rows)
 				backend.ScatterAdd(be, ty, tx, ti)
 				got[k] = readF32(t, be, ty)
 			}
@@ -275,10 +271,10 @@ func TestScatterAddSegments(t *testing.T) {
 // allocation failing while recording, and a lost device.
 func TestStickyErrors(t *testing.T) {
 	t.Run("shape", func(t *testing.T) {
-		b := open(t)
-		a, _ := b.New(backend.F32, 2, 3)
-		x, _ := b.New(backend.F32, 4, 5)
-		c, _ := b.New(backend.F32, 2, 5)
+		b, _ := openTest(t)
+		a := b.New(backend.F32, 2, 3)
+		x := b.New(backend.F32, 4, 5)
+		c := b.New(backend.F32, 2, 5)
 		backend.MatMul(b, c, a, x, false, false, 1, 0)
 		backend.Fill(b, c, 1) // skipped
 		err := b.Sync()
@@ -290,10 +286,10 @@ func TestStickyErrors(t *testing.T) {
 		}
 	})
 	t.Run("out of memory", func(t *testing.T) {
-		b := open(t)
+		b, d := openTest(t)
 		x := fromF32(t, b, make([]float32, 100000), 100000)
-		y, _ := b.New(backend.F32, 1)
-		b.faultAlloc = true // the partial sums of sum
+		y := b.New(backend.F32, 1)
+		d.faultAlloc = true // the partial sums of sum
 		backend.Sum(b, y, x)
 		err := b.Sync()
 		if !errors.Is(err, errOOM) || !strings.Contains(err.Error(), "sum(y=f32[1] x=f32[100000])") {
@@ -301,11 +297,11 @@ func TestStickyErrors(t *testing.T) {
 		}
 	})
 	t.Run("device lost", func(t *testing.T) {
-		b := open(t)
+		b, d := openTest(t)
 		x := fromF32(t, b, make([]float32, 64), 64)
 		backend.Scale(b, x, x, 2)
 		backend.GELU(b, x, x)
-		b.faultWait = vk.ErrorDeviceLost
+		d.faultWait = vk.ErrorDeviceLost
 		err := b.Sync()
 		if !errors.Is(err, errDeviceLost) || !strings.Contains(err.Error(), "scale(") || !strings.Contains(err.Error(), "gelu(") {
 			t.Errorf("Sync = %v, want device lost naming the batch's ops", err)
@@ -317,8 +313,8 @@ func TestStickyErrors(t *testing.T) {
 }
 
 func TestOpenByIndexAndName(t *testing.T) {
-	b := open(t)
-	name := b.phys.name
+	_, d := openTest(t)
+	name := d.phys.name
 	list, err := devices()
 	if err != nil || len(list) == 0 {
 		t.Fatalf("devices() = %v, %v", list, err)
@@ -330,8 +326,8 @@ func TestOpenByIndexAndName(t *testing.T) {
 			t.Errorf("Open(%q): %v", arg, err)
 			continue
 		}
-		if o.phys != list0(t) && arg == "0" {
-			t.Errorf("Open(0) opened %s", o.phys.name)
+		if o.Device().(*device).phys != list0(t) && arg == "0" {
+			t.Errorf("Open(0) opened %s", o.Device().(*device).phys.name)
 		}
 		o.Close()
 	}
@@ -382,14 +378,14 @@ func TestNoLoader(t *testing.T) {
 // On lavapipe a matmul whose K loop would pass llvmpipe's limit of 65,535
 // loop iterations is refused, not computed wrong.
 func TestLoopLimit(t *testing.T) {
-	b := open(t)
-	if b.phys.loopLimit == 0 {
+	b, d := openTest(t)
+	if d.phys.loopLimit == 0 {
 		t.Skip("the device has no loop limit")
 	}
-	k := 16*b.phys.loopLimit + 16
-	a, _ := b.New(backend.F32, 1, k)
-	x, _ := b.New(backend.F32, k, 1)
-	c, _ := b.New(backend.F32, 1, 1)
+	k := 16*d.phys.loopLimit + 16
+	a := b.New(backend.F32, 1, k)
+	x := b.New(backend.F32, k, 1)
+	c := b.New(backend.F32, 1, 1)
 	backend.MatMul(b, c, a, x, false, false, 1, 0)
 	if err := b.Sync(); !errors.Is(err, backend.ErrUnsupported) {
 		t.Errorf("Sync = %v, want unsupported", err)
@@ -408,8 +404,8 @@ func TestTilesValid(t *testing.T) {
 // The shared-memory matmul, which GPUs run, passes the matmul cases on
 // this device too (a CPU device otherwise runs the register variant).
 func TestSharedMatmul(t *testing.T) {
-	b := open(t)
-	b.sharedMatmul = true
+	b, d := openTest(t)
+	d.sharedMatmul = true
 	rep := conformance.Run(b, conformance.Options{
 		Seed:      20261128,
 		Reference: cpu.New(),
@@ -428,8 +424,8 @@ func TestSharedMatmul(t *testing.T) {
 // the whole conformance suite (without finite differences) and the ordering
 // checks.
 func TestStagedTransfers(t *testing.T) {
-	b := open(t)
-	b.devArena.mapped = false
+	b, d := openTest(t)
+	d.devArena.mapped = false
 	rep := conformance.Run(b, conformance.Options{
 		Seed:        20261128,
 		Reference:   cpu.New(),
@@ -440,9 +436,52 @@ func TestStagedTransfers(t *testing.T) {
 	if rep.Failed() {
 		t.Fatalf("with staged transfers the backend fails conformance:\n%s", buf.String())
 	}
-	for _, blk := range b.devArena.blocks {
+	for _, blk := range d.devArena.blocks {
 		if blk.ptr != nil {
 			t.Fatal("a tensor block was mapped")
 		}
+	}
+}
+
+// A dispatch's reads and writes are derived from its op's argument roles,
+// and the same list is what gets bound. Planting a missing barrier — leaving
+// one argument out of an op's derived access — therefore runs the kernel
+// without that argument (a small buffer of its own is bound instead), and
+// the conformance suite fails the op. (Leaving out the barrier alone would
+// pass on lavapipe, which runs one dispatch after another.)
+func TestDroppedAccessFailsConformance(t *testing.T) {
+	for _, tc := range []struct {
+		op  backend.Op
+		arg int
+	}{
+		{backend.OpAdd, 2},          // an input of a one-dispatch op
+		{backend.OpMatMul, 0},       // the output
+		{backend.OpLayerNormBwd, 4}, // an input of three dispatches
+		{backend.OpScatterAdd, 1},   // an input of a two-pass op
+		{backend.OpMergeHeads, 2},   // one part of a variadic argument
+		{backend.OpCopy, 1},         // a transfer command
+	} {
+		t.Run(fmt.Sprintf("%v/%d", tc.op, tc.arg), func(t *testing.T) {
+			b, d := openTest(t)
+			blk, err := d.newBlock(&d.devArena, 256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blk.free = nil // nothing is allocated from it; Close frees it
+			d.devArena.blocks = append(d.devArena.blocks, blk)
+			d.drop = &dropped{op: tc.op, arg: tc.arg, unbound: &mem{blk: blk, size: 256}}
+			rep := conformance.Run(b, conformance.Options{
+				Seed:        20261128,
+				Reference:   cpu.New(),
+				Ops:         regexp.MustCompile("^" + tc.op.String() + "$"),
+				NoGradients: true,
+				Reopen:      func() (backend.Backend, error) { return nil, errors.New("no reopening") },
+			})
+			o := rep.Ops[0]
+			if o.Failed == 0 {
+				t.Fatalf("%v with argument %d left out of its access passes all %d cases", tc.op, tc.arg, o.Cases)
+			}
+			t.Logf("%d of %d cases fail: %s", o.Failed, o.Cases, o.Failures[0].Msg)
+		})
 	}
 }

@@ -128,18 +128,7 @@ func (p *presenter) chooseDevice() error {
 	}
 	best := -1
 	for _, pd := range pds[:n] {
-		var props vk.PhysicalDeviceProperties
-		vk.GetPhysicalDeviceProperties(pd, &props)
-		props.Deref()
-		rank := 3
-		switch props.DeviceType {
-		case vk.PhysicalDeviceTypeDiscreteGpu:
-			rank = 0
-		case vk.PhysicalDeviceTypeIntegratedGpu:
-			rank = 1
-		case vk.PhysicalDeviceTypeVirtualGpu:
-			rank = 2
-		}
+		name, rank, types := p.deviceInfo(pd)
 		flags, counts := p.queueFamilies(pd)
 		for i := range flags {
 			copyFlags := vk.QueueFlags(vk.QueueGraphicsBit | vk.QueueComputeBit | vk.QueueTransferBit)
@@ -152,20 +141,13 @@ func (p *presenter) chooseDevice() error {
 			}
 			if best < 0 || rank < best {
 				best, p.pd, p.family = rank, pd, uint32(i)
-				p.device = vk.ToString(props.DeviceName[:])
+				p.device, p.memTypes = name, types
 			}
 			break
 		}
 	}
 	if best < 0 {
 		return fmt.Errorf("ijepa-view: none of the %d Vulkan devices can present to this window", n)
-	}
-	var mp vk.PhysicalDeviceMemoryProperties
-	vk.GetPhysicalDeviceMemoryProperties(p.pd, &mp)
-	mp.Deref()
-	for i := uint32(0); i < mp.MemoryTypeCount; i++ {
-		mp.MemoryTypes[i].Deref()
-		p.memTypes = append(p.memTypes, mp.MemoryTypes[i])
 	}
 	return nil
 }
@@ -198,14 +180,10 @@ func (p *presenter) createDevice() error {
 
 // createSwapchain (re)creates the swapchain at the surface's current size.
 func (p *presenter) createSwapchain() error {
-	var caps vk.SurfaceCapabilities
-	if res := vk.GetPhysicalDeviceSurfaceCapabilities(p.pd, p.surf, &caps); res != vk.Success {
+	caps, res := p.surfaceCapabilities()
+	if res != vk.Success {
 		return vkErr("read the surface's capabilities", res)
 	}
-	caps.Deref()
-	caps.CurrentExtent.Deref()
-	caps.MinImageExtent.Deref()
-	caps.MaxImageExtent.Deref()
 	usage := vk.ImageUsageFlags(vk.ImageUsageTransferDstBit)
 	if caps.SupportedUsageFlags&usage == 0 {
 		return errors.New("ijepa-view: the window's swapchain images cannot be copied into (no TRANSFER_DST usage)")

@@ -2,7 +2,7 @@
 
 package main
 
-// #cgo CFLAGS: -I${SRCDIR}/../../internal/vkshim
+// #cgo CFLAGS: -I${SRCDIR}/../../internal/vkshim -I${SRCDIR}/../../internal/vkshim/third_party
 // #include "shim.h"
 import "C"
 
@@ -15,20 +15,18 @@ import (
 	vk "github.com/vulkan-go/vulkan"
 )
 
-// Every Vulkan call of the presenter that takes a structure (the instance,
-// device, pool, command buffer, fence, semaphore, buffer, memory and
-// swapchain infos, the queue families, the surface formats, the buffer's
-// memory requirements, the begin info,
-// image barriers, buffer-image copies, the per-frame submit and present)
-// goes through the C functions of shim.h and internal/vkshim/vkshim.h,
-// which build the structures on the C stack: vulkan-go frees its C copies
-// of them from a finalizer that can run during the call (see
-// backend/vulkan/shim.go), and a frame is submitted and presented many
-// times a second while the viewer's loader allocates. vulkan-go stays in
-// use for the calls whose arguments are handles, numbers and pointers to Go
-// memory, and for the property queries (device, memory and surface
-// capabilities) whose C copy belongs to the Go structure that Deref reads
-// after the call.
+// Every Vulkan call of the presenter that takes or returns a structure (the
+// instance, device, pool, command buffer, fence, semaphore, buffer, memory
+// and swapchain infos, the queue families, the device and memory
+// properties, the surface's formats and capabilities, the buffer's memory
+// requirements, the begin info, image barriers, buffer-image copies, the
+// per-frame submit and present) goes through the C functions of shim.h and
+// internal/vkshim/vkshim.h, which build or read the Khronos header's
+// structures on the C stack: vulkan-go frees its C copies of them from a
+// finalizer that can run during the call (see backend/vulkan/shim.go), and a
+// frame is submitted and presented many times a second while the viewer's
+// loader allocates. vulkan-go stays in use for the calls whose arguments are
+// handles, numbers and pointers to Go memory.
 
 // viewFns is the device's table of entry points, in C memory.
 type viewFns = C.ijepaViewFns
@@ -234,4 +232,47 @@ func (p *presenter) submit(cmd vk.CommandBuffer, wait, signal vk.Semaphore, fenc
 func (p *presenter) presentImage(wait vk.Semaphore, index uint32) vk.Result {
 	swap := p.swap
 	return vk.Result(C.ijepaPresent(p.fn, unsafe.Pointer(p.queue), handle(unsafe.Pointer(&wait)), handle(unsafe.Pointer(&swap)), C.uint32_t(index)))
+}
+
+// deviceInfo returns a physical device's name, its preference rank
+// (discrete GPUs first) and its memory types.
+func (p *presenter) deviceInfo(pd vk.PhysicalDevice) (name string, rank int, types []vk.MemoryType) {
+	var props C.VkPhysicalDeviceProperties
+	var mem C.VkPhysicalDeviceMemoryProperties
+	C.ijepaProperties(p.gipa, unsafe.Pointer(p.inst), unsafe.Pointer(pd), &props, &mem)
+	switch props.deviceType {
+	case C.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+		rank = 0
+	case C.VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+		rank = 1
+	case C.VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+		rank = 2
+	default:
+		rank = 3
+	}
+	for _, t := range mem.memoryTypes[:mem.memoryTypeCount] {
+		types = append(types, vk.MemoryType{PropertyFlags: vk.MemoryPropertyFlags(t.propertyFlags), HeapIndex: uint32(t.heapIndex)})
+	}
+	return C.GoString(&props.deviceName[0]), rank, types
+}
+
+// surfaceCapabilities returns the capabilities of the window's surface on
+// the chosen device.
+func (p *presenter) surfaceCapabilities() (vk.SurfaceCapabilities, vk.Result) {
+	var c C.VkSurfaceCapabilitiesKHR
+	surf := p.surf
+	res := vk.Result(C.ijepaSurfaceCapabilities(p.gipa, unsafe.Pointer(p.inst), unsafe.Pointer(p.pd), handle(unsafe.Pointer(&surf)), &c))
+	ext := func(e C.VkExtent2D) vk.Extent2D { return vk.Extent2D{Width: uint32(e.width), Height: uint32(e.height)} }
+	return vk.SurfaceCapabilities{
+		MinImageCount:           uint32(c.minImageCount),
+		MaxImageCount:           uint32(c.maxImageCount),
+		CurrentExtent:           ext(c.currentExtent),
+		MinImageExtent:          ext(c.minImageExtent),
+		MaxImageExtent:          ext(c.maxImageExtent),
+		MaxImageArrayLayers:     uint32(c.maxImageArrayLayers),
+		SupportedTransforms:     vk.SurfaceTransformFlags(c.supportedTransforms),
+		CurrentTransform:        vk.SurfaceTransformFlagBits(c.currentTransform),
+		SupportedCompositeAlpha: vk.CompositeAlphaFlags(c.supportedCompositeAlpha),
+		SupportedUsageFlags:     vk.ImageUsageFlags(c.supportedUsageFlags),
+	}, res
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"fmt"
 
+	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/plugin"
 )
 
@@ -17,4 +20,18 @@ func backendFlag(fs *flag.FlagSet, def, what string) *string {
 	s := fs.String("backend", def, what+": "+backendChoices)
 	plugin.DirFlag(fs)
 	return s
+}
+
+// openBackend opens the backend spec names. Ctrl-C while it starts (a
+// plugin's start-up, bounded by IJEPA_PLUGIN_TIMEOUT) stops the command
+// once the start is over: the backend is closed again and nothing is done.
+func openBackend(ctx context.Context, spec string) (backend.Backend, error) {
+	be, err := backend.Open(spec)
+	if ctx.Err() != nil {
+		if err == nil {
+			be.Close()
+		}
+		return nil, fmt.Errorf("interrupted while starting backend %s: nothing done: %w", spec, ctx.Err())
+	}
+	return be, err
 }

@@ -8,15 +8,15 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/bench"
 )
 
 func init() {
 	register(command{
 		name:    "bench",
-		summary: "time training steps (img/s, ms/step, per-op times, peak memory), optionally against PyTorch",
-		usage:   "[--config tiny32|small224] [--backend NAME] [--plugin-dir DIR] [--steps N] [--torch]",
+		summary: "time training steps (img/s, ms/step, per-op times, peak memory), optionally against PyTorch; --data: the data loader's img/s alone",
+		usage:   "[--config tiny32|small224] [--backend NAME] [--plugin-dir DIR] [--steps N] [--torch] | --data DIR [--generate N] [--workers 1,2] [--batches N]",
 		run:     runBench,
 	})
 }
@@ -35,11 +35,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	python := fs.String("python", "/usr/bin/python3", "the Python that has torch (Debian's python3-torch)")
 	threads := fs.Int("torch-threads", runtime.GOMAXPROCS(0), "threads for PyTorch (default: the Go threads)")
 	rounds := fs.Int("rounds", 1, "timed rounds, alternating with the anchor under --torch; the best round of each counts (a shared machine's load comes and goes)")
+	df := addDataBenchFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *df.dir != "" {
+		return runDataBench(ctx, df, *cfgName, *seed, *rounds, stdout, stderr)
 	}
 	cfg, err := bench.LookupConfig(*cfgName)
 	if err != nil {
@@ -48,7 +52,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *steps < 1 || *rounds < 1 || *warmup < 0 || *opSteps < 0 {
 		return fmt.Errorf("%w: --steps and --rounds must be at least 1, --warmup and --op-steps not negative", errUsage)
 	}
-	be, err := backend.Open(*spec)
+	be, err := openBackend(ctx, *spec)
 	if err != nil {
 		return err
 	}
@@ -65,7 +69,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer sess.Close()
 	if _, err := sess.Steps(ctx, *warmup); err != nil {
-		return err
+		return interrupted(ctx, err, "warming up", "nothing measured")
 	}
 	var best bench.Result
 	var bestTorch bench.Anchor
@@ -73,7 +77,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for r := 1; r <= *rounds; r++ {
 		var res bench.Result
 		if err := res.Timed(ctx, sess, *steps); err != nil {
-			return err
+			return interrupted(ctx, err, "timing steps", "the rounds above are all that was measured")
 		}
 		if res.ImgPerS > best.ImgPerS {
 			best = res
@@ -102,7 +106,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *opSteps > 0 {
 		if err := best.PerOp(ctx, sess, *opSteps); err != nil {
-			return err
+			return interrupted(ctx, err, "timing every op", "the per-op table is not printed")
 		}
 	}
 	best.PeakRSS = bench.PeakRSS()
@@ -113,6 +117,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "peak RSS %s, %.0f page faults per step, last loss %.4f\n", mib(best.PeakRSS), best.FaultsPerStep, sess.Loss())
 	if strings.HasPrefix(info.Backend, "plugin:") {
 		fmt.Fprintln(stdout, "  (this process only: the plugin's memory is in its own process)")
+	}
+	if s := cpu.Stats(be); s.PeakAsked > 0 {
+		fmt.Fprintf(stdout, "cpu memory pool: live tensors asked for %s at most at once, the pool's footprint peaked at %s (%.2fx)\n",
+			mib(s.PeakAsked), mib(s.High), float64(s.High)/float64(s.PeakAsked))
 	}
 	if *torch {
 		if anchorErr != nil {

@@ -58,7 +58,7 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		opts.Ops = re
 	}
-	b, err := backend.Open(*spec)
+	b, err := openBackend(ctx, *spec)
 	if err != nil {
 		return err
 	}
@@ -78,9 +78,13 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("%w: --reference %q: want naive, cpu-ref or cpu", errUsage, r)
 	}
 	opts.Reopen = func() (backend.Backend, error) { return backend.Open(*spec) }
+	opts.Stop = func() bool { return ctx.Err() != nil }
 	rep := conformance.Run(b, opts)
 	if err := rep.Write(stdout, *maxFail); err != nil {
 		return err
+	}
+	if rep.Stopped {
+		return fmt.Errorf("interrupted: the report above covers only the cases run before: %w", ctx.Err())
 	}
 	if rep.Failed() {
 		return exitCode(1)

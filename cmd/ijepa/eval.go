@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
-	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
@@ -18,8 +17,8 @@ import (
 func init() {
 	register(command{
 		name:    "eval",
-		summary: "score a checkpoint's frozen target encoder (linear probe, k-NN) beside a random-init encoder and raw pixels",
-		usage:   "--run DIR | --checkpoint FILE [--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--dataset KIND[:PATH]] [--set section.key=value ...]",
+		summary: "score a checkpoint's frozen target encoder (linear probe, k-NN) beside a random-init encoder and raw pixels; --full: the papers' linear evaluation on the whole dataset",
+		usage:   "--run DIR | --checkpoint FILE [--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--dataset KIND[:PATH]] [--set section.key=value ...] [--full [--epochs N] [--optimizer sgd|adam] [--layers N [--concat]] [--random-init]]",
 		run:     runEval,
 	})
 }
@@ -34,6 +33,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cf := addConfigFlags(fs, "", evalOverrides...)
 	runDir := fs.String("run", "", "run directory: its config.yaml and checkpoints/latest.safetensors; the rows are appended to its eval.csv")
 	ckpt := fs.String("checkpoint", "", "checkpoint to score (default with --run: checkpoints/latest.safetensors)")
+	ff := addFullFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -72,7 +72,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	be, err := backend.Open(c.IJEPAGo.Backend)
+	if *ff.full {
+		return runFullEval(ctx, c, path, info.Step, *runDir, ff, stdout, stderr)
+	}
+	be, err := openBackend(ctx, c.IJEPAGo.Backend)
 	if err != nil {
 		return err
 	}
@@ -93,15 +96,18 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return interrupted(ctx, ctx.Err(), "loading the checkpoint", "nothing written")
 	}
 	ev, err := train.NewEvaluator(c, be)
-	if err != nil {
-		return err
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
 	}
-	rows, err := ev.Evaluate(m, info.Step)
 	if err != nil {
-		return err
+		return interrupted(ctx, err, "loading the evaluation images", "nothing written")
+	}
+	rows, err := ev.EvaluateContext(ctx, m, info.Step)
+	if err != nil {
+		return interrupted(ctx, err, "evaluating", "nothing written to eval.csv")
 	}
 	ntr, nte, classes := ev.Sizes()
 	printEvalTable(stdout, fmt.Sprintf("%s (step %d): %d train / %d test images of %s, %d classes",

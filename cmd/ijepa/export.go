@@ -34,6 +34,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *in == "" || *out == "" {
 		return fmt.Errorf("%w: --checkpoint and --out are required", errUsage)
 	}
+	if err := checkOut(*out); err != nil {
+		return err
+	}
 	p, err := interop.ParsePart(*part)
 	if err != nil {
 		return fmt.Errorf("%w: --part: %v", errUsage, err)
@@ -43,6 +46,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer c.Close()
+	warnSkipped(stderr, c.OptimizerSkipped)
+	if err := ctx.Err(); err != nil {
+		return interrupted(ctx, err, "reading the checkpoint", "nothing written")
+	}
 	if err := c.Export(*out, p); err != nil {
 		return err
 	}
@@ -62,4 +69,12 @@ func describe(c *interop.Checkpoint) string {
 		s += fmt.Sprintf(" with a predictor of width %d, depth %d", c.PredDim, c.PredDepth)
 	}
 	return s
+}
+
+// warnSkipped prints, when a checkpoint's optimiser state was left out
+// (interop.Checkpoint.OptimizerSkipped), the one warning that says so.
+func warnSkipped(stderr io.Writer, skipped string) {
+	if skipped != "" {
+		fmt.Fprintf(stderr, "ijepa: warning: %s: its optimiser state is left out (the networks are loaded)\n", skipped)
+	}
 }

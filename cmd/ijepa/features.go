@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/viz"
 )
@@ -59,7 +58,7 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *beName == "" {
 		*beName = cfg.IJEPAGo.Backend
 	}
-	be, err := backend.Open(*beName)
+	be, err := openBackend(ctx, *beName)
 	if err != nil {
 		return err
 	}
@@ -68,6 +67,7 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	warnSkipped(stderr, enc.OptimizerSkipped)
 	defer enc.Free()
 	fi, err := viz.LoadFeatureImages(cfg, *n, enc.ImageSize())
 	if err != nil {

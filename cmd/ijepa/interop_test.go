@@ -51,7 +51,11 @@ func TestExportAndEmbedCommands(t *testing.T) {
 		{[]string{"export", "--checkpoint", fixture}, 2, "--checkpoint and --out are required"},
 		{[]string{"export", "--checkpoint", fixture, "--out", ckpt, "--part", "head"}, 2, `unknown part "head"`},
 		{[]string{"export", "--checkpoint", fixture, "--out", ckpt}, 1, "give it (--heads)"},
-		{[]string{"embed", "--checkpoint", ckpt}, 2, "no images"},
+		{[]string{"embed", "--checkpoint", ckpt}, 2, "give image files or --dataset"},
+		{[]string{"embed", "--checkpoint", ckpt, "--dataset", "mnist:" + dir, imgs[0]}, 2, "give image files or --dataset"},
+		{[]string{"embed", "--checkpoint", ckpt, "--dataset", "mnist:" + dir, "--split", "val"}, 2, `--split "val": want train or test`},
+		{[]string{"embed", "--checkpoint", ckpt, "--dataset", "mnist:" + dir}, 1, "no t10k-images-idx3-ubyte"},
+		{[]string{"embed", "--checkpoint", ckpt, "--layers", "3", imgs[0]}, 1, "3 layers of an encoder of depth 2"},
 		{[]string{"embed", "--checkpoint", ckpt, "--encoder", "predictor", imgs[0]}, 2, "want target_encoder or encoder"},
 		{[]string{"embed", "--checkpoint", ckpt, "--out", filepath.Join(dir, "f.txt"), imgs[0]}, 2, "must end in .npy or .safetensors"},
 		{[]string{"embed", "--checkpoint", ckpt, filepath.Join(dir, "missing.png")}, 1, "missing.png"},
@@ -60,5 +64,34 @@ func TestExportAndEmbedCommands(t *testing.T) {
 		if code != c.code || !strings.Contains(errs, c.msg) {
 			t.Errorf("%v: exit %d, want %d with %q\n%s%s", c.args, code, c.code, c.msg, out, errs)
 		}
+	}
+}
+
+// A .pth.tar whose optimiser state has other parameter groups than the
+// official four (here one group) is no longer refused whole: embed and
+// export load its networks with one warning; train --checkpoint starts
+// AdamW fresh and says so, or refuses under --strict.
+func TestCheckpointWithOtherOptimizerGroups(t *testing.T) {
+	const oneGroup = "../../ijepa/interop/testdata/tiny_1group.pth.tar"
+	dir := t.TempDir()
+	img := filepath.Join("..", "..", "docs", "img", "masks.png")
+	for _, args := range [][]string{
+		{"export", "--checkpoint", oneGroup, "--heads", "2", "--part", "target_encoder", "--out", filepath.Join(dir, "t.safetensors")},
+		{"embed", "--checkpoint", oneGroup, "--heads", "2", "--out", filepath.Join(dir, "f.npy"), img},
+	} {
+		code, out, errs := run(args...)
+		if code != 0 || strings.Count(errs, "warning: ") != 1 || !strings.Contains(errs, "opt: 1 parameter groups") || !strings.Contains(errs, "optimiser state is left out") {
+			t.Errorf("%v: exit %d\n%s%s", args[0], code, out, errs)
+		}
+	}
+	cfg := filepath.Join(dir, "femto.yaml")
+	os.WriteFile(cfg, []byte(femtoConfig), 0o644)
+	code, out, errs := run("train", "--config", cfg, "--run", filepath.Join(dir, "run"), "--checkpoint", oneGroup, "--steps", "5", "--quiet", "--eval=false")
+	if code != 0 || !strings.Contains(errs, "its optimiser state is not usable here") || !strings.Contains(errs, "AdamW starts fresh") {
+		t.Errorf("train --checkpoint: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run("train", "--config", cfg, "--run", filepath.Join(dir, "strict"), "--checkpoint", oneGroup, "--strict", "--steps", "5", "--quiet", "--eval=false")
+	if code != 1 || out != "" || !strings.Contains(errs, "--strict: not starting AdamW fresh") {
+		t.Errorf("train --checkpoint --strict: exit %d\n%s%s", code, out, errs)
 	}
 }

@@ -15,6 +15,9 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
+
+	"github.com/ijepa-go/ijepa/internal/atomicfile"
 )
 
 // command is one subcommand of the CLI.
@@ -41,16 +44,50 @@ func register(c command) {
 // with a hint to run the command's -h.
 var errUsage = errors.New("usage")
 
+// interrupted wraps err, the error of a command whose context Ctrl-C
+// cancelled, with what the command was doing and what it kept; other
+// errors (and nil) are returned as they are.
+func interrupted(ctx context.Context, err error, doing, kept string) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("interrupted while %s: %s: %w", doing, kept, ctx.Err())
+}
+
 // exitCode lets a command ask for a specific exit status (for example 1 when
 // conformance finds a failure) after printing its own report.
 type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
+// errInterrupted is the cause of the context's cancellation on the first
+// Ctrl-C (or SIGTERM).
+var errInterrupted = errors.New("interrupted")
+
+// exitInterrupted is the exit status of a command stopped by Ctrl-C
+// (128 + SIGINT, as a shell reports it).
+const exitInterrupted = 130
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go onSignals(sigs, cancel, os.Stderr)
 	os.Exit(runMain(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// onSignals handles Ctrl-C: the first cancels the commands' context, so
+// that the command stops at its next safe point, says what it saved and
+// exits 130; the second exits at once (removing the temporary files of
+// writes in progress, so the files they were to replace stay intact).
+func onSignals(sigs <-chan os.Signal, cancel context.CancelCauseFunc, stderr io.Writer) {
+	s := <-sigs
+	fmt.Fprintf(stderr, "\nijepa: %v: stopping at the next safe point (again to stop at once)\n", s)
+	cancel(errInterrupted)
+	<-sigs
+	fmt.Fprintln(stderr, "\nijepa: interrupted again: stopping at once")
+	atomicfile.RemovePending()
+	os.Exit(exitInterrupted)
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -74,6 +111,10 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		// Stopped by Ctrl-C at a safe point; the error says what was kept.
+		fmt.Fprintf(stderr, "ijepa %s: %v\n", c.name, err)
+		return exitInterrupted
 	case errors.As(err, &code):
 		return int(code)
 	case errors.Is(err, errUsage):

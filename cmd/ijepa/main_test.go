@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
+	"github.com/ijepa-go/ijepa/conformance"
 )
 
 // run runs the CLI in process and returns its exit code and output.
@@ -19,22 +21,35 @@ func run(args ...string) (int, string, string) {
 
 // broken is a CPU backend whose GELU is a tanh approximation: close, but
 // not the exact GELU the catalogue specifies.
-type broken struct{ *cpu.Backend }
+type broken struct{ *backend.Front }
 
 func (b broken) Run(c backend.Call) {
-	b.Backend.Run(c)
+	b.Front.Run(c)
 	if c.Op == backend.OpGELU {
-		v, _ := backend.ReadF32(b.Backend, c.Args[0])
+		v, _ := backend.ReadF32(b.Front, c.Args[0])
 		for i := range v {
 			v[i] *= 1.0005
 		}
-		backend.WriteF32(b.Backend, c.Args[0], v)
+		backend.WriteF32(b.Front, c.Args[0], v)
 	}
+}
+
+// noOps is a CPU device whose Info lists no ops: a plugin that implements
+// nothing yet.
+type noOps struct{ backend.Device }
+
+func (n noOps) Info() backend.Info {
+	i := n.Device.Info()
+	i.Backend, i.Ops = "test-noops", nil
+	return i
 }
 
 func init() {
 	backend.Register(backend.Driver{Name: "test-broken", Doc: "a CPU backend with a wrong GELU (tests only)",
 		Open:    func(string) (backend.Backend, error) { return broken{cpu.New()}, nil },
+		Devices: func() ([]backend.Info, error) { return nil, nil }})
+	backend.Register(backend.Driver{Name: "test-noops", Doc: "a CPU backend that lists no ops (tests only)",
+		Open:    func(string) (backend.Backend, error) { return backend.NewFront(noOps{cpu.New().Device()}), nil },
 		Devices: func() ([]backend.Info, error) { return nil, nil }})
 }
 
@@ -51,6 +66,30 @@ func TestConformanceCommand(t *testing.T) {
 	code, out, _ = run("conformance", "--backend", "test-broken", "--op", "^(gelu|add)$", "--seed", "5")
 	if code != 1 || !strings.Contains(out, "FAIL gelu(") || strings.Contains(out, "FAIL add(") {
 		t.Fatalf("a wrong GELU: exit %d, want 1 with gelu failing alone:\n%s", code, out)
+	}
+}
+
+// ijepa conformance on a backend that lists no ops exits 1 and names every
+// missing required op: unsupported must not pass for a required op (it did,
+// with 339 "unsupported" cases and exit 0).
+func TestConformanceMissingOps(t *testing.T) {
+	code, out, errs := run("conformance", "--backend", "test-noops", "--seed", "5")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, errs)
+	}
+	n := 0
+	for _, op := range backend.Ops() {
+		if op.Spec().Optional {
+			continue
+		}
+		n++
+		if !strings.Contains(out, "MISSING "+op.String()+": a required op, and test-noops supports none of its cases") {
+			t.Errorf("output does not name the missing %v:\n%s", op, out)
+		}
+	}
+	cases := len(conformance.Cases()) + len(conformance.GradCases())
+	if want := fmt.Sprintf("FAIL: 0 of %d cases passed, 0 failed, %d unsupported, %d required ops missing", cases, cases, n); !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }
 

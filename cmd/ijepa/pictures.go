@@ -8,9 +8,11 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/ijepa/config"
+	"github.com/ijepa-go/ijepa/internal/atomicfile"
 )
 
-// Helpers shared by the picture commands (masks, plot, features).
+// Helpers shared by the picture commands (masks, plot, features); checkOut
+// by every command that writes a file.
 
 // defaultPictureConfig is the config the picture commands use without
 // --config: the quick start's preset, whose procedural dataset needs no
@@ -57,8 +59,10 @@ func runConfigFor(checkpoint string) string {
 	return c
 }
 
-// checkOut refuses an empty output path or one in a missing directory
-// before any work is done.
+// checkOut refuses, before any work is done, an empty output path, one in
+// a missing directory, and one that exists and is not a regular file (a
+// device, a FIFO, a socket or a directory: writing replaces the target
+// with a regular file, so /dev/stdout or /dev/full is no target either).
 func checkOut(out string) error {
 	if strings.TrimSpace(out) == "" {
 		return fmt.Errorf("%w: --out is empty", errUsage)
@@ -67,6 +71,9 @@ func checkOut(out string) error {
 		if st, err := os.Stat(d); err != nil || !st.IsDir() {
 			return fmt.Errorf("--out %s: no directory %s", out, d)
 		}
+	}
+	if err := atomicfile.CheckTarget(out); err != nil {
+		return fmt.Errorf("--out: %w", err)
 	}
 	return nil
 }

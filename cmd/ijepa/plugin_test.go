@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/internal/testdep"
 )
 
 // buildPlugin builds cmd/ijepa-backend-NAME into a temporary plugin
@@ -58,7 +59,7 @@ func TestVulkanPlugin(t *testing.T) {
 			continue
 		}
 		if _, err := d.Devices(); err != nil {
-			t.Skipf("no Vulkan device here: %v", err)
+			testdep.Skip(t, "no Vulkan device here: %v", err)
 		}
 	}
 	dir := buildPlugin(t, "vulkan")

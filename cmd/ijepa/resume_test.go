@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +89,32 @@ func TestTrainFromOfficialCheckpoint(t *testing.T) {
 		code, out, errs := run(tc.args...)
 		if code == 0 || out != "" || !strings.Contains(errs, tc.msg) || strings.Count(strings.TrimSpace(errs), "\n") > 0 {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want one line with %q", tc.args, code, out, errs, tc.msg)
+		}
+	}
+}
+
+// --resume with --set (or a named flag) says which keys changed and keeps
+// the previous config.yaml as config.N.yaml (it was rewritten silently).
+func TestResumeWithSetKeepsConfig(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if code, out, errs := run("train", "--config", writeTiny(t, ""), "--run", dir, "--steps", "2", "--checkpoint-every", "1", "--quiet", "--eval=false"); code != 0 {
+		t.Fatalf("train: exit %d\n%s%s", code, out, errs)
+	}
+	for n, tc := range []struct {
+		args    []string
+		changed string
+	}{
+		{[]string{"--steps", "3"}, "ijepago.steps: 2 -> 3"},
+		{[]string{"--steps", "4", "--set", "optimization.lr=0.002"}, "optimization.lr: 0.001 -> 0.002, ijepago.steps: 3 -> 4"},
+	} {
+		code, out, errs := run(append([]string{"train", "--run", dir, "--resume", "--quiet", "--eval=false"}, tc.args...)...)
+		keep := filepath.Join(dir, fmt.Sprintf("config.%d.yaml", n+1))
+		if code != 0 || !strings.Contains(errs, "config.yaml changed ("+tc.changed+"); the previous one is kept as "+keep) {
+			t.Fatalf("resume %v: exit %d\n%s%s", tc.args, code, out, errs)
+		}
+		kept, _ := os.ReadFile(keep)
+		if want := fmt.Sprintf("steps: %d\n", n+2); !strings.Contains(string(kept), want) {
+			t.Errorf("%s lacks %q:\n%s", keep, want, kept)
 		}
 	}
 }

@@ -35,6 +35,7 @@ type configFlags struct {
 	backend *string
 	seed    *string
 	dataset *string
+	skipBad *bool
 	sets    setFlags
 	// named overrides: flag name -> (key, value)
 	named []namedOverride
@@ -46,7 +47,7 @@ type namedOverride struct {
 }
 
 // addConfigFlags declares --config, --backend (with --plugin-dir), --seed,
-// --dataset and --set,
+// --dataset, --skip-bad-images and --set,
 // plus the named overrides given as flag -> key pairs.
 func addConfigFlags(fs *flag.FlagSet, defaultConfig string, named ...[3]string) *configFlags {
 	cf := &configFlags{}
@@ -54,6 +55,7 @@ func addConfigFlags(fs *flag.FlagSet, defaultConfig string, named ...[3]string) 
 	cf.backend = backendFlag(fs, "", "backend (default: the config's ijepago.backend)")
 	cf.seed = fs.String("seed", "", "seed of the weights, data order, augmentations and masks (ijepago.seed)")
 	cf.dataset = fs.String("dataset", "", "dataset: a kind ("+strings.Join(data.Kinds, ", ")+"), KIND:PATH, or a PATH whose kind is recognised")
+	cf.skipBad = fs.Bool("skip-bad-images", false, "leave out the images of an image folder that cannot be read, each logged, instead of stopping (ijepago.skip_bad_images)")
 	fs.Var(&cf.sets, "set", "override a config key: section.key=value, value in YAML (repeatable; applied last)")
 	for _, n := range named {
 		cf.named = append(cf.named, namedOverride{flag: n[0], key: n[1], value: fs.String(n[0], "", n[2]+" ("+n[1]+")")})
@@ -62,7 +64,8 @@ func addConfigFlags(fs *flag.FlagSet, defaultConfig string, named ...[3]string) 
 }
 
 // openConfig loads the config named by --config (or path, when not empty)
-// and applies the overrides: --backend, --seed, --dataset, the named flags,
+// and applies the overrides: --backend, --seed, --dataset,
+// --skip-bad-images, the named flags,
 // then each --set in order. It validates the result.
 func (cf *configFlags) openConfig(path string) (*config.Config, error) {
 	var c *config.Config
@@ -107,6 +110,11 @@ func (cf *configFlags) apply(c *config.Config) error {
 			if err := c.SetFlag("--dataset", "data.image_folder", `""`); err != nil {
 				return err
 			}
+		}
+	}
+	if *cf.skipBad {
+		if err := c.SetFlag("--skip-bad-images", "ijepago.skip_bad_images", "true"); err != nil {
+			return err
 		}
 	}
 	for _, n := range cf.named {

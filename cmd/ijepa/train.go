@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,13 +16,15 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/train"
+	"github.com/ijepa-go/ijepa/internal/memlimit"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 func init() {
 	register(command{
 		name:    "train",
 		summary: "pre-train with I-JEPA into a run directory (config.yaml, log.csv, eval.csv, checkpoints/)",
-		usage:   "[--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--checkpoint FILE] [--resume] [--quiet] [--dry-run]",
+		usage:   "[--config NAME|FILE] [--backend NAME] [--plugin-dir DIR] [--run DIR] [--steps N] [--seed N] [--set section.key=value ...] [--checkpoint FILE [--strict]] [--resume] [--quiet] [--dry-run]",
 		run:     runTrain,
 	})
 }
@@ -46,9 +50,10 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	from := fs.String("checkpoint", "", "start from this checkpoint (meta.load_checkpoint and meta.read_checkpoint): one of ijepa train (an exact resume), "+
 		"or the official trainer's .pth.tar or a safetensors export of one, whose networks and AdamW state are loaded and whose epoch sets the step; "+
 		"with --resume, the run in --run goes on from it instead of its latest checkpoint")
+	strict := fs.Bool("strict", false, "with --checkpoint: refuse a file whose optimiser state cannot be used (other parameter groups than the official four) instead of starting AdamW fresh")
 	quiet := fs.Bool("quiet", false, "no progress bar: a log line every ijepago.log_every steps (also when stderr is not a terminal)")
 	evalEnd := fs.Bool("eval", true, "evaluate the target encoder (linear probe and k-NN beside a random-init encoder and raw pixels) every ijepago.probe_every steps and at the end")
-	dryRun := fs.Bool("dry-run", false, "build the model the config describes and print its summary (parameter counts per module, counted from the shapes: nothing is allocated); read no data, train nothing, write no run directory")
+	dryRun := fs.Bool("dry-run", false, "build the model the config describes and print its summary (parameter counts per module, counted from the shapes: nothing is allocated) and the run's memory estimate; read no data, train nothing, write no run directory")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -72,13 +77,19 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			dir = base.Logging.Folder
 		}
 		cfgPath = filepath.Join(dir, runlog.ConfigFile)
+		if _, err := os.Stat(cfgPath); errors.Is(err, iofs.ErrNotExist) {
+			return fmt.Errorf("%s holds no run to resume (no %s: the run stopped before its first step, or never started): start it without --resume", dir, runlog.ConfigFile)
+		}
 	}
 	c, err := cf.openConfig(cfgPath)
 	if err != nil {
 		return err
 	}
 	if *dryRun {
-		return printModelSummary(stdout, c)
+		if err := printModelSummary(stdout, c); err != nil {
+			return err
+		}
+		return printMemory(stdout, c, *evalEnd)
 	}
 	if dir == "" {
 		dir = c.Logging.Folder
@@ -86,20 +97,22 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if dir == "" {
 		return fmt.Errorf("%w: no run directory: give --run DIR (or logging.folder in the config)", errUsage)
 	}
-	be, err := backend.Open(c.IJEPAGo.Backend)
+	be, err := openBackend(ctx, c.IJEPAGo.Backend)
 	if err != nil {
 		return err
 	}
 	defer be.Close()
 	res, err := train.Run(ctx, train.Options{
-		Config: c, Backend: be, Dir: dir, Resume: *resume, Checkpoint: *from, Eval: *evalEnd,
+		Config: c, Backend: be, Dir: dir, Resume: *resume, Checkpoint: *from, Strict: *strict, Eval: *evalEnd,
 		Progress: stderr, Bar: !*quiet && isTerminal(stderr),
 	})
-	if res != nil && res.Step > res.Start {
-		printTraining(stdout, dir, res)
-	}
 	if err != nil {
+		// No summary: the error says where the run stopped and what was
+		// kept, and a summary above it would read as a success.
 		return err
+	}
+	if res.Step > res.Start {
+		printTraining(stdout, dir, res)
 	}
 	if len(res.Evals) > 0 {
 		last := res.Evals[len(res.Evals)-1].Step
@@ -130,6 +143,17 @@ func printModelSummary(w io.Writer, c *config.Config) error {
 	fmt.Fprintf(w, "config %s: %d images of %dx%d per batch, %s loss (dry run: nothing trained)\n",
 		c.Source(), c.Data.BatchSize, c.Data.CropSize, c.Data.CropSize, m.Cfg.Loss)
 	return m.WriteSummary(w)
+}
+
+// printMemory writes the run's memory estimate (train.EstimateMemory) and
+// the memory available, without opening the backend or the data.
+func printMemory(w io.Writer, c *config.Config, eval bool) error {
+	e, err := train.EstimateMemory(c, backend.Info{Backend: c.IJEPAGo.Backend}, amp.FP32, 0, eval)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nmemory: %v\navailable: %v\n", e, memlimit.Available(train.NonResidentBytes))
+	return nil
 }
 
 // printTraining summarises a run's steps: where the loss started and ended.

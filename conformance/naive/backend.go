@@ -1,67 +1,57 @@
 package naive
 
 import (
-	"fmt"
-
 	"github.com/ijepa-go/ijepa/backend"
 )
 
-// Backend runs the naive float64 ops behind the backend.Backend interface:
+// device runs the naive float64 ops behind the backend.Device interface:
 // tensors are stored as float64 (indices too), writes widen float32 exactly,
 // reads round to float32.
-type Backend struct{ backend.Sticky }
+type device struct{}
 
 // New returns a naive float64 backend.
-func New() *Backend { return &Backend{} }
+func New() *backend.Front { return backend.NewFront(device{}) }
 
-// Info describes the naive backend.
-func (b *Backend) Info() backend.Info {
+// Info describes the naive backend; its ops are those with a statement here.
+func (device) Info() backend.Info {
+	var have []backend.Op
+	for _, op := range backend.Ops() {
+		if ops[op] != nil {
+			have = append(have, op)
+		}
+	}
 	return backend.Info{Backend: "naive", Device: "float64 reference loops", Kind: "cpu",
-		DTypes: []backend.DType{backend.F32, backend.I32}, Ops: backend.Ops()}
+		DTypes: []backend.DType{backend.F32, backend.I32}, Ops: have}
 }
 
-// New allocates a zeroed tensor.
-func (b *Backend) New(dt backend.DType, shape ...int) (*backend.Tensor, error) {
-	if err := backend.CheckNew(dt, shape); err != nil {
-		return nil, fmt.Errorf("naive: %w", err)
-	}
-	if dt != backend.F32 && dt != backend.I32 {
-		return nil, fmt.Errorf("naive: %v: %w", dt, backend.ErrUnsupported)
-	}
-	return backend.NewTensor(dt, shape, make([]float64, backend.Shape(shape).NumElements())), nil
+// Alloc allocates a zeroed float64 array.
+func (device) Alloc(t *backend.Tensor, _ bool) (any, error) {
+	return make([]float64, t.NumElements()), nil
 }
 
-// Data returns the float64 storage of a tensor of this backend.
-func Data(t *backend.Tensor) []float64 { return t.Storage().Impl.([]float64) }
+// Free leaves the memory to the garbage collector.
+func (device) Free(*backend.Storage) {}
+
+func data(t *backend.Tensor) []float64 { return t.Storage().Impl.([]float64) }
 
 // Write widens src into t.
-func (b *Backend) Write(t *backend.Tensor, src []byte) {
-	if err := backend.CheckWrite(t, src); err != nil {
-		b.Set(fmt.Errorf("naive: %w", err))
-		return
-	}
-	t.NoteWrite(src)
-	d := Data(t)
+func (device) Write(t *backend.Tensor, src []byte) error {
+	d := data(t)
 	if t.DType() == backend.I32 {
 		for i, v := range backend.BytesI32(src) {
 			d[i] = float64(v)
 		}
-		return
+		return nil
 	}
 	for i, v := range backend.BytesF32(src) {
 		d[i] = float64(v)
 	}
+	return nil
 }
 
 // Read rounds t into dst.
-func (b *Backend) Read(t *backend.Tensor, dst []byte) error {
-	if err := b.Err(); err != nil {
-		return err
-	}
-	if err := backend.CheckRead(t, dst); err != nil {
-		return fmt.Errorf("naive: %w", err)
-	}
-	d := Data(t)
+func (device) Read(t *backend.Tensor, dst []byte) error {
+	d := data(t)
 	if t.DType() == backend.I32 {
 		out := backend.BytesI32(dst)
 		for i, v := range d {
@@ -76,32 +66,26 @@ func (b *Backend) Read(t *backend.Tensor, dst []byte) error {
 	return nil
 }
 
-// Run checks and executes a call.
-func (b *Backend) Run(c backend.Call) {
-	if b.Err() != nil {
-		return
-	}
-	if err := backend.Check(c); err != nil {
-		b.Set(err)
-		return
-	}
+// Supports accepts every call of the ops Info lists.
+func (device) Supports(backend.Call) error { return nil }
+
+// Run executes a call.
+func (device) Run(c backend.Call) error {
 	args := make([][]float64, len(c.Args))
 	shapes := make([]backend.Shape, len(c.Args))
 	for i, t := range c.Args {
 		if t != nil {
-			args[i], shapes[i] = Data(t), t.Shape()
+			args[i], shapes[i] = data(t), t.Shape()
 		}
 	}
-	if err := Exec(c.Op, args, shapes, c.Attrs); err != nil {
-		b.Set(backend.NewOpError(c, err))
-	}
+	return Exec(c.Op, args, shapes, c.Attrs)
 }
 
-// Sync returns the sticky error.
-func (b *Backend) Sync() error { return b.Err() }
+// Sync has nothing to wait for: ops run inside Run.
+func (device) Sync() error { return nil }
 
-// Release drops a handle.
-func (b *Backend) Release(t *backend.Tensor) { t.Drop() }
+// Err reports no faults.
+func (device) Err() error { return nil }
 
-// Close returns the sticky error.
-func (b *Backend) Close() error { return b.Err() }
+// Close has nothing to free.
+func (device) Close() error { return nil }

@@ -65,6 +65,17 @@ var ops = map[backend.Op]opFunc{
 	backend.OpEMA:   ema,
 	backend.OpFill:  fill,
 	backend.OpCopy:  func(x [][]float64, s []backend.Shape, a backend.Attrs) { copy(x[0], x[1]) },
+	backend.OpSiLU: func(x [][]float64, s []backend.Shape, a backend.Attrs) {
+		for i, v := range x[1] {
+			x[0][i] = v / (1 + math.Exp(-v))
+		}
+	},
+	backend.OpSiLUBwd: func(x [][]float64, s []backend.Shape, a backend.Attrs) {
+		for i, v := range x[2] {
+			sg := 1 / (1 + math.Exp(-v))
+			x[0][i] = x[1][i] * sg * (1 + v*(1-sg))
+		}
+	},
 }
 
 func matmul(x [][]float64, s []backend.Shape, a backend.Attrs) {

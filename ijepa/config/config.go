@@ -13,7 +13,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"reflect"
 	"sort"
@@ -33,6 +35,9 @@ type Config struct {
 
 	source string            // file or preset name, for messages
 	origin map[string]string // key -> "line N" or "--set"
+	// defaulted: a file that names no ijepago.preset, whose other keys
+	// took DefaultPreset's values.
+	defaulted bool
 }
 
 // Data is the official data section.
@@ -83,7 +88,8 @@ type Meta struct {
 	// LoadCheckpoint resumes from ReadCheckpoint (or the latest checkpoint
 	// of the logging folder when ReadCheckpoint is empty).
 	LoadCheckpoint bool `yaml:"load_checkpoint"`
-	// ModelName is the encoder: one of ModelNames.
+	// ModelName is the encoder: one of ModelNames. A config whose
+	// ijepago.encoder gives the sizes leaves it empty.
 	ModelName string `yaml:"model_name"`
 	// PredDepth and PredEmbDim are the predictor's depth and width.
 	PredDepth  int `yaml:"pred_depth"`
@@ -168,7 +174,38 @@ type IJEPAGo struct {
 	// KNNK and KNNTemperature configure the k-NN classifier.
 	KNNK           int     `yaml:"knn_k"`
 	KNNTemperature float64 `yaml:"knn_temperature"`
+	// Encoder gives the encoder's sizes, for a model of no named size;
+	// while its embed_dim is 0, meta.model_name names the encoder.
+	Encoder EncoderSize `yaml:"encoder"`
+	// PredictorHeads is the predictor's number of attention heads (0: the
+	// encoder's, as the official init_model builds it).
+	PredictorHeads int `yaml:"predictor_heads"`
+	// InChans is the number of image channels the encoder takes (the
+	// official in_chans): 3 (RGB) or 1 (grey: images become their
+	// luminance).
+	InChans int `yaml:"in_chans"`
+	// SkipBadImages leaves out the images of an image folder that cannot
+	// be read, each logged, instead of failing (data.FolderOptions).
+	SkipBadImages bool `yaml:"skip_bad_images"`
 }
+
+// EncoderSize is an encoder's shape in the terms of the official
+// VisionTransformer's arguments (key ijepago.encoder).
+type EncoderSize struct {
+	// EmbedDim is the token width; 0 means meta.model_name names the
+	// encoder instead.
+	EmbedDim int `yaml:"embed_dim"`
+	// Depth is the number of blocks, NumHeads the attention heads of each.
+	Depth    int `yaml:"depth"`
+	NumHeads int `yaml:"num_heads"`
+	// MLPRatio is the MLP's hidden width over EmbedDim (4 in every
+	// official size but vit_giant); the hidden width is int(EmbedDim *
+	// MLPRatio), as timm's Block computes it.
+	MLPRatio float64 `yaml:"mlp_ratio"`
+}
+
+// Explicit reports whether the sizes are given (EmbedDim set).
+func (e EncoderSize) Explicit() bool { return e.EmbedDim != 0 }
 
 // Error is a configuration error: which source, which key, where.
 type Error struct {
@@ -197,6 +234,16 @@ const DefaultPreset = "in1k_vith14_ep300"
 // Source is the file or preset name the config came from.
 func (c *Config) Source() string { return c.source }
 
+// DefaultsNote says, for a config file that names no ijepago.preset, which
+// defaults its missing keys took (a run's first log line says it); it is
+// "" for a preset or a file that names one.
+func (c *Config) DefaultsNote() string {
+	if !c.defaulted {
+		return ""
+	}
+	return fmt.Sprintf("config %q names no ijepago.preset: every key it does not give has the value of the %s preset (the official ViT-H/14 ImageNet config); name a preset (%s) to start from another", c.source, DefaultPreset, strings.Join(Presets(), ", "))
+}
+
 // Keys lists every key as "section.key", in file order.
 func Keys() []string {
 	var keys []string
@@ -206,31 +253,42 @@ func Keys() []string {
 	return keys
 }
 
-// walk calls f for every key of c with the field's value.
+// walk calls f for every key of c with the field's value. A key whose
+// value is a group of keys (a struct, such as ijepago.encoder) is not a key
+// itself: its fields are, as "ijepago.encoder.embed_dim".
 func walk(c reflect.Value, f func(key string, v reflect.Value)) {
 	t := c.Type()
 	for i := 0; i < t.NumField(); i++ {
-		sec, ok := t.Field(i).Tag.Lookup("yaml")
-		if !ok {
-			continue
-		}
-		sv := c.Field(i)
-		for j := 0; j < sv.NumField(); j++ {
-			f(sec+"."+sv.Type().Field(j).Tag.Get("yaml"), sv.Field(j))
+		if sec, ok := t.Field(i).Tag.Lookup("yaml"); ok {
+			walkGroup(sec, c.Field(i), f)
 		}
 	}
 }
 
+func walkGroup(prefix string, sv reflect.Value, f func(key string, v reflect.Value)) {
+	for j := 0; j < sv.NumField(); j++ {
+		key := prefix + "." + sv.Type().Field(j).Tag.Get("yaml")
+		if sv.Field(j).Kind() == reflect.Struct {
+			walkGroup(key, sv.Field(j), f)
+			continue
+		}
+		f(key, sv.Field(j))
+	}
+}
+
+// isGroup reports whether key ("ijepago.encoder") holds a group of keys.
+func isGroup(key string) bool {
+	for _, k := range Keys() {
+		if strings.HasPrefix(k, key+".") {
+			return true
+		}
+	}
+	return false
+}
+
 // field finds the value of key ("section.key") in c.
 func (c *Config) field(key string) (reflect.Value, bool) {
-	var out reflect.Value
-	found := false
-	walk(reflect.ValueOf(c).Elem(), func(k string, v reflect.Value) {
-		if k == key {
-			out, found = v, true
-		}
-	})
-	return out, found
+	return fieldOf(reflect.ValueOf(c).Elem(), key)
 }
 
 func sectionNames() []string {
@@ -245,11 +303,15 @@ func sectionNames() []string {
 }
 
 // Open returns the preset called nameOrPath if there is one and no such
-// file exists, and otherwise loads the file.
+// file exists, and otherwise loads the file. A name that is neither a file
+// nor a preset is an error that lists the presets.
 func Open(nameOrPath string) (*Config, error) {
 	if _, err := os.Stat(nameOrPath); err != nil {
 		if _, ok := presets[nameOrPath]; ok {
 			return Preset(nameOrPath)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &Error{Source: nameOrPath, Msg: fmt.Sprintf("no such file, and no preset of that name (presets: %s)", strings.Join(Presets(), ", "))}
 		}
 	}
 	return Load(nameOrPath)
@@ -265,7 +327,8 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse reads a YAML config from raw (source names it in messages) and
-// validates it.
+// validates it. A file with no keys (empty, or only comments) is an error:
+// it would silently be the default preset, the official ViT-H/14.
 func Parse(source string, raw []byte) (*Config, error) {
 	fail := func(key string, n *yaml.Node, format string, args ...any) error {
 		e := &Error{Source: source, Key: key, Msg: fmt.Sprintf(format, args...)}
@@ -287,17 +350,18 @@ func Parse(source string, raw []byte) (*Config, error) {
 			return nil, fail("", root, "want a mapping of sections (%s)", strings.Join(sectionNames(), ", "))
 		}
 	}
+	if root == nil || len(root.Content) == 0 {
+		return nil, &Error{Source: source, Msg: fmt.Sprintf("the file gives no keys: name a preset (ijepago: {preset: quick}; presets: %s) and the keys that differ from it, or pass a preset's name to --config", strings.Join(Presets(), ", "))}
+	}
 	// The base preset first.
 	base := DefaultPreset
 	var baseNode *yaml.Node
-	if root != nil {
-		for i := 0; i < len(root.Content); i += 2 {
-			if sec := root.Content[i+1]; root.Content[i].Value == "ijepago" && sec.Kind == yaml.MappingNode {
-				for j := 0; j < len(sec.Content); j += 2 {
-					if sec.Content[j].Value == "preset" {
-						baseNode = sec.Content[j+1]
-						base = baseNode.Value
-					}
+	for i := 0; i < len(root.Content); i += 2 {
+		if sec := root.Content[i+1]; root.Content[i].Value == "ijepago" && sec.Kind == yaml.MappingNode {
+			for j := 0; j < len(sec.Content); j += 2 {
+				if sec.Content[j].Value == "preset" {
+					baseNode = sec.Content[j+1]
+					base = baseNode.Value
 				}
 			}
 		}
@@ -307,39 +371,52 @@ func Parse(source string, raw []byte) (*Config, error) {
 		return nil, fail("ijepago.preset", baseNode, "unknown preset %q (want one of %s)", base, strings.Join(Presets(), ", "))
 	}
 	c.source = source
-	if root == nil {
-		return c, c.Validate()
-	}
+	c.defaulted = baseNode == nil
 	seen := map[string]int{}
 	for i := 0; i < len(root.Content); i += 2 {
 		kn, sec := root.Content[i], root.Content[i+1]
 		if !contains(sectionNames(), kn.Value) {
 			return nil, fail("", kn, "unknown section %q (want %s)", kn.Value, strings.Join(sectionNames(), ", "))
 		}
-		if sec.Kind == yaml.ScalarNode && sec.Tag == "!!null" {
-			continue
-		}
-		if sec.Kind != yaml.MappingNode {
-			return nil, fail(kn.Value, sec, "want a mapping of keys")
-		}
-		for j := 0; j < len(sec.Content); j += 2 {
-			k, v := sec.Content[j], sec.Content[j+1]
-			key := kn.Value + "." + k.Value
-			if line, dup := seen[key]; dup {
-				return nil, fail(key, k, "given twice (first at line %d)", line)
-			}
-			seen[key] = k.Line
-			fv, ok := c.field(key)
-			if !ok {
-				return nil, fail("", k, "unknown key %q", key)
-			}
-			if err := decode(fv, v); err != nil {
-				return nil, fail(key, v, "%s", err.Error())
-			}
-			c.origin[key] = fmt.Sprintf("line %d", v.Line)
+		if err := c.parseGroup(kn.Value, sec, seen, fail); err != nil {
+			return nil, err
 		}
 	}
 	return c, c.Validate()
+}
+
+// parseGroup stores the keys of the mapping n into the group prefix (a
+// section, or a group of keys inside one such as "ijepago.encoder").
+func (c *Config) parseGroup(prefix string, n *yaml.Node, seen map[string]int, fail func(key string, n *yaml.Node, format string, args ...any) error) error {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fail(prefix, n, "want a mapping of keys")
+	}
+	for j := 0; j < len(n.Content); j += 2 {
+		k, v := n.Content[j], n.Content[j+1]
+		key := prefix + "." + k.Value
+		if line, dup := seen[key]; dup {
+			return fail(key, k, "given twice (first at line %d)", line)
+		}
+		seen[key] = k.Line
+		if isGroup(key) {
+			if err := c.parseGroup(key, v, seen, fail); err != nil {
+				return err
+			}
+			continue
+		}
+		fv, ok := c.field(key)
+		if !ok {
+			return fail("", k, "unknown key %q", key)
+		}
+		if err := decode(fv, v); err != nil {
+			return fail(key, v, "%s", err.Error())
+		}
+		c.origin[key] = fmt.Sprintf("line %d", v.Line)
+	}
+	return nil
 }
 
 // Set overrides one key from a command-line value written as in YAML
@@ -474,9 +551,14 @@ func number(n *yaml.Node) (float64, error) {
 }
 
 // YAML returns the config in the official layout (our section last), such
-// that Parse gives it back.
+// that Parse gives it back. With the encoder's sizes in ijepago.encoder,
+// meta.model_name is written empty: only one of them names the encoder.
 func (c *Config) YAML() ([]byte, error) {
-	return yaml.Marshal(c)
+	out := *c
+	if out.IJEPAGo.Encoder.Explicit() {
+		out.Meta.ModelName = ""
+	}
+	return yaml.Marshal(&out)
 }
 
 // Presets lists the built-in configs, sorted.

@@ -11,33 +11,102 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/data"
 	"github.com/ijepa-go/ijepa/ijepa/mask"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"gopkg.in/yaml.v3"
 )
 
-// The official in1k_vith14_ep300.yaml parses to the values of the table in
-// IJEPA_REFERENCE §8 (restated here, not taken from the presets).
-func TestOfficialFile(t *testing.T) {
+// officialFiles are the official configs/*.yaml of facebookresearch/ijepa,
+// committed unchanged in testdata/ (testdata/README.md says from where and
+// under which licence); each has a preset of the same name.
+var officialFiles = []string{"in1k_vith14_ep300", "in1k_vith16-448_ep300", "in22k_vitg16_ep44", "in22k_vith14_ep66"}
+
+// Every official config file loads as it is; every key reads as the value
+// the file gives (the file parsed as plain YAML is the expectation, not a
+// table typed from it); the file has every official key of the format and
+// no other; and the preset of its name holds the same values but for the two
+// placeholder paths. Catches a key misread or renamed, and a preset that
+// drifts from its file.
+func TestOfficialFiles(t *testing.T) {
+	for _, name := range officialFiles {
+		path := filepath.Join("testdata", name+".yaml")
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if err != nil {
+			t.Errorf("%s does not load as it is: %v", name, err)
+			continue
+		}
+		var doc map[string]map[string]any
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for sec, kv := range doc {
+			for k, v := range kv {
+				key := sec + "." + k
+				seen[key] = true
+				f, ok := c.field(key)
+				if !ok {
+					t.Errorf("%s: key %s has no field", name, key)
+					continue
+				}
+				if got, want := plain(f), plain(reflect.ValueOf(&v).Elem()); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: %s is %v in the file, %v loaded", name, key, want, got)
+				}
+			}
+		}
+		for _, k := range Keys() {
+			if !strings.HasPrefix(k, "ijepago.") && !seen[k] {
+				t.Errorf("%s: the file has no %s", name, k)
+			}
+		}
+		p, err := Preset(name)
+		if err != nil {
+			t.Errorf("no preset for the official %s: %v", name, err)
+			continue
+		}
+		p.Data.RootPath, p.Logging.Folder = c.Data.RootPath, c.Logging.Folder
+		// The official sections only: the ijepago: section is ours.
+		pe, ce := exported(p), exported(c)
+		pe.IJEPAGo, ce.IJEPAGo = IJEPAGo{}, IJEPAGo{}
+		if !reflect.DeepEqual(pe, ce) {
+			t.Errorf("preset %s differs from the official file:\n%+v\n%+v", name, pe, ce)
+		}
+	}
+}
+
+// plain turns a config field or a plain-YAML value into comparable form:
+// numbers as float64, null as "", lists as []any.
+func plain(v reflect.Value) any {
+	switch v.Kind() {
+	case reflect.Invalid:
+		return ""
+	case reflect.Interface, reflect.Pointer:
+		if v.IsNil() {
+			return ""
+		}
+		return plain(v.Elem())
+	case reflect.Int, reflect.Int64:
+		return float64(v.Int())
+	case reflect.Float64:
+		return v.Float()
+	case reflect.Array, reflect.Slice:
+		out := []any{}
+		for i := 0; i < v.Len(); i++ {
+			out = append(out, plain(v.Index(i)))
+		}
+		return out
+	}
+	return v.Interface()
+}
+
+// What in1k_vith14_ep300 implies: a 16x16 grid, ViT-H/14 with its
+// predictor, and IJEPA_REFERENCE §6.5's schedule on 16 ranks.
+func TestOfficialSchedule(t *testing.T) {
 	c, err := Load("testdata/in1k_vith14_ep300.yaml")
 	if err != nil {
 		t.Fatal(err)
-	}
-	want := Config{
-		Data: Data{BatchSize: 128, ColorJitterStrength: 0, CropScale: [2]float64{0.3, 1.0}, CropSize: 224,
-			ImageFolder: "imagenet_full_size/061417/", NumWorkers: 10, PinMem: true,
-			RootPath: "$replace_this_with_absolute_path_to_your_datasets_directory"},
-		Mask: Mask{AllowOverlap: false, AspectRatio: [2]float64{0.75, 1.5}, EncMaskScale: [2]float64{0.85, 1.0}, MinKeep: 10,
-			NumEncMasks: 1, NumPredMasks: 4, PatchSize: 14, PredMaskScale: [2]float64{0.15, 0.2}},
-		Meta: Meta{ModelName: "vit_huge", PredDepth: 12, PredEmbDim: 384, ReadCheckpoint: "", UseBfloat16: true},
-		Optimization: Optimization{EMA: [2]float64{0.996, 1.0}, Epochs: 300, FinalLR: 1e-6, FinalWeightDecay: 0.4,
-			IPEScale: 1.0, LR: 0.001, StartLR: 0.0002, Warmup: 40, WeightDecay: 0.04},
-		Logging: Logging{Folder: "$path_to_save_logs_and_checkpoints/vith14.224-bs.2048-ep.300/", WriteTag: "jepa"},
-	}
-	for _, sec := range []struct {
-		name      string
-		got, want any
-	}{{"data", c.Data, want.Data}, {"mask", c.Mask, want.Mask}, {"meta", c.Meta, want.Meta}, {"optimization", c.Optimization, want.Optimization}, {"logging", c.Logging, want.Logging}} {
-		if !reflect.DeepEqual(sec.got, sec.want) {
-			t.Errorf("%s:\n got %+v\nwant %+v", sec.name, sec.got, sec.want)
-		}
 	}
 	if c.Grid() != 16 {
 		t.Errorf("grid %d, want 16 (224/14)", c.Grid())
@@ -55,12 +124,6 @@ func TestOfficialFile(t *testing.T) {
 	}
 	if s != (Schedule{IPE: 625, Steps: 187500, WarmupSteps: 25000, TotalSteps: 187500, EMAHorizon: 187500}) {
 		t.Errorf("schedule %+v", s)
-	}
-	// The preset of the same name holds the same values.
-	p, _ := Preset("in1k_vith14_ep300")
-	p.Data.RootPath, p.Logging.Folder = c.Data.RootPath, c.Logging.Folder
-	if !reflect.DeepEqual(exported(p), exported(c)) {
-		t.Errorf("preset in1k_vith14_ep300 differs from the official file:\n%+v\n%+v", exported(p), exported(c))
 	}
 }
 
@@ -105,11 +168,12 @@ func TestModelConfig(t *testing.T) {
 		c    *Config
 		want model.Config
 	}{
-		{official, model.Config{Model: "vit_huge", Dim: 1280, Depth: 32, Heads: 16, MLPHidden: 5120, ImgSize: 224, Patch: 14,
-			PredDim: 384, PredDepth: 12, Loss: model.SmoothL1}},
+		{official, model.Config{Model: "vit_huge", Dim: 1280, Depth: 32, Heads: 16, MLPHidden: 5120, ImgSize: 224, Patch: 14, InChans: 3,
+			PredDim: 384, PredDepth: 12, PredHeads: 16, Loss: model.SmoothL1}},
 		{quick, model.Config{Model: quick.Meta.ModelName, Dim: models[quick.Meta.ModelName].Dim, Depth: models[quick.Meta.ModelName].Depth,
 			Heads: models[quick.Meta.ModelName].Heads, MLPHidden: models[quick.Meta.ModelName].MLPHidden,
-			ImgSize: quick.Data.CropSize, Patch: quick.Mask.PatchSize, PredDim: quick.Meta.PredEmbDim, PredDepth: quick.Meta.PredDepth, Loss: model.L2}},
+			ImgSize: quick.Data.CropSize, Patch: quick.Mask.PatchSize, InChans: 3, PredDim: quick.Meta.PredEmbDim, PredDepth: quick.Meta.PredDepth,
+			PredHeads: models[quick.Meta.ModelName].Heads, Loss: model.L2}},
 	} {
 		got, err := tc.c.ModelConfig()
 		if err != nil || got != tc.want {
@@ -222,6 +286,7 @@ func TestParseErrors(t *testing.T) {
 		{"not a bool", "mask:\n  allow_overlap: maybe\n", "mask.allow_overlap", `must be true or false, got "maybe"`},
 		{"infinite", "optimization:\n  lr: .inf\n", "optimization.lr", "must be a finite number"},
 		{"impossible masks", "ijepago:\n  preset: tiny32\nmask:\n  min_keep: 10\n", "mask.min_keep", "3x3 = 9 patches"},
+		{"targets cover the context", "ijepago:\n  preset: quick\nmask:\n  pred_mask_scale: [0.9, 1.0]\n  num_pred_masks: 4\n", "mask.pred_mask_scale", "could only go on by dropping the targets' exclusion"},
 		{"patch does not divide", "mask:\n  patch_size: 15\n", "mask.patch_size", "must divide data.crop_size 224, got 15"},
 		{"unknown model", "meta:\n  model_name: vit_enormous\n", "meta.model_name", `unknown model "vit_enormous"`},
 		{"pred width vs heads", "meta:\n  pred_emb_dim: 392\n", "meta.pred_emb_dim", "multiple of the predictor's 16 heads"},
@@ -240,6 +305,18 @@ func TestParseErrors(t *testing.T) {
 		{"ipe scale", "optimization:\n  ipe_scale: 0.5\n", "optimization.ipe_scale", "at least 1"},
 		{"dataset", "ijepago:\n  dataset: imagenet\n", "ijepago.dataset", "procedural"},
 		{"procedural size", "ijepago:\n  preset: quick\n  dataset_size: 8\n", "ijepago.dataset_size", "at least one batch (data.batch_size 32), got 8"},
+		{"encoder and model name", "meta:\n  model_name: vit_small\nijepago:\n  encoder: {embed_dim: 128, depth: 4, num_heads: 4}\n", "meta.model_name", "give one of them"},
+		{"encoder heads", "ijepago:\n  preset: quick\n  encoder: {embed_dim: 128, depth: 4, num_heads: 3}\n", "ijepago.encoder.num_heads", "not a multiple of num_heads 3"},
+		{"encoder depth", "ijepago:\n  preset: quick\n  encoder:\n    embed_dim: 128\n    num_heads: 4\n", "ijepago.encoder.depth", "must be positive"},
+		{"encoder width", "ijepago:\n  preset: quick\n  encoder: {embed_dim: 126, depth: 4, num_heads: 2}\n", "ijepago.encoder.embed_dim", "multiple of 4"},
+		{"encoder mlp", "ijepago:\n  preset: quick\n  encoder: {embed_dim: 128, depth: 4, num_heads: 4, mlp_ratio: 0}\n", "ijepago.encoder.mlp_ratio", "positive MLP width"},
+		{"encoder without width", "ijepago:\n  preset: quick\n  encoder: {depth: 4}\n", "ijepago.encoder.embed_dim", "must be given with"},
+		{"encoder unknown key", "ijepago:\n  encoder: {width: 4}\n", "", `unknown key "ijepago.encoder.width" (line 2)`},
+		{"encoder scalar", "ijepago:\n  encoder: 128\n", "ijepago.encoder", "want a mapping of keys"},
+		{"encoder twice", "ijepago:\n  encoder: {depth: 4}\n  encoder: {depth: 4}\n", "ijepago.encoder", "given twice"},
+		{"in_chans", "ijepago:\n  in_chans: 2\n", "ijepago.in_chans", "must be 3 (RGB) or 1 (grey), got 2"},
+		{"predictor heads", "ijepago:\n  predictor_heads: 5\n", "meta.pred_emb_dim", "multiple of the predictor's 5 heads (ijepago.predictor_heads)"},
+		{"predictor heads negative", "ijepago:\n  predictor_heads: -1\n", "ijepago.predictor_heads", "non-negative"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("x.yaml", []byte(tt.yaml))
@@ -252,6 +329,60 @@ func TestParseErrors(t *testing.T) {
 		if ce.Key != tt.key || !strings.HasPrefix(msg, `config "x.yaml": `) || !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
 			t.Errorf("%s: key %q, error %q; want key %q and one line with %q", tt.name, ce.Key, msg, tt.key, tt.want)
 		}
+	}
+}
+
+// An encoder of no named size: ijepago.encoder gives its sizes (the
+// preset's meta.model_name is then not used and written empty),
+// predictor_heads the predictor's heads and in_chans its input channels;
+// the model, the transforms and --set of a key inside the group follow.
+func TestExplicitEncoder(t *testing.T) {
+	c, err := Parse("grey.yaml", []byte("ijepago:\n  preset: quick\n  encoder:\n    embed_dim: 128\n    depth: 4\n    num_heads: 4\n    mlp_ratio: 2.5\n  predictor_heads: 2\n  in_chans: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := c.Encoder()
+	if err != nil || enc != (Model{Dim: 128, Depth: 4, Heads: 4, MLPHidden: 320}) {
+		t.Errorf("encoder %+v %v, want 128/4/4 with MLP 320", enc, err)
+	}
+	mc, err := c.ModelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.Config{Dim: 128, Depth: 4, Heads: 4, MLPHidden: 320, ImgSize: 64, Patch: 8, InChans: 1, PredDim: 48, PredDepth: 2, PredHeads: 2, Loss: model.SmoothL1}
+	if mc != want {
+		t.Errorf("model config %+v, want %+v", mc, want)
+	}
+	m, err := model.New(mc)
+	if err != nil || m.EncCfg.Channels != 1 || m.Predictor.Heads != 2 || m.Encoder.PatchEmbed.Weight.Shape[1] != 1 {
+		t.Fatalf("model.New: %v", err)
+	}
+	tr, err := c.TrainTransform()
+	if err != nil || tr.Channels() != 1 {
+		t.Errorf("train transform: %d channels, %v", tr.Channels(), err)
+	}
+	if ev, err := c.EvalTransform(); err != nil || ev.Channels() != 1 {
+		t.Errorf("eval transform: %d channels, %v", ev.Channels(), err)
+	}
+	raw, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("back.yaml", raw)
+	if err != nil {
+		t.Fatalf("round trip: %v\n%s", err, raw)
+	}
+	if back.Meta.ModelName != "" || back.IJEPAGo.Encoder != c.IJEPAGo.Encoder || back.IJEPAGo.InChans != 1 || back.IJEPAGo.PredictorHeads != 2 {
+		t.Errorf("round trip: %+v", exported(back))
+	}
+	if err := c.Set("ijepago.encoder.depth", "6"); err != nil || c.IJEPAGo.Encoder.Depth != 6 {
+		t.Errorf("Set(ijepago.encoder.depth): %v", err)
+	}
+	if err := c.SetFlag("--model", "meta.model_name", "vit_small"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "meta.model_name") || !strings.HasSuffix(err.Error(), "(--model)") {
+		t.Errorf("both a model name and sizes: %v", err)
 	}
 }
 
@@ -268,14 +399,23 @@ func TestParsePartialAndEmpty(t *testing.T) {
 	if c.MaskConfig().Seed != 7 || c.MaskConfig().Height != 8 {
 		t.Errorf("mask config %+v", c.MaskConfig())
 	}
-	for _, empty := range []string{"", "# nothing\n", "~\n"} {
-		c, err := Parse("empty.yaml", []byte(empty))
-		if err != nil {
-			t.Fatalf("%q: %v", empty, err)
+	if c.DefaultsNote() != "" {
+		t.Errorf("a file naming its preset: defaults note %q", c.DefaultsNote())
+	}
+	// An empty file is an error (it used to be the official ViT-H/14
+	// silently); a file that names no preset says which defaults it took.
+	for _, empty := range []string{"", "# nothing\n", "~\n", "{}\n"} {
+		_, err := Parse("empty.yaml", []byte(empty))
+		if err == nil || !strings.Contains(err.Error(), `config "empty.yaml": the file gives no keys`) || !strings.Contains(err.Error(), "quick") {
+			t.Errorf("%q: %v; want an error listing the presets", empty, err)
 		}
-		if c.IJEPAGo.Preset != DefaultPreset {
-			t.Errorf("%q: preset %q", empty, c.IJEPAGo.Preset)
-		}
+	}
+	c, err = Parse("nopreset.yaml", []byte("optimization:\n  lr: 5.0e-4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if note := c.DefaultsNote(); c.IJEPAGo.Preset != DefaultPreset || !strings.Contains(note, `config "nopreset.yaml" names no ijepago.preset`) || !strings.Contains(note, DefaultPreset) {
+		t.Errorf("preset %q, note %q", c.IJEPAGo.Preset, note)
 	}
 }
 
@@ -364,6 +504,10 @@ func TestOpenAndSchedule(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
 	}
+	// A misspelt preset lists the presets.
+	if _, err := Open("quik"); err == nil || !strings.Contains(err.Error(), `config "quik": no such file, and no preset of that name (presets: `) || !strings.Contains(err.Error(), "quick") {
+		t.Errorf("--config quik: %v", err)
+	}
 
 	// The schedule arithmetic on the quick preset with fixed values (the
 	// preset itself is tuned by the trainer's authors).
@@ -408,5 +552,19 @@ func TestOpenAndSchedule(t *testing.T) {
 	}
 	if ev, err := c.EvalTransform(); err != nil || ev.Size() != 32 {
 		t.Errorf("eval transform %+v %v", ev, err)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	a, _ := Preset("quick")
+	b, _ := Preset("quick")
+	if d := Diff(a, b); len(d) != 0 {
+		t.Errorf("the same config: %q", d)
+	}
+	b.Set("optimization.lr", "0.002")
+	b.Set("data.crop_scale", "[0.5, 1.0]")
+	d := Diff(a, b)
+	if len(d) != 2 || d[0] != "data.crop_scale: [0.3, 1] -> [0.5, 1]" || d[1] != "optimization.lr: 0.001 -> 0.002" {
+		t.Errorf("diff %q", d)
 	}
 }

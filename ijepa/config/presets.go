@@ -1,8 +1,9 @@
 package config
 
 // presets are the built-in configs. The four official ones restate the
-// values of the official configs/*.yaml (IJEPA_REFERENCE §8) and read
-// ImageNet from root_path/image_folder; the project's own are small enough
+// values of the official configs/*.yaml (TestOfficialFiles compares them
+// with the files, committed unchanged in testdata/) and read ImageNet from
+// root_path/image_folder; the project's own are small enough
 // for a CPU and train on the procedural dataset.
 var presets = map[string]func() *Config{
 	"in1k_vith14_ep300":     in1kViTH14,
@@ -67,6 +68,8 @@ func base() *Config {
 			ProbeIterations: 200,
 			KNNK:            20,
 			KNNTemperature:  0.07,
+			Encoder:         EncoderSize{MLPRatio: 4},
+			InChans:         3,
 		},
 	}
 }

@@ -33,34 +33,67 @@ func (c *Config) MaskConfig() mask.Config {
 }
 
 // ModelConfig is the shape of the model c trains: the encoder of
-// meta.model_name at crop_size and patch_size, the predictor of
-// pred_emb_dim and pred_depth, and the configured loss. model.New(mc)
-// declares it without allocating anything, so any size can be counted.
+// meta.model_name (or ijepago.encoder) at crop_size and patch_size taking
+// ijepago.in_chans channels, the predictor of pred_emb_dim, pred_depth and
+// ijepago.predictor_heads, and the configured loss. model.New(mc) declares
+// it without allocating anything, so any size can be counted.
 func (c *Config) ModelConfig() (model.Config, error) {
 	enc, err := c.Encoder()
 	if err != nil {
-		return model.Config{}, &Error{Source: c.Source(), Key: "meta.model_name", Msg: err.Error()}
+		return model.Config{}, &Error{Source: c.Source(), Key: c.encoderKey(), Msg: err.Error()}
 	}
+	pred, _ := c.Predictor()
 	return model.Config{
 		Model: enc.Name, Dim: enc.Dim, Depth: enc.Depth, Heads: enc.Heads, MLPHidden: enc.MLPHidden,
-		ImgSize: c.Data.CropSize, Patch: c.Mask.PatchSize,
-		PredDim: c.Meta.PredEmbDim, PredDepth: c.Meta.PredDepth,
+		ImgSize: c.Data.CropSize, Patch: c.Mask.PatchSize, InChans: c.IJEPAGo.InChans,
+		PredDim: pred.Dim, PredDepth: pred.Depth, PredHeads: pred.Heads,
 		Loss: model.Loss(c.IJEPAGo.Loss),
 	}, nil
 }
 
-// Encoder is the shape of the context and target encoders.
-func (c *Config) Encoder() (Model, error) { return LookupModel(c.Meta.ModelName) }
+// Encoder is the shape of the context and target encoders: the sizes of
+// ijepago.encoder when given (with no name), else the size meta.model_name
+// names.
+func (c *Config) Encoder() (Model, error) {
+	e := c.IJEPAGo.Encoder
+	if !e.Explicit() {
+		return LookupModel(c.Meta.ModelName)
+	}
+	m := Model{Dim: e.EmbedDim, Depth: e.Depth, Heads: e.NumHeads, MLPHidden: int(float64(e.EmbedDim) * e.MLPRatio)}
+	switch {
+	case e.EmbedDim < 0 || e.Depth < 1 || e.NumHeads < 1:
+		return m, fmt.Errorf("embed_dim %d, depth %d and num_heads %d must be positive", e.EmbedDim, e.Depth, e.NumHeads)
+	case e.EmbedDim%e.NumHeads != 0:
+		return m, fmt.Errorf("embed_dim %d is not a multiple of num_heads %d", e.EmbedDim, e.NumHeads)
+	case e.EmbedDim%4 != 0:
+		return m, fmt.Errorf("embed_dim %d is not a multiple of 4 (the 2-D sin-cos positions need it)", e.EmbedDim)
+	case !(e.MLPRatio > 0) || m.MLPHidden < 1:
+		return m, fmt.Errorf("mlp_ratio %g must make a positive MLP width (embed_dim x mlp_ratio)", e.MLPRatio)
+	}
+	return m, nil
+}
+
+// encoderKey is the key that gives the encoder's shape.
+func (c *Config) encoderKey() string {
+	if c.IJEPAGo.Encoder.Explicit() {
+		return "ijepago.encoder"
+	}
+	return "meta.model_name"
+}
 
 // Predictor is the predictor's shape: pred_emb_dim wide, pred_depth deep,
-// with the encoder's number of heads and an MLP ratio of 4 (as the official
-// init_model builds it).
+// with ijepago.predictor_heads heads (0: the encoder's, as the official
+// init_model builds it) and an MLP ratio of 4.
 func (c *Config) Predictor() (Model, error) {
 	enc, err := c.Encoder()
 	if err != nil {
 		return Model{}, err
 	}
-	return Model{Name: "predictor", Dim: c.Meta.PredEmbDim, Depth: c.Meta.PredDepth, Heads: enc.Heads, MLPHidden: 4 * c.Meta.PredEmbDim}, nil
+	heads := c.IJEPAGo.PredictorHeads
+	if heads == 0 {
+		heads = enc.Heads
+	}
+	return Model{Name: "predictor", Dim: c.Meta.PredEmbDim, Depth: c.Meta.PredDepth, Heads: heads, MLPHidden: 4 * c.Meta.PredEmbDim}, nil
 }
 
 // DatasetSpec says which dataset to open for training (train) or evaluation:
@@ -73,25 +106,36 @@ func (c *Config) DatasetSpec(train bool) data.Spec {
 		n = c.IJEPAGo.DatasetSize
 	}
 	return data.Spec{
-		Kind:  c.IJEPAGo.Dataset,
-		Path:  filepath.Join(c.Data.RootPath, c.Data.ImageFolder),
-		Train: train,
-		Seed:  c.IJEPAGo.Seed,
-		N:     n,
-		Size:  c.Data.CropSize,
+		Kind:   c.IJEPAGo.Dataset,
+		Path:   filepath.Join(c.Data.RootPath, c.Data.ImageFolder),
+		Train:  train,
+		Seed:   c.IJEPAGo.Seed,
+		N:      n,
+		Size:   c.Data.CropSize,
+		Folder: data.FolderOptions{SkipBad: c.IJEPAGo.SkipBadImages},
 	}
 }
 
 // TrainTransform is the training augmentation: RandomResizedCrop to
-// crop_size with crop_scale, ImageNet normalisation.
+// crop_size with crop_scale, ImageNet normalisation of in_chans channels.
 func (c *Config) TrainTransform() (data.RandomResizedCrop, error) {
-	return data.NewRandomResizedCrop(c.Data.CropSize, c.Data.CropScale)
+	t, err := data.NewRandomResizedCrop(c.Data.CropSize, c.Data.CropScale)
+	if err != nil {
+		return t, err
+	}
+	t.Norm, err = data.NormalizeFor(c.IJEPAGo.InChans)
+	return t, err
 }
 
 // EvalTransform is the evaluation transform: a plain resize to crop_size,
-// ImageNet normalisation.
+// ImageNet normalisation of in_chans channels.
 func (c *Config) EvalTransform() (data.Resize, error) {
-	return data.NewResize(c.Data.CropSize)
+	t, err := data.NewResize(c.Data.CropSize)
+	if err != nil {
+		return t, err
+	}
+	t.Norm, err = data.NormalizeFor(c.IJEPAGo.InChans)
+	return t, err
 }
 
 // Schedule is what the trainer needs to lay out a run: the official

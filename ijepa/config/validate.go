@@ -95,18 +95,18 @@ func (c *Config) Validate() error {
 			}
 			return err
 		},
-		func() error {
-			if _, err := LookupModel(mt.ModelName); err != nil {
-				return bad("meta.model_name", "%s", err.Error())
-			}
-			return nil
-		},
+		c.validateEncoder,
 		func() error { return positive("meta.pred_depth", int64(mt.PredDepth)) },
 		func() error { return positive("meta.pred_emb_dim", int64(mt.PredEmbDim)) },
+		func() error { return nonNegative("ijepago.predictor_heads", int64(ij.PredictorHeads)) },
 		func() error {
-			enc, _ := LookupModel(mt.ModelName)
-			if mt.PredEmbDim%enc.Heads != 0 {
-				return bad("meta.pred_emb_dim", "must be a multiple of the predictor's %d heads (the heads of %s), got %d", enc.Heads, mt.ModelName, mt.PredEmbDim)
+			pred, _ := c.Predictor()
+			if mt.PredEmbDim%pred.Heads != 0 {
+				key, whose := "meta.pred_emb_dim", "ijepago.predictor_heads"
+				if ij.PredictorHeads == 0 {
+					whose = "the encoder's, as ijepago.predictor_heads is 0"
+				}
+				return bad(key, "must be a multiple of the predictor's %d heads (%s), got %d", pred.Heads, whose, mt.PredEmbDim)
 			}
 			if mt.PredEmbDim%4 != 0 {
 				return bad("meta.pred_emb_dim", "must be a multiple of 4 (2-D sin-cos positions), got %d", mt.PredEmbDim)
@@ -176,6 +176,63 @@ func (c *Config) Validate() error {
 		func() error {
 			if ij.KNNTemperature <= 0 {
 				return bad("ijepago.knn_temperature", "must be positive, got %g", ij.KNNTemperature)
+			}
+			return nil
+		},
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateEncoder checks the encoder's shape: meta.model_name names a
+// size, or ijepago.encoder gives one (and then meta.model_name is not
+// given too), and ijepago.in_chans is 1 or 3.
+func (c *Config) validateEncoder() error {
+	bad := func(key, format string, args ...any) error {
+		return &Error{Source: c.source, Key: key, Origin: c.origin[key], Msg: fmt.Sprintf(format, args...)}
+	}
+	e := c.IJEPAGo.Encoder
+	checks := []func() error{
+		func() error {
+			if ch := c.IJEPAGo.InChans; ch != 1 && ch != 3 {
+				return bad("ijepago.in_chans", "must be 3 (RGB) or 1 (grey), got %d", ch)
+			}
+			return nil
+		},
+		func() error {
+			if e.Explicit() {
+				return nil
+			}
+			if e.Depth != 0 || e.NumHeads != 0 {
+				return bad("ijepago.encoder.embed_dim", "must be given with ijepago.encoder's depth %d and num_heads %d", e.Depth, e.NumHeads)
+			}
+			if _, err := LookupModel(c.Meta.ModelName); err != nil {
+				return bad("meta.model_name", "%s (or give the sizes in ijepago.encoder)", err.Error())
+			}
+			return nil
+		},
+		func() error {
+			if !e.Explicit() {
+				return nil
+			}
+			if c.origin["meta.model_name"] != "" && c.Meta.ModelName != "" {
+				return bad("meta.model_name", "is %q, but ijepago.encoder gives the encoder's sizes: give one of them", c.Meta.ModelName)
+			}
+			if _, err := c.Encoder(); err != nil {
+				key := "ijepago.encoder.embed_dim"
+				switch {
+				case e.Depth < 1:
+					key = "ijepago.encoder.depth"
+				case e.NumHeads < 1 || e.EmbedDim%e.NumHeads != 0:
+					key = "ijepago.encoder.num_heads"
+				case !(e.MLPRatio > 0) || int(float64(e.EmbedDim)*e.MLPRatio) < 1:
+					key = "ijepago.encoder.mlp_ratio"
+				}
+				return bad(key, "%s", err.Error())
 			}
 			return nil
 		},

@@ -37,21 +37,29 @@ func OpenCIFAR10(files ...string) (*CIFAR10, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ijepa: dataset %q: %w", d.name, err)
 		}
-		if len(raw) == 0 {
-			return nil, fmt.Errorf("ijepa: dataset %q: file %q is empty", d.name, f)
-		}
-		if len(raw)%cifarRecord != 0 {
-			return nil, fmt.Errorf("ijepa: dataset %q: file %q: size %d is not a whole number of %d-byte records (record %d is truncated)",
-				d.name, f, len(raw), cifarRecord, len(raw)/cifarRecord)
-		}
-		for r := 0; r < len(raw)/cifarRecord; r++ {
-			if l := raw[r*cifarRecord]; int(l) >= len(CIFAR10Classes) {
-				return nil, fmt.Errorf("ijepa: dataset %q: file %q: record %d: label %d is not a CIFAR-10 class (0-9)", d.name, f, r, l)
-			}
+		if err := checkCIFAR(raw); err != nil {
+			return nil, fmt.Errorf("ijepa: dataset %q: file %q: %w", d.name, f, err)
 		}
 		d.records = append(d.records, raw...)
 	}
 	return d, nil
+}
+
+// checkCIFAR checks the contents of a CIFAR-10 binary batch file: whole
+// records, each with a label of a CIFAR-10 class.
+func checkCIFAR(raw []byte) error {
+	if len(raw) == 0 {
+		return fmt.Errorf("the file is empty")
+	}
+	if len(raw)%cifarRecord != 0 {
+		return fmt.Errorf("size %d is not a whole number of %d-byte records (record %d is truncated)", len(raw), cifarRecord, len(raw)/cifarRecord)
+	}
+	for r := 0; r < len(raw)/cifarRecord; r++ {
+		if l := raw[r*cifarRecord]; int(l) >= len(CIFAR10Classes) {
+			return fmt.Errorf("record %d: label %d is not a CIFAR-10 class (0-9)", r, l)
+		}
+	}
+	return nil
 }
 
 // OpenCIFAR10Dir opens the standard files in dir (or in its

@@ -8,9 +8,10 @@
 //
 // Transforms: RandomResizedCrop with torchvision's semantics (the official
 // training augmentation), a plain resize for evaluation, and ImageNet
-// normalisation, producing float32 CHW.
+// normalisation, producing float32 CHW with 3 channels, or 1 (luminance)
+// for encoders of grey input.
 //
-// The Loader builds batches [B,3,H,W] with their labels and masks ahead of the
+// The Loader builds batches [B,C,H,W] with their labels and masks ahead of the
 // training step on a pool of goroutines; a batch is a pure function of the
 // seed and the step index, whatever the number of workers.
 //

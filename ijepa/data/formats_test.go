@@ -114,10 +114,14 @@ func TestIDX(t *testing.T) {
 		{"not IDX", append([]byte{0x1, 0x2}, good[2:]...), nil, []string{"not an IDX file", "0x01020803"}},
 		{"float", idxFile(0x0D, []int{3, 2, 3}, pix), nil, []string{"float32", "0x08"}},
 		{"short header", good[:9], nil, []string{"header of 3 dimensions is truncated"}},
+		{"RGB of 4 channels", idxFile(8, []int{1, 1, 1, 4}, []byte{1, 2, 3, 4}), nil, []string{"N x H x W x 3, got 1x1x1x4"}},
 		{"truncated data", good[:len(good)-5], nil, []string{"truncated", "3x2x3 = 18 bytes", "has 13"}},
 		{"trailing data", append(append([]byte{}, good...), 9, 9), nil, []string{"2 more"}},
-		{"labels given as images", idxFile(8, []int{3}, []byte{1, 2, 3}), nil, []string{"N x H x W", "got 3"}},
-		{"images given as labels", nil, good, []string{"labels must have one dimension"}},
+		{"labels given as images", idxFile(8, []int{3}, []byte{1, 2, 3}), nil, []string{"magic number 0x00000801 says 1 dimensions", "3 (magic 0x00000803) or 4 (magic 0x00000804)"}},
+		{"images given as labels", nil, good, []string{"magic number 0x00000803 says 3 dimensions", "must have 1 (magic 0x00000801)"}},
+		// A labels file whose magic is the images' (it said "dimensions
+		// too large", reading labels as dimensions).
+		{"labels with the images' magic", nil, append([]byte{0, 0, 8, 3, 0, 0, 0, 3}, bytes.Repeat([]byte{0xff, 1, 2, 3}, 3)...), []string{"magic number 0x00000803 says 3 dimensions", "the magic number is wrong"}},
 		{"count mismatch", nil, idxFile(8, []int{2}, []byte{1, 2}), []string{"2 labels for 3 images"}},
 		{"corrupt gzip", gz(t, good)[:20], nil, []string{"gzip", "unexpected EOF"}},
 		{"empty", []byte{}, nil, []string{"too short"}},
@@ -281,19 +285,49 @@ func TestImageFolder(t *testing.T) {
 		}
 	}
 
-	// A truncated JPEG fails when read, naming the index and the file.
+	// Every image's header is read when the folder opens: a file that is
+	// no image, or whose header is cut, fails the open (it used to fail
+	// when first read, hours into a run), naming the file and the way on;
+	// with SkipBad it is left out and reported.
 	full := encodeJPEG(t, solid(16, 16, color.NRGBA{1, 2, 3, 255}))
-	bad := writeFile(t, filepath.Join(root, "dog", "sub", "c.jpg"), full[:len(full)/2])
+	junk := writeFile(t, filepath.Join(root, "dog", "z.png"), []byte("this is text"))
+	cut := writeFile(t, filepath.Join(root, "cat", "h.jpg"), full[:40])
+	_, err = OpenImageFolder(root)
+	checkErr(t, "not an image", err, "2 of 6 images cannot be read", cut, "EOF", "(and 1 more)", "--skip-bad-images")
+	var warned []string
+	d, err = OpenImageFolderWith(root, FolderOptions{SkipBad: true, Warn: func(m string) { warned = append(warned, m) }})
+	if err != nil || d.Len() != 4 || len(warned) != 2 || !strings.Contains(warned[0], "skipping image \""+cut) || !strings.Contains(warned[1], junk) {
+		t.Fatalf("SkipBad: %v, %d images, warnings %q", err, d.Len(), warned)
+	}
+	os.Remove(junk)
+	os.Remove(cut)
+
+	// A JPEG whose header reads but whose data is cut fails when read,
+	// naming the index and the file; with SkipBad the next image that
+	// decodes is read in its place, reported once.
+	noisy := image.NewGray(image.Rect(0, 0, 64, 64))
+	for i := range noisy.Pix {
+		noisy.Pix[i] = uint8(i * 7919 % 251)
+	}
+	big := encodeJPEG(t, noisy)
+	bad := writeFile(t, filepath.Join(root, "dog", "sub", "c.jpg"), big[:len(big)/2])
 	d, err = OpenImageFolder(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = d.Image(4)
-	checkErr(t, "truncated jpeg", err, "image 4", bad, "EOF")
-	junk := writeFile(t, filepath.Join(root, "dog", "z.png"), []byte("this is text"))
-	d, _ = OpenImageFolder(root)
-	_, err = d.Image(5)
-	checkErr(t, "not an image", err, "image 5", junk, "unknown format")
+	checkErr(t, "truncated jpeg", err, "image 4", bad, "short Huffman data", "--skip-bad-images")
+	warned = nil
+	d, _ = OpenImageFolderWith(root, FolderOptions{SkipBad: true, Warn: func(m string) { warned = append(warned, m) }})
+	for k := 0; k < 2; k++ {
+		img, err := d.Image(4)
+		if err != nil || img.Bounds().Dx() != 3 {
+			t.Errorf("SkipBad read of the cut JPEG: %v, %v; want image 0 (3x3) in its place", err, img.Bounds())
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], bad) || !strings.Contains(warned[0], "read image 0") {
+		t.Errorf("warnings %q, want one naming the file and its replacement", warned)
+	}
 
 	empty := t.TempDir()
 	_, err = OpenImageFolder(empty)
@@ -322,6 +356,11 @@ func TestOpen(t *testing.T) {
 	b, _ := te.Image(0)
 	if bytes.Equal(a.Pix, b.Pix) {
 		t.Error("procedural train and held-out splits share image 0")
+	}
+	for _, k := range []string{KindMNIST, KindCIFAR10, KindImageFolder} {
+		// It said: dataset "": no t10k-images-idx3-ubyte file.
+		_, err := Open(Spec{Kind: k, Train: true})
+		checkErr(t, k+" without a path", err, "dataset kind "+k+" needs the folder of its files", "--dataset "+k+":DIR")
 	}
 	_, err := Open(Spec{Kind: "imagenet"})
 	checkErr(t, "unknown kind", err, `"imagenet"`, "procedural")
@@ -375,7 +414,7 @@ func TestCorruptFilesNeverPanic(t *testing.T) {
 		writeFile(t, filepath.Join(root, "a", "x.png"), full[:n])
 		d, err := OpenImageFolder(root)
 		if err != nil {
-			t.Fatal(err)
+			continue // the header check found it
 		}
 		if _, err := d.Image(0); err == nil {
 			t.Errorf("PNG cut to %d of %d bytes decoded without error", n, len(full))

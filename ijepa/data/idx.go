@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // IDX is a dataset stored as a pair of IDX files (the MNIST format): unsigned
@@ -34,6 +36,11 @@ func readFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return gunzip(raw)
+}
+
+// gunzip returns raw decompressed when it is gzip data, else raw.
+func gunzip(raw []byte) ([]byte, error) {
 	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
 		return raw, nil
 	}
@@ -48,12 +55,11 @@ func readFile(path string) ([]byte, error) {
 	return out, nil
 }
 
-// readIDX parses an unsigned-byte IDX file, returning its dimensions and data.
-func readIDX(path string) (dims []int, data []byte, err error) {
-	raw, err := readFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
+// parseIDX parses an unsigned-byte IDX file whose number of dimensions is
+// one of ranks, returning its dimensions and data. The number of
+// dimensions is the magic number's last byte, checked before any dimension
+// is read, so that a file with a wrong magic is told as one.
+func parseIDX(raw []byte, ranks ...int) (dims []int, data []byte, err error) {
 	if len(raw) < 4 {
 		return nil, nil, fmt.Errorf("%d bytes is too short for an IDX header", len(raw))
 	}
@@ -69,7 +75,14 @@ func readIDX(path string) (dims []int, data []byte, err error) {
 		return nil, nil, fmt.Errorf("magic number 0x%08x: element type 0x%02x (%s) is not supported, want 0x08 (unsigned byte)", magic, raw[2], name)
 	}
 	nd := int(raw[3])
-	if nd == 0 || len(raw) < 4+4*nd {
+	if !slices.Contains(ranks, nd) {
+		want := make([]string, len(ranks))
+		for i, r := range ranks {
+			want[i] = fmt.Sprintf("%d (magic 0x%08x)", r, 0x800+r)
+		}
+		return nil, nil, fmt.Errorf("magic number 0x%08x says %d dimensions, this file must have %s: the magic number is wrong, or this is another kind of IDX file (images for labels?)", magic, nd, strings.Join(want, " or "))
+	}
+	if len(raw) < 4+4*nd {
 		return nil, nil, fmt.Errorf("magic number 0x%08x: header of %d dimensions is truncated (file has %d bytes)", magic, nd, len(raw))
 	}
 	size := 1
@@ -108,37 +121,55 @@ func dimString(dims []int) string {
 // OpenIDX opens a pair of IDX files: images ([N, H, W] or [N, H, W, 3]) and
 // labels ([N]).
 func OpenIDX(images, labels string) (*IDX, error) {
-	name := images
 	fail := func(file string, err error) error {
-		return fmt.Errorf("ijepa: dataset %q: file %q: %w", name, file, err)
+		return fmt.Errorf("ijepa: dataset %q: file %q: %w", images, file, err)
 	}
-	dims, pix, err := readIDX(images)
+	im, err := readFile(images)
 	if err != nil {
 		return nil, fail(images, err)
 	}
-	ch := 1
-	switch {
-	case len(dims) == 3:
-	case len(dims) == 4 && dims[3] == 3:
-		ch = 3
-	default:
-		return nil, fail(images, fmt.Errorf("images must have dimensions N x H x W or N x H x W x 3, got %s", dimString(dims)))
-	}
-	ldims, lab, err := readIDX(labels)
+	lb, err := readFile(labels)
 	if err != nil {
 		return nil, fail(labels, err)
 	}
-	if len(ldims) != 1 {
-		return nil, fail(labels, fmt.Errorf("labels must have one dimension, got %s", dimString(ldims)))
+	d, file, err := parseIDXPair(images, im, lb)
+	if err != nil {
+		f := images
+		if file == 1 {
+			f = labels
+		}
+		return nil, fail(f, err)
+	}
+	return d, nil
+}
+
+// parseIDXPair makes the dataset named name of the (decompressed) contents
+// of an images file and a labels file; on error, file says which was at
+// fault (0 images, 1 labels).
+func parseIDXPair(name string, images, labels []byte) (d *IDX, file int, err error) {
+	dims, pix, err := parseIDX(images, 3, 4)
+	if err != nil {
+		return nil, 0, err
+	}
+	ch := 1
+	if len(dims) == 4 {
+		if dims[3] != 3 {
+			return nil, 0, fmt.Errorf("images must have dimensions N x H x W or N x H x W x 3, got %s", dimString(dims))
+		}
+		ch = 3
+	}
+	ldims, lab, err := parseIDX(labels, 1)
+	if err != nil {
+		return nil, 1, err
 	}
 	if ldims[0] != dims[0] {
-		return nil, fail(labels, fmt.Errorf("%d labels for %d images in %q", ldims[0], dims[0], images))
+		return nil, 1, fmt.Errorf("%d labels for %d images in %q", ldims[0], dims[0], name)
 	}
 	classes := 0
 	for _, l := range lab {
 		classes = max(classes, int(l)+1)
 	}
-	return &IDX{name: name, n: dims[0], h: dims[1], w: dims[2], ch: ch, pix: pix, labels: lab, classes: classes}, nil
+	return &IDX{name: name, n: dims[0], h: dims[1], w: dims[2], ch: ch, pix: pix, labels: lab, classes: classes}, 0, nil
 }
 
 // OpenMNIST opens the MNIST (or Fashion-MNIST) files in dir: train-images-

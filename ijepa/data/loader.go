@@ -13,7 +13,7 @@ import (
 
 // LoaderConfig configures a Loader.
 type LoaderConfig struct {
-	// Dataset is read from; Transform turns each image into [3, S, S].
+	// Dataset is read from; Transform turns each image into [C, S, S].
 	Dataset   Dataset
 	Transform Transform
 	// BatchSize is the number of images per batch.
@@ -43,9 +43,10 @@ type LoaderConfig struct {
 type Batch struct {
 	// Step is the batch's step index; Epoch the epoch it belongs to.
 	Step, Epoch int64
-	// Size is the image side: Images is [B, 3, Size, Size], row-major.
-	Size   int
-	Images []float32
+	// Size is the image side and Channels the number of channels: Images
+	// is [B, Channels, Size, Size], row-major.
+	Size, Channels int
+	Images         []float32
 	// Labels holds each image's class; Indices each image's dataset index.
 	Labels  []int32
 	Indices []int
@@ -184,10 +185,10 @@ func (l *Loader) dispatch(jobs chan<- job) {
 
 func (l *Loader) build(j job) (*Batch, error) {
 	cfg := l.cfg
-	s := cfg.Transform.Size()
-	per := 3 * s * s
+	s, ch := cfg.Transform.Size(), cfg.Transform.Channels()
+	per := ch * s * s
 	b := &Batch{
-		Step: j.step, Epoch: j.epoch, Size: s,
+		Step: j.step, Epoch: j.epoch, Size: s, Channels: ch,
 		Images:  make([]float32, len(j.idx)*per),
 		Labels:  make([]int32, len(j.idx)),
 		Indices: j.idx,

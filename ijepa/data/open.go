@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/ijepa-go/ijepa/ijepa/internal/rng"
 )
@@ -37,10 +38,17 @@ type Spec struct {
 	Seed uint64
 	N    int
 	Size int
+	// Folder says what an image folder does with images it cannot read
+	// (skip them or fail, where to report them).
+	Folder FolderOptions
 }
 
-// Open opens the dataset spec describes.
+// Open opens the dataset spec describes. A kind read from files needs
+// their folder.
 func Open(spec Spec) (Dataset, error) {
+	if spec.Kind != KindProcedural && spec.Path == "" && slices.Contains(Kinds, spec.Kind) {
+		return nil, fmt.Errorf("ijepa: dataset kind %s needs the folder of its files: give --dataset %s:DIR, or data.root_path (and data.image_folder) in the config", spec.Kind, spec.Kind)
+	}
 	switch spec.Kind {
 	case KindProcedural:
 		seed := spec.Seed
@@ -60,7 +68,7 @@ func Open(spec Spec) (Dataset, error) {
 		for _, s := range subs {
 			p := filepath.Join(spec.Path, s)
 			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-				return OpenImageFolder(p)
+				return OpenImageFolderWith(p, spec.Folder)
 			}
 		}
 		return nil, fmt.Errorf("ijepa: dataset %q: no %v sub-folder", spec.Path, subs)

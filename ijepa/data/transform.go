@@ -11,9 +11,22 @@ import (
 )
 
 // Normalize maps 8-bit RGB to float32 as torchvision's ToTensor followed by
-// Normalize: x = (v/255 - Mean[c]) / Std[c].
+// Normalize: x = (v/255 - Mean[c]) / Std[c]. With Grey it makes one
+// channel instead: the luminance of PIL's convert("L"), L = (19595 R +
+// 38470 G + 7471 B + 2^15) >> 16 (ITU-R 601-2, so R = G = B = v gives v),
+// normalised with Mean[0] and Std[0].
 type Normalize struct {
 	Mean, Std [3]float32
+	Grey      bool
+}
+
+// Channels is the number of channels the normalisation writes: 3, or 1
+// with Grey.
+func (n Normalize) Channels() int {
+	if n.Grey {
+		return 1
+	}
+	return 3
 }
 
 // ImageNet is the normalisation of the official recipe (ImageNet mean and
@@ -23,8 +36,24 @@ var ImageNet = Normalize{
 	Std:  [3]float32{0.229, 0.224, 0.225},
 }
 
+// ImageNetGrey is the normalisation of one-channel input: luminance, with
+// the means of ImageNet's three channel means and standard deviations.
+var ImageNetGrey = Normalize{Mean: [3]float32{0.449}, Std: [3]float32{0.226}, Grey: true}
+
+// NormalizeFor returns the normalisation of images of the given number of
+// input channels: ImageNet for 3, ImageNetGrey for 1.
+func NormalizeFor(channels int) (Normalize, error) {
+	switch channels {
+	case 3:
+		return ImageNet, nil
+	case 1:
+		return ImageNetGrey, nil
+	}
+	return Normalize{}, fmt.Errorf("ijepa: normalisation: %d input channels; images have 3 (RGB) or 1 (grey)", channels)
+}
+
 func (n Normalize) check() error {
-	for c, s := range n.Std {
+	for c, s := range n.Std[:n.Channels()] {
 		if !(s > 0) || math.IsInf(float64(s), 0) || math.IsNaN(float64(n.Mean[c])) {
 			return fmt.Errorf("ijepa: normalisation: channel %d: need a finite mean and a positive std, got mean %g std %g", c, n.Mean[c], s)
 		}
@@ -32,7 +61,8 @@ func (n Normalize) check() error {
 	return nil
 }
 
-// apply writes img as normalised float32 [3, H, W] into dst.
+// apply writes img as normalised float32 [C, H, W] into dst, C =
+// n.Channels().
 func (n Normalize) apply(dst []float32, img *image.RGBA) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -44,6 +74,14 @@ func (n Normalize) apply(dst []float32, img *image.RGBA) {
 	}
 	for y := 0; y < h; y++ {
 		row := img.Pix[(y)*img.Stride:]
+		if n.Grey {
+			for x := 0; x < w; x++ {
+				px := row[4*x : 4*x+3]
+				l := (19595*uint32(px[0]) + 38470*uint32(px[1]) + 7471*uint32(px[2]) + 1<<15) >> 16
+				dst[y*w+x] = float32(l)*scale[0] + shift[0]
+			}
+			continue
+		}
 		for x := 0; x < w; x++ {
 			p := y*w + x
 			for c := 0; c < 3; c++ {
@@ -53,14 +91,16 @@ func (n Normalize) apply(dst []float32, img *image.RGBA) {
 	}
 }
 
-// Transform turns an RGB image into normalised float32 [3, Size, Size].
-// Implementations are safe for concurrent use; their randomness comes only
-// from the seed.
+// Transform turns an RGB image into normalised float32 [Channels, Size,
+// Size]. Implementations are safe for concurrent use; their randomness
+// comes only from the seed.
 type Transform interface {
 	// Size is the output height and width.
 	Size() int
-	// Apply writes the transformed img into dst (len 3*Size*Size), drawing
-	// any randomness from seed.
+	// Channels is the number of output channels (3, or 1 for grey).
+	Channels() int
+	// Apply writes the transformed img into dst (len Channels*Size*Size),
+	// drawing any randomness from seed.
 	Apply(dst []float32, img *image.RGBA, seed uint64) error
 }
 
@@ -107,6 +147,9 @@ func (t RandomResizedCrop) check() error {
 // Size implements Transform.
 func (t RandomResizedCrop) Size() int { return t.Out }
 
+// Channels implements Transform.
+func (t RandomResizedCrop) Channels() int { return t.Norm.Channels() }
+
 // Crop returns the crop rectangle chosen for a w x h image with seed.
 func (t RandomResizedCrop) Crop(w, h int, seed uint64) image.Rectangle {
 	return t.crop(w, h, rng.New(seed))
@@ -141,7 +184,7 @@ func (t RandomResizedCrop) crop(width, height int, r *rng.RNG) image.Rectangle {
 // Apply implements Transform.
 func (t RandomResizedCrop) Apply(dst []float32, img *image.RGBA, seed uint64) error {
 	b := img.Bounds()
-	if err := checkApply(dst, b, t.Out); err != nil {
+	if err := checkApply(dst, b, t.Out, t.Channels()); err != nil {
 		return err
 	}
 	c := t.crop(b.Dx(), b.Dy(), rng.New(seed)).Add(b.Min)
@@ -175,10 +218,13 @@ func NewResize(size int) (Resize, error) {
 // Size implements Transform.
 func (t Resize) Size() int { return t.Out }
 
+// Channels implements Transform.
+func (t Resize) Channels() int { return t.Norm.Channels() }
+
 // Apply implements Transform.
 func (t Resize) Apply(dst []float32, img *image.RGBA, _ uint64) error {
 	b := img.Bounds()
-	if err := checkApply(dst, b, t.Out); err != nil {
+	if err := checkApply(dst, b, t.Out, t.Channels()); err != nil {
 		return err
 	}
 	c := b
@@ -190,12 +236,12 @@ func (t Resize) Apply(dst []float32, img *image.RGBA, _ uint64) error {
 	return nil
 }
 
-func checkApply(dst []float32, b image.Rectangle, size int) error {
+func checkApply(dst []float32, b image.Rectangle, size, channels int) error {
 	if b.Empty() {
 		return fmt.Errorf("ijepa: transform: empty image %v", b)
 	}
-	if len(dst) != 3*size*size {
-		return fmt.Errorf("ijepa: transform: output has %d values, want 3x%dx%d = %d", len(dst), size, size, 3*size*size)
+	if len(dst) != channels*size*size {
+		return fmt.Errorf("ijepa: transform: output has %d values, want %dx%dx%d = %d", len(dst), channels, size, size, channels*size*size)
 	}
 	return nil
 }

@@ -111,20 +111,39 @@ func TestProbeStandardises(t *testing.T) {
 	}
 }
 
+// Two runs on the same data give the same result, and a stronger L2 penalty
+// fits the training set no better. Every error is checked, so a probe or
+// k-NN that always fails cannot pass by comparing two zero results.
 func TestDeterministic(t *testing.T) {
 	tr, te := blobs(3, 5, 80, 32, 2, false), blobs(4, 5, 80, 32, 2, false)
-	a, _ := LinearProbe(tr, te, 5, ProbeOptions{})
-	b, _ := LinearProbe(tr, te, 5, ProbeOptions{})
+	probe := func(o ProbeOptions) ProbeResult {
+		t.Helper()
+		r, err := LinearProbe(tr, te, 5, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	knn := func() float64 {
+		t.Helper()
+		acc, err := KNN(tr, te, 5, KNNOptions{K: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acc
+	}
+	a, b := probe(ProbeOptions{}), probe(ProbeOptions{})
 	if a != b {
 		t.Errorf("two probes differ: %+v vs %+v", a, b)
 	}
-	ka, _ := KNN(tr, te, 5, KNNOptions{K: 7})
-	kb, _ := KNN(tr, te, 5, KNNOptions{K: 7})
-	if ka != kb {
-		t.Errorf("two k-NN runs differ: %v vs %v", ka, kb)
+	if a.Iterations == 0 || !(a.TestAccuracy > 0.5) {
+		t.Errorf("the probe learned nothing on separable blobs: %+v", a)
+	}
+	if ka, kb := knn(), knn(); ka != kb || !(ka > 0.5) {
+		t.Errorf("two k-NN runs: %v and %v (want equal, above 0.5)", ka, kb)
 	}
 	// More decay: a smaller weight norm, so a larger data loss at the end.
-	strong, _ := LinearProbe(tr, te, 5, ProbeOptions{L2: 1})
+	strong := probe(ProbeOptions{L2: 1})
 	if strong.TrainAccuracy > a.TrainAccuracy+1e-9 && a.TrainAccuracy < 1 {
 		t.Errorf("strong decay fits train better (%.3f) than weak (%.3f)", strong.TrainAccuracy, a.TrainAccuracy)
 	}
@@ -141,14 +160,20 @@ func TestKNNNeighbours(t *testing.T) {
 	// K=3 for (2, 0.05): neighbours 0 (class 0, sim ~1), 3 (class 1, sim ~0.99), 1 (class 1, sim ~0.02).
 	// Two votes for class 1 but weighted by exp(s/0.07) class 0 wins.
 	one := Features{N: 1, D: 2, X: []float32{2, 0.05}, Labels: []int32{0}}
-	if acc, _ := KNN(train, one, 3, KNNOptions{K: 3}); acc != 1 {
-		t.Error("K=3: the weighted vote should go to the nearest neighbour's class 0")
+	if acc, err := KNN(train, one, 3, KNNOptions{K: 3}); err != nil || acc != 1 {
+		t.Errorf("K=3: accuracy %v, %v; the weighted vote should go to the nearest neighbour's class 0", acc, err)
 	}
-	if acc, _ := KNN(train, one, 3, KNNOptions{K: 3, Temperature: 100}); acc != 0 {
-		t.Error("K=3, flat weights: two votes for class 1 should win")
+	if acc, err := KNN(train, one, 3, KNNOptions{K: 3, Temperature: 100}); err != nil || acc != 0 {
+		t.Errorf("K=3, flat weights: accuracy %v, %v; two votes for class 1 should win", acc, err)
 	}
-	if acc, err := KNN(train, test, 3, KNNOptions{K: 50}); err != nil || acc < 0 {
-		t.Errorf("K above the train size: %v", err)
+	// K above the train size votes with every train vector, as K = 4 does:
+	// the nearest (by far, at temperature 0.07) still decides each.
+	all, err := KNN(train, test, 3, KNNOptions{K: 4})
+	if err != nil || all != 1 {
+		t.Errorf("K=4: accuracy %v, %v; want 1", all, err)
+	}
+	if acc, err := KNN(train, test, 3, KNNOptions{K: 50}); err != nil || acc != all {
+		t.Errorf("K above the train size: accuracy %v, %v; want %v as with K=4", acc, err, all)
 	}
 }
 

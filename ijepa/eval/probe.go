@@ -27,7 +27,8 @@ type ProbeResult struct {
 	TrainAccuracy, TestAccuracy float64
 	// Loss is the final training objective (mean cross-entropy plus decay).
 	Loss float64
-	// Iterations is the number of L-BFGS iterations run.
+	// Iterations is the number of L-BFGS iterations run (LinearProbe) or
+	// of mini-batch steps (TrainLinear).
 	Iterations int
 }
 
@@ -194,7 +195,26 @@ func rowBlocks(n int) (size, count int) {
 func (m *logreg) eval(theta, g []float64) float64 {
 	dc := m.d * m.c
 	size, count := rowBlocks(m.n)
-	if m.parts == nil {
+	loss := m.sumGrad(theta, g, count, func(k int, row func(i int)) {
+		for i := k * size; i < min((k+1)*size, m.n); i++ {
+			row(i)
+		}
+	})
+	inv := 1 / float64(m.n)
+	floats.Scale(inv, g)
+	floats.AddScaled(g[:dc], m.l2, theta[:dc])
+	w := theta[:dc]
+	return loss*inv + 0.5*m.l2*floats.Dot(w, w)
+}
+
+// sumGrad sums the cross-entropy at theta of the rows of count blocks
+// (block k visits its rows with each(k, row)): it writes the summed
+// gradient into g and returns the summed loss. Blocks run in parallel;
+// their partial sums are added in block order, so the result does not
+// depend on the number of CPUs.
+func (m *logreg) sumGrad(theta, g []float64, count int, each func(k int, row func(i int))) float64 {
+	dc := m.d * m.c
+	if len(m.parts) < count {
 		m.parts = make([][]float64, count)
 		for k := range m.parts {
 			m.parts[k] = make([]float64, dc+m.c+1)
@@ -204,41 +224,42 @@ func (m *logreg) eval(theta, g []float64) float64 {
 		part := m.parts[k]
 		clear(part)
 		logits := make([]float64, m.c)
-		for i := k * size; i < min((k+1)*size, m.n); i++ {
-			xi := m.x[i*m.d : (i+1)*m.d]
-			top := math.Inf(-1)
-			for c := range logits {
-				logits[c] = floats.Dot(xi, theta[c*m.d:(c+1)*m.d]) + theta[dc+c]
-				top = max(top, logits[c])
-			}
-			zy := logits[m.y[i]] - top
-			sum := 0.0
-			for c := range logits {
-				logits[c] = math.Exp(logits[c] - top)
-				sum += logits[c]
-			}
-			part[dc+m.c] += math.Log(sum) - zy
-			for c := range logits {
-				r := logits[c] / sum
-				if c == int(m.y[i]) {
-					r--
-				}
-				floats.AddScaled(part[c*m.d:(c+1)*m.d], r, xi)
-				part[dc+c] += r
-			}
-		}
+		each(k, func(i int) { m.addRow(theta, part, logits, i) })
 	})
 	clear(g)
 	loss := 0.0
-	for _, part := range m.parts {
+	for _, part := range m.parts[:count] {
 		floats.Add(g, part[:dc+m.c])
 		loss += part[dc+m.c]
 	}
-	inv := 1 / float64(m.n)
-	floats.Scale(inv, g)
-	floats.AddScaled(g[:dc], m.l2, theta[:dc])
-	w := theta[:dc]
-	return loss*inv + 0.5*m.l2*floats.Dot(w, w)
+	return loss
+}
+
+// addRow adds row i's cross-entropy at theta to part[D*C+C] and its
+// gradient to part[:D*C+C]; logits is scratch of C values.
+func (m *logreg) addRow(theta, part, logits []float64, i int) {
+	dc := m.d * m.c
+	xi := m.x[i*m.d : (i+1)*m.d]
+	top := math.Inf(-1)
+	for c := range logits {
+		logits[c] = floats.Dot(xi, theta[c*m.d:(c+1)*m.d]) + theta[dc+c]
+		top = max(top, logits[c])
+	}
+	zy := logits[m.y[i]] - top
+	sum := 0.0
+	for c := range logits {
+		logits[c] = math.Exp(logits[c] - top)
+		sum += logits[c]
+	}
+	part[dc+m.c] += math.Log(sum) - zy
+	for c := range logits {
+		r := logits[c] / sum
+		if c == int(m.y[i]) {
+			r--
+		}
+		floats.AddScaled(part[c*m.d:(c+1)*m.d], r, xi)
+		part[dc+c] += r
+	}
 }
 
 // parallel runs f(0..n-1) on up to GOMAXPROCS goroutines.

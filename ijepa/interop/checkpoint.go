@@ -17,7 +17,6 @@ package interop
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -102,10 +101,19 @@ type Checkpoint struct {
 	// PredDim and PredDepth are the predictor's width and depth; both are
 	// 0 when the file has no predictor.
 	PredDim, PredDepth int
+	// PredHeads is the predictor's number of heads: the project's metadata
+	// records it, otherwise it is the encoder's (as the official code
+	// builds the predictor); 0 when the file has no predictor.
+	PredHeads int
 	// Steps is AdamW's step count, 0 without optimiser state.
 	Steps int
 	// HasOptimizer reports whether the file holds AdamW's moments.
 	HasOptimizer bool
+	// OptimizerSkipped, when not empty, says why the file's optimiser
+	// state was left out: it could not be mapped to this model's AdamW
+	// (HasOptimizer is then false, and a model loaded from the file starts
+	// AdamW fresh). Commands print it as one warning.
+	OptimizerSkipped string
 	// Meta is the file's metadata: the project's keys, or for an official
 	// checkpoint its epoch, loss, batch_size, world_size and lr.
 	Meta map[string]string
@@ -142,9 +150,14 @@ func (c *Checkpoint) Config() (model.Config, error) {
 	if !c.parts[Predictor] {
 		return model.Config{}, fmt.Errorf("interop: %s: the checkpoint has no predictor, only %s", c.Path, c.partList())
 	}
+	return c.shape().Config(), nil
+}
+
+// shape is what a checkpoint of this model records (model.Shape).
+func (c *Checkpoint) shape() model.Shape {
 	e := c.Encoder
-	return model.Config{Dim: e.Dim, Depth: e.Depth, Heads: e.Heads, MLPHidden: e.MLPHidden, ImgSize: e.ImgSize, Patch: e.Patch,
-		PredDim: c.PredDim, PredDepth: c.PredDepth}, nil
+	return model.Shape{Dim: e.Dim, Depth: e.Depth, Heads: e.Heads, MLPHidden: e.MLPHidden, ImgSize: e.ImgSize, Patch: e.Patch,
+		InChans: e.Channels, PredDim: c.PredDim, PredDepth: c.PredDepth, PredHeads: c.PredHeads}
 }
 
 func (c *Checkpoint) partList() string {
@@ -233,9 +246,9 @@ func (c *Checkpoint) resolve(opts Options) error {
 	if err != nil {
 		return err
 	}
-	var saved model.Config
+	var saved model.Shape
 	if js, ok := c.Meta[model.MetaModel]; ok {
-		if err := json.Unmarshal([]byte(js), &saved); err != nil {
+		if saved, err = model.ParseShape(js); err != nil {
 			return fmt.Errorf("interop: %s: metadata %q: %w", c.Path, model.MetaModel, err)
 		}
 	}
@@ -270,13 +283,17 @@ func (c *Checkpoint) resolve(opts Options) error {
 		if err != nil {
 			return err
 		}
+		c.PredHeads = cfg.Heads
+		if saved.PredHeads > 0 {
+			c.PredHeads = saved.PredHeads
+		} else if opts.Model != nil && opts.Model.PredHeads > 0 && c.Meta[model.MetaModel] == "" {
+			c.PredHeads = opts.Model.PredHeads
+		}
 	}
-	if saved != (model.Config{}) {
-		e := c.Encoder
-		got := model.Config{Dim: e.Dim, Depth: e.Depth, Heads: e.Heads, MLPHidden: e.MLPHidden, ImgSize: e.ImgSize, Patch: e.Patch,
-			PredDim: c.PredDim, PredDepth: c.PredDepth}
+	if saved != (model.Shape{}) {
+		got := c.shape()
 		if !c.parts[Predictor] {
-			got.PredDim, got.PredDepth = saved.PredDim, saved.PredDepth
+			got.PredDim, got.PredDepth, got.PredHeads = saved.PredDim, saved.PredDepth, saved.PredHeads
 		}
 		if got != saved {
 			return fmt.Errorf("interop: %s: the metadata describes a model with %+v, the tensors one with %+v", c.Path, saved, got)
@@ -294,14 +311,32 @@ func (c *Checkpoint) resolve(opts Options) error {
 		}
 	}
 	if c.mapOpt != nil {
-		if !c.parts[Encoder] || !c.parts[Predictor] {
-			return fmt.Errorf("interop: %s: optimiser state without both the encoder and the predictor", c.Path)
+		err := fmt.Errorf("interop: %s: optimiser state without both the encoder and the predictor", c.Path)
+		if c.parts[Encoder] && c.parts[Predictor] {
+			err = c.mapOpt(want[Encoder], want[Predictor])
 		}
-		if err := c.mapOpt(want[Encoder], want[Predictor]); err != nil {
-			return err
+		if err != nil {
+			c.skipOptimizer(err)
 		}
 	}
 	return c.checkRest()
+}
+
+// skipOptimizer drops an optimiser state the model cannot use (other
+// parameter groups than the official four, say: a fork's, a fine-tune's,
+// a one-group AdamW's) and records why: the networks load, and AdamW
+// starts fresh.
+func (c *Checkpoint) skipOptimizer(why error) {
+	for n, e := range c.tensors {
+		if strings.HasPrefix(n, "opt.") {
+			if e.release != nil {
+				e.release()
+			}
+			delete(c.tensors, n)
+		}
+	}
+	c.Steps = 0
+	c.OptimizerSkipped = why.Error()
 }
 
 // fits checks the networks the file holds against the model cfg
@@ -444,8 +479,8 @@ func (c *Checkpoint) inferEncoder(p Part) (nn.ViTConfig, error) {
 		return nn.ViTConfig{}, fmt.Errorf("interop: %s: %s: %d patches of %dx%d are not a square image", c.Path, p, pos[1], w[2], w[3])
 	}
 	cfg := nn.ViTConfig{ImgSize: grid * w[2], Patch: w[2], Channels: w[1], Dim: w[0], Depth: c.count(pre + "blocks."), MLPHidden: 4 * w[0]}
-	if cfg.Channels != 3 {
-		return cfg, fmt.Errorf("interop: %s: %s takes %d input channels; I-JEPA takes 3", c.Path, p, cfg.Channels)
+	if cfg.Channels != 3 && cfg.Channels != 1 {
+		return cfg, fmt.Errorf("interop: %s: %s takes %d input channels; images have 3 (RGB) or 1 (grey)", c.Path, p, cfg.Channels)
 	}
 	if cfg.Depth > 0 {
 		fc1, err := shape("blocks.0.mlp.fc1.weight", 2)
@@ -528,10 +563,8 @@ func (c *Checkpoint) Load(m *model.Model) error {
 			return fmt.Errorf("interop: load %s: the checkpoint has no %s (it has %s)", c.Path, p, c.partList())
 		}
 	}
-	cfg, _ := c.Config()
-	if got := m.EncCfg; got.Dim != cfg.Dim || got.Depth != cfg.Depth || got.Heads != cfg.Heads || got.MLPHidden != cfg.MLPHidden ||
-		got.ImgSize != cfg.ImgSize || got.Patch != cfg.Patch || m.Cfg.PredDim != cfg.PredDim || m.Cfg.PredDepth != cfg.PredDepth {
-		return fmt.Errorf("interop: load %s: the checkpoint is of a model with %+v, this model has %+v and predictor %d/%d", c.Path, cfg, got, m.Cfg.PredDim, m.Cfg.PredDepth)
+	if want, got := c.shape(), m.Shape(); want != got {
+		return fmt.Errorf("interop: load %s: the checkpoint is of a model with %+v, this model has %+v", c.Path, want, got)
 	}
 	if err := c.consume("load"); err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	_ "github.com/ijepa-go/ijepa/backend/cpu"
 	_ "github.com/ijepa-go/ijepa/backend/vulkan"
 	"github.com/ijepa-go/ijepa/ijepa/model"
+	"github.com/ijepa-go/ijepa/internal/testdep"
 	"github.com/ijepa-go/ijepa/nn"
 )
 
@@ -25,8 +26,10 @@ const (
 	fixtureExpect = "testdata/tiny_expect.npz"
 	fixtureHeads  = 2
 	// tolerance is the largest relative error allowed between ijepa-go and
-	// PyTorch: max |a-b| / max |b|.
-	tolerance = 1e-4
+	// PyTorch: max |a-b| / max |b|. Measured: at most 3.8e-7 (4.2e-7 with
+	// IJEPA_BLAS=off) on cpu, cpu-ref and vulkan (lavapipe); a block eps of
+	// 1e-5 instead of the official 1e-6 gives 1.2e-6 to 4.1e-6.
+	tolerance = 1e-6
 )
 
 // expect holds one array of the fixture's npz file, as float64.
@@ -144,20 +147,20 @@ func backends(t *testing.T) map[string]backend.Backend {
 		if d.Devices != nil {
 			devs, err := d.Devices()
 			if err != nil || len(devs) == 0 {
-				t.Logf("backend %s: no device (%v): not tested", d.Name, err)
+				testdep.Drop(t, "backend %s: no device (%v): not tested", d.Name, err)
 				continue
 			}
 		}
 		be, err := backend.Open(d.Name)
 		if err != nil {
-			t.Logf("backend %s: %v: not tested", d.Name, err)
+			testdep.Drop(t, "backend %s: %v: not tested", d.Name, err)
 			continue
 		}
 		t.Cleanup(func() { be.Close() })
 		out[d.Name] = be
 	}
 	if len(out) == 0 {
-		t.Skip("no backend with a device")
+		testdep.Skip(t, "no backend with a device")
 	}
 	return out
 }
@@ -349,23 +352,13 @@ func f64(v []float32) []float64 {
 	return out
 }
 
-// pythonWithTorch returns Debian's python3 when it can import torch.
-func pythonWithTorch(t *testing.T) string {
-	t.Helper()
-	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import torch, numpy").Run(); err != nil {
-		t.Skipf("%s cannot import torch and numpy (Debian's python3-torch): %v", py, err)
-	}
-	return py
-}
-
 // TestRoundTripThroughPyTorch saves a checkpoint trained here, and has
 // PyTorch load it into the official classes (and its optimiser state into
 // torch.optim.AdamW), recompute the features and take the next step: the
 // fixture script compares with what this side computed and fails above
 // the tolerance.
 func TestRoundTripThroughPyTorch(t *testing.T) {
-	py := pythonWithTorch(t)
+	py := testdep.Torch(t)
 	e := loadExpect(t)
 	be, err := backend.Open("cpu")
 	if err != nil {
@@ -432,5 +425,49 @@ func TestRoundTripThroughPyTorch(t *testing.T) {
 	t.Logf("PyTorch's check:\n%s", out)
 	if err != nil {
 		t.Fatalf("PyTorch's check failed: %v", err)
+	}
+}
+
+// The fixture with its AdamW groups merged into one opens: the networks
+// load as from the official file, the optimiser state is left out with the
+// reason, and a model loaded from it starts AdamW fresh.
+func TestOtherOptimizerGroupsSkipped(t *testing.T) {
+	ref, err := Open(fixtureCkpt, Options{Heads: fixtureHeads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	c, err := Open("testdata/tiny_1group.pth.tar", Options{Heads: fixtureHeads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.HasOptimizer || c.Steps != 0 || !strings.Contains(c.OptimizerSkipped, "opt: 1 parameter groups") || ref.OptimizerSkipped != "" {
+		t.Fatalf("optimizer %v, steps %d, skipped %q", c.HasOptimizer, c.Steps, c.OptimizerSkipped)
+	}
+	be, _ := backend.Open("cpu")
+	a, err := ref.NewModel(be, model.SmoothL1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Free()
+	b, err := c.NewModel(be, model.SmoothL1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Free()
+	if b.Opt.Steps != 0 {
+		t.Errorf("AdamW steps %d, want a fresh optimiser", b.Opt.Steps)
+	}
+	at, bt := a.Tensors(), b.Tensors()
+	for i := range at {
+		x, _ := backend.ReadF32(be, at[i].T)
+		y, _ := backend.ReadF32(be, bt[i].T)
+		opt := strings.HasPrefix(at[i].Name, "opt.")
+		for k := range x {
+			if !opt && x[k] != y[k] || opt && y[k] != 0 {
+				t.Fatalf("%s[%d]: %v from the one-group file, %v from the official one", at[i].Name, k, y[k], x[k])
+			}
+		}
 	}
 }

@@ -40,6 +40,20 @@ func WriteNPY(path string, v []float32, shape ...int) error {
 	return nil
 }
 
+// WriteLabelsNPY writes class labels to path as a NumPy int64 array [N]
+// (the dtype PyTorch's cross-entropy takes), atomically.
+func WriteLabelsNPY(path string, labels []int32) error {
+	wide := make([]int64, len(labels))
+	for i, l := range labels {
+		wide[i] = int64(l)
+	}
+	err := atomicfile.Write(path, func(f *os.File) error { return npy.Write(f, wide) })
+	if err != nil {
+		return fmt.Errorf("interop: write %s: %w", path, err)
+	}
+	return nil
+}
+
 // rows views v as n rows.
 func rows(v []float32, n int) [][]float32 {
 	out := make([][]float32, n)

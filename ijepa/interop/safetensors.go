@@ -2,14 +2,14 @@ package interop
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 
-	"github.com/nlpodyssey/gopickle/pytorch"
-
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/half"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/nn"
 	"github.com/ijepa-go/ijepa/nn/safetensors"
@@ -102,11 +102,9 @@ func fileEntry(f *safetensors.File, name string, info safetensors.Info) (*entry,
 	switch info.DType {
 	case "F32":
 	case "F16":
-		conv = func(b []byte) float32 {
-			return math.Float32frombits(pytorch.FloatBits16to32(binary.LittleEndian.Uint16(b)))
-		}
+		conv = func(b []byte) float32 { return half.F16ToFloat32(binary.LittleEndian.Uint16(b)) }
 	case "BF16":
-		conv = func(b []byte) float32 { return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16) }
+		conv = func(b []byte) float32 { return half.BF16ToFloat32(binary.LittleEndian.Uint16(b)) }
 	case "F64":
 		conv = func(b []byte) float32 { return float32(math.Float64frombits(binary.LittleEndian.Uint64(b))) }
 	default:
@@ -149,7 +147,9 @@ func fileEntry(f *safetensors.File, name string, info safetensors.Info) (*entry,
 //   - Encoder, Target, Predictor: that network's state dict with the
 //     official names and no prefix, which PyTorch loads into the official
 //     class: model.load_state_dict(safetensors.torch.load_file(path)).
-//     The metadata holds format "pt", the part and the number of heads.
+//     The metadata holds format "pt", the part, the encoder's number of
+//     heads and the model's shape (model.Shape as JSON: input channels,
+//     sizes, the predictor's heads).
 func (c *Checkpoint) Export(path string, p Part) error {
 	type out struct {
 		name, src string
@@ -201,7 +201,11 @@ func (c *Checkpoint) Export(path string, p Part) error {
 		for _, prm := range want[p] {
 			add(prm.Name, p.prefix()+prm.Name, prm.Shape)
 		}
-		meta = map[string]string{"format": "pt", MetaPart: string(p), MetaHeads: strconv.Itoa(c.Encoder.Heads)}
+		js, err := json.Marshal(c.shape())
+		if err != nil {
+			return fmt.Errorf("interop: export %s: %w", c.Path, err)
+		}
+		meta = map[string]string{"format": "pt", MetaPart: string(p), MetaHeads: strconv.Itoa(c.Encoder.Heads), model.MetaModel: string(js)}
 	default:
 		return fmt.Errorf("interop: export %s: unknown part %q", c.Path, p)
 	}

@@ -219,7 +219,53 @@ func (c *Collator) checkFeasible() error {
 				"(the official sampler loops forever here); %s",
 			cfg.Height, cfg.Width, blk.what, s, s.Area(), cfg.MinKeep, fix)}
 	}
+	return c.checkExclusion()
+}
+
+// checkExclusion rejects settings that the sampler could meet only by
+// relaxing: a target size and a context size, both drawn with non-zero
+// probability, such that wherever the blocks are placed the context keeps
+// at most MinKeep patches outside even a single target block (the best
+// case: every target block of the image in the same place). A batch of
+// those sizes would drop the targets' exclusion every time — the context
+// then holds target patches — after Timeout failed draws per target.
+func (c *Collator) checkExclusion() error {
+	cfg := c.cfg
+	if cfg.AllowOverlap {
+		return nil
+	}
+	for _, e := range c.encSizes {
+		for _, p := range c.predSizes {
+			keep := e.Area() - c.minOverlap(e.H, p.H, cfg.Height)*c.minOverlap(e.W, p.W, cfg.Width)
+			if keep > cfg.MinKeep {
+				continue
+			}
+			return &SettingError{Key: "pred_mask_scale", Msg: fmt.Sprintf(
+				"impossible settings: on the %dx%d patch grid a context block of %v and a target block of %v, both drawn with these scales, "+
+					"overlap wherever they are placed, so the context keeps at most %d patches outside the targets, not more than min_keep = %d; "+
+					"the sampler could only go on by dropping the targets' exclusion (the context would hold target patches); "+
+					"lower pred_mask_scale (%g-%g) or min_keep, raise enc_mask_scale, or set allow_overlap: true",
+				cfg.Height, cfg.Width, e, p, keep, cfg.MinKeep, cfg.PredScale[0], cfg.PredScale[1])}
+		}
+	}
 	return nil
+}
+
+// minOverlap is the least overlap, along one side of length g, of a
+// context block of side a and a target block of side b placed anywhere the
+// sampler places them. The overlap is a trapezoid in the difference of
+// their positions, so its least value is at one of the two extremes: the
+// context first and the target last, or the reverse.
+func (c *Collator) minOverlap(a, b, g int) int {
+	spanA, spanB := g-a, g-b // exclusive bound, official
+	if c.cfg.Mode == Fixed {
+		spanA, spanB = spanA+1, spanB+1
+	}
+	if spanA < 1 || spanB < 1 {
+		return min(a, b)
+	}
+	over := func(pa, pb int) int { return max(0, min(pa+a, pb+b)-max(pa, pb)) }
+	return min(over(0, spanB-1), over(spanA-1, 0))
 }
 
 // Config returns the collator's settings (Mode filled in).
@@ -262,46 +308,67 @@ func blockSize(cfg Config, rs, ra float64, scale, aspect [2]float64) Size {
 	return sizeOf(cfg, keepOf(cfg, scale, rs), aspect[0]+ra*(aspect[1]-aspect[0]))
 }
 
-// aspectBreaks returns the aspect ratios in [a0, a1] at which a side of a
-// keep-patch block changes: sqrt(keep*ar) or sqrt(keep/ar) crossing j+0.5.
-// Sides beyond the grid are clamped, so j stops there.
-func aspectBreaks(cfg Config, keep int, a0, a1 float64) []float64 {
-	var out []float64
+// aspectBreaks appends to out, in increasing order, the aspect ratios
+// around [a0, a1] at which a side of a keep-patch block changes:
+// sqrt(keep*ar) or sqrt(keep/ar) crossing j+0.5. Sides beyond the grid are
+// clamped, so j stops there. The two families are each monotone in j, so
+// they are merged, not sorted.
+func aspectBreaks(out []float64, cfg Config, keep int, a0, a1 float64) []float64 {
 	if keep <= 0 {
 		return out
 	}
 	k, top := float64(keep), max(cfg.Height, cfg.Width)+1
-	add := func(lo, hi float64, ar func(q float64) float64) {
-		for j := max(int(lo)-1, 0); j <= min(int(hi)+1, top); j++ {
-			q := (float64(j) + 0.5) * (float64(j) + 0.5)
-			out = append(out, ar(q))
+	q := func(j int) float64 { return (float64(j) + 0.5) * (float64(j) + 0.5) }
+	// Heights: ar = q/k, increasing in j. Widths: ar = k/q, decreasing in
+	// j, so walked from the largest j down.
+	h, hEnd := max(int(math.Sqrt(k*a0))-1, 0), min(int(math.Sqrt(k*a1))+1, top)
+	w, wEnd := min(int(math.Sqrt(k/a0))+1, top), max(int(math.Sqrt(k/a1))-1, 0)
+	for h <= hEnd || w >= wEnd {
+		switch {
+		case w < wEnd || h <= hEnd && q(h)/k <= k/q(w):
+			out = append(out, q(h)/k)
+			h++
+		default:
+			out = append(out, k/q(w))
+			w--
 		}
 	}
-	add(math.Sqrt(k*a0), math.Sqrt(k*a1), func(q float64) float64 { return q / k })
-	add(math.Sqrt(k/a1), math.Sqrt(k/a0), func(q float64) float64 { return k / q })
 	return out
 }
 
-// evalBetween splits [lo, hi) at the points of pts inside it and evaluates
-// size at the middle of each piece: on each piece the size is constant, so
-// this finds every size drawn with non-zero probability.
-func evalBetween(pts []float64, lo, hi float64, size func(float64) Size, seen map[Size]bool) {
-	in := []float64{lo, hi}
-	for _, p := range pts {
-		if p > lo && p < hi {
-			in = append(in, p)
+// sizeBits is a set of block sizes on a grid (sides 0 to the grid's).
+type sizeBits struct {
+	w   int
+	has []bool
+}
+
+func newSizeSet(cfg Config) *sizeBits {
+	return &sizeBits{w: cfg.Width + 1, has: make([]bool, (cfg.Height+1)*(cfg.Width+1))}
+}
+
+func (s *sizeBits) add(z Size) { s.has[z.H*s.w+z.W] = true }
+
+// evalBetween splits [lo, hi) at the points of pts (in increasing order)
+// inside it and evaluates size at the middle of each piece: on each piece
+// the size is constant, so this finds every size drawn with non-zero
+// probability.
+func evalBetween(pts []float64, lo, hi float64, size func(float64) Size, seen *sizeBits) {
+	prev := lo
+	for _, p := range append(pts, hi) {
+		if p <= prev {
+			continue
 		}
-	}
-	sort.Float64s(in)
-	for i := 1; i < len(in); i++ {
-		if in[i] > in[i-1] {
-			seen[size(in[i-1]+(in[i]-in[i-1])/2)] = true
+		p = min(p, hi)
+		seen.add(size(prev + (p-prev)/2))
+		prev = p
+		if p == hi {
+			return
 		}
 	}
 }
 
 func reachable(cfg Config, scale, aspect [2]float64) []Size {
-	seen := map[Size]bool{}
+	seen := newSizeSet(cfg)
 	span, aspan := scale[1]-scale[0], aspect[1]-aspect[0]
 	// Patch counts drawn with non-zero probability: floor of [HW*s0, HW*s1).
 	hw := float64(cfg.Height * cfg.Width)
@@ -310,30 +377,46 @@ func reachable(cfg Config, scale, aspect [2]float64) []Size {
 		kHi = kLo
 	}
 	if cfg.Mode == Official {
-		// One r sets both: breakpoints in r where the count or a side changes.
+		// One r sets both the count and the aspect ratio: walk the counts,
+		// and within the r-interval of each, the breakpoints of its sides
+		// (only those, so that wide ranges on a large grid stay quick).
+		size := func(r float64) Size { return blockSize(cfg, r, r, scale, aspect) }
 		var pts []float64
-		for k := kLo; k <= kHi+1 && span > 0; k++ {
-			pts = append(pts, (float64(k)/hw-scale[0])/span)
-		}
-		for k := kLo; k <= kHi && aspan > 0; k++ {
-			for _, ar := range aspectBreaks(cfg, k, aspect[0], aspect[1]) {
-				pts = append(pts, (ar-aspect[0])/aspan)
-			}
-		}
-		evalBetween(pts, 0, 1, func(r float64) Size { return blockSize(cfg, r, r, scale, aspect) }, seen)
-	} else {
-		// Independent draws: every count in range, with every aspect ratio.
 		for k := kLo; k <= kHi; k++ {
-			if aspan == 0 {
-				seen[sizeOf(cfg, k, aspect[0])] = true
+			lo, hi := 0.0, 1.0
+			if span > 0 {
+				lo = max(0, (float64(k)/hw-scale[0])/span)
+				hi = min(1, (float64(k+1)/hw-scale[0])/span)
+			}
+			if hi <= lo {
 				continue
 			}
-			evalBetween(aspectBreaks(cfg, k, aspect[0], aspect[1]), aspect[0], aspect[1], func(ar float64) Size { return sizeOf(cfg, k, ar) }, seen)
+			pts = pts[:0]
+			if aspan > 0 {
+				pts = aspectBreaks(pts, cfg, k, aspect[0]+lo*aspan, aspect[0]+hi*aspan)
+				for i, ar := range pts {
+					pts[i] = (ar - aspect[0]) / aspan
+				}
+			}
+			evalBetween(pts, lo, hi, size, seen)
+		}
+	} else {
+		// Independent draws: every count in range, with every aspect ratio.
+		var pts []float64
+		for k := kLo; k <= kHi; k++ {
+			if aspan == 0 {
+				seen.add(sizeOf(cfg, k, aspect[0]))
+				continue
+			}
+			pts = aspectBreaks(pts[:0], cfg, k, aspect[0], aspect[1])
+			evalBetween(pts, aspect[0], aspect[1], func(ar float64) Size { return sizeOf(cfg, k, ar) }, seen)
 		}
 	}
-	sizes := make([]Size, 0, len(seen))
-	for s := range seen {
-		sizes = append(sizes, s)
+	var sizes []Size
+	for i, ok := range seen.has {
+		if ok {
+			sizes = append(sizes, Size{H: i / seen.w, W: i % seen.w})
+		}
 	}
 	sort.Slice(sizes, func(i, j int) bool {
 		if a, b := sizes[i].Area(), sizes[j].Area(); a != b {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func mustNew(t *testing.T, cfg Config) *Collator {
@@ -479,6 +480,71 @@ func BenchmarkSample14x14B128(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := c.Sample(int64(i), 128); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Settings the sampler could meet only by dropping the targets' exclusion
+// are refused by New (pred_mask_scale [0.9, 1.0] with 4 targets on a 7x7
+// grid trained with all 49 patches in both context and targets); settings
+// where some placement works are kept, relaxing only at random.
+func TestExclusionOnlyByRelaxingRefused(t *testing.T) {
+	cfg := Default(7, 7)
+	cfg.PredScale = [2]float64{0.9, 1.0}
+	_, err := New(cfg)
+	var se *SettingError
+	if !errors.As(err, &se) || se.Key != "pred_mask_scale" || !strings.Contains(err.Error(), "dropping the targets' exclusion") {
+		t.Fatalf("pred_mask_scale [0.9, 1.0] on 7x7: %v", err)
+	}
+	cfg.AllowOverlap = true
+	if _, err := New(cfg); err != nil {
+		t.Errorf("the same with allow_overlap: %v", err)
+	}
+	// The least overlap of two blocks is exact: brute force over every
+	// placement agrees.
+	for _, mode := range []Mode{Official, Fixed} {
+		c := &Collator{cfg: Config{Mode: mode}}
+		for g := 2; g <= 9; g++ {
+			for a := 1; a <= g; a++ {
+				for b := 1; b <= g; b++ {
+					spanA, spanB := g-a, g-b
+					if mode == Fixed {
+						spanA, spanB = spanA+1, spanB+1
+					}
+					if spanA < 1 || spanB < 1 {
+						continue
+					}
+					best := g
+					for pa := 0; pa < spanA; pa++ {
+						for pb := 0; pb < spanB; pb++ {
+							best = min(best, max(0, min(pa+a, pb+b)-max(pa, pb)))
+						}
+					}
+					if got := c.minOverlap(a, b, g); got != best {
+						t.Errorf("%s g=%d a=%d b=%d: minOverlap %d, brute force %d", mode, g, a, b, got, best)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Wide scale and aspect-ratio ranges on the largest grid are enumerated
+// quickly in official mode, the default (a config with aspect_ratio
+// [0.001, 1000] on a 256x256 grid took 21 s to validate, which the config
+// fuzzer found; now about 0.1 s: the bound is a hang guard). Fixed mode,
+// whose every count meets every aspect ratio, takes longer and is logged.
+func TestWideRangesEnumerateQuickly(t *testing.T) {
+	for _, mode := range []Mode{Official, Fixed} {
+		cfg := Default(256, 256)
+		cfg.Mode, cfg.MinKeep = mode, 0
+		cfg.PredScale, cfg.EncScale, cfg.AspectRatio = [2]float64{1e-4, 1}, [2]float64{1e-4, 1}, [2]float64{1e-3, 1e3}
+		start := time.Now()
+		New(cfg)
+		d := time.Since(start)
+		t.Logf("%s: %v", mode, d)
+		if mode == Official && d > 3*time.Second {
+			t.Errorf("official mode took %v", d)
 		}
 	}
 }

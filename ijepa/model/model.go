@@ -43,16 +43,22 @@ type Config struct {
 	Dim, Depth, Heads, MLPHidden int
 	// ImgSize is the square image side and Patch the patch side.
 	ImgSize, Patch int
+	// InChans is the number of input channels: 3 (RGB, when 0) or 1
+	// (grey), as the official VisionTransformer's in_chans.
+	InChans int
 	// PredDim and PredDepth are the predictor's width (pred_emb_dim) and
-	// depth (pred_depth); its heads are the encoder's.
+	// depth (pred_depth).
 	PredDim, PredDepth int
+	// PredHeads is the predictor's number of attention heads; 0 gives it
+	// the encoder's, as the official init_model does.
+	PredHeads int
 	// Loss is SmoothL1 (when empty) or L2.
 	Loss Loss
 }
 
 // Encoder returns the encoder's configuration, resolving Model.
 func (c Config) Encoder() (nn.ViTConfig, error) {
-	v := nn.ViTConfig{ImgSize: c.ImgSize, Patch: c.Patch, Channels: 3, Dim: c.Dim, Depth: c.Depth, Heads: c.Heads, MLPHidden: c.MLPHidden}
+	v := nn.ViTConfig{ImgSize: c.ImgSize, Patch: c.Patch, Channels: c.channels(), Dim: c.Dim, Depth: c.Depth, Heads: c.Heads, MLPHidden: c.MLPHidden}
 	if c.Model != "" && c.Dim == 0 {
 		variant, err := nn.LookupVariant(c.Model)
 		if err != nil {
@@ -63,10 +69,27 @@ func (c Config) Encoder() (nn.ViTConfig, error) {
 	return v, v.Validate()
 }
 
+// channels is InChans, 3 when 0.
+func (c Config) channels() int {
+	if c.InChans == 0 {
+		return 3
+	}
+	return c.InChans
+}
+
+// predHeads is the predictor's number of heads for an encoder of encHeads.
+func (c Config) predHeads(encHeads int) int {
+	if c.PredHeads == 0 {
+		return encHeads
+	}
+	return c.PredHeads
+}
+
 // Predictor is the I-JEPA predictor (VisionTransformerPredictor): a linear
 // embedding to the predictor width, its own fixed sin-cos positions, a
-// learned mask token, pre-norm blocks with the encoder's number of heads, a
-// final norm and a projection back to the encoder width.
+// learned mask token, pre-norm blocks (with the encoder's number of heads in
+// the official code), a final norm and a projection back to the encoder
+// width.
 type Predictor struct {
 	Embed     *nn.Linear // predictor_embed [d, D]
 	MaskToken *nn.Param  // mask_token [1, 1, d]
@@ -75,21 +98,23 @@ type Predictor struct {
 	Norm      *nn.LayerNorm // predictor_norm
 	Proj      *nn.Linear    // predictor_proj [D, d]
 	Dim       int           // d
+	Heads     int           // attention heads of every block
 	N         int           // patches per image
 }
 
-// NewPredictor declares the predictor's parameters on b.
-func NewPredictor(b *nn.Builder, enc nn.ViTConfig, dim, depth int) (*Predictor, error) {
-	if dim <= 0 || depth < 0 || dim%4 != 0 || dim%enc.Heads != 0 {
-		return nil, fmt.Errorf("model: predictor width %d must be a positive multiple of 4 and of the %d heads, depth %d not negative", dim, enc.Heads, depth)
+// NewPredictor declares the predictor's parameters on b: width dim, depth
+// blocks of heads attention heads.
+func NewPredictor(b *nn.Builder, enc nn.ViTConfig, dim, depth, heads int) (*Predictor, error) {
+	if dim <= 0 || depth < 0 || heads <= 0 || dim%4 != 0 || dim%heads != 0 {
+		return nil, fmt.Errorf("model: predictor width %d must be a positive multiple of 4 and of the %d heads, depth %d not negative", dim, heads, depth)
 	}
 	g := enc.Grid()
-	p := &Predictor{Dim: dim, N: enc.NumPatches()}
+	p := &Predictor{Dim: dim, Heads: heads, N: enc.NumPatches()}
 	p.Embed = nn.NewLinear(b, "predictor_embed", enc.Dim, dim, true)
 	p.MaskToken = b.Param("mask_token", nn.Init{Kind: nn.InitNormal, Std: nn.InitStd}, true, 1, 1, dim)
 	p.Pos = b.Param("predictor_pos_embed", nn.Init{Kind: nn.InitSinCos2D, GridH: g, GridW: g}, false, 1, g*g, dim)
 	for i := 0; i < depth; i++ {
-		p.Blocks = append(p.Blocks, nn.NewBlock(b, fmt.Sprintf("predictor_blocks.%d", i), dim, enc.Heads, 4*dim))
+		p.Blocks = append(p.Blocks, nn.NewBlock(b, fmt.Sprintf("predictor_blocks.%d", i), dim, heads, 4*dim))
 	}
 	p.Norm = nn.NewLayerNorm(b, "predictor_norm", dim, nn.BlockEps)
 	p.Proj = nn.NewLinear(b, "predictor_proj", dim, enc.Dim, true)
@@ -139,7 +164,7 @@ func New(cfg Config) (*Model, error) {
 	if m.Target, err = nn.NewViT(nn.NewBuilder(), enc); err != nil {
 		return nil, err
 	}
-	if m.Predictor, err = NewPredictor(nn.NewBuilder(), enc, cfg.PredDim, cfg.PredDepth); err != nil {
+	if m.Predictor, err = NewPredictor(nn.NewBuilder(), enc, cfg.PredDim, cfg.PredDepth, cfg.predHeads(enc.Heads)); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -163,12 +188,19 @@ func (m *Model) Alloc(be backend.Backend, seed uint64) error {
 	if m.be != nil {
 		return fmt.Errorf("model: already allocated")
 	}
+	return m.alloc(be, func(ps []*nn.Param) error { return nn.Alloc(be, ps, seed) })
+}
+
+// alloc allocates the model on be, the encoder's and the predictor's
+// parameters with params (nn.Alloc, or CountStep's allocation without
+// values), the rest as Alloc says.
+func (m *Model) alloc(be backend.Backend, params func([]*nn.Param) error) error {
 	m.be = be
 	fail := func(err error) error { m.Free(); return err }
-	if err := nn.Alloc(be, m.Encoder.Params(), seed); err != nil {
+	if err := params(m.Encoder.Params()); err != nil {
 		return fail(err)
 	}
-	if err := nn.Alloc(be, m.Predictor.Params(), seed); err != nil {
+	if err := params(m.Predictor.Params()); err != nil {
 		return fail(err)
 	}
 	if err := nn.AllocCopy(be, m.Target.Params(), m.Encoder.Params()); err != nil {

@@ -348,7 +348,7 @@ func TestPredictorMatchesPerSequence(t *testing.T) {
 	for i := range z {
 		z[i] = float32(r.NormFloat64())
 	}
-	zt, _ := backend.FromF32(be, z, B, Kc, D)
+	zt := backend.FromF32(be, z, B, Kc, D)
 	out, err := m.Predictor.Forward(be, zt, db)
 	if err != nil {
 		t.Fatal(err)
@@ -362,7 +362,7 @@ func TestPredictorMatchesPerSequence(t *testing.T) {
 	p := m.Predictor
 	for mi := 0; mi < M; mi++ {
 		for b := 0; b < B; b++ {
-			zb, _ := backend.FromF32(be, z[b*Kc*D:(b+1)*Kc*D], 1, Kc, D)
+			zb := backend.FromF32(be, z[b*Kc*D:(b+1)*Kc*D], 1, Kc, D)
 			xe, err := p.Embed.Forward(be, zb)
 			if err != nil {
 				t.Fatal(err)
@@ -379,7 +379,7 @@ func TestPredictorMatchesPerSequence(t *testing.T) {
 					seq = append(seq, tok[j]+pos[int(patch)*d+j])
 				}
 			}
-			x, _ := backend.FromF32(be, seq, 1, Kc+Kt, d)
+			x := backend.FromF32(be, seq, 1, Kc+Kt, d)
 			for _, bl := range p.Blocks {
 				y, err := bl.Forward(be, x)
 				if err != nil {
@@ -409,20 +409,18 @@ func TestPredictorMatchesPerSequence(t *testing.T) {
 // counting tracks the storages alive on a CPU backend (the CPU backend drops
 // a storage's memory, Impl = nil, with its last handle).
 type counting struct {
-	*cpu.Backend
+	*backend.Front
 	live map[*backend.Storage]string
 }
 
-func (c *counting) New(dt backend.DType, shape ...int) (*backend.Tensor, error) {
-	x, err := c.Backend.New(dt, shape...)
-	if err == nil {
-		c.live[x.Storage()] = x.String()
-	}
-	return x, err
+func (c *counting) New(dt backend.DType, shape ...int) *backend.Tensor {
+	x := c.Front.New(dt, shape...)
+	c.live[x.Storage()] = x.String()
+	return x
 }
 
 func (c *counting) Release(x *backend.Tensor) {
-	c.Backend.Release(x)
+	c.Front.Release(x)
 	if x.Storage().Impl == nil {
 		delete(c.live, x.Storage())
 	}
@@ -432,7 +430,7 @@ func (c *counting) Release(x *backend.Tensor) {
 // target encoder follows the encoder by EMA, and after each step exactly
 // the tensors alive before it are alive (parameters, gradients, moments).
 func TestStepTrainsAndReleases(t *testing.T) {
-	be := &counting{Backend: cpu.New(), live: map[*backend.Storage]string{}}
+	be := &counting{Front: cpu.New(), live: map[*backend.Storage]string{}}
 	cfg := Config{Dim: 16, Depth: 2, Heads: 2, MLPHidden: 32, ImgSize: 16, Patch: 4, PredDim: 8, PredDepth: 1}
 	m := newModel(t, be, cfg, 11)
 	r := rand.New(rand.NewPCG(1, 1))
@@ -589,7 +587,7 @@ func TestFeaturesAreMeanPooled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, _ := backend.FromF32(be, bt.Images, 3, 3, 8, 8)
+	img := backend.FromF32(be, bt.Images, 3, 3, 8, 8)
 	h, err := m.Target.Forward(be, img, nil)
 	if err != nil {
 		t.Fatal(err)

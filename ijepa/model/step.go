@@ -10,7 +10,8 @@ import (
 // Batch is one training batch on the host: images and the masks of the
 // multi-block sampler.
 type Batch struct {
-	// Images is [B, 3, H, W] row-major (normalised pixels), B = len(Context).
+	// Images is [B, C, H, W] row-major (normalised pixels), C the
+	// encoder's input channels, B = len(Context).
 	Images []float32
 	// Context holds each image's context patch indices, [B][Kc], in the
 	// row-major patch grid (index = row*W + col).
@@ -34,9 +35,11 @@ func (m *Model) check(b Batch) (dims, error) {
 	if d.B == 0 || d.M == 0 {
 		return d, fmt.Errorf("model: batch: %d images and %d target blocks; both must be at least 1", d.B, d.M)
 	}
-	s := m.EncCfg.ImgSize
-	if want := d.B * 3 * s * s; len(b.Images) != want {
-		return d, fmt.Errorf("model: batch: %d pixel values for %d images of 3x%dx%d (want %d)", len(b.Images), d.B, s, s, want)
+	s, ch := m.EncCfg.ImgSize, m.EncCfg.Channels
+	if isCounter(m.be) && b.Images == nil {
+		// CountStep: the images' tensor is counted, not filled.
+	} else if want := d.B * ch * s * s; len(b.Images) != want {
+		return d, fmt.Errorf("model: batch: %d pixel values for %d images of %dx%dx%d (want %d)", len(b.Images), d.B, ch, s, s, want)
 	}
 	d.Kc = len(b.Context[0])
 	for i, c := range b.Context {
@@ -79,7 +82,7 @@ func inGrid(idx []int32, n int) error {
 // the forward pass gathers and scatters with.
 type deviceBatch struct {
 	dims
-	img *backend.Tensor // [B, 3, H, W]
+	img *backend.Tensor // [B, C, H, W]
 	// ctxRows [B, Kc]: rows b*N + c of the [B*N, D] patch tokens kept by
 	// the context encoder.
 	ctxRows *backend.Tensor
@@ -136,8 +139,10 @@ func (m *Model) upload(be backend.Backend, b Batch) (*deviceBatch, error) {
 		srcMask[i] = int32(B*Kc + i)
 	}
 	s := m.EncCfg.ImgSize
-	if db.img, err = backend.FromF32(be, b.Images, B, 3, s, s); err != nil {
-		return nil, fmt.Errorf("model: upload: %w", err)
+	if b.Images == nil {
+		db.img = be.New(backend.F32, B, m.EncCfg.Channels, s, s) // CountStep: counted, not filled
+	} else {
+		db.img = backend.FromF32(be, b.Images, B, m.EncCfg.Channels, s, s)
 	}
 	for _, u := range []struct {
 		dst   **backend.Tensor
@@ -152,10 +157,11 @@ func (m *Model) upload(be backend.Backend, b Batch) (*deviceBatch, error) {
 		{&db.seq, seq, []int{M * B, Kc + Kt}},
 		{&db.tail, tail, []int{M * B, Kt}},
 	} {
-		if *u.dst, err = backend.FromI32(be, u.v, u.shape...); err != nil {
-			db.release(be)
-			return nil, fmt.Errorf("model: upload: %w", err)
-		}
+		*u.dst = backend.FromI32(be, u.v, u.shape...)
+	}
+	if err := be.Err(); err != nil {
+		db.release(be)
+		return nil, fmt.Errorf("model: upload: %w", err)
 	}
 	return db, nil
 }
@@ -185,15 +191,9 @@ func (m *Model) targets(be backend.Backend, db *deviceBatch) (*backend.Tensor, e
 	}
 	defer be.Release(hn)
 	d := m.EncCfg.Dim
-	flat, err := backend.Reshape(hn, db.B*db.N, d)
-	if err != nil {
-		return nil, err
-	}
+	flat := backend.Reshape(hn, db.B*db.N, d)
 	defer be.Release(flat)
-	out, err := be.New(backend.F32, db.M*db.B, db.Kt, d)
-	if err != nil {
-		return nil, fmt.Errorf("model: targets: %w", err)
-	}
+	out := be.New(backend.F32, db.M*db.B, db.Kt, d)
 	backend.Gather(be, out, flat, db.tgtRows)
 	return out, nil
 }
@@ -213,72 +213,32 @@ func (m *Model) predict(be backend.Backend, db *deviceBatch) (*backend.Tensor, e
 // of the target blocks of db.
 func (p *Predictor) Forward(be backend.Backend, z *backend.Tensor, db *deviceBatch) (*backend.Tensor, error) {
 	B, M, Kc, Kt, N, d := db.B, db.M, db.Kc, db.Kt, db.N, p.Dim
-	var hs []*backend.Tensor
-	defer func() {
-		for _, h := range hs {
-			be.Release(h)
-		}
-	}()
-	newT := func(shape ...int) (*backend.Tensor, error) {
-		t, err := be.New(backend.F32, shape...)
-		if err == nil {
-			hs = append(hs, t)
-		}
-		return t, err
-	}
-	view := func(t *backend.Tensor, shape ...int) (*backend.Tensor, error) {
-		v, err := backend.Reshape(t, shape...)
-		if err == nil {
-			hs = append(hs, v)
-		}
-		return v, err
-	}
-	wrap := func(err error) error { return fmt.Errorf("model: predictor: %w", err) }
+	tmp := backend.Temps{B: be}
+	defer tmp.Release()
 
 	// Context tokens: embed, add their positions.
 	x, err := p.Embed.Forward(be, z)
 	if err != nil {
 		return nil, err
 	}
-	hs = append(hs, x)
-	xf, err := view(x, B*Kc, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	pos, err := view(p.Pos.Value, N, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	pc, err := newT(B*Kc, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
+	tmp.Keep(x)
+	xf := tmp.View(x, B*Kc, d)
+	pos := tmp.View(p.Pos.Value, N, d)
+	pc := tmp.New(B*Kc, d)
 	backend.Gather(be, pc, pos, db.ctxPos)
 	backend.Add(be, xf, xf, pc)
 	// Mask tokens for every position: mask_token + pos, [N, d].
-	mt, err := newT(N, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	tok, err := view(p.MaskToken.Value, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
+	mt := tmp.New(N, d)
+	tok := tmp.View(p.MaskToken.Value, d)
 	backend.Add(be, mt, pos, tok)
 	// The source table S = [context tokens; mask tokens], then one gather
 	// builds every (target block, image) sequence: the image's context
 	// followed by the mask tokens of the block's positions, mask-major.
-	src, err := newT(B*Kc+N, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
+	src := tmp.New(B*Kc+N, d)
 	backend.Fill(be, src, 0)
 	backend.ScatterAdd(be, src, xf, db.srcCtx)
 	backend.ScatterAdd(be, src, mt, db.srcMask)
-	seq, err := be.New(backend.F32, M*B, Kc+Kt, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
+	seq := be.New(backend.F32, M*B, Kc+Kt, d)
 	backend.Gather(be, seq, src, db.seq)
 	for _, bl := range p.Blocks {
 		y, err := bl.Forward(be, seq)
@@ -288,32 +248,23 @@ func (p *Predictor) Forward(be backend.Backend, z *backend.Tensor, db *deviceBat
 		}
 		seq = y
 	}
-	hs = append(hs, seq)
+	tmp.Keep(seq)
 	// Keep the target positions, then norm (row-wise, so norming after the
 	// gather equals the official norm-then-select) and project.
-	seqf, err := view(seq, M*B*(Kc+Kt), d)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	out, err := newT(M*B, Kt, d)
-	if err != nil {
-		return nil, wrap(err)
-	}
+	seqf := tmp.View(seq, M*B*(Kc+Kt), d)
+	out := tmp.New(M*B, Kt, d)
 	backend.Gather(be, out, seqf, db.tail)
 	normed, err := p.Norm.Forward(be, out)
 	if err != nil {
 		return nil, err
 	}
-	hs = append(hs, normed)
+	tmp.Keep(normed)
 	return p.Proj.Forward(be, normed)
 }
 
 // loss returns the configured loss of pred against target, [1].
 func (m *Model) loss(be backend.Backend, pred, target *backend.Tensor) (*backend.Tensor, error) {
-	l, err := be.New(backend.F32, 1)
-	if err != nil {
-		return nil, fmt.Errorf("model: loss: %w", err)
-	}
+	l := be.New(backend.F32, 1)
 	if m.Cfg.Loss == L2 {
 		backend.MSE(be, l, pred, target)
 	} else {
@@ -375,7 +326,7 @@ func (m *Model) Step(b Batch, h Hyper) (float64, error) {
 	return float64(v[0]), nil
 }
 
-// Features encodes images [B, 3, H, W] (host, row-major) with the target
+// Features encodes images [B, C, H, W] (host, row-major) with the target
 // encoder, or with the context encoder when online is true, on every patch,
 // and returns the mean over patch tokens of the last layer's output (after
 // the final norm): [B, D] row-major, the representation the paper evaluates.
@@ -391,48 +342,103 @@ func (m *Model) Features(images []float32, online bool) ([]float32, error) {
 	return f, err
 }
 
-// Embed encodes images [B, 3, H, W] (host, row-major) with enc on be, on
+// Embed encodes images [B, C, H, W] (host, row-major) with enc on be, on
 // every patch, and returns the mean over patch tokens of the output (after
 // the final norm), [B, D] row-major, and when tokens is true the output
 // itself, [B, N, D] row-major (nil otherwise).
 func Embed(be backend.Backend, enc *nn.ViT, images []float32, tokens bool) (pooled, all []float32, err error) {
+	return EmbedWith(be, enc, images, Embedding{Tokens: tokens})
+}
+
+// Embedding says which features EmbedWith computes.
+type Embedding struct {
+	// Layers is how many of the last blocks' outputs, each through the
+	// final norm, make the features (0 or 1: the encoder's output).
+	Layers int
+	// Concat concatenates the layers' features (oldest first, Layers*D
+	// wide) instead of averaging them (D wide).
+	Concat bool
+	// Tokens also returns the per-patch features.
+	Tokens bool
+}
+
+// Dim is the width of the features of an encoder of width d.
+func (e Embedding) Dim(d int) int {
+	if e.Concat && e.Layers > 1 {
+		return e.Layers * d
+	}
+	return d
+}
+
+// EmbedWith encodes images [B, C, H, W] (host, row-major) with enc on be,
+// on every patch, and returns the mean over patch tokens of the features e
+// describes, [B, e.Dim(D)] row-major, and with e.Tokens the per-patch
+// features, [B, N, e.Dim(D)] (nil otherwise).
+func EmbedWith(be backend.Backend, enc *nn.ViT, images []float32, e Embedding) (pooled, all []float32, err error) {
 	s, n, d := enc.Cfg.ImgSize, enc.Cfg.NumPatches(), enc.Cfg.Dim
 	per := enc.Cfg.Channels * s * s
 	if len(images) == 0 || len(images)%per != 0 {
 		return nil, nil, fmt.Errorf("model: features: %d pixel values are not a whole number of %dx%dx%d images", len(images), enc.Cfg.Channels, s, s)
 	}
 	b := len(images) / per
-	img, err := backend.FromF32(be, images, b, enc.Cfg.Channels, s, s)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model: features: %w", err)
-	}
+	img := backend.FromF32(be, images, b, enc.Cfg.Channels, s, s)
 	defer be.Release(img)
-	h, err := enc.Forward(be, img, nil)
+	layers := max(e.Layers, 1)
+	hs, err := enc.ForwardLayers(be, img, layers)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer be.Release(h)
+	defer func() {
+		for _, h := range hs {
+			be.Release(h)
+		}
+	}()
 	// The mean over tokens as a batched product: [B,1,N] ones @ [B,N,D],
 	// scaled by 1/N.
-	ones, err := be.New(backend.F32, b, 1, n)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model: features: %w", err)
-	}
+	ones := be.New(backend.F32, b, 1, n)
 	defer be.Release(ones)
 	backend.Fill(be, ones, 1)
-	out, err := be.New(backend.F32, b, 1, d)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model: features: %w", err)
-	}
+	out := be.New(backend.F32, b, 1, d)
 	defer be.Release(out)
-	backend.MatMul(be, out, ones, h, false, false, 1/float64(n), 0)
-	if pooled, err = backend.ReadF32(be, out); err != nil {
-		return nil, nil, fmt.Errorf("model: features: %w", err)
+	width := e.Dim(d)
+	pooled = make([]float32, b*width)
+	if e.Tokens {
+		all = make([]float32, b*n*width)
 	}
-	if tokens {
-		if all, err = backend.ReadF32(be, h); err != nil {
+	for l, h := range hs {
+		backend.MatMul(be, out, ones, h, false, false, 1/float64(n), 0)
+		p, err := backend.ReadF32(be, out)
+		if err != nil {
 			return nil, nil, fmt.Errorf("model: features: %w", err)
+		}
+		combine(pooled, p, b, d, l, layers, e.Concat)
+		if e.Tokens {
+			t, err := backend.ReadF32(be, h)
+			if err != nil {
+				return nil, nil, fmt.Errorf("model: features: %w", err)
+			}
+			combine(all, t, b*n, d, l, layers, e.Concat)
 		}
 	}
 	return pooled, all, nil
+}
+
+// combine adds layer l of layers (rows x d values, src) into dst: as its
+// columns l*d.. of rows of layers*d with concat, else as its share of the
+// mean.
+func combine(dst, src []float32, rows, d, l, layers int, concat bool) {
+	if layers == 1 {
+		copy(dst, src)
+		return
+	}
+	if concat {
+		for r := 0; r < rows; r++ {
+			copy(dst[(r*layers+l)*d:][:d], src[r*d:][:d])
+		}
+		return
+	}
+	w := 1 / float32(layers)
+	for i, v := range src[:rows*d] {
+		dst[i] += w * v
+	}
 }

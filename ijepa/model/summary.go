@@ -102,10 +102,14 @@ func (m *Model) WriteSummary(w io.Writer) error {
 			continue
 		}
 		if i == 0 || rows[i-1].Network != r.Network {
-			head := fmt.Sprintf("predictor: width %d, depth %d, %d heads, MLP %d", m.Predictor.Dim, len(m.Predictor.Blocks), e.Heads, 4*m.Predictor.Dim)
+			head := fmt.Sprintf("predictor: width %d, depth %d, %d heads, MLP %d", m.Predictor.Dim, len(m.Predictor.Blocks), m.Predictor.Heads, 4*m.Predictor.Dim)
 			if r.Network == "encoder" {
-				head = fmt.Sprintf("encoder: %s, %dx%d px in %dx%d patches of %d, width %d, depth %d, %d heads, MLP %d",
-					name, e.ImgSize, e.ImgSize, e.Grid(), e.Grid(), e.Patch, e.Dim, e.Depth, e.Heads, e.MLPHidden)
+				px := fmt.Sprintf("%dx%d px", e.ImgSize, e.ImgSize)
+				if e.Channels != 3 {
+					px += fmt.Sprintf(" of %d channel(s)", e.Channels)
+				}
+				head = fmt.Sprintf("encoder: %s, %s in %dx%d patches of %d, width %d, depth %d, %d heads, MLP %d",
+					name, px, e.Grid(), e.Grid(), e.Patch, e.Dim, e.Depth, e.Heads, e.MLPHidden)
 			}
 			lines = append(lines, line{text: head})
 		}

@@ -12,7 +12,8 @@ import (
 )
 
 // ReadLog reads a log.csv. Columns are found by their header names (their
-// order does not matter and unknown columns are ignored). Rows are returned
+// order does not matter, unknown columns are ignored, and a column added
+// after the file was written reads as zero). Rows are returned
 // in step order with one row per step: a resumed run appends steps it
 // repeats, and the last row written for a step wins. A last line without
 // its newline is a row still being written and is skipped, so a live run
@@ -80,7 +81,7 @@ func readRows[R any](path string, cols []column[R], check func(R) error) ([]R, e
 				at[i] = j
 			}
 		}
-		if at[i] < 0 {
+		if at[i] < 0 && !c.added {
 			return nil, fmt.Errorf("runlog: %s: no column %q in the header %q", path, c.name, header)
 		}
 	}
@@ -99,6 +100,9 @@ func readRows[R any](path string, cols []column[R], check func(R) error) ([]R, e
 		}
 		var r R
 		for i, c := range cols {
+			if at[i] < 0 {
+				continue // a column added after the file was written
+			}
 			if err := c.parse(&r, rec[at[i]]); err != nil {
 				return nil, fmt.Errorf("runlog: %s: line %d: column %s: %q is not a number", path, line, c.name, rec[at[i]])
 			}

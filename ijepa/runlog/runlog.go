@@ -20,7 +20,18 @@ const (
 	// LatestCheckpoint its path relative to the run directory.
 	LatestFile       = "latest.safetensors"
 	LatestCheckpoint = CheckpointDir + "/" + LatestFile
+	// FeaturesDir holds the features `ijepa eval --full` computes and
+	// reuses (FeaturesFile).
+	FeaturesDir = "features"
 )
+
+// FeaturesFile is the name in FeaturesDir of the cached features of one
+// split ("train" or "test") by one encoder (stem: "step-NNNNNNN" for a
+// checkpoint of the run, "random-init-seedN" for the baseline), with the
+// layers they come from (layers: "L1", "L4", "L4cat").
+func FeaturesFile(stem, split, layers string) string {
+	return fmt.Sprintf("%s-%s-%s.safetensors", stem, split, layers)
+}
 
 // Path returns the path of one of run directory dir's files (name as in
 // the constants above, slash-separated).
@@ -56,6 +67,10 @@ type LogRow struct {
 	// ImgPerS is the step's throughput (data wait included); ElapsedS the
 	// seconds since the run (or the resumed run) started.
 	ImgPerS, ElapsedS float64
+	// Relaxed is how many times the mask sampler dropped a target's
+	// exclusion in the step's batch (mask.Batch.Relaxed): 0 unless the
+	// mask settings are tight. Files written before this column read 0.
+	Relaxed int
 }
 
 // EvalRow is one row of eval.csv: one kind of features scored at one step.
@@ -69,31 +84,40 @@ type EvalRow struct {
 }
 
 // column is one column of a CSV file of rows R: its header name, how a
-// row's value is written and how it is read back.
+// row's value is written and how it is read back, and whether it is a
+// later addition that files written before it lack (read as the zero
+// value; such a file is appended to in its own layout).
 type column[R any] struct {
 	name   string
 	format func(r *R) string
 	parse  func(r *R, v string) error
+	added  bool
+}
+
+// added marks a column added after the file format's first version.
+func added[R any](c column[R]) column[R] {
+	c.added = true
+	return c
 }
 
 func intCol[R any](name string, f func(r *R) *int64) column[R] {
-	return column[R]{name,
-		func(r *R) string { return strconv.FormatInt(*f(r), 10) },
-		func(r *R, v string) (err error) { *f(r), err = strconv.ParseInt(v, 10, 64); return }}
+	return column[R]{name: name,
+		format: func(r *R) string { return strconv.FormatInt(*f(r), 10) },
+		parse:  func(r *R, v string) (err error) { *f(r), err = strconv.ParseInt(v, 10, 64); return }}
 }
 
 func smallIntCol[R any](name string, f func(r *R) *int) column[R] {
-	return column[R]{name,
-		func(r *R) string { return strconv.Itoa(*f(r)) },
-		func(r *R, v string) (err error) { *f(r), err = strconv.Atoi(v); return }}
+	return column[R]{name: name,
+		format: func(r *R) string { return strconv.Itoa(*f(r)) },
+		parse:  func(r *R, v string) (err error) { *f(r), err = strconv.Atoi(v); return }}
 }
 
 // floatCol writes with format (strconv.FormatFloat's fmt, prec and
 // bitSize) and reads any number, NaN and ±Inf included (a diverged loss).
 func floatCol[R any](name string, f func(r *R) *float64, fmtc byte, prec, bits int) column[R] {
-	return column[R]{name,
-		func(r *R) string { return strconv.FormatFloat(*f(r), fmtc, prec, bits) },
-		func(r *R, v string) (err error) { *f(r), err = strconv.ParseFloat(v, 64); return }}
+	return column[R]{name: name,
+		format: func(r *R) string { return strconv.FormatFloat(*f(r), fmtc, prec, bits) },
+		parse:  func(r *R, v string) (err error) { *f(r), err = strconv.ParseFloat(v, 64); return }}
 }
 
 // logColumns are log.csv's columns, in the order they are written.
@@ -109,12 +133,13 @@ var logColumns = []column[LogRow]{
 	smallIntCol("target", func(r *LogRow) *int { return &r.Target }),
 	floatCol("img_per_s", func(r *LogRow) *float64 { return &r.ImgPerS }, 'f', 1, 64),
 	floatCol("elapsed_s", func(r *LogRow) *float64 { return &r.ElapsedS }, 'f', 3, 64),
+	added(smallIntCol("relaxed", func(r *LogRow) *int { return &r.Relaxed })),
 }
 
 // evalColumns are eval.csv's columns, in the order they are written.
 var evalColumns = []column[EvalRow]{
 	intCol("step", func(r *EvalRow) *int64 { return &r.Step }),
-	{"features", func(r *EvalRow) string { return r.Features }, func(r *EvalRow, v string) error { r.Features = v; return nil }},
+	{name: "features", format: func(r *EvalRow) string { return r.Features }, parse: func(r *EvalRow, v string) error { r.Features = v; return nil }},
 	floatCol("probe_acc", func(r *EvalRow) *float64 { return &r.ProbeAcc }, 'f', 4, 64),
 	floatCol("knn_acc", func(r *EvalRow) *float64 { return &r.KNNAcc }, 'f', 4, 64),
 }
@@ -131,6 +156,21 @@ func names[R any](cols []column[R]) []string {
 		out[i] = c.name
 	}
 	return out
+}
+
+// layouts are the headers a file of cols may have: every column, or (a
+// file written before the added columns) the first version's.
+func layouts[R any](cols []column[R]) [][]column[R] {
+	var first []column[R]
+	for _, c := range cols {
+		if !c.added {
+			first = append(first, c)
+		}
+	}
+	if len(first) == len(cols) {
+		return [][]column[R]{cols}
+	}
+	return [][]column[R]{cols, first}
 }
 
 func record[R any](cols []column[R], r *R) []string {

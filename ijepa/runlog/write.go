@@ -8,26 +8,32 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/ijepa-go/ijepa/internal/atomicfile"
 )
 
 // LogWriter appends rows to a log.csv.
-type LogWriter struct{ a *appender }
+type LogWriter struct {
+	a    *appender
+	cols []column[LogRow]
+}
 
 // OpenLog opens the log.csv at path for appending, creating it with its
 // header when it does not exist. Rows already in the file are never
 // rewritten, except that a last line without its newline — a row a crash
-// cut short — is dropped. A file with another header is refused, and left
-// as it is.
+// cut short — is dropped. A file written before a column was added is
+// appended to in its own layout; a file with another header is refused,
+// and left as it is.
 func OpenLog(path string) (*LogWriter, error) {
-	a, err := openAppender(path, LogHeader)
+	a, cols, err := openAppender(path, logColumns)
 	if err != nil {
 		return nil, err
 	}
-	return &LogWriter{a}, nil
+	return &LogWriter{a, cols}, nil
 }
 
 // Write appends r and flushes it to the file.
-func (w *LogWriter) Write(r LogRow) error { return w.a.write(record(logColumns, &r)) }
+func (w *LogWriter) Write(r LogRow) error { return w.a.write(record(w.cols, &r)) }
 
 // Close closes the file.
 func (w *LogWriter) Close() error { return w.a.close() }
@@ -35,12 +41,12 @@ func (w *LogWriter) Close() error { return w.a.close() }
 // AppendEval appends rows to the eval.csv at path, creating it with its
 // header when it does not exist (and otherwise as OpenLog treats log.csv).
 func AppendEval(path string, rows []EvalRow) error {
-	a, err := openAppender(path, EvalHeader)
+	a, cols, err := openAppender(path, evalColumns)
 	if err != nil {
 		return err
 	}
 	for i := range rows {
-		if err := a.write(record(evalColumns, &rows[i])); err != nil {
+		if err := a.write(record(cols, &rows[i])); err != nil {
 			a.close()
 			return err
 		}
@@ -57,15 +63,21 @@ type appender struct {
 	c    *csv.Writer
 }
 
-func openAppender(path string, header []string) (*appender, error) {
+// openAppender opens the CSV file of cols at path for appending and
+// returns the columns of its layout (layouts): all of cols for a new file.
+func openAppender[R any](path string, cols []column[R]) (*appender, []column[R], error) {
+	if err := atomicfile.CheckTarget(path); err != nil {
+		return nil, nil, fmt.Errorf("runlog: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("runlog: %w", err)
+		return nil, nil, fmt.Errorf("runlog: %w", err)
 	}
-	fail := func(format string, args ...any) (*appender, error) {
+	fail := func(format string, args ...any) (*appender, []column[R], error) {
 		f.Close()
-		return nil, fmt.Errorf("runlog: %s: "+format, append([]any{path}, args...)...)
+		return nil, nil, fmt.Errorf("runlog: %s: "+format, append([]any{path}, args...)...)
 	}
+	header := names(cols)
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return fail("%v", err)
@@ -82,7 +94,15 @@ func openAppender(path string, header []string) (*appender, error) {
 		if err != nil {
 			return fail("%v", err)
 		}
-		if got := strings.TrimRight(first, "\r\n"); got != strings.Join(header, ",") {
+		got := strings.TrimRight(first, "\r\n")
+		found := false
+		for _, l := range layouts(cols) {
+			if got == strings.Join(names(l), ",") {
+				cols, found = l, true
+				break
+			}
+		}
+		if !found {
 			return fail("header %q is not %q; is this another program's file?", got, strings.Join(header, ","))
 		}
 	}
@@ -99,10 +119,10 @@ func openAppender(path string, header []string) (*appender, error) {
 	if keep == 0 {
 		if err := a.write(header); err != nil {
 			f.Close()
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return a, nil
+	return a, cols, nil
 }
 
 // completeLines returns the length of the file's complete lines: up to and

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -131,5 +132,64 @@ func TestRoundTrip(t *testing.T) {
 	raw, _ := os.ReadFile(path)
 	if lines := strings.Count(string(raw), "\n"); lines != 4 {
 		t.Errorf("eval.csv has %d lines, want a header and 3 rows:\n%s", lines, raw)
+	}
+}
+
+// A log.csv or eval.csv that is not a regular file (here a FIFO) is
+// refused by name, not opened.
+func TestAppendRefusesNonRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, LogFile)
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	if _, err := OpenLog(path); err == nil || !strings.Contains(err.Error(), "is a FIFO, not a regular file") {
+		t.Errorf("OpenLog on a FIFO: %v", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, EvalFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := AppendEval(filepath.Join(dir, EvalFile), []EvalRow{{Step: 1}}); err == nil || !strings.Contains(err.Error(), "is a directory, not a regular file") {
+		t.Errorf("AppendEval on a directory: %v", err)
+	}
+}
+
+// log.csv's relaxed column reads back; a log.csv written before the column
+// was added is appended to in its own layout (so its rows keep one field
+// count) and reads with relaxed 0.
+func TestLogRelaxedColumn(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, LogFile)
+	w, err := OpenLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(LogRow{Step: 1, Loss: 0.5, Relaxed: 3})
+	w.Close()
+	rows, err := ReadLog(path)
+	if err != nil || len(rows) != 1 || rows[0].Relaxed != 3 {
+		t.Fatalf("rows %+v, %v", rows, err)
+	}
+	if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), strings.Join(LogHeader, ",")+"\n") || !strings.HasSuffix(LogHeader[len(LogHeader)-1], "relaxed") {
+		t.Errorf("file %q", b)
+	}
+
+	old := filepath.Join(dir, "old.csv")
+	first := "step,epoch,loss,lr,wd,momentum,context,target,img_per_s,elapsed_s"
+	os.WriteFile(old, []byte(first+"\n1,0,0.5,0.001,0.04,0.996,40,9,100.0,0.100\n"), 0o644)
+	w, err = OpenLog(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(LogRow{Step: 2, Loss: 0.25, Relaxed: 2})
+	w.Close()
+	b, _ := os.ReadFile(old)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 3 || lines[0] != first || strings.Count(lines[2], ",") != strings.Count(first, ",") {
+		t.Errorf("the old file after a row: %q", b)
+	}
+	rows, err = ReadLog(old)
+	if err != nil || len(rows) != 2 || rows[1].Loss != 0.25 || rows[1].Relaxed != 0 {
+		t.Errorf("rows %+v, %v", rows, err)
 	}
 }

@@ -1,19 +1,15 @@
 package train
 
 import (
-	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/internal/atomicfile"
-	"github.com/ijepa-go/ijepa/nn"
 	"github.com/ijepa-go/ijepa/nn/safetensors"
 )
 
@@ -53,10 +49,6 @@ const (
 	MetaAdamWOffset = "adamw_offset"
 )
 
-// ErrNotFinite marks a model whose parameters or optimiser state hold a NaN
-// or an infinity: such a model is never written over a checkpoint.
-var ErrNotFinite = errors.New("not finite")
-
 // checkpointMeta is the metadata of a checkpoint taken after step steps,
 // with AdamW at step - offset.
 func checkpointMeta(c *config.Config, step, ipe, offset int64, loss float64) (map[string]string, error) {
@@ -78,53 +70,22 @@ func checkpointMeta(c *config.Config, step, ipe, offset int64, loss float64) (ma
 	}, nil
 }
 
-// checkFinite reports the first tensor holding a NaN or an infinity, as an
-// error wrapping ErrNotFinite. It sums each tensor on the backend and reads
-// back one number per tensor.
-func checkFinite(be backend.Backend, tensors []nn.Named) error {
-	sums := make([]*backend.Tensor, len(tensors))
-	defer func() {
-		for _, s := range sums {
-			if s != nil {
-				be.Release(s)
-			}
-		}
-	}()
-	for i, t := range tensors {
-		if t.T.DType() != backend.F32 {
-			continue
-		}
-		s, err := be.New(backend.F32, 1)
-		if err != nil {
-			return fmt.Errorf("ijepa: checking the parameters: %w", err)
-		}
-		sums[i] = s
-		backend.Sum(be, s, t.T)
+// saveCheckpoint writes the model to path, checking every tensor as it
+// is written (goodness.checkTensor); a model that is not finite, or whose
+// weights are beyond their bounds, is refused with an error wrapping
+// ErrNotFinite or ErrNotGood, and the file at path, if any, is left as it
+// was. The write is atomic (temporary file, sync, rename), so a crash
+// leaves the old file or the new one.
+func saveCheckpoint(m *model.Model, g *goodness, path string, meta map[string]string) error {
+	var bad error
+	check := func(name string, data []byte) error {
+		bad = g.checkTensor(name, data)
+		return bad
 	}
-	for i, s := range sums {
-		if s == nil {
-			continue
+	if err := m.SaveChecked(path, meta, check); err != nil {
+		if bad != nil {
+			return fmt.Errorf("not writing %s: %w", path, bad)
 		}
-		v, err := backend.ReadF32(be, s)
-		if err != nil {
-			return fmt.Errorf("ijepa: checking the parameters: %w", err)
-		}
-		if x := float64(v[0]); math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("tensor %s sums to %v: %w", tensors[i].Name, v[0], ErrNotFinite)
-		}
-	}
-	return nil
-}
-
-// saveCheckpoint writes the model to path after checking that every
-// tensor is finite; a model that is not is refused (the file at path, if
-// any, is left as it was). The write is atomic (temporary file, sync,
-// rename), so a crash leaves the old file or the new one.
-func saveCheckpoint(m *model.Model, path string, meta map[string]string) error {
-	if err := checkFinite(m.Backend(), m.Tensors()); err != nil {
-		return fmt.Errorf("ijepa: not writing %s: %w", path, err)
-	}
-	if err := m.Save(path, meta); err != nil {
 		return fmt.Errorf("ijepa: %w", err)
 	}
 	return nil

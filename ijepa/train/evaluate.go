@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -16,8 +17,8 @@ import (
 )
 
 // PixelSide bounds the side of the raw-pixel baseline: larger images are
-// average-pooled to PixelSide x PixelSide (3*32*32 = 3072 features), which
-// keeps the baseline's probe affordable at 224 pixels.
+// average-pooled to PixelSide x PixelSide (3*32*32 = 3072 features for RGB),
+// which keeps the baseline's probe affordable at 224 pixels.
 const PixelSide = 32
 
 // maxEvalBytes bounds the memory the evaluation images of one split take.
@@ -35,9 +36,10 @@ type Evaluator struct {
 	cfg     *config.Config
 	be      backend.Backend
 	classes int
-	// trainX and testX are the images [N, 3, S, S] after the evaluation
+	// trainX and testX are the images [N, C, S, S] after the evaluation
 	// transform.
 	trainX, testX           []float32
+	channels                int
 	trainLabels, testLabels []int32
 	baselines               []runlog.EvalRow
 }
@@ -48,7 +50,7 @@ func NewEvaluator(c *config.Config, be backend.Backend) (*Evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Evaluator{cfg: c, be: be}
+	e := &Evaluator{cfg: c, be: be, channels: tf.Channels()}
 	load := func(train bool, limit int) ([]float32, []int32, data.Dataset, error) {
 		ds, err := data.Open(c.DatasetSpec(train))
 		if err != nil {
@@ -58,14 +60,14 @@ func NewEvaluator(c *config.Config, be backend.Backend) (*Evaluator, error) {
 			return nil, nil, nil, fmt.Errorf("ijepa: dataset %q has no images", ds.Name())
 		}
 		idx := pick(ds.Len(), limit, c.IJEPAGo.Seed, train)
-		if need := int64(len(idx)) * 3 * int64(tf.Size()*tf.Size()) * 4; need > maxEvalBytes {
+		if need := int64(len(idx)) * int64(tf.Channels()*tf.Size()*tf.Size()) * 4; need > maxEvalBytes {
 			key := "ijepago.probe_test"
 			if train {
 				key = "ijepago.probe_train"
 			}
 			return nil, nil, nil, &config.Error{Source: c.Source(), Key: key, Msg: fmt.Sprintf(
 				"%d images of %dx%d (%d: the whole split of %q) need %.1f GiB in memory for the evaluation; set at most %d",
-				len(idx), tf.Size(), tf.Size(), limit, ds.Name(), float64(need)/(1<<30), maxEvalBytes/(12*int64(tf.Size()*tf.Size())))}
+				len(idx), tf.Size(), tf.Size(), limit, ds.Name(), float64(need)/(1<<30), maxEvalBytes/(4*int64(tf.Channels()*tf.Size()*tf.Size())))}
 		}
 		x, y, err := loadImages(ds, idx, tf)
 		return x, y, ds, err
@@ -113,7 +115,7 @@ func pick(n, limit int, seed uint64, train bool) []int {
 // loadImages transforms the images idx of ds, on every CPU.
 func loadImages(ds data.Dataset, idx []int, tf data.Transform) ([]float32, []int32, error) {
 	s := tf.Size()
-	per := 3 * s * s
+	per := tf.Channels() * s * s
 	x := make([]float32, len(idx)*per)
 	y := make([]int32, len(idx))
 	errs := make([]error, len(idx))
@@ -148,12 +150,18 @@ func loadImages(ds data.Dataset, idx []int, tf data.Transform) ([]float32, []int
 // Evaluate scores the target encoder of m (and, the first time, the
 // baselines) and returns one row per kind of features, all at step.
 func (e *Evaluator) Evaluate(m *model.Model, step int64) ([]runlog.EvalRow, error) {
-	row, err := e.score(runlog.FeaturesTarget, step, func(x []float32) ([]float32, int, error) { return encode(m, x) })
+	return e.EvaluateContext(context.Background(), m, step)
+}
+
+// EvaluateContext is Evaluate that stops, returning ctx's error, at the
+// next chunk of images or the next classifier once ctx is done (Ctrl-C).
+func (e *Evaluator) EvaluateContext(ctx context.Context, m *model.Model, step int64) ([]runlog.EvalRow, error) {
+	row, err := e.score(ctx, runlog.FeaturesTarget, step, func(x []float32) ([]float32, int, error) { return encode(ctx, m, x) })
 	if err != nil {
 		return nil, err
 	}
 	if e.baselines == nil {
-		if err := e.scoreBaselines(m.Cfg); err != nil {
+		if err := e.scoreBaselines(ctx, m.Cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -165,7 +173,7 @@ func (e *Evaluator) Evaluate(m *model.Model, step int64) ([]runlog.EvalRow, erro
 	return rows, nil
 }
 
-func (e *Evaluator) scoreBaselines(mc model.Config) error {
+func (e *Evaluator) scoreBaselines(ctx context.Context, mc model.Config) error {
 	rnd, err := model.New(mc)
 	if err != nil {
 		return err
@@ -174,12 +182,12 @@ func (e *Evaluator) scoreBaselines(mc model.Config) error {
 		return err
 	}
 	defer rnd.Free()
-	r, err := e.score(runlog.FeaturesRandom, 0, func(x []float32) ([]float32, int, error) { return encode(rnd, x) })
+	r, err := e.score(ctx, runlog.FeaturesRandom, 0, func(x []float32) ([]float32, int, error) { return encode(ctx, rnd, x) })
 	if err != nil {
 		return err
 	}
-	p, err := e.score(runlog.FeaturesPixels, 0, func(x []float32) ([]float32, int, error) {
-		return poolPixels(x, e.cfg.Data.CropSize, PixelSide)
+	p, err := e.score(ctx, runlog.FeaturesPixels, 0, func(x []float32) ([]float32, int, error) {
+		return poolPixels(x, e.channels, e.cfg.Data.CropSize, PixelSide)
 	})
 	if err != nil {
 		return err
@@ -188,14 +196,18 @@ func (e *Evaluator) scoreBaselines(mc model.Config) error {
 	return nil
 }
 
-// score maps both splits through f and runs the probe and the k-NN.
-func (e *Evaluator) score(kind string, step int64, f func(x []float32) ([]float32, int, error)) (runlog.EvalRow, error) {
+// score maps both splits through f and runs the probe and the k-NN,
+// stopping between them once ctx is done.
+func (e *Evaluator) score(ctx context.Context, kind string, step int64, f func(x []float32) ([]float32, int, error)) (runlog.EvalRow, error) {
 	tr, d, err := f(e.trainX)
 	if err != nil {
 		return runlog.EvalRow{}, err
 	}
 	te, _, err := f(e.testX)
 	if err != nil {
+		return runlog.EvalRow{}, err
+	}
+	if err := ctx.Err(); err != nil {
 		return runlog.EvalRow{}, err
 	}
 	train := eval.Features{X: tr, N: len(e.trainLabels), D: d, Labels: e.trainLabels}
@@ -205,6 +217,9 @@ func (e *Evaluator) score(kind string, step int64, f func(x []float32) ([]float3
 	if err != nil {
 		return runlog.EvalRow{}, fmt.Errorf("ijepa: %s features: %w", kind, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return runlog.EvalRow{}, err
+	}
 	knn, err := eval.KNN(train, test, e.classes, eval.KNNOptions{K: ij.KNNK, Temperature: ij.KNNTemperature})
 	if err != nil {
 		return runlog.EvalRow{}, fmt.Errorf("ijepa: %s features: %w", kind, err)
@@ -213,13 +228,16 @@ func (e *Evaluator) score(kind string, step int64, f func(x []float32) ([]float3
 }
 
 // encode returns the mean-pooled target-encoder features of images, in
-// chunks of featureChunk images.
-func encode(m *model.Model, images []float32) ([]float32, int, error) {
+// chunks of featureChunk images, stopping between chunks once ctx is done.
+func encode(ctx context.Context, m *model.Model, images []float32) ([]float32, int, error) {
 	s := m.EncCfg.ImgSize
-	per := 3 * s * s
+	per := m.EncCfg.Channels * s * s
 	n := len(images) / per
 	out := make([]float32, 0, n*m.EncCfg.Dim)
 	for i := 0; i < n; i += featureChunk {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
 		f, err := m.Features(images[i*per:min(i+featureChunk, n)*per], false)
 		if err != nil {
 			return nil, 0, err
@@ -229,21 +247,21 @@ func encode(m *model.Model, images []float32) ([]float32, int, error) {
 	return out, m.EncCfg.Dim, nil
 }
 
-// poolPixels average-pools images [N, 3, s, s] to [N, 3, o, o] with
+// poolPixels average-pools images [N, ch, s, s] to [N, ch, o, o] with
 // o = min(s, side) (each output pixel the mean of its block of input
-// pixels) and returns them with their dimension 3*o*o.
-func poolPixels(images []float32, s, side int) ([]float32, int, error) {
-	per := 3 * s * s
-	if s < 1 || len(images)%per != 0 {
-		return nil, 0, fmt.Errorf("ijepa: pixels: %d values are not a whole number of 3x%dx%d images", len(images), s, s)
+// pixels) and returns them with their dimension ch*o*o.
+func poolPixels(images []float32, ch, s, side int) ([]float32, int, error) {
+	per := ch * s * s
+	if s < 1 || ch < 1 || len(images)%per != 0 {
+		return nil, 0, fmt.Errorf("ijepa: pixels: %d values are not a whole number of %dx%dx%d images", len(images), ch, s, s)
 	}
 	o := min(s, side)
 	if o == s {
 		return images, per, nil
 	}
 	n := len(images) / per
-	out := make([]float32, n*3*o*o)
-	for i := 0; i < n*3; i++ {
+	out := make([]float32, n*ch*o*o)
+	for i := 0; i < n*ch; i++ {
 		src, dst := images[i*s*s:(i+1)*s*s], out[i*o*o:(i+1)*o*o]
 		for y := 0; y < o; y++ {
 			y0, y1 := y*s/o, (y+1)*s/o
@@ -259,5 +277,5 @@ func poolPixels(images []float32, s, side int) ([]float32, int, error) {
 			}
 		}
 	}
-	return out, 3 * o * o, nil
+	return out, ch * o * o, nil
 }

@@ -25,7 +25,7 @@ func TestPickAndPool(t *testing.T) {
 	for i := range img {
 		img[i] = float32(i)
 	}
-	out, d, err := poolPixels(img, 4, 2)
+	out, d, err := poolPixels(img, 3, 4, 2)
 	if err != nil || d != 12 {
 		t.Fatal(d, err)
 	}
@@ -35,7 +35,7 @@ func TestPickAndPool(t *testing.T) {
 	if out[4] != 18.5 {
 		t.Errorf("channel 1 starts %v, want 18.5", out[4])
 	}
-	same, d, _ := poolPixels(img, 4, 32)
+	same, d, _ := poolPixels(img, 3, 4, 32)
 	if d != 48 || &same[0] != &img[0] {
 		t.Error("an image no larger than the side is not used as is")
 	}

@@ -83,6 +83,9 @@ func (t *Trainer) startFrom(path string) (int64, error) {
 		return 0, err
 	}
 	defer ck.Close()
+	if ck.OptimizerSkipped != "" && t.opt.Strict {
+		return 0, fmt.Errorf("%s; --strict: not starting AdamW fresh from this checkpoint (without --strict its networks are loaded and AdamW starts fresh)", ck.OptimizerSkipped)
+	}
 	if err := ck.Load(t.model); err != nil {
 		return 0, err
 	}
@@ -101,9 +104,12 @@ func (t *Trainer) startFrom(path string) (int64, error) {
 	}
 	t.adamwOffset = step - int64(t.model.Opt.Steps)
 	msg := fmt.Sprintf("starting from %s (%s checkpoint without ijepa-go's training state): loaded the encoder, predictor and target_encoder", path, ck.Format)
-	if ck.HasOptimizer {
+	switch {
+	case ck.HasOptimizer:
 		msg += fmt.Sprintf(", AdamW's moments and step count (%d)", t.model.Opt.Steps)
-	} else {
+	case ck.OptimizerSkipped != "":
+		msg += fmt.Sprintf("; its optimiser state is not usable here (%s): AdamW starts fresh, moments at zero", ck.OptimizerSkipped)
+	default:
 		msg += "; no optimiser state: AdamW moments start at zero"
 	}
 	if hasEpoch {

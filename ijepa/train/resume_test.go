@@ -38,11 +38,12 @@ func startTrainer(t *testing.T, c *config.Config, dir, checkpoint string, resume
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(tr.model.Free)
+	t.Cleanup(tr.close)
 	start, err := tr.resumePoint()
 	if err != nil {
 		t.Fatal(err)
 	}
+	tr.lock.Unlock() // the test runs trainers on dir after looking at this one
 	return tr, start, log.String()
 }
 

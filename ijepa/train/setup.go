@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/data"
@@ -33,9 +34,13 @@ type plan struct {
 	schedule nn.Schedule
 }
 
-// newPlan opens the training set of c and lays out the run.
-func newPlan(c *config.Config) (*plan, error) {
-	ds, err := data.Open(c.DatasetSpec(true))
+// newPlan opens the training set of c and lays out the run; warn reports
+// the images an image folder leaves out, progress (when not nil) shows the
+// check of a large folder.
+func newPlan(c *config.Config, warn func(string), progress io.Writer) (*plan, error) {
+	spec := c.DatasetSpec(true)
+	spec.Folder.Warn, spec.Folder.Progress = warn, progress
+	ds, err := data.Open(spec)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/data"
+	"github.com/ijepa-go/ijepa/ijepa/mask"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
@@ -54,6 +55,10 @@ type Options struct {
 	// run's latest checkpoint, and is recorded in config.yaml as
 	// meta.load_checkpoint and meta.read_checkpoint.
 	Checkpoint string
+	// Strict refuses a Checkpoint whose optimiser state cannot be used
+	// (other parameter groups than the official four, say) instead of
+	// starting AdamW fresh.
+	Strict bool
 	// Eval scores the target encoder every ijepago.probe_every steps and at
 	// the end, appending to eval.csv.
 	Eval bool
@@ -104,6 +109,15 @@ type Trainer struct {
 	lastGoodStep int64
 	// adamwOffset is the step minus AdamW's step count (MetaAdamWOffset).
 	adamwOffset int64
+	// lock is the run directory's lock, held while the trainer lives.
+	lock *runlog.Lock
+	// relaxedSaid is set once the run has said that the mask sampler
+	// relaxed.
+	relaxedSaid bool
+	// good judges whether the model may be checkpointed (good.go).
+	good *goodness
+	// memory logs the run's memory estimate (memory.go).
+	memory func()
 }
 
 // Run runs (or resumes) the training Options describe until ijepago.steps
@@ -114,11 +128,19 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer t.model.Free()
+	defer t.close()
 	return t.run(ctx)
 }
 
-func newTrainer(opt Options) (*Trainer, error) {
+// close frees the model and unlocks the run directory.
+func (t *Trainer) close() {
+	if t.model != nil {
+		t.model.Free()
+	}
+	t.lock.Unlock()
+}
+
+func newTrainer(opt Options) (_ *Trainer, err error) {
 	if opt.Config == nil || opt.Backend == nil || opt.Dir == "" {
 		return nil, fmt.Errorf("ijepa: train: a config, a backend and a run directory are required")
 	}
@@ -130,20 +152,40 @@ func newTrainer(opt Options) (*Trainer, error) {
 	if t.log == nil {
 		t.log = slog.New(slog.NewTextHandler(opt.Progress, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 	}
+	if note := t.cfg.DefaultsNote(); note != "" {
+		t.log.Warn(note)
+	}
 	if err := t.useCheckpoint(); err != nil {
 		return nil, err
 	}
 	if err := t.cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := t.prepareDir(); err != nil {
-		return nil, err
+	var bar io.Writer
+	if opt.Bar {
+		bar = opt.Progress
 	}
-	p, err := newPlan(t.cfg)
+	p, err := newPlan(t.cfg, func(msg string) { t.log.Warn(msg) }, bar)
 	if err != nil {
 		return nil, err
 	}
 	t.plan = p
+	if err := t.checkMemory(); err != nil {
+		return nil, err
+	}
+	// Nothing in the run directory is read or written before it is
+	// locked, and a run that fails to set up touches nothing there.
+	if t.lock, err = lockRunDir(opt.Dir); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			t.lock.Unlock()
+		}
+	}()
+	if err := t.prepareDir(); err != nil {
+		return nil, err
+	}
 	mc, err := t.cfg.ModelConfig()
 	if err != nil {
 		return nil, err
@@ -154,6 +196,7 @@ func newTrainer(opt Options) (*Trainer, error) {
 	if err := t.model.Alloc(t.be, t.cfg.IJEPAGo.Seed); err != nil {
 		return nil, err
 	}
+	t.good = newGoodness(t.model)
 	return t, nil
 }
 
@@ -184,12 +227,16 @@ func (t *Trainer) prepareDir() error {
 	return nil
 }
 
-// writeConfig writes the resolved config to config.yaml (atomically).
+// writeConfig writes the resolved config to config.yaml (atomically),
+// keeping a config.yaml that differs (keepChangedConfig).
 func (t *Trainer) writeConfig() error {
 	path := filepath.Join(t.opt.Dir, runlog.ConfigFile)
 	y, err := t.cfg.YAML()
 	if err != nil {
 		return fmt.Errorf("ijepa: %s: %w", path, err)
+	}
+	if err := t.keepChangedConfig(path, y); err != nil {
+		return err
 	}
 	return writeFileAtomic(path, y)
 }
@@ -215,9 +262,27 @@ func (t *Trainer) resumePoint() (int64, error) {
 			return 0, nil
 		}
 	}
-	if !hasTrainerState(path) {
+	if !t.ownCheckpoint(path) && !hasTrainerState(path) {
 		return t.startFrom(path)
 	}
+	step, err := t.resumeExact(path)
+	if err != nil && t.ownCheckpoint(path) {
+		return 0, t.damaged(path, err)
+	}
+	return step, err
+}
+
+// ownCheckpoint reports whether path is in the run's checkpoint directory
+// (a checkpoint this trainer wrote, however damaged).
+func (t *Trainer) ownCheckpoint(path string) bool {
+	a, err1 := filepath.Abs(filepath.Dir(path))
+	b, err2 := filepath.Abs(t.ckDir)
+	return err1 == nil && err2 == nil && a == b
+}
+
+// resumeExact loads a checkpoint with the trainer's metadata and returns
+// its step.
+func (t *Trainer) resumeExact(path string) (int64, error) {
 	info, err := ReadCheckpointInfo(path)
 	if err != nil {
 		return 0, err
@@ -252,6 +317,9 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		if t.eval, err = NewEvaluator(t.cfg, t.be); err != nil {
 			return nil, err
 		}
+	}
+	if ctx.Err() != nil {
+		return nil, t.interrupted("before the first step", ctx.Err())
 	}
 	// Only now that the checkpoint fits is anything in the directory written.
 	if err := t.writeConfig(); err != nil {
@@ -288,6 +356,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	}
 	t.log.Info("training", "steps", p.sched.Steps, "from", start, "ipe", p.sched.IPE, "batch", c.Data.BatchSize,
 		"images", p.train.Len(), "backend", t.be.Info().Backend, "dir", t.opt.Dir)
+	t.memory()
 	prog := newProgress(t.opt, t.log, start, p.sched.Steps, c.IJEPAGo.LogEvery)
 	defer prog.finish()
 
@@ -314,11 +383,12 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		}
 		now := time.Now()
 		row := runlog.LogRow{Step: s, Epoch: b.Epoch, Loss: loss, LR: lr, WD: wd, Momentum: mom,
-			Context: b.Masks.Kc(), Target: b.Masks.Kt(),
+			Context: b.Masks.Kc(), Target: b.Masks.Kt(), Relaxed: b.Masks.Relaxed,
 			ImgPerS: float64(b.B()) / now.Sub(t0).Seconds(), ElapsedS: now.Sub(began).Seconds()}
 		if err := logw.Write(row); err != nil {
 			return res, err
 		}
+		t.noteRelaxed(row, prog)
 		step = s
 		res.Step = s
 		res.Losses = append(res.Losses, loss)
@@ -327,6 +397,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			return res, fmt.Errorf("ijepa: step %d: the loss is %v: training stopped; %s (lower optimization.lr, or check the data)", s, loss, t.lastGoodText())
 		}
 		lastLoss = loss
+		t.good.addLoss(loss)
 		prog.step(row)
 		if t.opt.afterStep != nil {
 			if err := t.opt.afterStep(s); err != nil {
@@ -339,7 +410,10 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			}
 		}
 		if t.opt.Eval && c.IJEPAGo.ProbeEvery > 0 && s%c.IJEPAGo.ProbeEvery == 0 && s != p.sched.Steps {
-			if err := t.evaluate(res, s, prog); err != nil {
+			if err := t.evaluate(ctx, res, s, prog); err != nil {
+				if ctx.Err() != nil {
+					break // interrupted: the checkpoint below, no rows for this evaluation
+				}
 				return res, err
 			}
 		}
@@ -351,18 +425,39 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 				return res, fmt.Errorf("ijepa: interrupted at step %d: %w", step, err)
 			}
 		}
-		if t.lastGood == "" {
-			return res, fmt.Errorf("ijepa: interrupted before the first step: %w", ctx.Err())
-		}
-		return res, fmt.Errorf("ijepa: interrupted at step %d: %s (step %d) written; continue with --resume: %w", step, t.lastGood, t.lastGoodStep, ctx.Err())
+		return res, t.interrupted(fmt.Sprintf("at step %d", step), ctx.Err())
 	}
 	prog.finish()
 	if t.opt.Eval {
-		if err := t.evaluate(res, step, nil); err != nil {
+		if err := t.evaluate(ctx, res, step, nil); err != nil {
+			if ctx.Err() != nil {
+				return res, t.interrupted("during the final evaluation (eval.csv has no rows for it: score the checkpoint with ijepa eval --run "+t.opt.Dir+")", err)
+			}
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// interrupted is the error of a run stopped by ctx (Ctrl-C) when, at a
+// safe point: it says what is saved and how to go on, and wraps cause.
+func (t *Trainer) interrupted(when string, cause error) error {
+	if t.lastGood == "" {
+		return fmt.Errorf("ijepa: interrupted %s: no checkpoint written: %w", when, cause)
+	}
+	return fmt.Errorf("ijepa: interrupted %s: the newest checkpoint is %s (step %d); continue with --resume: %w", when, t.lastGood, t.lastGoodStep, cause)
+}
+
+// noteRelaxed says, once per run, that the mask sampler dropped a target's
+// exclusion (log.csv's relaxed column counts every time).
+func (t *Trainer) noteRelaxed(row runlog.LogRow, prog *progress) {
+	if row.Relaxed == 0 || t.relaxedSaid {
+		return
+	}
+	t.relaxedSaid = true
+	prog.pause()
+	t.log.Warn(fmt.Sprintf("step %d: the mask sampler dropped a target's exclusion %d times (no context block kept more than mask.min_keep patches outside the targets in %d draws): those contexts hold target patches; log.csv's relaxed column counts it every step; lower mask.pred_mask_scale or mask.min_keep to avoid it",
+		row.Step, row.Relaxed, mask.Timeout))
 }
 
 // lastGoodText names the last good checkpoint for messages.
@@ -374,8 +469,18 @@ func (t *Trainer) lastGoodText() string {
 }
 
 // checkpoint writes latest.safetensors, and step-NNNNNNN.safetensors when
-// numbered, after step steps. A model that is not finite is not written.
+// numbered, after step steps, when the model is good (good.go): a loss far
+// above its recent median skips the checkpoint with a warning; a model
+// that is not finite or whose weights are beyond their bounds is not
+// written and stops the run.
 func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered bool, prog *progress) error {
+	if err := t.good.checkLoss(loss); err != nil {
+		if prog != nil {
+			prog.pause()
+		}
+		t.log.Warn(fmt.Sprintf("step %d: no checkpoint: %v; %s", step, err, t.lastGoodText()))
+		return nil
+	}
 	meta, err := checkpointMeta(t.cfg, step, t.plan.sched.IPE, t.adamwOffset, loss)
 	if err != nil {
 		return err
@@ -385,9 +490,12 @@ func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered boo
 	if numbered {
 		target = filepath.Join(t.ckDir, runlog.StepCheckpoint(step))
 	}
-	if err := saveCheckpoint(t.model, target, meta); err != nil {
+	if err := saveCheckpoint(t.model, t.good, target, meta); err != nil {
 		if errors.Is(err, ErrNotFinite) {
 			return fmt.Errorf("ijepa: step %d: the model is no longer finite: training stopped; %s: %w", step, t.lastGoodText(), err)
+		}
+		if errors.Is(err, ErrNotGood) {
+			return fmt.Errorf("ijepa: step %d: the model has diverged: training stopped; %s (lower optimization.lr): %w", step, t.lastGoodText(), err)
 		}
 		return err
 	}
@@ -405,12 +513,12 @@ func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered boo
 }
 
 // evaluate scores the target encoder and appends the rows to eval.csv.
-func (t *Trainer) evaluate(res *Result, step int64, prog *progress) error {
+func (t *Trainer) evaluate(ctx context.Context, res *Result, step int64, prog *progress) error {
 	if prog != nil {
 		prog.pause()
 	}
 	t0 := time.Now()
-	rows, err := t.eval.Evaluate(t.model, step)
+	rows, err := t.eval.EvaluateContext(ctx, t.model, step)
 	if err != nil {
 		return err
 	}

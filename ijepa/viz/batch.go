@@ -60,7 +60,7 @@ func TrainBatch(ctx context.Context, cfg *config.Config, ds data.Dataset, step i
 	}
 	n = min(n, b.B())
 	out := &Batch{Masks: b.Masks}
-	per := 3 * b.Size * b.Size
+	per := b.Channels * b.Size * b.Size
 	names := ds.ClassNames()
 	for i := 0; i < n; i++ {
 		out.Images = append(out.Images, FromCHW(b.Images[i*per:(i+1)*per], b.Size, tf.Norm))
@@ -70,17 +70,13 @@ func TrainBatch(ctx context.Context, cfg *config.Config, ds data.Dataset, step i
 }
 
 // EvalImages returns the first n images of ds through the evaluation
-// transform (a resize to size x size, ImageNet normalisation), as float32
-// [n, 3, size, size] for the model and as RGB for the pictures, with their
-// labels.
-func EvalImages(ds data.Dataset, n, size int) (x []float32, imgs []*image.RGBA, labels []string, err error) {
-	tf, err := data.NewResize(size)
-	if err != nil {
-		return nil, nil, nil, err
-	}
+// transform tf (a resize, ImageNet normalisation of 3 or 1 channels), as
+// float32 [n, C, size, size] for the model and as RGB for the pictures,
+// with their labels.
+func EvalImages(ds data.Dataset, n int, tf data.Resize) (x []float32, imgs []*image.RGBA, labels []string, err error) {
 	n = min(n, ds.Len())
 	s := tf.Size()
-	per := 3 * s * s
+	per := tf.Channels() * s * s
 	x = make([]float32, n*per)
 	names := ds.ClassNames()
 	for i := 0; i < n; i++ {
@@ -104,14 +100,16 @@ func label(index, class int, names []string) string {
 	return fmt.Sprintf("#%d", index)
 }
 
-// FromCHW turns a normalised float32 [3, size, size] image back into RGB:
-// v = round(255 * (x*std + mean)), clamped to [0, 255].
+// FromCHW turns a normalised float32 [C, size, size] image (C =
+// norm.Channels()) back into RGB: v = round(255 * (x*std + mean)), clamped
+// to [0, 255]; one grey channel gives R = G = B.
 func FromCHW(x []float32, size int, norm data.Normalize) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, size, size))
 	plane := size * size
 	for p := 0; p < plane; p++ {
 		for c := 0; c < 3; c++ {
-			v := (float64(x[c*plane+p])*float64(norm.Std[c]) + float64(norm.Mean[c])) * 255
+			src := c % norm.Channels()
+			v := (float64(x[src*plane+p])*float64(norm.Std[src]) + float64(norm.Mean[src])) * 255
 			img.Pix[4*p+c] = uint8(math.Round(min(max(v, 0), 255)))
 		}
 		img.Pix[4*p+3] = 255

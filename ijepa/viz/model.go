@@ -18,7 +18,10 @@ type Encoder struct {
 	ViT *nn.ViT
 	// About describes the checkpoint for captions.
 	About string
-	be    backend.Backend
+	// OptimizerSkipped says why the file's optimiser state was left out
+	// (interop.Checkpoint.OptimizerSkipped), or is "".
+	OptimizerSkipped string
+	be               backend.Backend
 }
 
 // LoadTarget opens the checkpoint at path (the project's safetensors, or
@@ -35,7 +38,7 @@ func LoadTarget(be backend.Backend, path string) (*Encoder, error) {
 		return nil, err
 	}
 	about := fmt.Sprintf("checkpoint %s (%s, %d AdamW steps)", filepath.Base(path), ck.Format, ck.Steps)
-	return &Encoder{ViT: v, About: about, be: be}, nil
+	return &Encoder{ViT: v, About: about, OptimizerSkipped: ck.OptimizerSkipped, be: be}, nil
 }
 
 // Free releases the encoder's parameters.
@@ -69,20 +72,25 @@ func (e *Encoder) Draw(fi *FeatureImages, opt FeatureOptions) (*FeaturePicture, 
 // FeatureImages are the evaluation images a feature picture shows, ready
 // for the encoder and for drawing.
 type FeatureImages struct {
-	X      []float32 // [n, 3, S, S], normalised
+	X      []float32 // [n, C, S, S], normalised
 	Images []*image.RGBA
 	Labels []string
 }
 
 // LoadFeatureImages returns the first n images of the held-out split of
 // cfg's dataset, resized to size x size (the encoder's input) and
-// normalised as for evaluation.
+// normalised as for evaluation (ijepago.in_chans channels).
 func LoadFeatureImages(cfg *config.Config, n, size int) (*FeatureImages, error) {
 	ds, err := data.Open(cfg.DatasetSpec(false))
 	if err != nil {
 		return nil, err
 	}
-	x, imgs, labels, err := EvalImages(ds, n, size)
+	tf, err := cfg.EvalTransform()
+	if err != nil {
+		return nil, err
+	}
+	tf.Out = size
+	x, imgs, labels, err := EvalImages(ds, n, tf)
 	if err != nil {
 		return nil, err
 	}

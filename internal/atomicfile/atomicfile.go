@@ -1,26 +1,92 @@
 // Package atomicfile writes files so that a crash or an error leaves either
-// the old file or the complete new one, never a torn one.
+// the old file or the complete new one, never a torn one, and never
+// replaces what is not a regular file (a device, a FIFO, a socket, a
+// directory) with one.
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
+
+// ErrNotRegular marks a target that exists and is not a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// CheckTarget returns an error wrapping ErrNotRegular when path exists (or
+// a link at path leads to something) that is not a regular file: a device
+// such as /dev/full or /dev/stdout, a FIFO, a socket or a directory. Write
+// would replace it with a regular file, so it refuses such a target; a
+// command calls CheckTarget before its work to refuse it early. A missing
+// path is fine.
+func CheckTarget(path string) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode().IsRegular() {
+		return nil
+	}
+	return fmt.Errorf("%s is %s, %w: refusing to write over it (name a file)", path, kind(fi.Mode()), ErrNotRegular)
+}
+
+// kind names a file mode's type for messages.
+func kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "not a regular file (" + m.Type().String() + ")"
+}
+
+// pending holds the temporary files being written, for RemovePending.
+var pending sync.Map
+
+// RemovePending removes the temporary files of writes still in progress.
+// A program that exits at once (a second Ctrl-C) calls it first, so that
+// no temporary file is left behind; the files the writes were to replace
+// are intact.
+func RemovePending() {
+	pending.Range(func(k, _ any) bool {
+		os.Remove(k.(string))
+		return true
+	})
+}
 
 // Write creates path with the bytes fill writes: into a temporary file in
 // the same directory, synced, then renamed over path. On error the
-// temporary file is removed and path is untouched.
+// temporary file is removed and path is untouched. A path that exists and
+// is not a regular file is refused (CheckTarget), before fill runs and
+// again before the rename.
 func Write(path string, fill func(f *os.File) error) (err error) {
+	if err := CheckTarget(path); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
+	pending.Store(tmp.Name(), true)
 	defer func() {
 		if err != nil {
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
+		pending.Delete(tmp.Name())
 	}()
 	if err = fill(tmp); err != nil {
 		return err
@@ -33,6 +99,9 @@ func Write(path string, fill func(f *os.File) error) (err error) {
 	}
 	// CreateTemp makes the file 0600; the file is for others to read too.
 	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	if err = CheckTarget(path); err != nil {
 		return err
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {

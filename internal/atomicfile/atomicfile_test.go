@@ -2,8 +2,11 @@ package atomicfile
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -32,5 +35,66 @@ func TestWrite(t *testing.T) {
 	}
 	if err := Write(filepath.Join(dir, "no", "such", "dir"), func(*os.File) error { return nil }); err == nil {
 		t.Error("writing into a missing directory succeeded")
+	}
+}
+
+// A target that is not a regular file (here a FIFO, a directory and a link
+// to a FIFO; as root, /dev/full too) is refused before fill runs and is
+// left as it was, with no temporary file behind.
+func TestRefusesNonRegularTargets(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, kind string }{{fifo, "a FIFO"}, {sub, "a directory"}, {link, "a FIFO"}} {
+		ran := false
+		err := Write(tc.path, func(f *os.File) error { ran = true; _, err := f.WriteString("x"); return err })
+		if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), tc.kind) || ran {
+			t.Errorf("%s: error %v (fill ran: %v); want %s refused before any work", tc.path, err, ran, tc.kind)
+		}
+	}
+	if st, err := os.Lstat(fifo); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("the FIFO is now %v (%v)", st.Mode(), err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link is now %v (%v)", st.Mode(), err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Errorf("%d entries in the directory, want the 3 made here (a temporary file left?)", len(entries))
+	}
+	if err := CheckTarget(filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("a missing target: %v", err)
+	}
+}
+
+// RemovePending removes the temporary files of writes in progress (what a
+// second Ctrl-C does before exiting at once).
+func TestRemovePending(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	var tmp string
+	err := Write(path, func(f *os.File) error {
+		tmp = f.Name()
+		RemovePending()
+		if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the temporary file %s is still there: %v", tmp, err)
+		}
+		return errors.New("stop")
+	})
+	if err == nil {
+		t.Fatal("the write succeeded")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("%d entries left", len(entries))
 	}
 }

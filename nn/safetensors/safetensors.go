@@ -5,6 +5,12 @@
 // strings, then the raw little-endian tensor data, offsets counted from the
 // end of the header. Tensors are written and read one at a time, so a
 // checkpoint larger than memory streams through.
+//
+// WriteFile records a CRC-32C checksum of each tensor's data in the
+// metadata (key ChecksumKey), and File.Read verifies it, so that a file
+// damaged after it was written (a bad disk, a copy cut short, a stray
+// write) is an error naming the tensor, not silently wrong numbers. Files
+// without checksums (other programs') read as before.
 package safetensors
 
 import (
@@ -14,10 +20,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"os"
 	"sort"
+	"strconv"
 
 	"github.com/ijepa-go/ijepa/internal/atomicfile"
 )
@@ -67,30 +75,56 @@ type Tensor struct {
 	Fill  func(dst []byte) error
 }
 
-// Write writes tensors (in the given order) and metadata to w. Names must be
-// unique and not "__metadata__".
+// ChecksumKey is the metadata key under which WriteFile records each
+// tensor's checksum: a JSON object mapping the tensor's name to the
+// CRC-32C (Castagnoli) of its data bytes, as 8 hex digits. File.Metadata
+// does not show it.
+const ChecksumKey = "crc32c"
+
+// castagnoli is the CRC-32C table (hardware-accelerated where the CPU has
+// it).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrChecksum marks tensor data that does not match the checksum the file
+// records for it: the file was damaged after it was written.
+var ErrChecksum = errors.New("checksum mismatch: the file is damaged")
+
+// Write writes tensors (in the given order) and metadata to w, without
+// checksums (WriteFile records them). Names must be unique and not
+// "__metadata__".
 func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
+	_, err := write(w, tensors, metadata, false)
+	return err
+}
+
+// write writes the file; with sums, the header holds a checksum of zeros
+// for each tensor, and the header with the real ones (the same length) is
+// returned for the caller to write over it once the data is written.
+func write(w io.Writer, tensors []Tensor, metadata map[string]string, sums bool) (final []byte, err error) {
 	header := map[string]any{}
-	if len(metadata) > 0 {
-		header["__metadata__"] = metadata
+	md := map[string]string{}
+	for k, v := range metadata {
+		md[k] = v
 	}
+	delete(md, ChecksumKey)
 	var off int64
 	sizes := make([]int64, len(tensors))
+	crcs := make(map[string]string, len(tensors))
 	for k, t := range tensors {
 		if t.Name == "__metadata__" || t.Name == "" {
-			return fmt.Errorf("safetensors: invalid tensor name %q", t.Name)
+			return nil, fmt.Errorf("safetensors: invalid tensor name %q", t.Name)
 		}
 		if _, dup := header[t.Name]; dup {
-			return fmt.Errorf("safetensors: tensor %q given twice", t.Name)
+			return nil, fmt.Errorf("safetensors: tensor %q given twice", t.Name)
 		}
 		es := DTypeSize(t.DType)
 		if es == 0 {
-			return fmt.Errorf("safetensors: tensor %q: unknown dtype %q", t.Name, t.DType)
+			return nil, fmt.Errorf("safetensors: tensor %q: unknown dtype %q", t.Name, t.DType)
 		}
 		n := int64(1)
 		for _, d := range t.Shape {
 			if d < 0 {
-				return fmt.Errorf("safetensors: tensor %q: negative dimension in %v", t.Name, t.Shape)
+				return nil, fmt.Errorf("safetensors: tensor %q: negative dimension in %v", t.Name, t.Shape)
 			}
 			n *= d
 		}
@@ -101,23 +135,41 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 		}
 		header[t.Name] = Info{DType: t.DType, Shape: shape, DataOffsets: [2]int64{off, off + sizes[k]}}
 		off += sizes[k]
+		crcs[t.Name] = "00000000"
 	}
-	js, err := json.Marshal(header)
+	encode := func() ([]byte, error) {
+		if sums {
+			js, err := json.Marshal(crcs)
+			if err != nil {
+				return nil, err
+			}
+			md[ChecksumKey] = string(js)
+		}
+		if len(md) > 0 {
+			header["__metadata__"] = md
+		}
+		js, err := json.Marshal(header)
+		if err != nil {
+			return nil, fmt.Errorf("safetensors: header: %w", err)
+		}
+		// Pad the header with spaces so the data starts 8-byte aligned.
+		for (8+len(js))%8 != 0 {
+			js = append(js, ' ')
+		}
+		return js, nil
+	}
+	js, err := encode()
 	if err != nil {
-		return fmt.Errorf("safetensors: header: %w", err)
-	}
-	// Pad the header with spaces so the data starts 8-byte aligned.
-	for (8+len(js))%8 != 0 {
-		js = append(js, ' ')
+		return nil, err
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(len(js)))
 	if _, err := bw.Write(n[:]); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
+		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	if _, err := bw.Write(js); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
+		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	var buf []byte
 	for k, t := range tensors {
@@ -126,23 +178,48 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 		}
 		b := buf[:sizes[k]]
 		if err := t.Fill(b); err != nil {
-			return fmt.Errorf("safetensors: tensor %q: %w", t.Name, err)
+			return nil, fmt.Errorf("safetensors: tensor %q: %w", t.Name, err)
+		}
+		if sums {
+			crcs[t.Name] = fmt.Sprintf("%08x", crc32.Checksum(b, castagnoli))
 		}
 		if _, err := bw.Write(b); err != nil {
-			return fmt.Errorf("safetensors: tensor %q: %w", t.Name, err)
+			return nil, fmt.Errorf("safetensors: tensor %q: %w", t.Name, err)
 		}
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
+		return nil, fmt.Errorf("safetensors: %w", err)
 	}
-	return nil
+	if !sums {
+		return nil, nil
+	}
+	final, err = encode()
+	if err != nil {
+		return nil, err
+	}
+	if len(final) != len(js) {
+		return nil, fmt.Errorf("safetensors: internal: the header with checksums has %d bytes, the one written %d", len(final), len(js))
+	}
+	return final, nil
 }
 
 // WriteFile writes tensors and metadata to the file path atomically: into
 // a temporary file in the same directory, synced and renamed over path, so
 // a crash or an error leaves either the old file or the complete new one.
+// The file records each tensor's checksum (ChecksumKey): the header is
+// written with placeholders, then, once the data is written, again with
+// the checksums, which have the same length.
 func WriteFile(path string, tensors []Tensor, metadata map[string]string) error {
-	return atomicfile.Write(path, func(f *os.File) error { return Write(f, tensors, metadata) })
+	return atomicfile.Write(path, func(f *os.File) error {
+		final, err := write(f, tensors, metadata, true)
+		if err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(final, 8); err != nil {
+			return fmt.Errorf("safetensors: %w", err)
+		}
+		return nil
+	})
 }
 
 // File is a safetensors file opened for reading.
@@ -152,7 +229,11 @@ type File struct {
 	dataStart int64
 	tensors   map[string]Info
 	names     []string
-	// Metadata is the header's __metadata__ map (nil when absent).
+	// sums holds the recorded checksum of each tensor (ChecksumKey), when
+	// the file has them.
+	sums map[string]uint32
+	// Metadata is the header's __metadata__ map (nil when absent), without
+	// the checksums.
 	Metadata map[string]string
 }
 
@@ -231,6 +312,9 @@ func NewReader(r io.ReaderAt, size int64) (*File, error) {
 		f.tensors[name] = info
 		f.names = append(f.names, name)
 	}
+	if err := f.readSums(); err != nil {
+		return nil, err
+	}
 	sort.Slice(f.names, func(i, j int) bool {
 		a, b := f.tensors[f.names[i]].DataOffsets, f.tensors[f.names[j]].DataOffsets
 		if a[0] != b[0] {
@@ -247,6 +331,57 @@ func NewReader(r io.ReaderAt, size int64) (*File, error) {
 	return f, nil
 }
 
+// readSums moves the checksums out of the metadata into f.sums.
+func (f *File) readSums() error {
+	js, ok := f.Metadata[ChecksumKey]
+	if !ok {
+		return nil
+	}
+	delete(f.Metadata, ChecksumKey)
+	var hex map[string]string
+	if err := json.Unmarshal([]byte(js), &hex); err != nil {
+		return fmt.Errorf("safetensors: metadata %s is not a map of checksums: %w", ChecksumKey, err)
+	}
+	f.sums = make(map[string]uint32, len(hex))
+	for name, h := range hex {
+		if _, ok := f.tensors[name]; !ok {
+			return fmt.Errorf("safetensors: metadata %s: a checksum for %q, which the file does not hold", ChecksumKey, name)
+		}
+		v, err := strconv.ParseUint(h, 16, 32)
+		if err != nil || len(h) != 8 {
+			return fmt.Errorf("safetensors: metadata %s: tensor %q: %q is not 8 hex digits", ChecksumKey, name, h)
+		}
+		f.sums[name] = uint32(v)
+	}
+	for _, name := range f.names {
+		if _, ok := f.sums[name]; !ok {
+			return fmt.Errorf("safetensors: metadata %s: no checksum for tensor %q", ChecksumKey, name)
+		}
+	}
+	return nil
+}
+
+// HasChecksums reports whether the file records its tensors' checksums.
+func (f *File) HasChecksums() bool { return f.sums != nil }
+
+// Verify reads every tensor and checks it against its recorded checksum
+// (nothing to check in a file without them), returning the first
+// mismatch, which wraps ErrChecksum and names the tensor.
+func (f *File) Verify() error {
+	var buf []byte
+	for _, name := range f.names {
+		info := f.tensors[name]
+		n := info.DataOffsets[1] - info.DataOffsets[0]
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		if err := f.Read(name, buf[:n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Names returns the tensor names in the order of their data.
 func (f *File) Names() []string { return append([]string(nil), f.names...) }
 
@@ -260,7 +395,8 @@ func (f *File) Info(name string) (Info, bool) {
 var ErrNotFound = errors.New("no such tensor")
 
 // Read copies the named tensor's raw data into dst, which must hold exactly
-// its size.
+// its size, and checks it against the recorded checksum, when the file has
+// one (an error wrapping ErrChecksum).
 func (f *File) Read(name string, dst []byte) error {
 	info, ok := f.tensors[name]
 	if !ok {
@@ -272,6 +408,11 @@ func (f *File) Read(name string, dst []byte) error {
 	}
 	if _, err := f.r.ReadAt(dst, f.dataStart+info.DataOffsets[0]); err != nil {
 		return fmt.Errorf("safetensors: tensor %q: %w", name, err)
+	}
+	if want, ok := f.sums[name]; ok {
+		if got := crc32.Checksum(dst, castagnoli); got != want {
+			return fmt.Errorf("safetensors: tensor %q: crc32c %08x, the file records %08x: %w", name, got, want, ErrChecksum)
+		}
 	}
 	return nil
 }

@@ -38,188 +38,6 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// DType numbers match package backend's DType.
-type DType int32
-
-const (
-	DType_DTYPE_UNSPECIFIED DType = 0
-	DType_DTYPE_F32         DType = 1
-	DType_DTYPE_F16         DType = 2
-	DType_DTYPE_BF16        DType = 3
-	DType_DTYPE_I32         DType = 4
-)
-
-// Enum value maps for DType.
-var (
-	DType_name = map[int32]string{
-		0: "DTYPE_UNSPECIFIED",
-		1: "DTYPE_F32",
-		2: "DTYPE_F16",
-		3: "DTYPE_BF16",
-		4: "DTYPE_I32",
-	}
-	DType_value = map[string]int32{
-		"DTYPE_UNSPECIFIED": 0,
-		"DTYPE_F32":         1,
-		"DTYPE_F16":         2,
-		"DTYPE_BF16":        3,
-		"DTYPE_I32":         4,
-	}
-)
-
-func (x DType) Enum() *DType {
-	p := new(DType)
-	*p = x
-	return p
-}
-
-func (x DType) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (DType) Descriptor() protoreflect.EnumDescriptor {
-	return file_backend_proto_enumTypes[0].Descriptor()
-}
-
-func (DType) Type() protoreflect.EnumType {
-	return &file_backend_proto_enumTypes[0]
-}
-
-func (x DType) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use DType.Descriptor instead.
-func (DType) EnumDescriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{0}
-}
-
-// Op numbers match package backend's Op: the catalogue in order. A test
-// keeps the two in step; a new op bumps the API version.
-type Op int32
-
-const (
-	Op_OP_UNSPECIFIED   Op = 0
-	Op_OP_MATMUL        Op = 1
-	Op_OP_ADD           Op = 2
-	Op_OP_MUL           Op = 3
-	Op_OP_SCALE         Op = 4
-	Op_OP_AXPY          Op = 5
-	Op_OP_COLSUM        Op = 6
-	Op_OP_LAYERNORM     Op = 7
-	Op_OP_LAYERNORM_BWD Op = 8
-	Op_OP_SOFTMAX       Op = 9
-	Op_OP_SOFTMAX_BWD   Op = 10
-	Op_OP_GELU          Op = 11
-	Op_OP_GELU_BWD      Op = 12
-	Op_OP_GATHER        Op = 13
-	Op_OP_SCATTER_ADD   Op = 14
-	Op_OP_SPLIT_HEADS   Op = 15
-	Op_OP_MERGE_HEADS   Op = 16
-	Op_OP_PATCHIFY      Op = 17
-	Op_OP_SMOOTH_L1     Op = 18
-	Op_OP_SMOOTH_L1_BWD Op = 19
-	Op_OP_MSE           Op = 20
-	Op_OP_MSE_BWD       Op = 21
-	Op_OP_SUM           Op = 22
-	Op_OP_SUMSQ         Op = 23
-	Op_OP_ADAMW         Op = 24
-	Op_OP_EMA           Op = 25
-	Op_OP_FILL          Op = 26
-	Op_OP_COPY          Op = 27
-)
-
-// Enum value maps for Op.
-var (
-	Op_name = map[int32]string{
-		0:  "OP_UNSPECIFIED",
-		1:  "OP_MATMUL",
-		2:  "OP_ADD",
-		3:  "OP_MUL",
-		4:  "OP_SCALE",
-		5:  "OP_AXPY",
-		6:  "OP_COLSUM",
-		7:  "OP_LAYERNORM",
-		8:  "OP_LAYERNORM_BWD",
-		9:  "OP_SOFTMAX",
-		10: "OP_SOFTMAX_BWD",
-		11: "OP_GELU",
-		12: "OP_GELU_BWD",
-		13: "OP_GATHER",
-		14: "OP_SCATTER_ADD",
-		15: "OP_SPLIT_HEADS",
-		16: "OP_MERGE_HEADS",
-		17: "OP_PATCHIFY",
-		18: "OP_SMOOTH_L1",
-		19: "OP_SMOOTH_L1_BWD",
-		20: "OP_MSE",
-		21: "OP_MSE_BWD",
-		22: "OP_SUM",
-		23: "OP_SUMSQ",
-		24: "OP_ADAMW",
-		25: "OP_EMA",
-		26: "OP_FILL",
-		27: "OP_COPY",
-	}
-	Op_value = map[string]int32{
-		"OP_UNSPECIFIED":   0,
-		"OP_MATMUL":        1,
-		"OP_ADD":           2,
-		"OP_MUL":           3,
-		"OP_SCALE":         4,
-		"OP_AXPY":          5,
-		"OP_COLSUM":        6,
-		"OP_LAYERNORM":     7,
-		"OP_LAYERNORM_BWD": 8,
-		"OP_SOFTMAX":       9,
-		"OP_SOFTMAX_BWD":   10,
-		"OP_GELU":          11,
-		"OP_GELU_BWD":      12,
-		"OP_GATHER":        13,
-		"OP_SCATTER_ADD":   14,
-		"OP_SPLIT_HEADS":   15,
-		"OP_MERGE_HEADS":   16,
-		"OP_PATCHIFY":      17,
-		"OP_SMOOTH_L1":     18,
-		"OP_SMOOTH_L1_BWD": 19,
-		"OP_MSE":           20,
-		"OP_MSE_BWD":       21,
-		"OP_SUM":           22,
-		"OP_SUMSQ":         23,
-		"OP_ADAMW":         24,
-		"OP_EMA":           25,
-		"OP_FILL":          26,
-		"OP_COPY":          27,
-	}
-)
-
-func (x Op) Enum() *Op {
-	p := new(Op)
-	*p = x
-	return p
-}
-
-func (x Op) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (Op) Descriptor() protoreflect.EnumDescriptor {
-	return file_backend_proto_enumTypes[1].Descriptor()
-}
-
-func (Op) Type() protoreflect.EnumType {
-	return &file_backend_proto_enumTypes[1]
-}
-
-func (x Op) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use Op.Descriptor instead.
-func (Op) EnumDescriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{1}
-}
-
 // ErrorKind lets the host rebuild the sentinel errors of package backend.
 type ErrorKind int32
 
@@ -268,11 +86,11 @@ func (x ErrorKind) String() string {
 }
 
 func (ErrorKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_backend_proto_enumTypes[2].Descriptor()
+	return file_backend_proto_enumTypes[0].Descriptor()
 }
 
 func (ErrorKind) Type() protoreflect.EnumType {
-	return &file_backend_proto_enumTypes[2]
+	return &file_backend_proto_enumTypes[0]
 }
 
 func (x ErrorKind) Number() protoreflect.EnumNumber {
@@ -281,7 +99,7 @@ func (x ErrorKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorKind.Descriptor instead.
 func (ErrorKind) EnumDescriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{2}
+	return file_backend_proto_rawDescGZIP(), []int{0}
 }
 
 type HelloRequest struct {
@@ -344,8 +162,6 @@ type HelloReply struct {
 	ApiVersion    uint32 `protobuf:"varint,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
 	CatalogueHash string `protobuf:"bytes,2,opt,name=catalogue_hash,json=catalogueHash,proto3" json:"catalogue_hash,omitempty"`
 	Info          *Info  `protobuf:"bytes,3,opt,name=info,proto3" json:"info,omitempty"`
-	// guards: NewTensor.guarded and CheckGuards are supported.
-	Guards        bool `protobuf:"varint,4,opt,name=guards,proto3" json:"guards,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -401,14 +217,8 @@ func (x *HelloReply) GetInfo() *Info {
 	return nil
 }
 
-func (x *HelloReply) GetGuards() bool {
-	if x != nil {
-		return x.Guards
-	}
-	return false
-}
-
-// Info mirrors backend.Info.
+// Info mirrors backend.Info: dtypes and ops are catalogue numbers; guards
+// says that NewTensor.guarded and CheckGuards are supported.
 type Info struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Backend        string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
@@ -416,9 +226,10 @@ type Info struct {
 	Kind           string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	Memory         int64                  `protobuf:"varint,4,opt,name=memory,proto3" json:"memory,omitempty"`
 	MaxTensorBytes int64                  `protobuf:"varint,5,opt,name=max_tensor_bytes,json=maxTensorBytes,proto3" json:"max_tensor_bytes,omitempty"`
-	Dtypes         []DType                `protobuf:"varint,6,rep,packed,name=dtypes,proto3,enum=ijepa.backend.v1.DType" json:"dtypes,omitempty"`
-	Ops            []Op                   `protobuf:"varint,7,rep,packed,name=ops,proto3,enum=ijepa.backend.v1.Op" json:"ops,omitempty"`
+	Dtypes         []uint32               `protobuf:"varint,6,rep,packed,name=dtypes,proto3" json:"dtypes,omitempty"`
+	Ops            []uint32               `protobuf:"varint,7,rep,packed,name=ops,proto3" json:"ops,omitempty"`
 	Limits         []*Limit               `protobuf:"bytes,8,rep,name=limits,proto3" json:"limits,omitempty"`
+	Guards         bool                   `protobuf:"varint,9,opt,name=guards,proto3" json:"guards,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -488,14 +299,14 @@ func (x *Info) GetMaxTensorBytes() int64 {
 	return 0
 }
 
-func (x *Info) GetDtypes() []DType {
+func (x *Info) GetDtypes() []uint32 {
 	if x != nil {
 		return x.Dtypes
 	}
 	return nil
 }
 
-func (x *Info) GetOps() []Op {
+func (x *Info) GetOps() []uint32 {
 	if x != nil {
 		return x.Ops
 	}
@@ -507,6 +318,13 @@ func (x *Info) GetLimits() []*Limit {
 		return x.Limits
 	}
 	return nil
+}
+
+func (x *Info) GetGuards() bool {
+	if x != nil {
+		return x.Guards
+	}
+	return false
 }
 
 type Limit struct {
@@ -690,7 +508,7 @@ func (x *Command) GetRelease() *Release {
 type NewTensor struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Dtype         DType                  `protobuf:"varint,2,opt,name=dtype,proto3,enum=ijepa.backend.v1.DType" json:"dtype,omitempty"`
+	Dtype         uint32                 `protobuf:"varint,2,opt,name=dtype,proto3" json:"dtype,omitempty"` // the catalogue's number
 	Shape         []int64                `protobuf:"varint,3,rep,packed,name=shape,proto3" json:"shape,omitempty"`
 	Guarded       bool                   `protobuf:"varint,4,opt,name=guarded,proto3" json:"guarded,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -734,11 +552,11 @@ func (x *NewTensor) GetId() uint64 {
 	return 0
 }
 
-func (x *NewTensor) GetDtype() DType {
+func (x *NewTensor) GetDtype() uint32 {
 	if x != nil {
 		return x.Dtype
 	}
-	return DType_DTYPE_UNSPECIFIED
+	return 0
 }
 
 func (x *NewTensor) GetShape() []int64 {
@@ -755,21 +573,24 @@ func (x *NewTensor) GetGuarded() bool {
 	return false
 }
 
-// RunOp runs one op of the catalogue on its tensor arguments, in the order
-// of the op's row in the table. Argument i is the tensor ids[i] seen with a
-// shape of ranks[i] dimensions, the next ranks[i] values of dims: a tensor's
-// reshaped views share its id, so the shape travels with every use. Id 0
-// (rank 0) stands for an absent optional argument.
+// RunOp runs one op of the catalogue, named by its number, on its tensor
+// arguments, in the order of the op's row in the table. Argument i is the
+// tensor ids[i] seen with a shape of ranks[i] dimensions, the next ranks[i]
+// values of dims: a tensor's reshaped views share its id, so the shape
+// travels with every use. Id 0 (rank 0) stands for an absent optional
+// argument. attrs are the attributes the op's row names, in its order, as
+// float64 (a bool as 0 or 1, an int exactly).
 //
-// Example: matmul(c [2,4], a [2,3], b [3,4]) with tensors 7, 5, 6 is
-// ids [7,5,6], ranks [2,2,2], dims [2,4, 2,3, 3,4].
+// Example: matmul(c [2,4], a [2,3], b [3,4]; TransA TransB Alpha Beta) with
+// tensors 7, 5, 6 and c = a @ b is op 1, ids [7,5,6], ranks [2,2,2],
+// dims [2,4, 2,3, 3,4], attrs [0, 0, 1, 0].
 type RunOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Op            Op                     `protobuf:"varint,1,opt,name=op,proto3,enum=ijepa.backend.v1.Op" json:"op,omitempty"`
+	Op            uint32                 `protobuf:"varint,1,opt,name=op,proto3" json:"op,omitempty"`
 	Ids           []uint64               `protobuf:"varint,2,rep,packed,name=ids,proto3" json:"ids,omitempty"`
 	Ranks         []uint32               `protobuf:"varint,3,rep,packed,name=ranks,proto3" json:"ranks,omitempty"`
 	Dims          []int64                `protobuf:"varint,4,rep,packed,name=dims,proto3" json:"dims,omitempty"`
-	Attrs         *Attrs                 `protobuf:"bytes,5,opt,name=attrs,proto3" json:"attrs,omitempty"`
+	Attrs         []float64              `protobuf:"fixed64,6,rep,packed,name=attrs,proto3" json:"attrs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -804,11 +625,11 @@ func (*RunOp) Descriptor() ([]byte, []int) {
 	return file_backend_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *RunOp) GetOp() Op {
+func (x *RunOp) GetOp() uint32 {
 	if x != nil {
 		return x.Op
 	}
-	return Op_OP_UNSPECIFIED
+	return 0
 }
 
 func (x *RunOp) GetIds() []uint64 {
@@ -832,152 +653,11 @@ func (x *RunOp) GetDims() []int64 {
 	return nil
 }
 
-func (x *RunOp) GetAttrs() *Attrs {
+func (x *RunOp) GetAttrs() []float64 {
 	if x != nil {
 		return x.Attrs
 	}
 	return nil
-}
-
-// Attrs mirrors backend.Attrs; each op reads the fields its row names.
-type Attrs struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TransA        bool                   `protobuf:"varint,1,opt,name=trans_a,json=transA,proto3" json:"trans_a,omitempty"`
-	TransB        bool                   `protobuf:"varint,2,opt,name=trans_b,json=transB,proto3" json:"trans_b,omitempty"`
-	Alpha         float64                `protobuf:"fixed64,3,opt,name=alpha,proto3" json:"alpha,omitempty"`
-	Beta          float64                `protobuf:"fixed64,4,opt,name=beta,proto3" json:"beta,omitempty"`
-	Eps           float64                `protobuf:"fixed64,5,opt,name=eps,proto3" json:"eps,omitempty"`
-	Heads         int64                  `protobuf:"varint,6,opt,name=heads,proto3" json:"heads,omitempty"`
-	Patch         int64                  `protobuf:"varint,7,opt,name=patch,proto3" json:"patch,omitempty"`
-	Lr            float64                `protobuf:"fixed64,8,opt,name=lr,proto3" json:"lr,omitempty"`
-	Beta1         float64                `protobuf:"fixed64,9,opt,name=beta1,proto3" json:"beta1,omitempty"`
-	Beta2         float64                `protobuf:"fixed64,10,opt,name=beta2,proto3" json:"beta2,omitempty"`
-	WeightDecay   float64                `protobuf:"fixed64,11,opt,name=weight_decay,json=weightDecay,proto3" json:"weight_decay,omitempty"`
-	Step          int64                  `protobuf:"varint,12,opt,name=step,proto3" json:"step,omitempty"`
-	Momentum      float64                `protobuf:"fixed64,13,opt,name=momentum,proto3" json:"momentum,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Attrs) Reset() {
-	*x = Attrs{}
-	mi := &file_backend_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Attrs) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Attrs) ProtoMessage() {}
-
-func (x *Attrs) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Attrs.ProtoReflect.Descriptor instead.
-func (*Attrs) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *Attrs) GetTransA() bool {
-	if x != nil {
-		return x.TransA
-	}
-	return false
-}
-
-func (x *Attrs) GetTransB() bool {
-	if x != nil {
-		return x.TransB
-	}
-	return false
-}
-
-func (x *Attrs) GetAlpha() float64 {
-	if x != nil {
-		return x.Alpha
-	}
-	return 0
-}
-
-func (x *Attrs) GetBeta() float64 {
-	if x != nil {
-		return x.Beta
-	}
-	return 0
-}
-
-func (x *Attrs) GetEps() float64 {
-	if x != nil {
-		return x.Eps
-	}
-	return 0
-}
-
-func (x *Attrs) GetHeads() int64 {
-	if x != nil {
-		return x.Heads
-	}
-	return 0
-}
-
-func (x *Attrs) GetPatch() int64 {
-	if x != nil {
-		return x.Patch
-	}
-	return 0
-}
-
-func (x *Attrs) GetLr() float64 {
-	if x != nil {
-		return x.Lr
-	}
-	return 0
-}
-
-func (x *Attrs) GetBeta1() float64 {
-	if x != nil {
-		return x.Beta1
-	}
-	return 0
-}
-
-func (x *Attrs) GetBeta2() float64 {
-	if x != nil {
-		return x.Beta2
-	}
-	return 0
-}
-
-func (x *Attrs) GetWeightDecay() float64 {
-	if x != nil {
-		return x.WeightDecay
-	}
-	return 0
-}
-
-func (x *Attrs) GetStep() int64 {
-	if x != nil {
-		return x.Step
-	}
-	return 0
-}
-
-func (x *Attrs) GetMomentum() float64 {
-	if x != nil {
-		return x.Momentum
-	}
-	return 0
 }
 
 // WriteChunk carries part of a host write, in the host's byte order
@@ -995,7 +675,7 @@ type WriteChunk struct {
 
 func (x *WriteChunk) Reset() {
 	*x = WriteChunk{}
-	mi := &file_backend_proto_msgTypes[9]
+	mi := &file_backend_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +687,7 @@ func (x *WriteChunk) String() string {
 func (*WriteChunk) ProtoMessage() {}
 
 func (x *WriteChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[9]
+	mi := &file_backend_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +700,7 @@ func (x *WriteChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteChunk.ProtoReflect.Descriptor instead.
 func (*WriteChunk) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{9}
+	return file_backend_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WriteChunk) GetId() uint64 {
@@ -1055,7 +735,7 @@ type Release struct {
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_backend_proto_msgTypes[10]
+	mi := &file_backend_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +747,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[10]
+	mi := &file_backend_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +760,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{10}
+	return file_backend_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Release) GetIds() []uint64 {
@@ -1098,7 +778,7 @@ type SubmitReply struct {
 
 func (x *SubmitReply) Reset() {
 	*x = SubmitReply{}
-	mi := &file_backend_proto_msgTypes[11]
+	mi := &file_backend_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +790,7 @@ func (x *SubmitReply) String() string {
 func (*SubmitReply) ProtoMessage() {}
 
 func (x *SubmitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[11]
+	mi := &file_backend_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +803,7 @@ func (x *SubmitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReply.ProtoReflect.Descriptor instead.
 func (*SubmitReply) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{11}
+	return file_backend_proto_rawDescGZIP(), []int{10}
 }
 
 type SyncRequest struct {
@@ -1136,7 +816,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_backend_proto_msgTypes[12]
+	mi := &file_backend_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +828,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[12]
+	mi := &file_backend_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +841,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{12}
+	return file_backend_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SyncRequest) GetSeq() uint64 {
@@ -1181,7 +861,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_backend_proto_msgTypes[13]
+	mi := &file_backend_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +873,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[13]
+	mi := &file_backend_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +886,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{13}
+	return file_backend_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReadRequest) GetSeq() uint64 {
@@ -1235,7 +915,7 @@ type ReadChunk struct {
 
 func (x *ReadChunk) Reset() {
 	*x = ReadChunk{}
-	mi := &file_backend_proto_msgTypes[14]
+	mi := &file_backend_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +927,7 @@ func (x *ReadChunk) String() string {
 func (*ReadChunk) ProtoMessage() {}
 
 func (x *ReadChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[14]
+	mi := &file_backend_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +940,7 @@ func (x *ReadChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadChunk.ProtoReflect.Descriptor instead.
 func (*ReadChunk) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{14}
+	return file_backend_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReadChunk) GetStatus() *Status {
@@ -1294,7 +974,7 @@ type TensorRequest struct {
 
 func (x *TensorRequest) Reset() {
 	*x = TensorRequest{}
-	mi := &file_backend_proto_msgTypes[15]
+	mi := &file_backend_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +986,7 @@ func (x *TensorRequest) String() string {
 func (*TensorRequest) ProtoMessage() {}
 
 func (x *TensorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[15]
+	mi := &file_backend_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +999,7 @@ func (x *TensorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorRequest.ProtoReflect.Descriptor instead.
 func (*TensorRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{15}
+	return file_backend_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TensorRequest) GetSeq() uint64 {
@@ -1346,7 +1026,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_backend_proto_msgTypes[16]
+	mi := &file_backend_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1358,7 +1038,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[16]
+	mi := &file_backend_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1371,7 +1051,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{16}
+	return file_backend_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Status) GetError() *Error {
@@ -1386,9 +1066,9 @@ type Error struct {
 	Kind  ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=ijepa.backend.v1.ErrorKind" json:"kind,omitempty"`
 	// message says what went wrong, without the op and shapes.
 	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	// op and args name the failing call ("c=f32[3,4] a=f32[3,5] b=f32[6,4]"),
-	// when an op failed.
-	Op   Op     `protobuf:"varint,3,opt,name=op,proto3,enum=ijepa.backend.v1.Op" json:"op,omitempty"`
+	// op (a catalogue number, 0 for none) and args name the failing call
+	// ("c=f32[3,4] a=f32[3,5] b=f32[6,4]"), when an op failed.
+	Op   uint32 `protobuf:"varint,3,opt,name=op,proto3" json:"op,omitempty"`
 	Args string `protobuf:"bytes,4,opt,name=args,proto3" json:"args,omitempty"`
 	// command is the failing command's position in the Submit stream,
 	// counting from 1 across batches; 0 when unknown.
@@ -1399,7 +1079,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_backend_proto_msgTypes[17]
+	mi := &file_backend_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1091,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[17]
+	mi := &file_backend_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1104,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{17}
+	return file_backend_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Error) GetKind() ErrorKind {
@@ -1441,11 +1121,11 @@ func (x *Error) GetMessage() string {
 	return ""
 }
 
-func (x *Error) GetOp() Op {
+func (x *Error) GetOp() uint32 {
 	if x != nil {
 		return x.Op
 	}
-	return Op_OP_UNSPECIFIED
+	return 0
 }
 
 func (x *Error) GetArgs() string {
@@ -1470,7 +1150,7 @@ type ProgressRequest struct {
 
 func (x *ProgressRequest) Reset() {
 	*x = ProgressRequest{}
-	mi := &file_backend_proto_msgTypes[18]
+	mi := &file_backend_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1162,7 @@ func (x *ProgressRequest) String() string {
 func (*ProgressRequest) ProtoMessage() {}
 
 func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[18]
+	mi := &file_backend_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1175,7 @@ func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressRequest.ProtoReflect.Descriptor instead.
 func (*ProgressRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{18}
+	return file_backend_proto_rawDescGZIP(), []int{17}
 }
 
 type ProgressReply struct {
@@ -1511,7 +1191,7 @@ type ProgressReply struct {
 
 func (x *ProgressReply) Reset() {
 	*x = ProgressReply{}
-	mi := &file_backend_proto_msgTypes[19]
+	mi := &file_backend_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1203,7 @@ func (x *ProgressReply) String() string {
 func (*ProgressReply) ProtoMessage() {}
 
 func (x *ProgressReply) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[19]
+	mi := &file_backend_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1216,7 @@ func (x *ProgressReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressReply.ProtoReflect.Descriptor instead.
 func (*ProgressReply) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{19}
+	return file_backend_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ProgressReply) GetReceived() uint64 {
@@ -1568,23 +1248,23 @@ const file_backend_proto_rawDesc = "" +
 	"\fHelloRequest\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\rR\n" +
 	"apiVersion\x12%\n" +
-	"\x0ecatalogue_hash\x18\x02 \x01(\tR\rcatalogueHash\"\x98\x01\n" +
+	"\x0ecatalogue_hash\x18\x02 \x01(\tR\rcatalogueHash\"\x86\x01\n" +
 	"\n" +
 	"HelloReply\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\rR\n" +
 	"apiVersion\x12%\n" +
 	"\x0ecatalogue_hash\x18\x02 \x01(\tR\rcatalogueHash\x12*\n" +
-	"\x04info\x18\x03 \x01(\v2\x16.ijepa.backend.v1.InfoR\x04info\x12\x16\n" +
-	"\x06guards\x18\x04 \x01(\bR\x06guards\"\x98\x02\n" +
+	"\x04info\x18\x03 \x01(\v2\x16.ijepa.backend.v1.InfoR\x04infoJ\x04\b\x04\x10\x05\"\x81\x02\n" +
 	"\x04Info\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x16\n" +
 	"\x06device\x18\x02 \x01(\tR\x06device\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06memory\x18\x04 \x01(\x03R\x06memory\x12(\n" +
-	"\x10max_tensor_bytes\x18\x05 \x01(\x03R\x0emaxTensorBytes\x12/\n" +
-	"\x06dtypes\x18\x06 \x03(\x0e2\x17.ijepa.backend.v1.DTypeR\x06dtypes\x12&\n" +
-	"\x03ops\x18\a \x03(\x0e2\x14.ijepa.backend.v1.OpR\x03ops\x12/\n" +
-	"\x06limits\x18\b \x03(\v2\x17.ijepa.backend.v1.LimitR\x06limits\"1\n" +
+	"\x10max_tensor_bytes\x18\x05 \x01(\x03R\x0emaxTensorBytes\x12\x16\n" +
+	"\x06dtypes\x18\x06 \x03(\rR\x06dtypes\x12\x10\n" +
+	"\x03ops\x18\a \x03(\rR\x03ops\x12/\n" +
+	"\x06limits\x18\b \x03(\v2\x17.ijepa.backend.v1.LimitR\x06limits\x12\x16\n" +
+	"\x06guards\x18\t \x01(\bR\x06guards\"1\n" +
 	"\x05Limit\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"P\n" +
@@ -1595,33 +1275,18 @@ const file_backend_proto_rawDesc = "" +
 	"\x03new\x18\x01 \x01(\v2\x1b.ijepa.backend.v1.NewTensorR\x03new\x12)\n" +
 	"\x03run\x18\x02 \x01(\v2\x17.ijepa.backend.v1.RunOpR\x03run\x122\n" +
 	"\x05write\x18\x03 \x01(\v2\x1c.ijepa.backend.v1.WriteChunkR\x05write\x123\n" +
-	"\arelease\x18\x04 \x01(\v2\x19.ijepa.backend.v1.ReleaseR\arelease\"z\n" +
+	"\arelease\x18\x04 \x01(\v2\x19.ijepa.backend.v1.ReleaseR\arelease\"a\n" +
 	"\tNewTensor\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x04R\x02id\x12-\n" +
-	"\x05dtype\x18\x02 \x01(\x0e2\x17.ijepa.backend.v1.DTypeR\x05dtype\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
+	"\x05dtype\x18\x02 \x01(\rR\x05dtype\x12\x14\n" +
 	"\x05shape\x18\x03 \x03(\x03R\x05shape\x12\x18\n" +
-	"\aguarded\x18\x04 \x01(\bR\aguarded\"\x98\x01\n" +
-	"\x05RunOp\x12$\n" +
-	"\x02op\x18\x01 \x01(\x0e2\x14.ijepa.backend.v1.OpR\x02op\x12\x10\n" +
+	"\aguarded\x18\x04 \x01(\bR\aguarded\"o\n" +
+	"\x05RunOp\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\rR\x02op\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\x04R\x03ids\x12\x14\n" +
 	"\x05ranks\x18\x03 \x03(\rR\x05ranks\x12\x12\n" +
-	"\x04dims\x18\x04 \x03(\x03R\x04dims\x12-\n" +
-	"\x05attrs\x18\x05 \x01(\v2\x17.ijepa.backend.v1.AttrsR\x05attrs\"\xb0\x02\n" +
-	"\x05Attrs\x12\x17\n" +
-	"\atrans_a\x18\x01 \x01(\bR\x06transA\x12\x17\n" +
-	"\atrans_b\x18\x02 \x01(\bR\x06transB\x12\x14\n" +
-	"\x05alpha\x18\x03 \x01(\x01R\x05alpha\x12\x12\n" +
-	"\x04beta\x18\x04 \x01(\x01R\x04beta\x12\x10\n" +
-	"\x03eps\x18\x05 \x01(\x01R\x03eps\x12\x14\n" +
-	"\x05heads\x18\x06 \x01(\x03R\x05heads\x12\x14\n" +
-	"\x05patch\x18\a \x01(\x03R\x05patch\x12\x0e\n" +
-	"\x02lr\x18\b \x01(\x01R\x02lr\x12\x14\n" +
-	"\x05beta1\x18\t \x01(\x01R\x05beta1\x12\x14\n" +
-	"\x05beta2\x18\n" +
-	" \x01(\x01R\x05beta2\x12!\n" +
-	"\fweight_decay\x18\v \x01(\x01R\vweightDecay\x12\x12\n" +
-	"\x04step\x18\f \x01(\x03R\x04step\x12\x1a\n" +
-	"\bmomentum\x18\r \x01(\x01R\bmomentum\"H\n" +
+	"\x04dims\x18\x04 \x03(\x03R\x04dims\x12\x14\n" +
+	"\x05attrs\x18\x06 \x03(\x01R\x05attrsJ\x04\b\x05\x10\x06\"H\n" +
 	"\n" +
 	"WriteChunk\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
@@ -1643,62 +1308,18 @@ const file_backend_proto_rawDesc = "" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\"7\n" +
 	"\x06Status\x12-\n" +
-	"\x05error\x18\x01 \x01(\v2\x17.ijepa.backend.v1.ErrorR\x05error\"\xa6\x01\n" +
+	"\x05error\x18\x01 \x01(\v2\x17.ijepa.backend.v1.ErrorR\x05error\"\x90\x01\n" +
 	"\x05Error\x12/\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1b.ijepa.backend.v1.ErrorKindR\x04kind\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
-	"\x02op\x18\x03 \x01(\x0e2\x14.ijepa.backend.v1.OpR\x02op\x12\x12\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x0e\n" +
+	"\x02op\x18\x03 \x01(\rR\x02op\x12\x12\n" +
 	"\x04args\x18\x04 \x01(\tR\x04args\x12\x18\n" +
 	"\acommand\x18\x05 \x01(\x04R\acommand\"\x11\n" +
 	"\x0fProgressRequest\"c\n" +
 	"\rProgressReply\x12\x1a\n" +
 	"\breceived\x18\x01 \x01(\x04R\breceived\x12\x1a\n" +
 	"\bexecuted\x18\x02 \x01(\x04R\bexecuted\x12\x1a\n" +
-	"\bcommands\x18\x03 \x01(\x04R\bcommands*[\n" +
-	"\x05DType\x12\x15\n" +
-	"\x11DTYPE_UNSPECIFIED\x10\x00\x12\r\n" +
-	"\tDTYPE_F32\x10\x01\x12\r\n" +
-	"\tDTYPE_F16\x10\x02\x12\x0e\n" +
-	"\n" +
-	"DTYPE_BF16\x10\x03\x12\r\n" +
-	"\tDTYPE_I32\x10\x04*\xc1\x03\n" +
-	"\x02Op\x12\x12\n" +
-	"\x0eOP_UNSPECIFIED\x10\x00\x12\r\n" +
-	"\tOP_MATMUL\x10\x01\x12\n" +
-	"\n" +
-	"\x06OP_ADD\x10\x02\x12\n" +
-	"\n" +
-	"\x06OP_MUL\x10\x03\x12\f\n" +
-	"\bOP_SCALE\x10\x04\x12\v\n" +
-	"\aOP_AXPY\x10\x05\x12\r\n" +
-	"\tOP_COLSUM\x10\x06\x12\x10\n" +
-	"\fOP_LAYERNORM\x10\a\x12\x14\n" +
-	"\x10OP_LAYERNORM_BWD\x10\b\x12\x0e\n" +
-	"\n" +
-	"OP_SOFTMAX\x10\t\x12\x12\n" +
-	"\x0eOP_SOFTMAX_BWD\x10\n" +
-	"\x12\v\n" +
-	"\aOP_GELU\x10\v\x12\x0f\n" +
-	"\vOP_GELU_BWD\x10\f\x12\r\n" +
-	"\tOP_GATHER\x10\r\x12\x12\n" +
-	"\x0eOP_SCATTER_ADD\x10\x0e\x12\x12\n" +
-	"\x0eOP_SPLIT_HEADS\x10\x0f\x12\x12\n" +
-	"\x0eOP_MERGE_HEADS\x10\x10\x12\x0f\n" +
-	"\vOP_PATCHIFY\x10\x11\x12\x10\n" +
-	"\fOP_SMOOTH_L1\x10\x12\x12\x14\n" +
-	"\x10OP_SMOOTH_L1_BWD\x10\x13\x12\n" +
-	"\n" +
-	"\x06OP_MSE\x10\x14\x12\x0e\n" +
-	"\n" +
-	"OP_MSE_BWD\x10\x15\x12\n" +
-	"\n" +
-	"\x06OP_SUM\x10\x16\x12\f\n" +
-	"\bOP_SUMSQ\x10\x17\x12\f\n" +
-	"\bOP_ADAMW\x10\x18\x12\n" +
-	"\n" +
-	"\x06OP_EMA\x10\x19\x12\v\n" +
-	"\aOP_FILL\x10\x1a\x12\v\n" +
-	"\aOP_COPY\x10\x1b*\xb2\x01\n" +
+	"\bcommands\x18\x03 \x01(\x04R\bcommands*\xb2\x01\n" +
 	"\tErrorKind\x12\x14\n" +
 	"\x10ERROR_KIND_OTHER\x10\x00\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSUPPORTED\x10\x01\x12\x17\n" +
@@ -1728,69 +1349,60 @@ func file_backend_proto_rawDescGZIP() []byte {
 	return file_backend_proto_rawDescData
 }
 
-var file_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_backend_proto_goTypes = []any{
-	(DType)(0),              // 0: ijepa.backend.v1.DType
-	(Op)(0),                 // 1: ijepa.backend.v1.Op
-	(ErrorKind)(0),          // 2: ijepa.backend.v1.ErrorKind
-	(*HelloRequest)(nil),    // 3: ijepa.backend.v1.HelloRequest
-	(*HelloReply)(nil),      // 4: ijepa.backend.v1.HelloReply
-	(*Info)(nil),            // 5: ijepa.backend.v1.Info
-	(*Limit)(nil),           // 6: ijepa.backend.v1.Limit
-	(*Batch)(nil),           // 7: ijepa.backend.v1.Batch
-	(*Command)(nil),         // 8: ijepa.backend.v1.Command
-	(*NewTensor)(nil),       // 9: ijepa.backend.v1.NewTensor
-	(*RunOp)(nil),           // 10: ijepa.backend.v1.RunOp
-	(*Attrs)(nil),           // 11: ijepa.backend.v1.Attrs
-	(*WriteChunk)(nil),      // 12: ijepa.backend.v1.WriteChunk
-	(*Release)(nil),         // 13: ijepa.backend.v1.Release
-	(*SubmitReply)(nil),     // 14: ijepa.backend.v1.SubmitReply
-	(*SyncRequest)(nil),     // 15: ijepa.backend.v1.SyncRequest
-	(*ReadRequest)(nil),     // 16: ijepa.backend.v1.ReadRequest
-	(*ReadChunk)(nil),       // 17: ijepa.backend.v1.ReadChunk
-	(*TensorRequest)(nil),   // 18: ijepa.backend.v1.TensorRequest
-	(*Status)(nil),          // 19: ijepa.backend.v1.Status
-	(*Error)(nil),           // 20: ijepa.backend.v1.Error
-	(*ProgressRequest)(nil), // 21: ijepa.backend.v1.ProgressRequest
-	(*ProgressReply)(nil),   // 22: ijepa.backend.v1.ProgressReply
+	(ErrorKind)(0),          // 0: ijepa.backend.v1.ErrorKind
+	(*HelloRequest)(nil),    // 1: ijepa.backend.v1.HelloRequest
+	(*HelloReply)(nil),      // 2: ijepa.backend.v1.HelloReply
+	(*Info)(nil),            // 3: ijepa.backend.v1.Info
+	(*Limit)(nil),           // 4: ijepa.backend.v1.Limit
+	(*Batch)(nil),           // 5: ijepa.backend.v1.Batch
+	(*Command)(nil),         // 6: ijepa.backend.v1.Command
+	(*NewTensor)(nil),       // 7: ijepa.backend.v1.NewTensor
+	(*RunOp)(nil),           // 8: ijepa.backend.v1.RunOp
+	(*WriteChunk)(nil),      // 9: ijepa.backend.v1.WriteChunk
+	(*Release)(nil),         // 10: ijepa.backend.v1.Release
+	(*SubmitReply)(nil),     // 11: ijepa.backend.v1.SubmitReply
+	(*SyncRequest)(nil),     // 12: ijepa.backend.v1.SyncRequest
+	(*ReadRequest)(nil),     // 13: ijepa.backend.v1.ReadRequest
+	(*ReadChunk)(nil),       // 14: ijepa.backend.v1.ReadChunk
+	(*TensorRequest)(nil),   // 15: ijepa.backend.v1.TensorRequest
+	(*Status)(nil),          // 16: ijepa.backend.v1.Status
+	(*Error)(nil),           // 17: ijepa.backend.v1.Error
+	(*ProgressRequest)(nil), // 18: ijepa.backend.v1.ProgressRequest
+	(*ProgressReply)(nil),   // 19: ijepa.backend.v1.ProgressReply
 }
 var file_backend_proto_depIdxs = []int32{
-	5,  // 0: ijepa.backend.v1.HelloReply.info:type_name -> ijepa.backend.v1.Info
-	0,  // 1: ijepa.backend.v1.Info.dtypes:type_name -> ijepa.backend.v1.DType
-	1,  // 2: ijepa.backend.v1.Info.ops:type_name -> ijepa.backend.v1.Op
-	6,  // 3: ijepa.backend.v1.Info.limits:type_name -> ijepa.backend.v1.Limit
-	8,  // 4: ijepa.backend.v1.Batch.commands:type_name -> ijepa.backend.v1.Command
-	9,  // 5: ijepa.backend.v1.Command.new:type_name -> ijepa.backend.v1.NewTensor
-	10, // 6: ijepa.backend.v1.Command.run:type_name -> ijepa.backend.v1.RunOp
-	12, // 7: ijepa.backend.v1.Command.write:type_name -> ijepa.backend.v1.WriteChunk
-	13, // 8: ijepa.backend.v1.Command.release:type_name -> ijepa.backend.v1.Release
-	0,  // 9: ijepa.backend.v1.NewTensor.dtype:type_name -> ijepa.backend.v1.DType
-	1,  // 10: ijepa.backend.v1.RunOp.op:type_name -> ijepa.backend.v1.Op
-	11, // 11: ijepa.backend.v1.RunOp.attrs:type_name -> ijepa.backend.v1.Attrs
-	19, // 12: ijepa.backend.v1.ReadChunk.status:type_name -> ijepa.backend.v1.Status
-	20, // 13: ijepa.backend.v1.Status.error:type_name -> ijepa.backend.v1.Error
-	2,  // 14: ijepa.backend.v1.Error.kind:type_name -> ijepa.backend.v1.ErrorKind
-	1,  // 15: ijepa.backend.v1.Error.op:type_name -> ijepa.backend.v1.Op
-	3,  // 16: ijepa.backend.v1.Backend.Hello:input_type -> ijepa.backend.v1.HelloRequest
-	7,  // 17: ijepa.backend.v1.Backend.Submit:input_type -> ijepa.backend.v1.Batch
-	15, // 18: ijepa.backend.v1.Backend.Sync:input_type -> ijepa.backend.v1.SyncRequest
-	16, // 19: ijepa.backend.v1.Backend.Read:input_type -> ijepa.backend.v1.ReadRequest
-	18, // 20: ijepa.backend.v1.Backend.CheckGuards:input_type -> ijepa.backend.v1.TensorRequest
-	21, // 21: ijepa.backend.v1.Backend.Progress:input_type -> ijepa.backend.v1.ProgressRequest
-	15, // 22: ijepa.backend.v1.Backend.Close:input_type -> ijepa.backend.v1.SyncRequest
-	4,  // 23: ijepa.backend.v1.Backend.Hello:output_type -> ijepa.backend.v1.HelloReply
-	14, // 24: ijepa.backend.v1.Backend.Submit:output_type -> ijepa.backend.v1.SubmitReply
-	19, // 25: ijepa.backend.v1.Backend.Sync:output_type -> ijepa.backend.v1.Status
-	17, // 26: ijepa.backend.v1.Backend.Read:output_type -> ijepa.backend.v1.ReadChunk
-	19, // 27: ijepa.backend.v1.Backend.CheckGuards:output_type -> ijepa.backend.v1.Status
-	22, // 28: ijepa.backend.v1.Backend.Progress:output_type -> ijepa.backend.v1.ProgressReply
-	19, // 29: ijepa.backend.v1.Backend.Close:output_type -> ijepa.backend.v1.Status
-	23, // [23:30] is the sub-list for method output_type
-	16, // [16:23] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	3,  // 0: ijepa.backend.v1.HelloReply.info:type_name -> ijepa.backend.v1.Info
+	4,  // 1: ijepa.backend.v1.Info.limits:type_name -> ijepa.backend.v1.Limit
+	6,  // 2: ijepa.backend.v1.Batch.commands:type_name -> ijepa.backend.v1.Command
+	7,  // 3: ijepa.backend.v1.Command.new:type_name -> ijepa.backend.v1.NewTensor
+	8,  // 4: ijepa.backend.v1.Command.run:type_name -> ijepa.backend.v1.RunOp
+	9,  // 5: ijepa.backend.v1.Command.write:type_name -> ijepa.backend.v1.WriteChunk
+	10, // 6: ijepa.backend.v1.Command.release:type_name -> ijepa.backend.v1.Release
+	16, // 7: ijepa.backend.v1.ReadChunk.status:type_name -> ijepa.backend.v1.Status
+	17, // 8: ijepa.backend.v1.Status.error:type_name -> ijepa.backend.v1.Error
+	0,  // 9: ijepa.backend.v1.Error.kind:type_name -> ijepa.backend.v1.ErrorKind
+	1,  // 10: ijepa.backend.v1.Backend.Hello:input_type -> ijepa.backend.v1.HelloRequest
+	5,  // 11: ijepa.backend.v1.Backend.Submit:input_type -> ijepa.backend.v1.Batch
+	12, // 12: ijepa.backend.v1.Backend.Sync:input_type -> ijepa.backend.v1.SyncRequest
+	13, // 13: ijepa.backend.v1.Backend.Read:input_type -> ijepa.backend.v1.ReadRequest
+	15, // 14: ijepa.backend.v1.Backend.CheckGuards:input_type -> ijepa.backend.v1.TensorRequest
+	18, // 15: ijepa.backend.v1.Backend.Progress:input_type -> ijepa.backend.v1.ProgressRequest
+	12, // 16: ijepa.backend.v1.Backend.Close:input_type -> ijepa.backend.v1.SyncRequest
+	2,  // 17: ijepa.backend.v1.Backend.Hello:output_type -> ijepa.backend.v1.HelloReply
+	11, // 18: ijepa.backend.v1.Backend.Submit:output_type -> ijepa.backend.v1.SubmitReply
+	16, // 19: ijepa.backend.v1.Backend.Sync:output_type -> ijepa.backend.v1.Status
+	14, // 20: ijepa.backend.v1.Backend.Read:output_type -> ijepa.backend.v1.ReadChunk
+	16, // 21: ijepa.backend.v1.Backend.CheckGuards:output_type -> ijepa.backend.v1.Status
+	19, // 22: ijepa.backend.v1.Backend.Progress:output_type -> ijepa.backend.v1.ProgressReply
+	16, // 23: ijepa.backend.v1.Backend.Close:output_type -> ijepa.backend.v1.Status
+	17, // [17:24] is the sub-list for method output_type
+	10, // [10:17] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_backend_proto_init() }
@@ -1803,8 +1415,8 @@ func file_backend_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_backend_proto_rawDesc), len(file_backend_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   20,
+			NumEnums:      1,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

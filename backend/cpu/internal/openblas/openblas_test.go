@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ijepa-go/ijepa/internal/testdep"
 )
 
 // naive returns alpha*op(a)@op(b) + beta*c in float64 (c is not read when
@@ -39,7 +41,7 @@ func naive(ta, tb bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 
 func TestSgemm(t *testing.T) {
 	if err := Load(); err != nil {
-		t.Skipf("OpenBLAS not available: %v", err)
+		testdep.Skip(t, "OpenBLAS not available: %v", err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	fill := func(n int) []float32 {
@@ -88,7 +90,7 @@ func TestSgemm(t *testing.T) {
 
 func TestLoadedSingleThreaded(t *testing.T) {
 	if err := Load(); err != nil {
-		t.Skipf("OpenBLAS not available: %v", err)
+		testdep.Skip(t, "OpenBLAS not available: %v", err)
 	}
 	if n := Threads(); n != 1 {
 		t.Errorf("Threads() = %d after Load, want 1", n)

@@ -394,6 +394,17 @@ int ijepa_vec_init(void) {
 	return use_avx2;
 }
 
+// ijepa_vec_use_avx2 chooses the AVX2+FMA kernels (on != 0, where the CPU
+// has them) or the baseline ones, and returns the previous choice. The tests
+// use it to run the baseline kernels on every machine.
+int ijepa_vec_use_avx2(int on) {
+	int prev = ijepa_vec_init();
+#if HAVE_AVX2
+	use_avx2 = on && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+	return prev;
+}
+
 #if HAVE_AVX2
 #define DISPATCH(name, ...) (use_avx2 ? name##_avx2(__VA_ARGS__) : name##_base(__VA_ARGS__))
 #else

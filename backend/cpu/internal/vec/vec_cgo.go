@@ -6,6 +6,7 @@ package vec
 #cgo CFLAGS: -O2 -Wno-psabi
 #cgo LDFLAGS: -lm
 int ijepa_vec_init(void);
+int ijepa_vec_use_avx2(int on);
 void ijepa_vec_gelu(float *y, const float *x, long n);
 void ijepa_vec_gelu_grad(float *dx, const float *dy, const float *x, long n);
 void ijepa_vec_softmax(float *y, const float *x, long rows, long cols, float alpha);
@@ -22,6 +23,23 @@ import "C"
 import "unsafe"
 
 var avx2 = C.ijepa_vec_init() != 0
+
+// setAVX2 chooses the AVX2+FMA kernels (where the CPU has them) or the
+// baseline ones, and returns the previous choice; for tests, which run the
+// baseline kernels on every machine. Not safe while kernels run.
+func setAVX2(on bool) bool {
+	v := C.int(0)
+	if on {
+		v = 1
+	}
+	prev := C.ijepa_vec_use_avx2(v) != 0
+	avx2 = on && avx2Supported
+	return prev
+}
+
+// avx2Supported is whether the CPU has AVX2 and FMA (and the build has the
+// AVX2 kernels).
+var avx2Supported = avx2
 
 func impl() string {
 	if avx2 {

@@ -21,3 +21,6 @@ func colSum(acc []float64, x []float32, cols int) { colSumGo(acc, x, cols) }
 func adamW(p, m, v, g []float32, s *AdamWScalars) { adamWGo(p, m, v, g, s) }
 
 func broadcast(y, a, x []float32, mul bool) { broadcastGo(y, a, x, mul) }
+
+// setAVX2 does nothing without cgo: there are no C kernels.
+func setAVX2(bool) bool { return false }

@@ -6,9 +6,8 @@ import (
 	"testing"
 )
 
-// impls are the implementations to check: the one in use, and the Go one
-// (the same when built without cgo).
-var impls = []struct {
+// kernels is one implementation of the kernels.
+type kernels struct {
 	name         string
 	gelu         func(y, x []float32)
 	geluGrad     func(dx, dy, x []float32)
@@ -18,9 +17,68 @@ var impls = []struct {
 	colSum       func(acc []float64, x []float32, cols int)
 	adamW        func(p, m, v, g []float32, s *AdamWScalars)
 	broadcast    func(y, a, x []float32, mul bool)
-}{
+}
+
+// impls are the implementations to check: the one in use, the Go one (the
+// same when built without cgo) and, where the AVX2 kernels are in use, the
+// baseline C kernels too, so that every machine runs them.
+var impls = withBaseline([]kernels{
 	{"in use (" + Impl() + ")", GELU, GELUGrad, Softmax, LayerNorm, LayerNormBwd, ColSum, adamW, broadcast},
 	{"Go", geluGo, geluGradGo, softmaxGo, layerNormGo, layerNormBwdGo, colSumGo, adamWGo, broadcastGo},
+})
+
+// withBaseline appends the baseline C kernels to l when the AVX2 ones are
+// in use: each call chooses the baseline kernels for its duration.
+func withBaseline(l []kernels) []kernels {
+	if Impl() != "C, AVX2+FMA" {
+		return l
+	}
+	on := func(f func()) {
+		defer setAVX2(setAVX2(false))
+		f()
+	}
+	return append(l, kernels{"C, baseline vectors",
+		func(y, x []float32) { on(func() { GELU(y, x) }) },
+		func(dx, dy, x []float32) { on(func() { GELUGrad(dx, dy, x) }) },
+		func(y, x []float32, cols int, alpha float32) { on(func() { Softmax(y, x, cols, alpha) }) },
+		func(y, mean, rstd, x, gamma, beta []float32, cols int, eps float64) {
+			on(func() { LayerNorm(y, mean, rstd, x, gamma, beta, cols, eps) })
+		},
+		func(dx []float32, dg, db []float64, dy, x, mean, rstd, gamma []float32, cols int) {
+			on(func() { LayerNormBwd(dx, dg, db, dy, x, mean, rstd, gamma, cols) })
+		},
+		func(acc []float64, x []float32, cols int) { on(func() { ColSum(acc, x, cols) }) },
+		func(p, m, v, g []float32, s *AdamWScalars) { on(func() { adamW(p, m, v, g, s) }) },
+		func(y, a, x []float32, mul bool) { on(func() { broadcast(y, a, x, mul) }) },
+	})
+}
+
+// The baseline C kernels are checked on every machine: on an AVX2 machine
+// impls holds them beside the AVX2 ones, and setAVX2 really switches.
+// Catches the baseline kernels dropping out of the tests where AVX2 is in use.
+func TestBaselineKernelsChecked(t *testing.T) {
+	names := map[string]bool{}
+	for _, im := range impls {
+		names[im.name] = true
+	}
+	switch Impl() {
+	case "C, AVX2+FMA":
+		if !names["C, baseline vectors"] {
+			t.Fatalf("the AVX2 kernels are in use and the baseline ones are not checked: %v", names)
+		}
+		prev := setAVX2(false)
+		if got := Impl(); got != "C, baseline vectors" {
+			t.Errorf("with the AVX2 kernels off, Impl() = %q", got)
+		}
+		setAVX2(prev)
+		if got := Impl(); got != "C, AVX2+FMA" {
+			t.Errorf("after restoring, Impl() = %q", got)
+		}
+	case "C, baseline vectors":
+		if setAVX2(true) || Impl() != "C, baseline vectors" {
+			t.Errorf("a CPU without AVX2 switched to the AVX2 kernels: %q", Impl())
+		}
+	}
 }
 
 func phi(x float64) float64 { return math.Exp(-x*x/2) / math.Sqrt(2*math.Pi) }

@@ -1,9 +1,12 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// gelu and gelu_bwd, the exact (erf) GELU:
-//   forward:  y  = x * Phi(x)
-//   backward: dx = dy * (Phi(x) + x * phi(x))
-// with Phi the standard normal distribution function and phi its density.
+// Elementwise activations and their gradients, one per MODE:
+//   0 gelu:     y  = x * Phi(x)
+//   1 gelu_bwd: dx = dy * (Phi(x) + x * phi(x))
+//   2 silu:     y  = x * s,  s = sigmoid(x) = 1 / (1 + exp(-x))
+//   3 silu_bwd: dx = dy * s * (1 + x * (1 - s))
+// GELU is the exact (erf) GELU, with Phi the standard normal distribution function
+// and phi its density.
 // GLSL has no erf, so Phi is computed here to a few float32 ulps (relative
 // error of a few ulps, checked against math.Erfc by backend/vulkan's tests):
 //   |x| < 1: Phi = 1/2 + erf(z)/2, z = x/sqrt(2), by the Maclaurin series of
@@ -16,10 +19,11 @@
 //            second has an exponent below 2 in size, so the device's exp
 //            (whose error grows with its argument) stays accurate;
 //   |x| >= 12: Phi is 0 or 1 (erfc(12/sqrt(2)) < 4e-33).
-// Both variants allow the output to be an input (in place).
+// Every mode allows the output to be an input (in place). The forward modes
+// read i0 = x; the gradient modes read i0 = dy and i1 = x.
 #include "common.glsl"
 
-layout(constant_id = 1) const bool BWD = false;
+layout(constant_id = 1) const uint MODE = 0;
 
 layout(set = 0, binding = 0) buffer Out { float o[]; };
 layout(set = 0, binding = 1) readonly buffer In0 { float i0[]; }; // x, or dy
@@ -95,13 +99,20 @@ float Phi(float x) {
 
 void main() {
     for (uint i = gl_GlobalInvocationID.x; i < p.n; i += gridStride()) {
-        if (BWD) {
+        if (MODE == 0) {
+            float x = i0[p.oi0 + i];
+            o[p.oo + i] = x * Phi(x);
+        } else if (MODE == 1) {
             float x = i1[p.oi1 + i];
             float pdf = abs(x) < 12.0 ? 0.3989422804014327 * expHalfSq(abs(x), 0.0) : 0.0; // 1/sqrt(2 pi)
             o[p.oo + i] = i0[p.oi0 + i] * (Phi(x) + x * pdf);
-        } else {
+        } else if (MODE == 2) {
             float x = i0[p.oi0 + i];
-            o[p.oo + i] = x * Phi(x);
+            o[p.oo + i] = x / (1.0 + exp(-x));
+        } else if (MODE == 3) {
+            float x = i1[p.oi1 + i];
+            float s = 1.0 / (1.0 + exp(-x));
+            o[p.oo + i] = i0[p.oi0 + i] * s * (1.0 + x * (1.0 - s));
         }
     }
 }
