@@ -54,6 +54,14 @@ type Options struct {
 	// leaves the current one with a sticky error, so later cases still
 	// run. Without it, such cases fail as "backend unusable".
 	Reopen func() (backend.Backend, error)
+	// Case, if set, keeps only the case (or finite-difference check,
+	// "fd:" in front) of that exact name: the replay of one failure.
+	Case string
+	// Mode is ModeTest (every case, then the finite-difference checks),
+	// ModeGrad (the finite-difference checks alone) or ModeSupport (ask
+	// the backend which cases it supports; nothing runs). Empty means
+	// ModeTest.
+	Mode Mode
 	// NoGradients skips the finite-difference checks of backward ops.
 	NoGradients bool
 	// Stop, if set, is asked before each case: true ends the run there
@@ -72,164 +80,217 @@ type Result struct {
 	Name string
 	// Kind is "ok", "fail" or "unsupported".
 	Kind string
-	// Err is the worst NMSE over the case's outputs.
+	// Err is the worst error over the case's outputs (NMSE, or the row's
+	// Metric).
 	Err float64
 	// Msg says why a case failed.
 	Msg string
 	// Time is the time the backend under test took (allocation, writes,
 	// the op and reads).
 	Time time.Duration
-}
-
-// OpReport summarises the results of one op in one dtype (Case.Low).
-type OpReport struct {
-	Op                            backend.Op
-	DType                         backend.DType
-	Cases, Passed, Failed, Unsupp int
-	Worst                         float64 // worst NMSE over passed and failed cases
-	Bound                         float64
-	Time                          time.Duration
-	Failures                      []Result
-	// Missing is set for a required op (one the catalogue does not mark
-	// Optional) whose every case came back unsupported although the
-	// backend lists every dtype of some of them (Info.DTypes): a backend
-	// without it cannot train I-JEPA in that dtype, so the run fails. A
-	// dtype the backend does not list is reported unsupported, not
-	// missing.
-	Missing bool
-	// listed counts the cases whose dtypes the backend lists.
-	listed int
-}
-
-// Report is the outcome of a run.
-type Report struct {
-	Seed    uint64
-	Backend string
-	Ref     string
-	Ops     []OpReport
-	// Stopped says that Options.Stop ended the run before every case ran.
-	Stopped bool
-}
-
-// Failed reports whether any case failed or any required op is missing.
-func (r Report) Failed() bool {
-	for _, o := range r.Ops {
-		if o.Failed > 0 || o.Missing {
-			return true
-		}
-	}
-	return false
-}
-
-// Missing returns the required ops the backend does not support, in one
-// dtype at least.
-func (r Report) Missing() []backend.Op {
-	var ops []backend.Op
-	for _, o := range r.Ops {
-		if o.Missing && !slices.Contains(ops, o.Op) {
-			ops = append(ops, o.Op)
-		}
-	}
-	return ops
+	// Args, if set, are the flags of ijepa conformance that replay this
+	// result after --backend and --reference (Report.Replay); unset, they
+	// are --seed and --case with the name.
+	Args []string
 }
 
 // Run checks b against opts.Reference on every case of Cases (and, unless
-// disabled, every finite-difference check of GradCases) whose op matches.
-// A case the backend does not support is "unsupported", not failed; but a
-// required op (not Optional in the catalogue) with no supported case is
-// Missing, and the report fails.
+// disabled, every finite-difference check of GradCases) whose op matches,
+// as opts.Mode says. A case the backend does not support is "unsupported",
+// not failed; but a required op (not Optional in the catalogue) with no
+// supported case is Missing, and the report fails. The report has one row
+// per op and dtype, in catalogue order, and the run's description (mode,
+// backends, devices, versions, hashes, seed).
 func Run(b backend.Backend, opts Options) Report {
-	rep := Report{Seed: opts.Seed, Backend: b.Info().Backend, Ref: opts.Reference.Info().Backend}
-	type opDType struct {
-		op backend.Op
-		dt backend.DType
+	mode := opts.Mode
+	if mode == "" {
+		mode = ModeTest
 	}
-	keep := func(c Case) bool {
-		return (opts.Ops == nil || opts.Ops.MatchString(c.Op.String())) &&
-			(opts.DTypes == nil || slices.Contains(opts.DTypes, c.Low()))
-	}
-	cases := Cases()
-	byOp := map[opDType]*OpReport{}
-	for _, op := range backend.Ops() {
-		for _, dt := range backend.Floats {
-			for _, c := range cases {
-				if c.Op == op && c.Low() == dt && keep(c) {
-					rep.Ops = append(rep.Ops, OpReport{Op: op, DType: dt, Bound: BoundOf(op, dt)})
-					break
-				}
-			}
-		}
-	}
-	for i := range rep.Ops {
-		byOp[opDType{rep.Ops[i].Op, rep.Ops[i].DType}] = &rep.Ops[i]
-	}
-	info := b.Info()
-	record := func(res Result) {
-		o := byOp[opDType{res.Case.Op, res.Case.Low()}]
-		o.Cases++
-		o.Time += res.Time
-		listed := true
-		for i := range res.Case.Shapes {
-			listed = listed && info.SupportsDType(res.Case.DType(i))
-		}
-		if listed {
-			o.listed++
-		}
-		switch res.Kind {
-		case "ok":
-			o.Passed++
-		case "unsupported":
-			o.Unsupp++
-		default:
-			o.Failed++
-			o.Failures = append(o.Failures, res)
-		}
-		if !math.IsNaN(res.Err) {
-			o.Worst = math.Max(o.Worst, res.Err)
-		}
-	}
+	rep := NewReport(b, opts.Reference, opts.Seed, mode)
+	rep.Levels = []Level{LevelOp}
+	rows := newRows(&rep, opts, b.Info())
+	started := time.Now()
 	cur := b
 	stop := func() bool {
 		rep.Stopped = rep.Stopped || opts.Stop != nil && opts.Stop()
 		return rep.Stopped
 	}
-	for _, c := range cases {
-		if !keep(c) {
-			continue
-		}
-		if stop() {
-			return rep
-		}
-		res := RunCase(cur, opts.Reference, c, opts.Seed)
-		record(res)
+	reopen := func() {
 		if cur.Err() != nil && opts.Reopen != nil {
 			if nb, err := opts.Reopen(); err == nil {
 				cur = nb
 			}
 		}
 	}
-	if !opts.NoGradients {
-		for _, g := range GradCases() {
-			if !keep(g.Case) {
+	if mode == ModeTest || mode == ModeSupport {
+		for _, c := range Cases() {
+			if !rows.wanted(c) || opts.Case != "" && c.Name() != opts.Case {
 				continue
 			}
 			if stop() {
-				return rep
+				break
 			}
-			res := g.Run(cur, opts.Seed)
-			record(res)
-			if cur.Err() != nil && opts.Reopen != nil {
-				if nb, err := opts.Reopen(); err == nil {
-					cur = nb
-				}
+			var res Result
+			if mode == ModeSupport {
+				res = supported(cur, c)
+			} else {
+				res = RunCase(cur, opts.Reference, c, opts.Seed)
 			}
+			rows.record(res)
+			reopen()
 		}
 	}
-	for i := range rep.Ops {
-		o := &rep.Ops[i]
-		o.Missing = !o.Op.Spec().Optional && o.listed > 0 && o.Unsupp == o.Cases
+	if mode == ModeGrad || mode == ModeTest && !opts.NoGradients {
+		for _, g := range GradCases() {
+			if !rows.wanted(g.Case) || opts.Case != "" && g.Name() != opts.Case {
+				continue
+			}
+			if stop() {
+				break
+			}
+			rows.record(g.Run(cur, opts.Seed))
+			reopen()
+		}
 	}
+	rep.Ops = rows.done()
+	rep.Duration = time.Since(started)
 	return rep
+}
+
+// supported asks b whether it runs c (support mode: nothing runs). A call
+// the backend refuses with another error than ErrUnsupported fails: every
+// case is a valid call.
+func supported(b backend.Backend, c Case) Result {
+	res := Result{Case: c, Name: c.Name(), Kind: "ok"}
+	if err := b.Supports(c.Call(c.Placeholders())); err != nil {
+		res.Kind = "unsupported"
+		if !errors.Is(err, backend.ErrUnsupported) {
+			res.Kind, res.Err, res.Msg = "fail", math.NaN(), "the backend refuses a valid call: "+err.Error()
+		}
+	}
+	return res
+}
+
+// Placeholders returns tensors of the case's dtypes and shapes without
+// memory (nil for an absent optional argument), for a Supports query.
+func (c Case) Placeholders() []*backend.Tensor {
+	args := make([]*backend.Tensor, len(c.Shapes))
+	for i, s := range c.Shapes {
+		if s != nil {
+			args[i] = backend.Placeholder(c.DType(i), s...)
+		}
+	}
+	return args
+}
+
+// Call returns the case's call with args.
+func (c Case) Call(args []*backend.Tensor) backend.Call {
+	return backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs}
+}
+
+// rowSet gathers results into one row per op and dtype (Case.Low).
+type rowSet struct {
+	mode   Mode
+	ops    map[backend.Op]bool
+	dtypes []backend.DType // nil: every dtype
+	info   backend.Info    // the backend under test's
+	rows   map[rowKey]*OpReport
+}
+
+type rowKey struct {
+	op backend.Op
+	dt backend.DType
+}
+
+func newRows(rep *Report, opts Options, info backend.Info) *rowSet {
+	rs := &rowSet{mode: rep.Mode, ops: map[backend.Op]bool{}, dtypes: opts.DTypes, info: info, rows: map[rowKey]*OpReport{}}
+	for _, op := range backend.Ops() {
+		if opts.Ops == nil || opts.Ops.MatchString(op.String()) {
+			rs.ops[op] = true
+		}
+	}
+	return rs
+}
+
+// wanted reports whether the run keeps c: its op and its dtype.
+func (rs *rowSet) wanted(c Case) bool {
+	return rs.ops[c.Op] && rs.keepsDType(c.Low())
+}
+
+func (rs *rowSet) keepsDType(dt backend.DType) bool {
+	return rs.dtypes == nil || slices.Contains(rs.dtypes, dt)
+}
+
+func (rs *rowSet) row(op backend.Op, dt backend.DType) *OpReport {
+	k := rowKey{op, dt}
+	o := rs.rows[k]
+	if o == nil {
+		o = &OpReport{Level: LevelOp, Name: op.String(), Op: op, DType: dt, Metric: MetricNMSE, Bound: BoundOf(op, dt)}
+		rs.rows[k] = o
+	}
+	return o
+}
+
+func (rs *rowSet) record(res Result) {
+	o := rs.row(res.Case.Op, res.Case.Low())
+	o.Add(res)
+	listed := true
+	for i := range res.Case.Shapes {
+		listed = listed && rs.info.SupportsDType(res.Case.DType(i))
+	}
+	if listed {
+		o.listed++
+	}
+}
+
+// done returns the rows in catalogue order, then dtype order, with
+// Required and Missing set. An op the filter kept that no case reached
+// still has its f32 row (where the run keeps f32 and the op has a float32
+// signature). Required marks the f32 row of an op the catalogue does not
+// mark Optional (every row of one without a float32 signature: cast). An
+// op is missing in a dtype when every case came back unsupported although
+// the backend lists the dtypes of some of them (Info.DTypes; always so in
+// f32): a 16-bit dtype the backend does not list is unsupported, not
+// missing.
+func (rs *rowSet) done() []OpReport {
+	var out []OpReport
+	for _, op := range backend.Ops() {
+		if !rs.ops[op] {
+			continue
+		}
+		if rs.keepsDType(backend.F32) && hasF32(op) {
+			rs.row(op, backend.F32)
+		}
+		var dts []backend.DType
+		for k := range rs.rows {
+			if k.op == op {
+				dts = append(dts, k.dt)
+			}
+		}
+		slices.Sort(dts)
+		for _, dt := range dts {
+			o := rs.rows[rowKey{op, dt}]
+			o.Required = !op.Spec().Optional && (dt == backend.F32 || !hasF32(op))
+			o.Missing = !op.Spec().Optional && rs.mode != ModeGrad && o.Cases > 0 && o.Unsupp == o.Cases && o.listed > 0
+			out = append(out, *o)
+		}
+	}
+	return out
+}
+
+// hasF32 reports whether op has a signature with every floating argument
+// float32.
+func hasF32(op backend.Op) bool {
+	for _, sig := range op.Spec().Sigs {
+		f32 := true
+		for _, d := range sig {
+			f32 = f32 && (d == backend.F32 || d == backend.I32)
+		}
+		if f32 {
+			return true
+		}
+	}
+	return false
 }
 
 // outputs runs c on b from v and returns the data of its Out and InOut
@@ -239,13 +300,8 @@ func outputs(b backend.Backend, c Case, v Values) ([][]float32, error) {
 		return nil, fmt.Errorf("backend unusable after an earlier error: %w", err)
 	}
 	specs := c.Op.Expand(len(c.Shapes))
-	args := make([]*backend.Tensor, len(c.Shapes))
-	for i, s := range c.Shapes {
-		if s != nil {
-			args[i] = backend.Placeholder(c.DType(i), s...)
-		}
-	}
-	if err := b.Supports(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs}); err != nil {
+	args := c.Placeholders()
+	if err := b.Supports(c.Call(args)); err != nil {
 		return nil, err
 	}
 	g, guarded := b.(backend.Guarder)
@@ -363,4 +419,26 @@ func Compare(got, want []float32) (float64, string) {
 		return num, ""
 	}
 	return num / den, ""
+}
+
+// RelMax returns the relative error max|got-want| / max|want| (the plain
+// largest difference when want is all zero), with Compare's checks of NaN
+// and infinities.
+func RelMax(got, want []float32) (float64, string) {
+	if _, msg := Compare(got, want); msg != "" {
+		return math.NaN(), msg
+	}
+	var d, m float64
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(w) || math.IsInf(w, 0) {
+			continue
+		}
+		d = math.Max(d, math.Abs(g-w))
+		m = math.Max(m, math.Abs(w))
+	}
+	if m == 0 {
+		return d, ""
+	}
+	return d / m, ""
 }

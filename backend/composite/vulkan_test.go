@@ -11,6 +11,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	_ "github.com/ijepa-go/ijepa/backend/vulkan"
 	"github.com/ijepa-go/ijepa/conformance"
+	"github.com/ijepa-go/ijepa/conformance/level"
 	"github.com/ijepa-go/ijepa/conformance/naive"
 	"github.com/ijepa-go/ijepa/internal/testdep"
 )
@@ -106,4 +107,33 @@ func TestConformance(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A backend that runs one op passes the layer and step levels with the CPU
+// behind it: `ijepa conformance --backend 'vulkan?ops=matmul,cpu' --level
+// layer,step`, with every matmul of the layers and the three training
+// steps on Vulkan and nothing else there (a copy missed or stale between
+// the two would change a gradient or the weights after AdamW).
+func TestLevels(t *testing.T) {
+	const spec = "vulkan?ops=matmul,cpu"
+	b := openVulkan(t, spec)
+	opts := level.Options{Seed: 20261128, Reference: cpu.NewReference()}
+	rep := conformance.NewReport(b, opts.Reference, opts.Seed, conformance.ModeTest)
+	rep.Checks = append(level.Layers(b, opts), level.Steps(b, opts)...)
+	var buf bytes.Buffer
+	rep.Write(&buf, -1)
+	if rep.Failed() {
+		t.Fatalf("%s fails the layer and step levels:\n%s", spec, buf.String())
+	}
+	for _, o := range rep.Checks {
+		if o.Cases == 0 || o.Passed != o.Cases {
+			t.Errorf("%s %s: %d of %d cases passed", o.Level, o.Name, o.Passed, o.Cases)
+		}
+	}
+	s, _ := composite.StatsOf(b)
+	vk := s.Members[0]
+	if len(vk.Calls) != 1 || vk.Calls[backend.OpMatMul] == 0 || s.Members[1].Calls[backend.OpMatMul] != 0 {
+		t.Errorf("calls: vulkan %v, cpu %v; want every matmul on vulkan and nothing else", vk.Calls, s.Members[1].Calls)
+	}
+	t.Logf("vulkan ran %d matmuls, copied %d tensors in and %d out\n%s", vk.Calls[backend.OpMatMul], vk.CopiesIn, vk.CopiesOut, buf.String())
 }

@@ -517,7 +517,7 @@ func TestWithout16BitStorage(t *testing.T) {
 	}
 	for _, o := range rep.Ops {
 		if (o.DType == backend.F32) != (o.Unsupp == 0) {
-			t.Errorf("%s: %d of %d cases unsupported", o.Name(), o.Unsupp, o.Cases)
+			t.Errorf("%s: %d of %d cases unsupported", o.Name+" "+o.DType.String(), o.Unsupp, o.Cases)
 		}
 	}
 }

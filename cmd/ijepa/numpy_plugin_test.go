@@ -27,13 +27,14 @@ func numpyPlugin(t *testing.T) string {
 }
 
 // The numpy backend in Python, a plugin that shares no code with the Go
-// side, passes every conformance case, and trains the quick preset through
+// side, passes every conformance case, the layers and the training steps
+// (--level all), and trains the quick preset through
 // `ijepa train --backend plugin:...`: its first three losses are the CPU
 // backend's to float32 rounding.
 func TestNumpyPlugin(t *testing.T) {
 	path := numpyPlugin(t)
-	code, out, errs := run("conformance", "--backend", "plugin:"+path, "--seed", "11")
-	if code != 0 || !strings.Contains(out, "PASS: ") || !strings.Contains(out, " 0 failed, 0 unsupported") {
+	code, out, errs := run("conformance", "--backend", "plugin:"+path, "--level", "all", "--seed", "11")
+	if code != 0 || !strings.Contains(out, "PASS: ") || !strings.Contains(out, " 0 failed, 0 unsupported") || !strings.Contains(out, "step:weights") {
 		t.Fatalf("conformance through the numpy plugin: exit %d\n%s%s", code, out, errs)
 	}
 	losses := func(be string) []float64 {

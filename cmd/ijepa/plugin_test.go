@@ -24,12 +24,12 @@ func buildPlugin(t *testing.T, name string) string {
 }
 
 // The CPU backend served by its plugin executable passes every conformance
-// case, and `ijepa backends` lists it from the plugin directory.
+// case, the layers and the training steps (--level all), and `ijepa backends` lists it from the plugin directory.
 func TestCPUPlugin(t *testing.T) {
 	dir := buildPlugin(t, "cpu")
 	path := filepath.Join(dir, "ijepa-backend-cpu")
-	code, out, errs := run("conformance", "--backend", "plugin:"+path, "--seed", "11")
-	if code != 0 || !strings.Contains(out, "PASS: ") || !strings.Contains(out, " 0 failed, 0 unsupported") {
+	code, out, errs := run("conformance", "--backend", "plugin:"+path, "--level", "all", "--seed", "11")
+	if code != 0 || !strings.Contains(out, "PASS: ") || !strings.Contains(out, " 0 failed, 0 unsupported") || !strings.Contains(out, "step:weights") {
 		t.Fatalf("conformance through the CPU plugin: exit %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = run("backends", "--plugin-dir", dir)
@@ -52,7 +52,8 @@ func TestCPUPlugin(t *testing.T) {
 }
 
 // The Vulkan backend served by its plugin executable passes every
-// conformance case on the machine's Vulkan device (lavapipe in CI).
+// conformance case, the layers and the training steps (--level all) on the
+// machine's Vulkan device (lavapipe in CI).
 func TestVulkanPlugin(t *testing.T) {
 	for _, d := range backend.Drivers() {
 		if d.Name != "vulkan" {
@@ -63,8 +64,8 @@ func TestVulkanPlugin(t *testing.T) {
 		}
 	}
 	dir := buildPlugin(t, "vulkan")
-	code, out, errs := run("conformance", "--backend", "plugin:"+filepath.Join(dir, "ijepa-backend-vulkan"), "--seed", "11")
-	if code != 0 || !strings.Contains(out, "PASS: ") || !strings.Contains(out, " 0 failed, 0 unsupported") {
+	code, out, errs := run("conformance", "--backend", "plugin:"+filepath.Join(dir, "ijepa-backend-vulkan"), "--level", "all", "--seed", "11")
+	if code != 0 || !strings.Contains(out, "PASS: ") || !strings.Contains(out, " 0 failed, 0 unsupported") || !strings.Contains(out, "step:weights") {
 		t.Fatalf("conformance through the Vulkan plugin: exit %d\n%s%s", code, out, errs)
 	}
 }

@@ -209,6 +209,19 @@ func (m *Model) predict(be backend.Backend, db *deviceBatch) (*backend.Tensor, e
 	return m.Predictor.Forward(be, z, db)
 }
 
+// Predict runs the predictor alone: from context tokens z [B, Kc, D] (the
+// context encoder's output) to the predictions [M*B, Kt, D] of the target
+// blocks of b's masks (b's images are not read). The conformance suite
+// checks the predictor as one layer through it.
+func (m *Model) Predict(be backend.Backend, z *backend.Tensor, b Batch) (*backend.Tensor, error) {
+	db, err := m.upload(be, b)
+	if err != nil {
+		return nil, err
+	}
+	defer db.release(be)
+	return m.Predictor.Forward(be, z, db)
+}
+
 // Forward maps the context tokens z [B, Kc, D] to predictions [M*B, Kt, D]
 // of the target blocks of db.
 func (p *Predictor) Forward(be backend.Backend, z *backend.Tensor, db *deviceBatch) (*backend.Tensor, error) {
