@@ -91,6 +91,20 @@ func argNames(c Case) []string {
 	return names
 }
 
+// Call returns the case's call on placeholder tensors (backend.Placeholder):
+// what a backend's Supports, or a test of a backend's dispatch choices, is
+// asked about before anything is allocated.
+func (c Case) Call() backend.Call {
+	specs := c.Op.Expand(len(c.Shapes))
+	args := make([]*backend.Tensor, len(c.Shapes))
+	for i, s := range c.Shapes {
+		if s != nil {
+			args[i] = backend.Placeholder(specs[i].DType, s...)
+		}
+	}
+	return backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs}
+}
+
 // family returns op's family (nil if it has none).
 func family(op backend.Op) *Family { return familyOf[op] }
 

@@ -152,9 +152,22 @@ var families = []Family{
 }
 
 // matmulCases are [z,]m,k,n over every transpose and both alpha/beta paths.
+// Together they reach every split of the fast CPU backend and every variant
+// of the Vulkan kernel, each over several workgroups with partial edge
+// tiles and with a batch (TestConformanceReachesEverySplit in backend/cpu,
+// TestConformanceReachesEveryMatmulVariant in backend/vulkan prove it).
+// The last eight are there for that: products wider than tall and above the
+// CPU's threshold, which it splits by columns, with K and N multiples of 4
+// and 2 mod 4 (vec4 loads on one side of each test, not the other); and
+// batches of 16, which the CPU hands out in chunks and a GPU runs in its
+// large tiles, over two K-slices of 16.
 func matmulCases() []Case {
 	var out []Case
-	for _, d := range [][4]int{{0, 1, 1, 1}, {0, 7, 13, 5}, {0, 64, 64, 64}, {0, 67, 129, 33}, {3, 5, 7, 11}, {2, 16, 96, 17}, {0, 257, 384, 65}} {
+	for _, d := range [][4]int{
+		{0, 1, 1, 1}, {0, 7, 13, 5}, {0, 64, 64, 64}, {0, 67, 129, 33}, {3, 5, 7, 11}, {2, 16, 96, 17}, {0, 257, 384, 65},
+		{2, 37, 30, 70}, {2, 37, 32, 70}, {2, 37, 30, 68}, {2, 37, 32, 68},
+		{16, 67, 17, 69}, {16, 67, 20, 69}, {16, 67, 17, 68}, {16, 67, 20, 68},
+	} {
 		z, m, k, n := d[0], d[1], d[2], d[3]
 		shape := func(r, c int) backend.Shape {
 			if z == 0 {

@@ -189,15 +189,11 @@ func outputs(b backend.Backend, c Case, v Values) ([][]float32, error) {
 		return nil, fmt.Errorf("backend unusable after an earlier error: %w", err)
 	}
 	specs := c.Op.Expand(len(c.Shapes))
-	args := make([]*backend.Tensor, len(c.Shapes))
-	for i, s := range c.Shapes {
-		if s != nil {
-			args[i] = backend.Placeholder(specs[i].DType, s...)
-		}
-	}
-	if err := b.Supports(backend.Call{Op: c.Op, Args: args, Attrs: c.Attrs}); err != nil {
+	call := c.Call()
+	if err := b.Supports(call); err != nil {
 		return nil, err
 	}
+	args := call.Args
 	g, guarded := b.(backend.Guarder)
 	guarded = guarded && b.Info().Guards
 	defer func() {
