@@ -1,7 +1,9 @@
 package conformance
 
 import (
+	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/ijepa-go/ijepa/backend"
 )
@@ -14,6 +16,27 @@ var (
 	lossShapes    = []backend.Shape{S(1), S(7), S(13, 17), S(4, 11, 96)}
 	stateShapes   = []backend.Shape{S(7), S(13, 17), S(3, 5, 64), S(70003, 3)}
 )
+
+// lowVarShapes are layernorm cases whose rows have variances from eps/10 to
+// 10 eps (lowVariance), where eps changes each output by 5% to 230%: a
+// kernel that ignores eps, or uses another, fails them clearly. On the
+// other cases' rows (variance near 1/3) eps moves the outputs by about 1e-5
+// relative, an NMSE near 2e-10, far under the bound. A short row and a long
+// one, neither a multiple of a vector or workgroup width.
+var lowVarShapes = []backend.Shape{S(6, 50), S(3, 4, 385)}
+
+// lowVariance rescales each row of x (rows of n) to a variance of eps times
+// a factor from 0.1 to 10, around a mean near 0 (as rows far from 0 would
+// test float32 cancellation instead of eps).
+func lowVariance(r *rand.Rand, x []float32, n int, eps float64) {
+	for lo := 0; lo < len(x); lo += n {
+		// uniform(-1, 1) has variance 1/3.
+		scale := float32(math.Sqrt(3 * eps * math.Pow(10, 2*r.Float64()-1)))
+		for i := lo; i < lo+n; i++ {
+			x[i] *= scale
+		}
+	}
+}
 
 // lnEps is the epsilon under which layernorm_bwd cases derive mean and rstd.
 const lnEps = 1e-5
@@ -39,7 +62,7 @@ var families = []Family{
 	}), call(backend.Attrs{}, S(3), S(1031, 3)))},
 
 	// Row ops over the last dim.
-	{Op: backend.OpLayerNorm, Cases: each(rowShapes, func(s backend.Shape) []Case {
+	{Op: backend.OpLayerNorm, Cases: each(slices.Concat(rowShapes, lowVarShapes), func(s backend.Shape) []Case {
 		c, rows := s[len(s)-1], s.NumElements()/s[len(s)-1]
 		return []Case{
 			call(backend.Attrs{Eps: 1e-6}, s, S(rows), S(rows), s, S(c), S(c)),
@@ -49,6 +72,9 @@ var families = []Family{
 	}), Inputs: func(c Case, v Values, r *rand.Rand) {
 		if c.Shapes[4] != nil {
 			v.F[4] = uniform(r, len(v.F[4]), 0.5, 1.5)
+		}
+		if slices.ContainsFunc(lowVarShapes, c.Shapes[3].Equal) {
+			lowVariance(r, v.F[3], c.Shapes[3][len(c.Shapes[3])-1], c.Attrs.Eps)
 		}
 	}},
 	{Op: backend.OpLayerNormBwd, Bound: 1e-7, Cases: each(rowShapes, func(s backend.Shape) []Case {
