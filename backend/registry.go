@@ -25,6 +25,8 @@ type Driver struct {
 var (
 	regMu   sync.Mutex
 	drivers = map[string]Driver{}
+	// composite opens specs joined by "," (RegisterComposite).
+	composite func(specs []string) (Backend, error)
 )
 
 // Register makes a driver available to Open. Backend packages call it from
@@ -51,8 +53,51 @@ func Drivers() []Driver {
 }
 
 // Open opens a backend from a spec "NAME" or "NAME:ARG" ("cpu", "vulkan:0",
-// "plugin:./ijepa-backend-cpu").
+// "plugin:./ijepa-backend-cpu"), optionally followed by "?ops=OP+OP", which
+// keeps only those ops of it (Restrict: "plugin:cpu?ops=matmul"). Several
+// specs joined by "," ("vulkan,cpu", "cpu-ref?ops=matmul+gelu,cpu") open one
+// composite backend that runs each op on the first of them that supports it
+// (package backend/composite, which must be linked into the program).
 func Open(spec string) (Backend, error) {
+	if strings.Contains(spec, ",") {
+		regMu.Lock()
+		open := composite
+		regMu.Unlock()
+		if open == nil {
+			return nil, fmt.Errorf("backend %q: several backends need package backend/composite, which this program does not link", spec)
+		}
+		b, err := open(strings.Split(spec, ","))
+		if err != nil {
+			return nil, fmt.Errorf("backend %q: %w", spec, err)
+		}
+		return b, nil
+	}
+	base, query, restrict := strings.Cut(spec, "?")
+	var ops []Op
+	if restrict {
+		list, ok := strings.CutPrefix(query, "ops=")
+		if !ok {
+			return nil, fmt.Errorf("backend %q: unknown suffix %q (the one suffix is ?ops=OP+OP)", spec, "?"+query)
+		}
+		var err error
+		if ops, err = ParseOps(list); err != nil {
+			return nil, fmt.Errorf("backend %q: ?ops=: %w", spec, err)
+		}
+	}
+	b, err := openDriver(base)
+	if err != nil || !restrict {
+		return b, err
+	}
+	r, err := Restrict(b, ops)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("backend %q: %w", spec, err)
+	}
+	return r, nil
+}
+
+// openDriver opens "NAME" or "NAME:ARG" through its registered driver.
+func openDriver(spec string) (Backend, error) {
 	name, arg, _ := strings.Cut(spec, ":")
 	regMu.Lock()
 	d, ok := drivers[name]
@@ -69,4 +114,16 @@ func Open(spec string) (Backend, error) {
 		return nil, fmt.Errorf("backend %q: %w", spec, err)
 	}
 	return b, nil
+}
+
+// RegisterComposite installs what Open does with several specs joined by ","
+// (each spec without the ","). Package backend/composite calls it from init;
+// a second call panics.
+func RegisterComposite(open func(specs []string) (Backend, error)) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if composite != nil {
+		panic("backend: composite opener registered twice")
+	}
+	composite = open
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/composite"
+	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 )
 
@@ -17,6 +19,9 @@ type Session struct {
 	model *model.Model
 	work  *Workload
 	loss  float64
+	// Data parallel (Distribute): the group and the gradient reducer.
+	comm    dist.Comm
+	reducer *dist.Reducer
 }
 
 // NewSession allocates the config's model on be, seeded.
@@ -64,8 +69,14 @@ func (s *Session) Profile() *Profile { return s.prof }
 // Loss returns the last step's loss.
 func (s *Session) Loss() float64 { return s.loss }
 
-// Close frees the model.
-func (s *Session) Close() { s.model.Free() }
+// Close frees the model (and stops the reducer of Distribute).
+func (s *Session) Close() {
+	if s.reducer != nil {
+		s.model.Sync = nil
+		s.reducer.Close()
+	}
+	s.model.Free()
+}
 
 // Options configure a benchmark run.
 type Options struct {
@@ -96,16 +107,29 @@ type Result struct {
 	Profile *Profile
 	// OpSteps is how many steps the per-op times cover.
 	OpSteps int
+	// Split is, on a composite backend, what ran on each of its backends
+	// and what was copied between them in the timed steps (nil on any
+	// other backend).
+	Split *composite.Stats
 }
 
 // Timed runs n timed steps on s and fills the speed of r: ms/step, img/s,
-// page faults per step, the loss.
+// page faults per step, the loss, on a composite backend the split (and,
+// after Distribute, starts the all-reduce times Gather reads afresh).
 func (r *Result) Timed(ctx context.Context, s *Session, n int) error {
 	s.prof.Reset()
+	if s.reducer != nil {
+		s.reducer.ResetStats()
+	}
 	faults := minorFaults()
+	split, isComposite := composite.StatsOf(s.prof.Backend)
 	d, err := s.Steps(ctx, n)
 	if err != nil {
 		return err
+	}
+	if after, _ := composite.StatsOf(s.prof.Backend); isComposite {
+		split = after.Sub(split)
+		r.Split = &split
 	}
 	sec := d.Seconds() / float64(n)
 	r.Steps, r.MsPerStep, r.ImgPerS = n, 1e3*sec, float64(s.cfg.Batch)/sec

@@ -78,6 +78,9 @@ type Tape struct {
 	tracked  map[key]bool
 	leaves   map[key]*backend.Tensor
 	entries  []entry
+	// onGrad, when set, is called by Backward with each watched tensor's
+	// gradient as soon as it is final (OnGrad).
+	onGrad func(g *backend.Tensor) error
 }
 
 // NewTape returns a tape over b. The tape does not own b: Close resets the
@@ -101,6 +104,7 @@ func (t *Tape) Reset() {
 	t.versions = map[*backend.Storage]int{}
 	t.tracked = map[key]bool{}
 	t.leaves = map[key]*backend.Tensor{}
+	t.onGrad = nil
 }
 
 func (t *Tape) releaseSaved(e *entry) {
@@ -127,6 +131,16 @@ func (t *Tape) Watch(x, g *backend.Tensor) error {
 	t.leaves[k] = g
 	return nil
 }
+
+// OnGrad sets f to be called by the next Backward once for every watched
+// tensor, with the gradient given to Watch, as soon as that gradient is
+// final: after the rule of the earliest recorded op that read the watched
+// tensor, or at the end for one no op read (zero-filled). The ops that
+// write it may still be queued on the backend (a Read waits for them). An
+// error from f stops Backward with it. Data-parallel training starts a
+// gradient's all-reduce from f, while the rest of the backward pass runs.
+// Reset (and so Backward's end) clears f.
+func (t *Tape) OnGrad(f func(g *backend.Tensor) error) { t.onGrad = f }
 
 // Info describes the wrapped backend.
 func (t *Tape) Info() backend.Info { return t.b.Info() }
@@ -260,15 +274,18 @@ func (t *Tape) Backward(loss *backend.Tensor) error {
 	} else {
 		grads[lk] = &grad{t: seed}
 	}
+	final := t.finalAt()
 	for i := len(t.entries) - 1; i >= 0; i-- {
 		e := &t.entries[i]
 		err := t.backwardEntry(e, grads)
 		t.releaseSaved(e)
-		if err != nil {
-			t.releaseGrads(grads)
-			return err
+		if err == nil {
+			err = t.b.Err()
 		}
-		if err := t.b.Err(); err != nil {
+		if err == nil {
+			err = t.gradsDone(final[i], grads)
+		}
+		if err != nil {
 			t.releaseGrads(grads)
 			return err
 		}
@@ -276,10 +293,56 @@ func (t *Tape) Backward(loss *backend.Tensor) error {
 	for _, g := range grads {
 		if g.leaf && g.fresh {
 			backend.Fill(t.b, g.t, 0)
+			g.fresh = false
+			if t.onGrad != nil {
+				if err := t.onGrad(g.t); err != nil {
+					t.releaseGrads(grads)
+					return err
+				}
+			}
 		}
 	}
 	t.releaseGrads(grads)
 	return t.b.Err()
+}
+
+// finalAt maps each recorded op's index to the watched values whose
+// gradients are final once its rule has run: those it is the earliest
+// reader of. It is nil without an OnGrad callback.
+func (t *Tape) finalAt() map[int][]key {
+	if t.onGrad == nil {
+		return nil
+	}
+	seen := map[key]bool{}
+	at := map[int][]key{}
+	for i := range t.entries {
+		for _, a := range t.entries[i].args {
+			if a.isNil || a.role == backend.Out || seen[a.in] {
+				continue
+			}
+			if _, leaf := t.leaves[a.in]; leaf {
+				seen[a.in] = true
+				at[i] = append(at[i], a.in)
+			}
+		}
+	}
+	return at
+}
+
+// gradsDone hands the final gradients of keys to the OnGrad callback, a
+// gradient no rule wrote zero-filled first.
+func (t *Tape) gradsDone(keys []key, grads map[key]*grad) error {
+	for _, k := range keys {
+		g := grads[k]
+		if g.fresh {
+			backend.Fill(t.b, g.t, 0)
+			g.fresh = false
+		}
+		if err := t.onGrad(g.t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *Tape) releaseGrads(grads map[key]*grad) {

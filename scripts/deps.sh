@@ -9,6 +9,8 @@
 #   libopenblas-dev           OpenBLAS for the CPU backend's fast matmul
 #   libturbojpeg0             libjpeg-turbo for the data loader's JPEG decoding (image/jpeg without it)
 #   xvfb xauth                a virtual X server for the GLFW viewer's test
+#   openmpi-bin libopenmpi-dev  Open MPI: mpirun and libmpi.so.40, which data-parallel
+#                             training (ijepa train under mpirun) opens at run time
 #   lib*-dev                  X11 and GL headers GLFW is built against
 #
 # With --test it also installs what only the tests need:
@@ -22,6 +24,7 @@ set -euo pipefail
 [ "${IJEPA_NO_DEPS:-}" = 1 ] && exit 0
 
 packages=(glslc libvulkan1 libvulkan-dev mesa-vulkan-drivers libopenblas-dev libturbojpeg0
+  openmpi-bin libopenmpi-dev
   xvfb xauth libx11-dev libxrandr-dev libxinerama-dev libxcursor-dev libxi-dev
   libxxf86vm-dev libgl-dev libgl1-mesa-dev)
 [ "${1:-}" = --test ] && packages+=(python3-torch python3-grpcio python3-protobuf python3-numpy

@@ -10,7 +10,7 @@ scripts/deps.sh --test
 
 # deps.sh installed everything the tests need, so a test that would skip for
 # want of a dependency (OpenBLAS, glslc, a C compiler, a Vulkan
-# device, python3-torch) fails instead: see internal/testdep.
+# device, python3-torch, mpirun) fails instead: see internal/testdep.
 export IJEPA_TEST_STRICT=1
 
 echo "== gofmt" >&2
@@ -36,6 +36,22 @@ go run ./cmd/ijepa conformance --backend vulkan --seed 20261128
 
 echo "== go test" >&2
 go test -timeout 20m ./...
+
+# The data-parallel tests again, with every rank a process of its own under
+# mpirun (go test runs their ranks as goroutines; cmd/ijepa's TestMPI* start
+# mpirun themselves): each test binary is started as 2 ranks. About 20 s on
+# 2 cores. Open MPI refuses to run as root without its two variables; CI
+# runs as root.
+echo "== data-parallel tests under mpirun --oversubscribe -np 2" >&2
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mpibin=$(mktemp -d)
+trap 'rm -rf "$mpibin"' EXIT
+for t in internal/mpi:. dist:. ijepa/train:DataParallel; do
+  pkg=${t%%:*} run=${t#*:}
+  go test -c -o "$mpibin/test" "./$pkg"
+  echo "-- $pkg ($run)" >&2
+  mpirun --oversubscribe -np 2 "$mpibin/test" -test.run "$run" -test.timeout 5m
+done
 
 # Every reader of untrusted input for 3 s each (the seed corpora already ran
 # with go test): about 30 s with the build cache warm, 3 min cold on 2

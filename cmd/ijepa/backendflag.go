@@ -10,7 +10,7 @@ import (
 )
 
 // backendChoices lists what --backend takes.
-const backendChoices = "cpu, cpu-ref, vulkan[:DEVICE], plugin:NAME (ijepa-backend-NAME in --plugin-dir) or plugin:PATH"
+const backendChoices = "cpu, cpu-ref, vulkan[:DEVICE], plugin:NAME (ijepa-backend-NAME in --plugin-dir) or plugin:PATH; any of them with ?ops=OP+OP (only those ops); several joined by \",\" (each op on the first that runs it)"
 
 // backendFlag declares --backend, with default def and a help text that
 // starts with what, and --plugin-dir, where --backend plugin:NAME looks for

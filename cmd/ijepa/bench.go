@@ -10,6 +10,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/bench"
+	"github.com/ijepa-go/ijepa/dist"
 )
 
 func init() {
@@ -21,7 +22,7 @@ func init() {
 	})
 }
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlagSet("bench", stderr)
 	cfgName := fs.String("config", "tiny32", "a training preset (ijepa/config); tiny32 and small224 are the ones the PyTorch anchor also runs")
 	spec := backendFlag(fs, "cpu", "backend")
@@ -52,7 +53,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *steps < 1 || *rounds < 1 || *warmup < 0 || *opSteps < 0 {
 		return fmt.Errorf("%w: --steps and --rounds must be at least 1, --warmup and --op-steps not negative", errUsage)
 	}
-	be, err := openBackend(ctx, *spec)
+	world, err := openWorld()
+	if err != nil {
+		return err
+	}
+	defer func() { err = leaveWorld(world, "bench", stderr, err) }()
+	if world.Size() > 1 {
+		if *torch {
+			return fmt.Errorf("%w: --torch compares one process with PyTorch; run it without mpirun", errUsage)
+		}
+		if world.Rank() != 0 {
+			stdout = io.Discard
+		}
+	}
+	be, err := openBackend(ctx, dist.DeviceSpec(*spec, world))
 	if err != nil {
 		return err
 	}
@@ -63,14 +77,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "  %s: %s\n", l[0], l[1])
 	}
 	fmt.Fprintf(stdout, "  batch %d, %d warm-up steps, %d round(s) of %d timed steps, GOMAXPROCS %d\n", cfg.Batch, *warmup, *rounds, *steps, runtime.GOMAXPROCS(0))
-	sess, err := bench.NewSession(be, cfg, *seed)
+	// Each rank draws its own batches (its own mask sizes, as in training).
+	sess, err := bench.NewSession(be, cfg, *seed+uint64(world.Rank()))
 	if err != nil {
 		return err
 	}
 	defer sess.Close()
+	if world.Size() > 1 {
+		fmt.Fprintf(stdout, "  data parallel: %d ranks, batch %d per rank, %s\n", world.Size(), cfg.Batch, world.Describe())
+		if err := sess.Distribute(world); err != nil {
+			return err
+		}
+	}
 	if _, err := sess.Steps(ctx, *warmup); err != nil {
 		return interrupted(ctx, err, "warming up", "nothing measured")
 	}
+	var bestWorld bench.WorldResult
 	var best bench.Result
 	var bestTorch bench.Anchor
 	var anchorErr error
@@ -78,6 +100,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		var res bench.Result
 		if err := res.Timed(ctx, sess, *steps); err != nil {
 			return interrupted(ctx, err, "timing steps", "the rounds above are all that was measured")
+		}
+		if world.Size() > 1 {
+			w, err := sess.Gather(res)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "round %d: %.2f img/s in all (%.1f ms/step, all-reduce %.1f ms/step, %.0f%% hidden)\n", r, w.Total, w.MsPerStep, w.ReduceMs, 100*w.Hidden())
+			if w.Total > bestWorld.Total { // the same choice on every rank
+				best, bestWorld = res, w
+			}
+			continue
 		}
 		if res.ImgPerS > best.ImgPerS {
 			best = res
@@ -113,7 +146,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *rounds > 1 {
 		fmt.Fprintf(stdout, "best of %d rounds:\n", *rounds)
 	}
-	fmt.Fprintf(stdout, "ijepa %s %s: %.1f ms/step %.2f img/s\n", cfg.Name, info.Backend, best.MsPerStep, best.ImgPerS)
+	if world.Size() > 1 {
+		bestWorld.Write(stdout, cfg.Name, info.Backend)
+		fmt.Fprintf(stdout, "rank 0: ")
+	}
+	fmt.Fprintf(stdout, "ijepa %s %s: %.1f ms/step %.2f img/s%s\n", cfg.Name, info.Backend, best.MsPerStep, best.ImgPerS, splitLine(best))
 	fmt.Fprintf(stdout, "peak RSS %s, %.0f page faults per step, last loss %.4f\n", mib(best.PeakRSS), best.FaultsPerStep, sess.Loss())
 	if strings.HasPrefix(info.Backend, "plugin:") {
 		fmt.Fprintln(stdout, "  (this process only: the plugin's memory is in its own process)")
@@ -135,6 +172,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintln(stdout)
 		}
 	}
+	if best.Split != nil {
+		fmt.Fprintln(stdout, "per step, on each backend of the composite:")
+		if err := best.Split.Write(stdout, best.Steps); err != nil {
+			return err
+		}
+	}
 	if best.OpSteps > 0 {
 		fmt.Fprintf(stdout, "\nper op, over %d steps with every op synchronised and timed:\n", best.OpSteps)
 		if err := best.Profile.WriteTable(stdout, best.OpSteps, *shapes); err != nil {
@@ -149,4 +192,13 @@ func mib(n int64) string {
 		return "unknown"
 	}
 	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+}
+
+// splitLine is what the img/s line adds on a composite backend: the bytes
+// copied between its backends per step.
+func splitLine(r bench.Result) string {
+	if r.Split == nil {
+		return ""
+	}
+	return ", " + r.Split.Summary(r.Steps)
 }

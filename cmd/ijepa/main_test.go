@@ -115,4 +115,17 @@ func TestBackendsCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "cpu:") || !strings.Contains(out, "--backend cpu") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
+	// A composite: its backends, which runs which ops, and what one step
+	// ran where and copied.
+	code, out, errs = run("backends", "--backend", "cpu?ops=matmul,cpu", "--config", "quick")
+	for _, want := range []string{
+		"composite backend cpu?ops=matmul,cpu: cpu?ops=matmul runs matmul; cpu runs the 28 other ops",
+		"open with --backend cpu?ops=matmul\n", "ops 1/29", "open with --backend cpu\n",
+		"1 quick training step(s) after one warm-up step", "MiB copied between backends per step",
+		"  cpu?ops=matmul: 141 calls: matmul 141; in ", "  cpu: 378 calls: add 68,",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("backends --backend cpu?ops=matmul,cpu: exit %d, want %q in\n%s%s", code, want, out, errs)
+		}
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/backend/composite"
+	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
@@ -42,7 +44,7 @@ var trainOverrides = [][3]string{
 	{"probe-every", "ijepago.probe_every", "steps between evaluations (0: at the end only)"},
 }
 
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlagSet("train", stderr)
 	cf := addConfigFlags(fs, "quick", trainOverrides...)
 	runDir := fs.String("run", "", "run directory (default: logging.folder of the config)")
@@ -62,50 +64,52 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	configGiven := false
 	fs.Visit(func(f *flag.Flag) { configGiven = configGiven || f.Name == "config" })
-
-	dir := *runDir
-	cfgPath := ""
-	if *resume {
-		if configGiven {
-			return fmt.Errorf("%w: --resume continues with the run's own config.yaml; use --set or the named flags to change it, not --config", errUsage)
-		}
-		if dir == "" {
-			base, err := cf.openConfig("")
-			if err != nil {
-				return err
-			}
-			dir = base.Logging.Folder
-		}
-		cfgPath = filepath.Join(dir, runlog.ConfigFile)
-		if _, err := os.Stat(cfgPath); errors.Is(err, iofs.ErrNotExist) {
-			return fmt.Errorf("%s holds no run to resume (no %s: the run stopped before its first step, or never started): start it without --resume", dir, runlog.ConfigFile)
-		}
-	}
-	c, err := cf.openConfig(cfgPath)
-	if err != nil {
-		return err
+	if *resume && configGiven {
+		return fmt.Errorf("%w: --resume continues with the run's own config.yaml; use --set or the named flags to change it, not --config", errUsage)
 	}
 	if *dryRun {
+		c, _, err := trainConfig(cf, *runDir, *resume)
+		if err != nil {
+			return err
+		}
 		if err := printModelSummary(stdout, c); err != nil {
 			return err
 		}
 		return printMemory(stdout, c, *evalEnd)
 	}
-	if dir == "" {
-		dir = c.Logging.Folder
+	world, err := openWorld()
+	if err != nil {
+		return err
 	}
-	if dir == "" {
-		return fmt.Errorf("%w: no run directory: give --run DIR (or logging.folder in the config)", errUsage)
+	defer func() { err = leaveWorld(world, "train", stderr, err) }()
+	// Rank 0 resolves the config and the run directory for every rank.
+	c, dir, err := shareConfig(world, func() (*config.Config, string, error) {
+		c, dir, err := trainConfig(cf, *runDir, *resume)
+		if err == nil && dir == "" {
+			err = fmt.Errorf("%w: no run directory: give --run DIR (or logging.folder in the config)", errUsage)
+		}
+		return c, dir, err
+	})
+	if err != nil {
+		return err
 	}
-	be, err := openBackend(ctx, c.IJEPAGo.Backend)
+	be, err := openBackend(ctx, dist.DeviceSpec(c.IJEPAGo.Backend, world))
 	if err != nil {
 		return err
 	}
 	defer be.Close()
-	res, err := train.Run(ctx, train.Options{
+	if line, ok := composite.Describe(be); ok && world.Rank() == 0 {
+		fmt.Fprintln(stderr, line)
+	}
+	opt := train.Options{
 		Config: c, Backend: be, Dir: dir, Resume: *resume, Checkpoint: *from, Strict: *strict, Eval: *evalEnd,
-		Progress: stderr, Bar: !*quiet && isTerminal(stderr),
-	})
+		Progress: stderr, Bar: !*quiet && isTerminal(stderr), World: world,
+	}
+	if world.Rank() != 0 {
+		opt.Progress, opt.Bar, opt.Log = io.Discard, false, quietLog()
+		stdout = io.Discard
+	}
+	res, err := train.Run(ctx, opt)
 	if err != nil {
 		// No summary: the error says where the run stopped and what was
 		// kept, and a summary above it would read as a success.
@@ -126,6 +130,35 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		printEvalTable(stdout, fmt.Sprintf("evaluation at step %d", last), rows)
 	}
 	return nil
+}
+
+// trainConfig resolves the config of ijepa train and its run directory
+// (--run, else logging.folder; "" when neither says): --config and the
+// overrides, or with --resume the run directory's own config.yaml with the
+// overrides.
+func trainConfig(cf *configFlags, dir string, resume bool) (*config.Config, string, error) {
+	cfgPath := ""
+	if resume {
+		if dir == "" {
+			base, err := cf.openConfig("")
+			if err != nil {
+				return nil, "", err
+			}
+			dir = base.Logging.Folder
+		}
+		cfgPath = filepath.Join(dir, runlog.ConfigFile)
+		if _, err := os.Stat(cfgPath); errors.Is(err, iofs.ErrNotExist) {
+			return nil, "", fmt.Errorf("%s holds no run to resume (no %s: the run stopped before its first step, or never started): start it without --resume", dir, runlog.ConfigFile)
+		}
+	}
+	c, err := cf.openConfig(cfgPath)
+	if err != nil {
+		return nil, "", err
+	}
+	if dir == "" {
+		dir = c.Logging.Folder
+	}
+	return c, dir, nil
 }
 
 // printModelSummary declares the model c trains (no values: nothing is

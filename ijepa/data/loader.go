@@ -37,6 +37,28 @@ type LoaderConfig struct {
 	// Steps is how many batches to produce before Next returns io.EOF
 	// (0: no end; use StepsPerEpoch for one pass).
 	Steps int64
+
+	// Ranks and Rank make this loader rank Rank's of a data-parallel run
+	// of Ranks processes (Ranks 0 or 1: a single process), as PyTorch's
+	// DistributedSampler does: each epoch's order is padded to a multiple
+	// of Ranks by repeating its beginning, a step's global batch is the
+	// next BatchSize*Ranks images of it, and rank Rank reads every
+	// Ranks-th of those from its own position on (the sampler's
+	// order[Rank::Ranks] shard, batched). BatchSize is per rank.
+	Ranks, Rank int
+	// StartOffset, when positive, is where in its epoch's order (counted
+	// in images of all ranks) the batch of StartStep begins, instead of
+	// (StartStep mod StepsPerEpoch) x BatchSize x Ranks; the epoch's later
+	// batches follow it. A run resumed on another number of ranks so
+	// continues the data order from the images seen (ResumeStep). It
+	// needs DropLast.
+	StartOffset int64
+	// GlobalMasks samples each step's masks for the whole global batch and
+	// gives this rank its images' masks, so that the masks do not depend
+	// on how the batch is split into ranks (the data-parallel equivalence
+	// tests); otherwise each rank samples its own
+	// (mask.Collator.SampleRank).
+	GlobalMasks bool
 }
 
 // Batch is one batch of images, labels and masks.
@@ -87,6 +109,7 @@ type Loader struct {
 type job struct {
 	step, epoch int64
 	idx         []int
+	global      int // images in the step's global batch
 	res         chan result
 }
 
@@ -109,11 +132,22 @@ func NewLoader(ctx context.Context, cfg LoaderConfig) (*Loader, error) {
 		return nil, fmt.Errorf("ijepa: loader: start step %d and steps %d must not be negative", cfg.StartStep, cfg.Steps)
 	case cfg.Workers < 0 || cfg.Prefetch < 0:
 		return nil, fmt.Errorf("ijepa: loader: workers %d and prefetch %d must not be negative", cfg.Workers, cfg.Prefetch)
+	case cfg.Ranks < 0 || cfg.Rank < 0 || cfg.Rank >= max(cfg.Ranks, 1):
+		return nil, fmt.Errorf("ijepa: loader: rank %d of %d ranks", cfg.Rank, cfg.Ranks)
+	case cfg.StartOffset < 0 || cfg.StartOffset > 0 && !cfg.DropLast:
+		return nil, fmt.Errorf("ijepa: loader: start offset %d: must not be negative, and needs DropLast", cfg.StartOffset)
 	}
+	cfg.Ranks = max(cfg.Ranks, 1)
 	n := cfg.Dataset.Len()
-	ipe := StepsPerEpoch(n, cfg.BatchSize, cfg.DropLast)
+	ipe := StepsPerEpoch(ShardLen(n, cfg.Ranks), cfg.BatchSize, cfg.DropLast)
 	if ipe == 0 {
-		return nil, fmt.Errorf("ijepa: loader: dataset %q has %d images, fewer than one batch of %d", cfg.Dataset.Name(), n, cfg.BatchSize)
+		return nil, fmt.Errorf("ijepa: loader: dataset %q has %d images, fewer than one batch of %d on each of %d ranks", cfg.Dataset.Name(), n, cfg.BatchSize, cfg.Ranks)
+	}
+	if o := cfg.StartOffset; o > 0 {
+		left := ipe - cfg.StartStep%ipe
+		if g := int64(cfg.BatchSize * cfg.Ranks); o+left*g > int64(ShardLen(n, cfg.Ranks)*cfg.Ranks) {
+			return nil, fmt.Errorf("ijepa: loader: start offset %d leaves no room for the %d batches of %d left in epoch %d (ResumeStep gives the step that fits)", o, left, g, cfg.StartStep/ipe)
+		}
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
@@ -161,13 +195,19 @@ func (l *Loader) dispatch(jobs chan<- job) {
 	defer close(jobs)
 	var perm []int
 	permEpoch := int64(-1)
-	bs, n := int64(l.cfg.BatchSize), int64(l.cfg.Dataset.Len())
+	bs, ranks := l.cfg.BatchSize, l.cfg.Ranks
+	padded := ShardLen(l.cfg.Dataset.Len(), ranks) * ranks
 	for s := l.cfg.StartStep; l.cfg.Steps == 0 || s < l.cfg.StartStep+l.cfg.Steps; s++ {
-		e, k := s/l.ipe, s%l.ipe
+		e := s / l.ipe
 		if e != permEpoch {
 			perm, permEpoch = l.Order(e), e
 		}
-		idx := append([]int(nil), perm[k*bs:min((k+1)*bs, n)]...)
+		start := l.batchStart(s)
+		global := min(bs*ranks, padded-start)
+		var idx []int
+		for q := l.cfg.Rank; q < global; q += ranks {
+			idx = append(idx, perm[(start+q)%len(perm)])
+		}
 		res := make(chan result, 1)
 		select {
 		case l.order <- res:
@@ -175,7 +215,7 @@ func (l *Loader) dispatch(jobs chan<- job) {
 			return
 		}
 		select {
-		case jobs <- job{step: s, epoch: e, idx: idx, res: res}:
+		case jobs <- job{step: s, epoch: e, idx: idx, global: global, res: res}:
 		case <-l.ctx.Done():
 			res <- result{err: l.ctx.Err()}
 			return
@@ -201,19 +241,57 @@ func (l *Loader) build(j job) (*Batch, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := cfg.Transform.Apply(b.Images[p*per:(p+1)*per], img, rng.Mix(cfg.Seed, 2, uint64(j.step), uint64(p))); err != nil {
+		// Augmentations are keyed by the image's position in the global
+		// batch, so they do not depend on the number of ranks.
+		q := p*cfg.Ranks + cfg.Rank
+		if err := cfg.Transform.Apply(b.Images[p*per:(p+1)*per], img, rng.Mix(cfg.Seed, 2, uint64(j.step), uint64(q))); err != nil {
 			return nil, fmt.Errorf("ijepa: dataset %q: image %d: %w", cfg.Dataset.Name(), i, err)
 		}
 		b.Labels[p] = int32(cfg.Dataset.Label(i))
 	}
 	if cfg.Masks != nil {
-		m, err := cfg.Masks.Sample(j.step, len(j.idx))
+		m, err := l.masks(j)
 		if err != nil {
 			return nil, err
 		}
 		b.Masks = m
 	}
 	return b, nil
+}
+
+// batchStart is where in its epoch's padded order the global batch of step
+// s begins.
+func (l *Loader) batchStart(s int64) int {
+	g := int64(l.cfg.BatchSize * l.cfg.Ranks)
+	if o := l.cfg.StartOffset; o > 0 && s/l.ipe == l.cfg.StartStep/l.ipe {
+		return int(o + (s-l.cfg.StartStep)*g)
+	}
+	return int(s % l.ipe * g)
+}
+
+// Position returns where the batch of step s begins: its epoch, and the
+// images of that epoch's order the steps before it read (all ranks
+// together). A checkpoint records it, so that a run resumed on another
+// number of ranks goes on from there (ResumeStep).
+func (l *Loader) Position(s int64) (epoch, offset int64) {
+	return s / l.ipe, int64(l.batchStart(s))
+}
+
+// masks samples the masks of job j: this rank's own, or its images' share
+// of the global batch's (GlobalMasks).
+func (l *Loader) masks(j job) (*mask.Batch, error) {
+	if !l.cfg.GlobalMasks {
+		return l.cfg.Masks.SampleRank(j.step, len(j.idx), l.cfg.Rank)
+	}
+	all, err := l.cfg.Masks.Sample(j.step, j.global)
+	if err != nil {
+		return nil, err
+	}
+	mine := make([]int, len(j.idx))
+	for p := range mine {
+		mine[p] = p*l.cfg.Ranks + l.cfg.Rank
+	}
+	return all.Pick(mine), nil
 }
 
 // Next returns the next batch in step order; call it from one goroutine. It returns io.EOF after Steps

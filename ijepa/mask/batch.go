@@ -104,6 +104,26 @@ func flatten(idx [][]int32, stride int32) []int32 {
 	return out
 }
 
+// Pick returns the masks of some of the batch's images, in the order
+// given: the masks a rank keeps when the masks are sampled for a global
+// batch (their lengths stay those of the whole batch's truncation).
+func (b *Batch) Pick(images []int) *Batch {
+	out := *b
+	out.Context = make([][]int32, len(images))
+	out.ContextFull = make([]int, len(images))
+	out.Targets = make([][][]int32, len(b.Targets))
+	for m := range out.Targets {
+		out.Targets[m] = make([][]int32, len(images))
+	}
+	for j, i := range images {
+		out.Context[j], out.ContextFull[j] = b.Context[i], b.ContextFull[i]
+		for m := range out.Targets {
+			out.Targets[m][j] = b.Targets[m][i]
+		}
+	}
+	return &out
+}
+
 // rect is a block placed on the grid: rows [top, top+h), cols [left, left+w).
 type rect struct{ top, left, h, w int }
 
@@ -114,6 +134,16 @@ func (r rect) contains(row, col int) bool {
 // Sample returns the masks of the batch at step for batch images. It is a
 // pure function of the collator's settings, step and batch.
 func (c *Collator) Sample(step int64, batch int) (*Batch, error) {
+	return c.SampleRank(step, batch, 0)
+}
+
+// SampleRank returns the masks of one rank's batch at step in data-parallel
+// training, where each rank samples its own, as each process's collator
+// does in the official code: the step's block sizes (a function of the
+// step alone, so the same on every rank) and positions drawn from a stream
+// of (seed, step, rank). Rank 0's masks are Sample's, so a one-rank run is
+// a single-process run.
+func (c *Collator) SampleRank(step int64, batch, rank int) (*Batch, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("mask: batch size must be positive, got %d", batch)
 	}
@@ -136,6 +166,9 @@ func (c *Collator) Sample(step int64, batch int) (*Batch, error) {
 		out.Targets[m] = make([][]int32, batch)
 	}
 	pos := rng.New(cfg.Seed, uint64(step))
+	if rank != 0 {
+		pos = rng.New(cfg.Seed, uint64(step), uint64(rank))
+	}
 	rects := make([]rect, cfg.NumPred)
 	for b := 0; b < batch; b++ {
 		for m := range rects {

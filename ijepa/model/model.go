@@ -140,6 +140,9 @@ type Model struct {
 	Target    *nn.ViT
 	Predictor *Predictor
 	Opt       *nn.AdamW
+	// Sync, when set, averages the gradients across data-parallel ranks
+	// in every Step, between the backward pass and AdamW.
+	Sync GradSync
 
 	be backend.Backend
 }

@@ -275,8 +275,9 @@ func (m *Model) loss(be backend.Backend, pred, target *backend.Tensor) (*backend
 
 // Step runs one training step on the batch: the targets from the target
 // encoder, the context encoder and predictor forward, the loss, the
-// backward pass, an AdamW step with h.LR and h.WD, and the EMA of the
-// target encoder with h.Momentum. It returns the loss, read back once at
+// backward pass (with the gradients averaged across ranks by m.Sync, when
+// set), an AdamW step with h.LR and h.WD, and the EMA of the target
+// encoder with h.Momentum. It returns the loss, read back once at
 // the end. Every intermediate tensor is released before it returns.
 func (m *Model) Step(b Batch, h Hyper) (float64, error) {
 	be := m.be
@@ -300,6 +301,9 @@ func (m *Model) Step(b Batch, h Hyper) (float64, error) {
 			return 0, err
 		}
 	}
+	if m.Sync != nil {
+		tape.OnGrad(m.Sync.GradReady)
+	}
 	pred, err := m.predict(tape, db)
 	if err != nil {
 		return 0, err
@@ -312,6 +316,11 @@ func (m *Model) Step(b Batch, h Hyper) (float64, error) {
 	defer be.Release(l)
 	if err := tape.Backward(l); err != nil {
 		return 0, err
+	}
+	if m.Sync != nil {
+		if err := m.Sync.Wait(); err != nil {
+			return 0, fmt.Errorf("model: step: %w", err)
+		}
 	}
 	if err := m.Opt.Step(be, h.LR, h.WD); err != nil {
 		return 0, err

@@ -41,7 +41,7 @@ func TimeSteps(ctx context.Context, c *config.Config, be backend.Backend, warmup
 	if steps < 1 || warmup < 0 {
 		return StepTiming{}, fmt.Errorf("ijepa: timing: need at least 1 timed step and no negative warmup, got %d and %d", steps, warmup)
 	}
-	p, err := newPlan(c, nil, nil)
+	p, err := newPlan(c, 1, nil, nil)
 	if err != nil {
 		return StepTiming{}, err
 	}

@@ -147,6 +147,11 @@ type CheckpointInfo struct {
 	AdamWOffset int64
 	// Config is the run's config, when the checkpoint holds one.
 	Config *config.Config
+	// Ranks is the number of data-parallel ranks that wrote it (MetaRanks);
+	// Epoch and EpochOffset the data order's position (MetaEpoch,
+	// MetaEpochOffset), EpochOffset -1 where the checkpoint has none.
+	Ranks              int
+	Epoch, EpochOffset int64
 }
 
 // ReadCheckpointInfo reads the trainer's metadata of a checkpoint without
@@ -177,6 +182,9 @@ func parseInfo(path string, meta map[string]string) (CheckpointInfo, error) {
 		if info.AdamWOffset, err = strconv.ParseInt(o, 10, 64); err != nil || info.AdamWOffset > info.Step {
 			return info, fmt.Errorf("ijepa: %s: metadata %q is %q, want a number of steps of at most %d", path, MetaAdamWOffset, o, info.Step)
 		}
+	}
+	if err := parsePosition(path, meta, &info); err != nil {
+		return info, err
 	}
 	if ls := meta[MetaLoaderStep]; ls != meta[MetaStep] {
 		return info, fmt.Errorf("ijepa: %s: metadata %q is %q, %q is %q: they must agree", path, MetaLoaderStep, ls, MetaStep, meta[MetaStep])

@@ -34,10 +34,11 @@ type plan struct {
 	schedule nn.Schedule
 }
 
-// newPlan opens the training set of c and lays out the run; warn reports
-// the images an image folder leaves out, progress (when not nil) shows the
-// check of a large folder.
-func newPlan(c *config.Config, warn func(string), progress io.Writer) (*plan, error) {
+// newPlan opens the training set of c and lays out the run on ranks
+// data-parallel ranks (1: a single process), each reading its shard of
+// every epoch (data.ShardLen); warn reports the images an image folder
+// leaves out, progress (when not nil) shows the check of a large folder.
+func newPlan(c *config.Config, ranks int, warn func(string), progress io.Writer) (*plan, error) {
 	spec := c.DatasetSpec(true)
 	spec.Folder.Warn, spec.Folder.Progress = warn, progress
 	ds, err := data.Open(spec)
@@ -51,7 +52,7 @@ func newPlan(c *config.Config, warn func(string), progress io.Writer) (*plan, er
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", c.Source(), err)
 	}
-	sched, err := c.Schedule(ds.Len())
+	sched, err := c.Schedule(data.ShardLen(ds.Len(), ranks))
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/data"
 	"github.com/ijepa-go/ijepa/ijepa/mask"
@@ -71,10 +72,20 @@ type Options struct {
 	// Log receives the run's messages (checkpoints, evaluations, resume);
 	// nil logs to Progress.
 	Log *slog.Logger
+	// World is the data-parallel group this process is a rank of (nil: a
+	// single process). Every rank runs Run with the same config on its own
+	// backend; data.batch_size is per rank; rank 0 alone reads the
+	// checkpoint it starts from, writes Dir and evaluates (see
+	// distributed.go).
+	World dist.Comm
 
 	// afterStep, when set (tests), runs after each step is logged; an
 	// error stops the run there as a crash would (no checkpoint).
 	afterStep func(step int64) error
+	// globalMasks samples the masks of every global batch, so that they
+	// do not depend on the number of ranks (data.LoaderConfig.GlobalMasks;
+	// the data-parallel equivalence tests).
+	globalMasks bool
 }
 
 // Result is what a run did.
@@ -118,6 +129,16 @@ type Trainer struct {
 	good *goodness
 	// memory logs the run's memory estimate (memory.go).
 	memory func()
+	// startOffset is the loader's data.LoaderConfig.StartOffset: nonzero
+	// when the run resumes a checkpoint of another number of ranks.
+	startOffset int64
+	loader      *data.Loader
+
+	// Data parallel (distributed.go): the group, the gradient reducer,
+	// and whether some rank was interrupted.
+	world      dist.Comm
+	reducer    *dist.Reducer
+	stopAgreed bool
 }
 
 // Run runs (or resumes) the training Options describe until ijepago.steps
@@ -132,8 +153,10 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	return t.run(ctx)
 }
 
-// close frees the model and unlocks the run directory.
+// close stops the gradient reducer, frees the model and unlocks the run
+// directory.
 func (t *Trainer) close() {
+	t.closeWorld()
 	if t.model != nil {
 		t.model.Free()
 	}
@@ -148,7 +171,7 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 		opt.Progress = io.Discard
 	}
 	t := &Trainer{opt: opt, cfg: opt.Config, be: opt.Backend, log: opt.Log,
-		ckDir: filepath.Join(opt.Dir, runlog.CheckpointDir), lastGoodStep: -1}
+		ckDir: filepath.Join(opt.Dir, runlog.CheckpointDir), lastGoodStep: -1, world: dist.Or(opt.World)}
 	if t.log == nil {
 		t.log = slog.New(slog.NewTextHandler(opt.Progress, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 	}
@@ -165,7 +188,7 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 	if opt.Bar {
 		bar = opt.Progress
 	}
-	p, err := newPlan(t.cfg, func(msg string) { t.log.Warn(msg) }, bar)
+	p, err := newPlan(t.cfg, t.world.Size(), func(msg string) { t.log.Warn(msg) }, bar)
 	if err != nil {
 		return nil, err
 	}
@@ -174,17 +197,20 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 		return nil, err
 	}
 	// Nothing in the run directory is read or written before it is
-	// locked, and a run that fails to set up touches nothing there.
-	if t.lock, err = lockRunDir(opt.Dir); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			t.lock.Unlock()
+	// locked, and a run that fails to set up touches nothing there. Of
+	// the ranks of a data-parallel run, rank 0 alone touches it.
+	if t.root() {
+		if t.lock, err = lockRunDir(opt.Dir); err != nil {
+			return nil, err
 		}
-	}()
-	if err := t.prepareDir(); err != nil {
-		return nil, err
+		defer func() {
+			if err != nil {
+				t.lock.Unlock()
+			}
+		}()
+		if err := t.prepareDir(); err != nil {
+			return nil, err
+		}
 	}
 	mc, err := t.cfg.ModelConfig()
 	if err != nil {
@@ -197,6 +223,10 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 		return nil, err
 	}
 	t.good = newGoodness(t.model)
+	if err := t.setupWorld(); err != nil {
+		t.model.Free()
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -296,18 +326,24 @@ func (t *Trainer) resumeExact(path string) (int64, error) {
 	if int64(t.model.Opt.Steps)+info.AdamWOffset != info.Step {
 		return 0, fmt.Errorf("ijepa: %s: the optimiser has done %d steps, the metadata says step %d (%s %d)", path, t.model.Opt.Steps, info.Step, MetaAdamWOffset, info.AdamWOffset)
 	}
-	t.adamwOffset = info.AdamWOffset
-	if info.Step >= t.plan.sched.Steps {
-		return 0, fmt.Errorf("ijepa: %s: the run is done (step %d of %d); raise ijepago.steps or optimization.epochs to go on", path, info.Step, t.plan.sched.Steps)
+	start, offset := t.resumeAt(info)
+	t.adamwOffset, t.startOffset = info.AdamWOffset+start-info.Step, offset
+	if start >= t.plan.sched.Steps {
+		return 0, fmt.Errorf("ijepa: %s: the run is done (step %d of %d); raise ijepago.steps or optimization.epochs to go on", path, start, t.plan.sched.Steps)
 	}
-	t.lastGood, t.lastGoodStep = path, info.Step
-	t.log.Info("resuming", "checkpoint", path, "step", info.Step)
-	return info.Step, nil
+	t.lastGood, t.lastGoodStep = path, start
+	if info.Ranks != t.world.Size() {
+		t.log.Info("resuming on another number of ranks", "checkpoint", path, "ranks", info.Ranks, "now", t.world.Size(),
+			"step", info.Step, "is now step", start, "epoch", start/t.plan.sched.IPE, "images of the epoch seen", offset)
+	} else {
+		t.log.Info("resuming", "checkpoint", path, "step", info.Step)
+	}
+	return start, nil
 }
 
 func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	began := time.Now()
-	start, err := t.resumePoint()
+	start, err := t.startPoint()
 	if err != nil {
 		return nil, err
 	}
@@ -318,21 +354,24 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
-	if ctx.Err() != nil {
+	// (A rank of a data-parallel run stops only where every rank agrees.)
+	if t.world.Size() == 1 && ctx.Err() != nil {
 		return nil, t.interrupted("before the first step", ctx.Err())
-	}
-	// Only now that the checkpoint fits is anything in the directory written.
-	if err := t.writeConfig(); err != nil {
-		return nil, err
 	}
 	res := &Result{Start: start, Step: start}
 	defer func() { res.Elapsed = time.Since(began) }()
 	c, p := t.cfg, t.plan
-	logw, err := runlog.OpenLog(filepath.Join(t.opt.Dir, runlog.LogFile))
-	if err != nil {
-		return nil, err
+	var logw *runlog.LogWriter
+	if t.root() {
+		// Only now that the checkpoint fits is anything in the directory written.
+		if err := t.writeConfig(); err != nil {
+			return nil, err
+		}
+		if logw, err = runlog.OpenLog(filepath.Join(t.opt.Dir, runlog.LogFile)); err != nil {
+			return nil, err
+		}
+		defer logw.Close()
 	}
-	defer logw.Close()
 	tf, err := c.TrainTransform()
 	if err != nil {
 		return nil, err
@@ -344,11 +383,13 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		Seed: c.IJEPAGo.Seed, Shuffle: true, DropLast: true,
 		Workers: c.Data.NumWorkers, Prefetch: c.IJEPAGo.Prefetch,
 		StartStep: start, Steps: p.sched.Steps - start,
+		Ranks: t.world.Size(), Rank: t.world.Rank(), StartOffset: t.startOffset, GlobalMasks: t.opt.globalMasks,
 	})
 	if err != nil {
 		return nil, err
 	}
 	defer loader.Close()
+	t.loader = loader
 
 	every := c.IJEPAGo.CheckpointEvery
 	if every == 0 {
@@ -363,7 +404,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	lastLoss := math.NaN()
 	step := start // steps done
 	for step < p.sched.Steps {
-		if ctx.Err() != nil {
+		if t.stopping(ctx) {
 			break
 		}
 		t0 := time.Now()
@@ -371,7 +412,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return res, err
 		}
-		if ctx.Err() != nil {
+		if t.stopping(ctx) {
 			break
 		}
 		s := step + 1 // the official scheduler steps before the iteration
@@ -381,12 +422,19 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("ijepa: step %d: %w", s, err)
 		}
+		mean, err := t.agree(ctx, loss, b.Masks)
+		if err != nil {
+			return res, fmt.Errorf("ijepa: step %d: %w", s, err)
+		}
+		loss = mean.loss
 		now := time.Now()
 		row := runlog.LogRow{Step: s, Epoch: b.Epoch, Loss: loss, LR: lr, WD: wd, Momentum: mom,
-			Context: b.Masks.Kc(), Target: b.Masks.Kt(), Relaxed: b.Masks.Relaxed,
-			ImgPerS: float64(b.B()) / now.Sub(t0).Seconds(), ElapsedS: now.Sub(began).Seconds()}
-		if err := logw.Write(row); err != nil {
-			return res, err
+			Context: mean.kc, Target: mean.kt, Relaxed: mean.relaxed,
+			ImgPerS: float64(b.B()*t.world.Size()) / now.Sub(t0).Seconds(), ElapsedS: now.Sub(began).Seconds()}
+		if logw != nil {
+			if err := logw.Write(row); err != nil {
+				return res, err
+			}
 		}
 		t.noteRelaxed(row, prog)
 		step = s
@@ -418,14 +466,14 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			}
 		}
 	}
-	if ctx.Err() != nil {
+	if t.stopping(ctx) {
 		prog.finish()
 		if step > 0 && step > t.lastGoodStep {
 			if err := t.checkpoint(res, step, lastLoss, false, nil); err != nil {
 				return res, fmt.Errorf("ijepa: interrupted at step %d: %w", step, err)
 			}
 		}
-		return res, t.interrupted(fmt.Sprintf("at step %d", step), ctx.Err())
+		return res, t.interrupted(fmt.Sprintf("at step %d", step), t.stopErr(ctx))
 	}
 	prog.finish()
 	if t.opt.Eval {
@@ -481,8 +529,7 @@ func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered boo
 		t.log.Warn(fmt.Sprintf("step %d: no checkpoint: %v; %s", step, err, t.lastGoodText()))
 		return nil
 	}
-	meta, err := checkpointMeta(t.cfg, step, t.plan.sched.IPE, t.adamwOffset, loss)
-	if err != nil {
+	if err := t.verifyRanks(step); err != nil {
 		return err
 	}
 	latest := filepath.Join(t.ckDir, runlog.LatestFile)
@@ -490,6 +537,16 @@ func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered boo
 	if numbered {
 		target = filepath.Join(t.ckDir, runlog.StepCheckpoint(step))
 	}
+	if !t.root() { // rank 0 writes it
+		t.lastGood, t.lastGoodStep = latest, step
+		res.Checkpoint = target
+		return nil
+	}
+	meta, err := checkpointMeta(t.cfg, step, t.plan.sched.IPE, t.adamwOffset, loss)
+	if err != nil {
+		return err
+	}
+	t.recordPosition(meta, step)
 	if err := saveCheckpoint(t.model, t.good, target, meta); err != nil {
 		if errors.Is(err, ErrNotFinite) {
 			return fmt.Errorf("ijepa: step %d: the model is no longer finite: training stopped; %s: %w", step, t.lastGoodText(), err)

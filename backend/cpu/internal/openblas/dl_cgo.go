@@ -56,27 +56,21 @@ static const char *ijepa_get_config(void) { return p_get_config(); }
 import "C"
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"unsafe"
+
+	"github.com/ijepa-go/ijepa/internal/dlopen"
 )
 
 func open(names []string) (string, error) {
-	var msgs []string
-	for _, n := range names {
+	return dlopen.First("openblas", names, func(n string) string {
 		cs := C.CString(n)
-		msg := C.ijepa_openblas_open(cs)
-		C.free(unsafe.Pointer(cs))
-		if msg == nil {
-			return n, nil
+		defer C.free(unsafe.Pointer(cs))
+		if msg := C.ijepa_openblas_open(cs); msg != nil {
+			return C.GoString(msg)
 		}
-		msgs = append(msgs, C.GoString(msg))
-	}
-	if len(msgs) == 0 {
-		return "", errors.New("openblas: no library name to try")
-	}
-	return "", fmt.Errorf("openblas: %s", strings.Join(msgs, "; "))
+		return ""
+	})
 }
 
 func setThreads(n int) { C.ijepa_set_threads(C.int(n)) }

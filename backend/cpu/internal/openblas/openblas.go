@@ -15,8 +15,9 @@ package openblas
 
 import (
 	"fmt"
-	"os"
 	"sync"
+
+	"github.com/ijepa-go/ijepa/internal/dlopen"
 )
 
 // EnvVar is the environment variable that overrides the library lookup.
@@ -32,14 +33,9 @@ var (
 // if it is.
 func Load() error {
 	loadOnce.Do(func() {
-		names := []string{"libopenblas.so.0", "libopenblas.so"}
-		switch v := os.Getenv(EnvVar); v {
-		case "":
-		case "off":
-			loadErr = fmt.Errorf("openblas: disabled by %s=off", EnvVar)
+		var names []string
+		if names, loadErr = dlopen.Names("openblas", EnvVar, "libopenblas.so.0", "libopenblas.so"); loadErr != nil {
 			return
-		default:
-			names = []string{v}
 		}
 		libName, loadErr = open(names)
 		if loadErr == nil {

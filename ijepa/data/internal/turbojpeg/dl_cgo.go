@@ -56,27 +56,22 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"unsafe"
+
+	"github.com/ijepa-go/ijepa/internal/dlopen"
 )
 
 type handle = C.tjhandle
 
 func open(names []string) (string, error) {
-	var msgs []string
-	for _, n := range names {
+	return dlopen.First("turbojpeg", names, func(n string) string {
 		cs := C.CString(n)
-		msg := C.ijepa_tj_open(cs)
-		C.free(unsafe.Pointer(cs))
-		if msg == nil {
-			return n, nil
+		defer C.free(unsafe.Pointer(cs))
+		if msg := C.ijepa_tj_open(cs); msg != nil {
+			return C.GoString(msg)
 		}
-		msgs = append(msgs, C.GoString(msg))
-	}
-	if len(msgs) == 0 {
-		return "", errors.New("turbojpeg: no library name to try")
-	}
-	return "", fmt.Errorf("turbojpeg: %s", strings.Join(msgs, "; "))
+		return ""
+	})
 }
 
 func newHandle() (handle, error) {

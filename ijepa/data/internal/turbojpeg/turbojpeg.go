@@ -16,8 +16,9 @@ package turbojpeg
 import (
 	"fmt"
 	"image"
-	"os"
 	"sync"
+
+	"github.com/ijepa-go/ijepa/internal/dlopen"
 )
 
 // EnvVar is the environment variable that overrides the library lookup.
@@ -38,14 +39,9 @@ var (
 // unavailable, if it is.
 func Load() error {
 	loadOnce.Do(func() {
-		names := []string{"libturbojpeg.so.0", "libturbojpeg.so"}
-		switch v := os.Getenv(EnvVar); v {
-		case "":
-		case "off":
-			loadErr = fmt.Errorf("turbojpeg: disabled by %s=off", EnvVar)
+		var names []string
+		if names, loadErr = dlopen.Names("turbojpeg", EnvVar, "libturbojpeg.so.0", "libturbojpeg.so"); loadErr != nil {
 			return
-		default:
-			names = []string{v}
 		}
 		libName, loadErr = open(names)
 	})
