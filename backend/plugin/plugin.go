@@ -78,10 +78,14 @@ type Options struct {
 	// "90s"), else 60s.
 	Timeout time.Duration
 	// PingTimeout bounds each progress query; a plugin that cannot answer
-	// one in this time is taken as hung. Default 5s.
+	// one in this time is taken as hung. Default 5s. A query also ends
+	// when Timeout has passed without progress, so a wait on a plugin
+	// that answers nothing ends after about Timeout even when PingTimeout
+	// is longer.
 	PingTimeout time.Duration
 	// PollInterval is how long a wait lasts before the client first asks
-	// for progress, and the time between queries. Default 1s.
+	// for progress, and the time between queries. Default 1s, or a quarter
+	// of Timeout when that is shorter.
 	PollInterval time.Duration
 	// Stderr, when set, receives the plugin's standard error. The last
 	// lines are kept in any case and quoted when the plugin fails.
@@ -111,7 +115,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.PingTimeout = 5 * time.Second
 	}
 	if o.PollInterval <= 0 {
-		o.PollInterval = time.Second
+		o.PollInterval = min(time.Second, o.Timeout/4)
 	}
 	return o, nil
 }

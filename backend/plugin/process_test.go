@@ -179,13 +179,24 @@ func TestExitsMidRun(t *testing.T) {
 
 // A plugin stuck in an op, and a plugin stopped outright (SIGSTOP): clear
 // errors within the timeouts, and Close still ends the process.
+//
+// With only the timeout set (here 1.5 s; the progress query's own timeout
+// keeps its default of 5 s), a stopped plugin fails the wait within the
+// timeout: a query that went unanswered when the timeout passed ends it.
 func TestHangsMidRun(t *testing.T) {
-	for _, tt := range []struct{ name, mode, want string }{
-		{"stuck in an op", "hang-on-gelu", "executed nothing for"},
-		{"stopped", "cpu", "did not answer a progress query"},
+	short := Options{Timeout: 1500 * time.Millisecond}
+	for _, tt := range []struct {
+		name, mode string
+		o          Options
+		within     time.Duration
+		want       string
+	}{
+		{"stuck in an op", "hang-on-gelu", fast, fast.Timeout + fast.PingTimeout + 2*time.Second, "executed nothing for"},
+		{"stopped", "cpu", fast, fast.Timeout + fast.PingTimeout + 2*time.Second, "did not answer a progress query"},
+		{"stopped, only the timeout set", "cpu", short, short.Timeout + time.Second, "answered nothing for 1.5"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := mustOpenMode(t, tt.mode, fast)
+			c := mustOpenMode(t, tt.mode, tt.o)
 			pid := asClient(c).pid()
 			x := mustF32(t, c, seq(8, 1), 8)
 			if tt.mode == "cpu" {
@@ -210,7 +221,7 @@ func TestHangsMidRun(t *testing.T) {
 					t.Fatalf("after writes to a stuck plugin, Err = %v, want ErrHung", c.Err())
 				}
 			}
-			err := within(t, fast.Timeout+fast.PingTimeout+2*time.Second, c.Sync)
+			err := within(t, tt.within, c.Sync)
 			wantErr(t, err, ErrHung)
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q does not say %q", err, tt.want)
