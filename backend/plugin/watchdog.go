@@ -121,10 +121,10 @@ func (c *client) explain(what string, err error) error {
 	if c.proc != nil {
 		// A dead process breaks the connection at once; go-plugin notices
 		// the exit a moment later.
-		for deadline := time.Now().Add(2 * time.Second); !c.proc.Exited() && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(2 * time.Second); !c.proc.exited() && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if c.proc.Exited() {
+		if c.proc.exited() {
 			return fmt.Errorf("%s: %w (%s) while %s%s", c.name, ErrExited, c.exit.status(), what, c.stderr.quote())
 		}
 	}
