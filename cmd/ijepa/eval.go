@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/ijepa-go/ijepa/ijepa/config"
+	"github.com/ijepa-go/ijepa/ijepa/interop"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 	"github.com/ijepa-go/ijepa/ijepa/train"
@@ -49,9 +50,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if path == "" {
 		path = filepath.Join(*runDir, runlog.CheckpointDir, runlog.LatestFile)
 	}
+	// Ours carries its step and config; another trainer's checkpoint (the
+	// official .pth.tar, or a safetensors export of one) carries neither,
+	// so its model must be the one --config describes.
 	info, err := train.ReadCheckpointInfo(path)
-	if err != nil {
-		return err
+	foreign := err != nil
+	if foreign && !configGiven {
+		return fmt.Errorf("%w (for another trainer's checkpoint, such as the official .pth.tar, give --config NAME|FILE: its model and the images to score it on)", err)
 	}
 	// The config: --config, else the run's config.yaml, else the one the
 	// checkpoint carries.
@@ -92,7 +97,19 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer m.Free()
-	if _, err := m.Load(path); err != nil {
+	if foreign {
+		ck, err := interop.Open(path, interop.Options{Model: &mc})
+		if err != nil {
+			return err
+		}
+		warnSkipped(stderr, ck.OptimizerSkipped)
+		err = ck.Load(m)
+		ck.Close()
+		if err != nil {
+			return err
+		}
+		info.Step = int64(ck.Steps)
+	} else if _, err := m.Load(path); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {

@@ -95,3 +95,27 @@ func TestCheckpointWithOtherOptimizerGroups(t *testing.T) {
 		t.Errorf("train --checkpoint --strict: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// eval scores the official trainer's checkpoint as it does ours, given the
+// config of its model and images (the file names neither), and says so when
+// the config is missing.
+func TestEvalOfficialCheckpoint(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "femto.yaml")
+	if err := os.WriteFile(cfg, []byte(femtoConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	small := []string{"--set", "ijepago.probe_train=64", "--set", "ijepago.probe_test=32"}
+	code, out, errs := run(append([]string{"eval", "--checkpoint", fixture, "--config", cfg}, small...)...)
+	if code != 0 || !strings.Contains(out, "tiny.pth.tar (step 2): 8 train / 32 test images of procedural") || !strings.Contains(out, "target encoder (trained)") {
+		t.Fatalf("eval of the official checkpoint: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run("eval", "--checkpoint", fixture)
+	if code != 1 || !strings.Contains(errs, "another trainer's checkpoint, such as the official .pth.tar, give --config") {
+		t.Errorf("eval without --config: exit %d, want 1 with a hint to give --config\n%s%s", code, out, errs)
+	}
+	// A config of another model is refused by the checkpoint's shapes.
+	code, out, errs = run(append([]string{"eval", "--checkpoint", fixture, "--config", "quick"}, small...)...)
+	if code != 1 || !strings.Contains(errs, "tiny.pth.tar") {
+		t.Errorf("eval with the quick preset's model: exit %d, want 1 naming the file\n%s%s", code, out, errs)
+	}
+}

@@ -22,14 +22,17 @@ var ProceduralClasses = []string{
 // machine. Image i shows class i mod 10 (ProceduralClasses) all over it:
 // 3 to 6 shapes of that kind at random positions, sizes and rotations, or
 // the texture covering the whole image at a random scale, phase and
-// rotation; in a random grey level on a random grey background with a
-// gradient and pixel noise. The class lives in the shapes or the texture,
-// not in the grey levels or the positions, so a linear probe on raw pixels
-// does poorly while features that see local structure do well. Every part
-// of an image shows its class, so the blocks I-JEPA predicts from a context
-// share it; the images are grey because with random hues the colours are
-// the most predictable part of a block, and a short pre-training then
-// learns colours, which say nothing of the class (docs/ARCHITECTURE.md).
+// rotation; dark on light or light on dark (two fixed grey levels, the
+// polarity drawn at random), with pixel noise. The class lives in the
+// shapes or the texture, not in the grey levels or the positions, so a
+// linear probe on raw pixels does poorly while features that see local
+// structure do well. Every part of an image shows its class, so the blocks
+// I-JEPA predicts from a context share it. Whatever varies from image to
+// image and is the same all over one image is the most predictable part of
+// a target block, and a short pre-training learns it first: with random
+// hues it learnt colours, with random grey levels and gradients it learnt
+// grey levels, neither of which says anything of the class; so the only
+// such nuisance left is the polarity, one bit (docs/ARCHITECTURE.md).
 type Procedural struct {
 	seed uint64
 	n    int
@@ -95,19 +98,9 @@ func (p *Procedural) Image(i int) (*image.RGBA, error) {
 	return &out, nil
 }
 
-// contrasting draws a grey level that differs from g by at least 0.3,
-// falling back to black or white.
-func contrasting(r *rng.RNG, g float64) float64 {
-	for try := 0; try < 32; try++ {
-		if f := r.Float64(); math.Abs(f-g) >= 0.3 {
-			return f
-		}
-	}
-	if g > 0.5 {
-		return 0
-	}
-	return 1
-}
+// The two grey levels of every image: background and foreground are one
+// each, which one is drawn per image.
+const greyDark, greyLight = 0.3, 0.7
 
 func hypot(x, y float64) float64 { return math.Sqrt(x*x + y*y) }
 
@@ -183,11 +176,10 @@ func scatter(r *rng.RNG, k int, rlo, rhi, s float64) []instance {
 // every part of an image shows its class.
 func render(r *rng.RNG, label, size int) *image.RGBA {
 	s := float64(size)
-	bg0 := r.Float64()
-	bg1 := clamp01(bg0 + r.Uniform(-0.25, 0.25))
-	ga := r.Uniform(0, 2*math.Pi)
-	gx, gy := math.Cos(ga), math.Sin(ga)
-	fg := contrasting(r, bg0)
+	bg, fg := greyDark, greyLight
+	if r.IntN(2) == 1 {
+		bg, fg = fg, bg
+	}
 	rot := r.Uniform(0, 2*math.Pi)
 	cr, sr := math.Cos(rot), math.Sin(rot)
 	per := max(r.Uniform(0.12, 0.2)*s, 3)
@@ -247,11 +239,9 @@ func render(r *rng.RNG, label, size int) *image.RGBA {
 		row := img.Pix[py*img.Stride:]
 		for px := 0; px < size; px++ {
 			x := float64(px) + 0.5
-			t := clamp01(0.5 + ((x-s/2)*gx+(y-s/2)*gy)/s)
 			a := coverage(x, y)
 			bits := r.Uint64()
-			b := bg0 + t*(bg1-bg0)
-			b += a * (fg - b)
+			b := bg + a*(fg-bg)
 			for c := 0; c < 3; c++ {
 				u := float64(int64(bits>>(16*c))&0xffff - 1<<15)
 				v := b + noise*u

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -76,7 +78,8 @@ func Write(path string, fill func(f *os.File) error) (err error) {
 	if err := CheckTarget(path); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	removeStale(path)
+	tmp, err := os.CreateTemp(filepath.Dir(path), tempPrefix(path, os.Getpid())+"*")
 	if err != nil {
 		return err
 	}
@@ -108,4 +111,40 @@ func Write(path string, fill func(f *os.File) error) (err error) {
 		return fmt.Errorf("atomicfile: %w", err)
 	}
 	return nil
+}
+
+// tempPrefix is the start of the name of a temporary file that process pid
+// writes for path: ".NAME.tmp-PID-" beside it.
+func tempPrefix(path string, pid int) string {
+	return "." + filepath.Base(path) + ".tmp-" + strconv.Itoa(pid) + "-"
+}
+
+// removeStale removes the temporary files for path that a process no
+// longer running left (killed with SIGKILL in the middle of a write, which
+// no handler sees), so that the next write of the same file cleans up
+// after it. A file whose writer is alive, or whose writer cannot be told,
+// is left alone.
+func removeStale(path string) {
+	stem := "." + filepath.Base(path) + ".tmp-"
+	names, _ := filepath.Glob(filepath.Join(filepath.Dir(path), globEscape(stem)+"*"))
+	for _, name := range names {
+		pidStr, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(name), stem), "-")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() || alive(pid) {
+			continue
+		}
+		os.Remove(name)
+	}
+}
+
+// globEscape quotes the characters filepath.Match treats specially.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

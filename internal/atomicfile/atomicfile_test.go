@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -96,5 +97,35 @@ func TestRemovePending(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("%d entries left", len(entries))
+	}
+}
+
+// A write removes the temporary files of earlier writes of the same file
+// whose process is gone (a SIGKILL in the middle of a write leaves one),
+// and keeps those of a live process and those of other files.
+func TestWriteRemovesStaleTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.safetensors")
+	// The PID of a process that has exited.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no true(1) to get a dead PID:", err)
+	}
+	dead := cmd.Process.Pid
+	stale := filepath.Join(dir, tempPrefix(path, dead)+"123")
+	live := filepath.Join(dir, tempPrefix(path, os.Getppid())+"456")
+	other := filepath.Join(dir, tempPrefix(filepath.Join(dir, "other"), dead)+"789")
+	for _, p := range []string{stale, live, other} {
+		if err := os.WriteFile(p, []byte("torn"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Write(path, func(f *os.File) error { _, err := f.WriteString("new"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{stale: false, live: true, other: true, path: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(p), err == nil, want)
+		}
 	}
 }
