@@ -72,17 +72,21 @@ func connect(name string, rpc pb.BackendClient, parent context.Context, proc *pr
 	}
 	c.ctx, c.cancel = context.WithCancelCause(parent)
 	var rep *pb.HelloReply
+	var late error // Hello failed after the deadline, whoever cut it short
 	err := c.wait("saying hello", func(ctx context.Context) error {
 		ctx, cancel := context.WithDeadline(ctx, deadline)
 		defer cancel()
 		var err error
 		rep, err = rpc.Hello(ctx, &pb.HelloRequest{ApiVersion: backend.APIVersion, CatalogueHash: backend.CatalogueHash()})
-		if err != nil && ctx.Err() == context.DeadlineExceeded {
-			// In the project's words rather than gRPC's.
-			c.setFault(fmt.Errorf("%w: it did not answer Hello within %v of its start (%s)%s", ErrStart, o.Timeout, TimeoutEnv, c.stderr.quote()))
+		if err != nil && !time.Now().Before(deadline) {
+			late = fmt.Errorf("%s: %w: it did not answer Hello within %v of its start (%s)%s", name, ErrStart, o.Timeout, TimeoutEnv, c.stderr.quote())
+			c.cancel(late) // the verdict, so that wait need not ask whether the process ended
 		}
 		return err
 	})
+	if late != nil {
+		err = late // in the project's words rather than gRPC's, even if the watchdog gave up first
+	}
 	if err != nil {
 		c.cancel(err)
 		return nil, err
