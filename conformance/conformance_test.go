@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"testing"
@@ -121,6 +122,84 @@ func TestFindsPlantedBug(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// epsChanged is a backend whose layernorm runs with another eps than the
+// call's, as a kernel that ignores its Eps attribute or hard-codes one would.
+type epsChanged struct {
+	*backend.Front
+	eps func(float64) float64
+}
+
+func (e epsChanged) Run(c backend.Call) {
+	if c.Op == backend.OpLayerNorm {
+		c.Attrs.Eps = e.eps(c.Attrs.Eps)
+	}
+	e.Front.Run(c)
+}
+
+// A layer norm that ignores its eps, or swaps the model's two (1e-5 where
+// the call says 1e-6 and the reverse), fails every case whose rows have a
+// variance near eps, on both CPU backends; eps rounded to float32, as a
+// float32 kernel holds it, passes. Catches a layernorm kernel that drops or
+// misreads Eps: before the low-variance cases, an ignored eps failed 2 of
+// 21 cases (a one-element row, and [70001,5] at NMSE 2.2e-7), and passed
+// the rest at about 2e-10.
+func TestLayerNormEpsMatters(t *testing.T) {
+	lowVar := map[string]bool{}
+	for _, c := range conformance.Cases() {
+		if c.Op != backend.OpLayerNorm {
+			continue
+		}
+		x, n := conformance.Inputs(c, seed).F[3], c.Shapes[3][len(c.Shapes[3])-1]
+		for lo := 0; lo < len(x) && n > 1; lo += n {
+			var s, ss float64
+			for _, v := range x[lo : lo+n] {
+				s += float64(v)
+				ss += float64(v) * float64(v)
+			}
+			if v := ss/float64(n) - s*s/float64(n*n); v < 10*c.Attrs.Eps {
+				lowVar[c.Name()] = true
+			}
+		}
+	}
+	if len(lowVar) < 6 {
+		t.Fatalf("%d layernorm cases have rows of variance near eps, want at least 6", len(lowVar))
+	}
+	for _, fault := range []struct {
+		name string
+		eps  func(float64) float64
+		fail bool
+	}{
+		{"eps ignored", func(float64) float64 { return 0 }, true},
+		{"1e-5 and 1e-6 swapped", func(e float64) float64 { return 1.1e-5 - e }, true},
+		{"eps in float32", func(e float64) float64 { return float64(float32(e)) }, false},
+	} {
+		for _, b := range []*backend.Front{cpu.NewReference(), cpu.New()} {
+			rep := conformance.Run(epsChanged{b, fault.eps}, conformance.Options{Seed: seed, Reference: naive.New(), Ops: regexp.MustCompile("^layernorm$")})
+			o := rep.Ops[0]
+			failed, least := map[string]bool{}, math.Inf(1)
+			for _, f := range o.Failures {
+				failed[f.Name] = true
+				if lowVar[f.Name] {
+					least = math.Min(least, f.Err)
+				}
+			}
+			for name := range lowVar {
+				if failed[name] != fault.fail {
+					t.Errorf("%s on %s: %s failed=%v, want %v", fault.name, b.Info().Backend, name, failed[name], fault.fail)
+				}
+			}
+			if !fault.fail && o.Failed > 0 {
+				t.Errorf("%s on %s: %d cases fail: %s", fault.name, b.Info().Backend, o.Failed, o.Failures[0].Msg)
+			}
+			if fault.fail {
+				t.Logf("%s on %s: %d of %d cases fail, the low-variance ones at NMSE %.2g or more", fault.name, b.Info().Backend, o.Failed, o.Cases, least)
+			} else {
+				t.Logf("%s on %s: every case passes, the worst at NMSE %.2g", fault.name, b.Info().Backend, o.Worst)
+			}
+		}
 	}
 }
 

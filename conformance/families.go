@@ -3,6 +3,7 @@ package conformance
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/ijepa-go/ijepa/backend"
 )
@@ -15,6 +16,27 @@ var (
 	lossShapes    = []backend.Shape{S(1), S(7), S(13, 17), S(4, 11, 96)}
 	stateShapes   = []backend.Shape{S(7), S(13, 17), S(3, 5, 64), S(70003, 3)}
 )
+
+// lowVarShapes are layernorm cases whose rows have variances from eps/10 to
+// 10 eps (lowVariance), where eps changes each output by 5% to 230%: a
+// kernel that ignores eps, or uses another, fails them clearly. On the
+// other cases' rows (variance near 1/3) eps moves the outputs by about 1e-5
+// relative, an NMSE near 2e-10, far under the bound. A short row and a long
+// one, neither a multiple of a vector or workgroup width.
+var lowVarShapes = []backend.Shape{S(6, 50), S(3, 4, 385)}
+
+// lowVariance rescales each row of x (rows of n) to a variance of eps times
+// a factor from 0.1 to 10, around a mean near 0 (as rows far from 0 would
+// test float32 cancellation instead of eps).
+func lowVariance(r *rand.Rand, x []float32, n int, eps float64) {
+	for lo := 0; lo < len(x); lo += n {
+		// uniform(-1, 1) has variance 1/3.
+		scale := float32(math.Sqrt(3 * eps * math.Pow(10, 2*r.Float64()-1)))
+		for i := lo; i < lo+n; i++ {
+			x[i] *= scale
+		}
+	}
+}
 
 // lnEps is the epsilon under which layernorm_bwd cases derive mean and rstd.
 const lnEps = 1e-5
@@ -40,7 +62,7 @@ var families = []Family{
 	}), call(backend.Attrs{}, S(3), S(1031, 3)))},
 
 	// Row ops over the last dim.
-	{Op: backend.OpLayerNorm, Cases: each(rowShapes, func(s backend.Shape) []Case {
+	{Op: backend.OpLayerNorm, Cases: each(slices.Concat(rowShapes, lowVarShapes), func(s backend.Shape) []Case {
 		c, rows := s[len(s)-1], s.NumElements()/s[len(s)-1]
 		return []Case{
 			call(backend.Attrs{Eps: 1e-6}, s, S(rows), S(rows), s, S(c), S(c)),
@@ -50,6 +72,9 @@ var families = []Family{
 	}), Inputs: func(c Case, v Values, r *rand.Rand) {
 		if c.Shapes[4] != nil {
 			v.F[4] = uniform(r, len(v.F[4]), 0.5, 1.5)
+		}
+		if slices.ContainsFunc(lowVarShapes, c.Shapes[3].Equal) {
+			lowVariance(r, v.F[3], c.Shapes[3][len(c.Shapes[3])-1], c.Attrs.Eps)
 		}
 	}},
 	{Op: backend.OpLayerNormBwd, Bound: 1e-7, Cases: each(rowShapes, func(s backend.Shape) []Case {
@@ -187,9 +212,22 @@ func castInputs(c Case, v Values, r *rand.Rand) {
 }
 
 // matmulCases are [z,]m,k,n over every transpose and both alpha/beta paths.
+// Together they reach every split of the fast CPU backend and every variant
+// of the Vulkan kernel, each over several workgroups with partial edge
+// tiles and with a batch (TestConformanceReachesEverySplit in backend/cpu,
+// TestConformanceReachesEveryMatmulVariant in backend/vulkan prove it).
+// The last eight are there for that: products wider than tall and above the
+// CPU's threshold, which it splits by columns, with K and N multiples of 4
+// and 2 mod 4 (vec4 loads on one side of each test, not the other); and
+// batches of 16, which the CPU hands out in chunks and a GPU runs in its
+// large tiles, over two K-slices of 16.
 func matmulCases() []Case {
 	var out []Case
-	for _, d := range [][4]int{{0, 1, 1, 1}, {0, 7, 13, 5}, {0, 64, 64, 64}, {0, 67, 129, 33}, {3, 5, 7, 11}, {2, 16, 96, 17}, {0, 257, 384, 65}} {
+	for _, d := range [][4]int{
+		{0, 1, 1, 1}, {0, 7, 13, 5}, {0, 64, 64, 64}, {0, 67, 129, 33}, {3, 5, 7, 11}, {2, 16, 96, 17}, {0, 257, 384, 65},
+		{2, 37, 30, 70}, {2, 37, 32, 70}, {2, 37, 30, 68}, {2, 37, 32, 68},
+		{16, 67, 17, 69}, {16, 67, 20, 69}, {16, 67, 17, 68}, {16, 67, 20, 68},
+	} {
 		z, m, k, n := d[0], d[1], d[2], d[3]
 		shape := func(r, c int) backend.Shape {
 			if z == 0 {

@@ -172,7 +172,9 @@ func supported(b backend.Backend, c Case) Result {
 }
 
 // Placeholders returns tensors of the case's dtypes and shapes without
-// memory (nil for an absent optional argument), for a Supports query.
+// memory (nil for an absent optional argument): what a backend's Supports,
+// or a test of a backend's dispatch choices, is asked about before anything
+// is allocated.
 func (c Case) Placeholders() []*backend.Tensor {
 	args := make([]*backend.Tensor, len(c.Shapes))
 	for i, s := range c.Shapes {

@@ -31,7 +31,7 @@ go build ./...
 # set, and this run fails instead. It also fails when the backend supports no
 # case of a required op.
 # A fixed seed keeps CI reproducible (without --seed each run draws a new one).
-# The op level runs every case in f32, f16 and bf16 (11 s on lavapipe on 2
+# The op level runs every case in f32, f16 and bf16 (8 to 11 s on lavapipe on 2
 # shared cores); --level all adds a ViT block, attention, the predictor and
 # three training steps against cpu-ref (6 s in all on lavapipe); --mode stress runs 500
 # random asynchronous programs against the reference run op by op (0.9 s on

@@ -50,10 +50,60 @@ func (g *gemm) part(byRows bool, lo, hi int) {
 	openblas.Sgemm(g.ta, g.tb, m, n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, g.n)
 }
 
-// fastMatmul runs matmul through OpenBLAS, one thread per call, with the
-// batch or the output cut into chunks that the backend's goroutines take as
-// they go (see parallelChunks); without
-// OpenBLAS it is the reference kernel (gonum, which splits on its own).
+// split is how the fast backend shares the products of one matmul call
+// among its goroutines.
+type split int
+
+const (
+	splitNone  split = iota // every product on the calling goroutine
+	splitBatch              // whole products, in chunks of the batch
+	splitRows               // a share of every product's rows per chunk
+	splitCols               // a share of every product's columns per chunk
+)
+
+func (s split) String() string {
+	return [...]string{"none", "batch", "rows", "columns"}[s]
+}
+
+// mmPlan is a split and the arguments of parallelChunks that cut it: items
+// (products, rows or columns), the cost of one, the chunks' alignment and
+// the chunks per worker.
+type mmPlan struct {
+	split
+	items, cost, align, perWorker int
+}
+
+// matmulPlan chooses the split of a batch of m x n x k products: none below
+// minGemmFlops or with one thread; whole products, handed out in chunks of
+// the batch, when it has at least two per goroutine; otherwise one share per
+// goroutine of every product's rows, or of its columns when there are more
+// of those, in multiples of 8 (whole register tiles of the BLAS kernels):
+// each OpenBLAS call packs its operands anew, so fewer, larger calls run
+// faster. A split that would be one chunk is none. fastMatmul runs the plan,
+// and the test that proves the conformance cases reach every split asks it.
+func (bk *device) matmulPlan(batch, m, n, k int) mmPlan {
+	none := mmPlan{split: splitNone}
+	if batch*m*n*k < minGemmFlops || bk.threads < 2 {
+		return none
+	}
+	p := mmPlan{splitBatch, batch, m * n * k, 1, chunksPerWorker}
+	switch {
+	case batch >= 2*bk.threads:
+	case m >= n:
+		p = mmPlan{splitRows, m, batch * n * k, 8, 1}
+	default:
+		p = mmPlan{splitCols, n, batch * m * k, 8, 1}
+	}
+	if _, grain := bk.chunking(p.items, p.cost, p.align, p.perWorker); grain >= p.items {
+		return none
+	}
+	return p
+}
+
+// fastMatmul runs matmul through OpenBLAS, one thread per call, in chunks
+// that the backend's goroutines take as they go (see matmulPlan and
+// parallelChunks); without OpenBLAS it is the reference kernel (gonum,
+// which splits on its own).
 func fastMatmul(bk *device, c backend.Call) error {
 	if !bk.blas {
 		return matmul(bk, c)
@@ -67,37 +117,27 @@ func fastMatmul(bk *device, c backend.Call) error {
 		gz.a, gz.b, gz.c = ad[z*m*k:(z+1)*m*k], bd[z*k*n:(z+1)*k*n], cd[z*m*n:(z+1)*m*n]
 		return gz
 	}
-	if batch*m*n*k < minGemmFlops || bk.threads < 2 {
+	p := bk.matmulPlan(batch, m, n, k)
+	switch p.split {
+	case splitNone:
 		for z := 0; z < batch; z++ {
 			gz := item(z)
 			gz.part(true, 0, m)
 		}
-		return nil
-	}
-	if batch >= 2*bk.threads {
-		// Whole products, handed out in chunks of the batch.
-		bk.parallelChunks(batch, m*n*k, 1, chunksPerWorker, func(_, lo, hi int) {
+	case splitBatch:
+		bk.parallelChunks(p.items, p.cost, p.align, p.perWorker, func(_, lo, hi int) {
 			for z := lo; z < hi; z++ {
 				gz := item(z)
 				gz.part(true, 0, m)
 			}
 		})
-		return nil
+	default:
+		bk.parallelChunks(p.items, p.cost, p.align, p.perWorker, func(_, lo, hi int) {
+			for z := 0; z < batch; z++ {
+				gz := item(z)
+				gz.part(p.split == splitRows, lo, hi)
+			}
+		})
 	}
-	// One share per goroutine of every product's rows, or of its columns
-	// when there are more of those, in multiples of 8 (whole register tiles
-	// of the BLAS kernels): each OpenBLAS call packs its operands anew, so
-	// fewer, larger calls run faster.
-	byRows := m >= n
-	size, cost := n, batch*m*k
-	if byRows {
-		size, cost = m, batch*n*k
-	}
-	bk.parallelChunks(size, cost, 8, 1, func(_, lo, hi int) {
-		for z := 0; z < batch; z++ {
-			gz := item(z)
-			gz.part(byRows, lo, hi)
-		}
-	})
 	return nil
 }

@@ -38,6 +38,20 @@ func (b *device) parallel(n, cost int, body func(lo, hi int)) {
 	b.parallelChunks(n, cost, 1, chunksPerWorker, func(_, lo, hi int) { body(lo, hi) })
 }
 
+// chunking returns how parallelChunks cuts [0,n): the number of
+// goroutines and the size of a chunk (n or more when it runs in one piece).
+func (b *device) chunking(n, cost, align, perWorker int) (workers, grain int) {
+	w := b.workers(n, cost)
+	if w == 1 {
+		return 1, n
+	}
+	if cost < 1 {
+		cost = 1
+	}
+	grain = max((n+w*perWorker-1)/(w*perWorker), (minWork+cost-1)/cost)
+	return w, (grain + align - 1) / align * align
+}
+
 // parallelChunks runs body over [0,n) in about perWorker chunks per worker
 // of a multiple of align items (but the last), handed out in order to
 // b.workers(n, cost) goroutines as they finish the previous one. body gets the worker's index,
@@ -45,16 +59,11 @@ func (b *device) parallel(n, cost int, body func(lo, hi int)) {
 // chunks: it must add to its partial, not overwrite it). The calling
 // goroutine is one of the workers.
 func (b *device) parallelChunks(n, cost, align, perWorker int, body func(worker, lo, hi int)) {
-	w := b.workers(n, cost)
-	if w == 1 {
+	w, grain := b.chunking(n, cost, align, perWorker)
+	if grain >= n {
 		body(0, 0, n)
 		return
 	}
-	if cost < 1 {
-		cost = 1
-	}
-	grain := max((n+w*perWorker-1)/(w*perWorker), (minWork+cost-1)/cost)
-	grain = (grain + align - 1) / align * align
 	var next atomic.Int64
 	work := func(worker int) {
 		for {

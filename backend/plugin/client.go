@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
-	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/ijepa-go/ijepa/backend"
 	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
 	"google.golang.org/grpc"
@@ -15,8 +15,10 @@ import (
 // Errors of a failing plugin, matched with errors.Is. Each comes wrapped in
 // a message that names the plugin and what it was doing.
 var (
-	// ErrStart: the binary did not complete the go-plugin handshake (it is
-	// not an ijepa backend plugin, it exited, or it took too long).
+	// ErrStart: the binary did not start as a plugin: it did not complete
+	// the go-plugin handshake (it is not an ijepa backend plugin, it
+	// exited), or it did not answer on its socket or to Hello within the
+	// timeout.
 	ErrStart = errors.New("plugin did not start")
 	// ErrVersion: the plugin was built for another protocol version or op
 	// catalogue.
@@ -36,7 +38,7 @@ var (
 type client struct {
 	name   string // "plugin:./ijepa-backend-cpu"
 	rpc    pb.BackendClient
-	proc   *goplugin.Client // nil when connected in process (tests)
+	proc   *process // nil when connected in process (tests)
 	opts   Options
 	info   backend.Info
 	stderr *tail
@@ -58,8 +60,9 @@ type client struct {
 var _ backend.GuardDevice = (*client)(nil)
 
 // connect says Hello, checks the versions and opens the op stream. parent
-// is cancelled by go-plugin when the process exits.
-func connect(name string, rpc pb.BackendClient, parent context.Context, proc *goplugin.Client, o Options, stderr *tail, exit *exitLog) (*client, error) {
+// is cancelled by go-plugin when the process exits; Hello must come by
+// deadline (the end of the plugin's start-up).
+func connect(name string, rpc pb.BackendClient, parent context.Context, proc *process, o Options, deadline time.Time, stderr *tail, exit *exitLog) (*client, error) {
 	c := &client{name: name, rpc: rpc, proc: proc, opts: o, stderr: stderr, exit: exit}
 	if c.stderr == nil {
 		c.stderr = &tail{}
@@ -69,13 +72,21 @@ func connect(name string, rpc pb.BackendClient, parent context.Context, proc *go
 	}
 	c.ctx, c.cancel = context.WithCancelCause(parent)
 	var rep *pb.HelloReply
+	var late error // Hello failed after the deadline, whoever cut it short
 	err := c.wait("saying hello", func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+		ctx, cancel := context.WithDeadline(ctx, deadline)
 		defer cancel()
 		var err error
 		rep, err = rpc.Hello(ctx, &pb.HelloRequest{ApiVersion: backend.APIVersion, CatalogueHash: backend.CatalogueHash()})
+		if err != nil && !time.Now().Before(deadline) {
+			late = fmt.Errorf("%s: %w: it did not answer Hello within %v of its start (%s)%s", name, ErrStart, o.Timeout, TimeoutEnv, c.stderr.quote())
+			c.cancel(late) // the verdict, so that wait need not ask whether the process ended
+		}
 		return err
 	})
+	if late != nil {
+		err = late // in the project's words rather than gRPC's, even if the watchdog gave up first
+	}
 	if err != nil {
 		c.cancel(err)
 		return nil, err
@@ -329,15 +340,13 @@ func (c *client) Close() error {
 		}
 	}
 	c.cancel(fmt.Errorf("%s: %w", c.name, backend.ErrClosed))
-	switch {
-	case c.proc == nil:
-	case c.fault != nil:
-		forceKill(c.proc)
-	default:
-		c.proc.Kill()
-	}
 	if err == nil {
 		err = c.fault
+	}
+	if c.proc != nil {
+		if perr := c.proc.end(c.fault == nil); perr != nil && err == nil {
+			err = fmt.Errorf("%s: ending the plugin: %w", c.name, perr)
+		}
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -22,6 +23,10 @@ import (
 // testing, so the tests need no separate build.
 const modeEnv = "IJEPA_PLUGIN_TEST_MODE"
 
+// With IJEPA_PLUGIN_TEST_PIDFILE also set, the plugin writes its process id
+// to that file first (for a plugin the host starts through a script).
+const pidEnv = "IJEPA_PLUGIN_TEST_PIDFILE"
+
 // With IJEPA_PLUGIN_TEST_HOST set instead, it is a host that opens the
 // plugin and waits to be killed (the test of a host that dies).
 const hostEnv = "IJEPA_PLUGIN_TEST_HOST"
@@ -29,6 +34,11 @@ const hostEnv = "IJEPA_PLUGIN_TEST_HOST"
 func TestMain(m *testing.M) {
 	switch {
 	case os.Getenv(Handshake.MagicCookieKey) != "": // started by a host
+		if f := os.Getenv(pidEnv); f != "" {
+			if err := os.WriteFile(f, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+				panic(err)
+			}
+		}
 		servePluginMode(os.Getenv(modeEnv))
 		os.Exit(0)
 	case os.Getenv(hostEnv) != "":
@@ -63,6 +73,10 @@ func hostAndWait() {
 //	hash         with another op catalogue hash in Hello
 //	exit-on-gelu exits (status 3, a line on stderr) when asked to run gelu
 //	hang-on-gelu blocks forever in gelu
+//	mute         never prints the go-plugin handshake
+//	silent       prints the handshake, then accepts connections and never answers
+//	deaf         serves gRPC, but never answers Hello or Progress
+//	gone         prints the handshake, then exits (status 4, a line on stderr)
 func servePluginMode(mode string) {
 	inner := backend.Backend(cpu.New())
 	var srv pb.BackendServer
@@ -84,6 +98,17 @@ func servePluginMode(mode string) {
 		}}
 	case "hang-on-gelu":
 		inner = &onOp{Backend: inner, op: backend.OpGELU, do: func() { select {} }}
+	case "mute":
+		select {}
+	case "silent":
+		serveSilent()
+	case "deaf":
+		srv = deaf{NewServer(inner)}
+	case "gone":
+		fmt.Printf("1|%d|unix|%s|grpc|\n", ProtocolVersion, filepath.Join(os.TempDir(), "no-such-socket"))
+		fmt.Fprintln(os.Stderr, "test plugin: exiting after the handshake as asked")
+		time.Sleep(200 * time.Millisecond) // so that the host reads the handshake before it sees the exit
+		os.Exit(4)
 	default:
 		fmt.Fprintf(os.Stderr, "unknown %s %q\n", modeEnv, mode)
 		os.Exit(2)
@@ -121,6 +146,25 @@ func serveBare(b backend.Backend) {
 	fmt.Printf("1|%d|unix|%s|grpc|\n", ProtocolVersion, sock)
 	srv.Serve(l)
 	os.Exit(0)
+}
+
+// serveSilent prints the go-plugin handshake for a TCP socket, accepts
+// every connection on it and never reads or answers: a plugin wedged before
+// its gRPC server runs.
+func serveSilent() {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("1|%d|tcp|%s|grpc|\n", ProtocolVersion, l.Addr())
+	var held []net.Conn
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			os.Exit(1)
+		}
+		held = append(held, c)
+	}
 }
 
 // onOp is a backend that calls do instead of running op.
@@ -164,6 +208,14 @@ func (s wrongHash) Hello(ctx context.Context, req *pb.HelloRequest) (*pb.HelloRe
 	return rep, err
 }
 
+// deaf answers neither Hello nor Progress.
+type deaf struct{ *Server }
+
+func (deaf) Hello(context.Context, *pb.HelloRequest) (*pb.HelloReply, error) { select {} }
+func (deaf) Progress(context.Context, *pb.ProgressRequest) (*pb.ProgressReply, error) {
+	select {}
+}
+
 // inProcess connects a client to srv over a real gRPC connection in this
 // process (go-plugin's test helper, whose server keeps gRPC's default 4 MiB
 // limit: everything must arrive in chunks).
@@ -180,7 +232,7 @@ func inProcess(t testing.TB, srv pb.BackendServer, o Options) (*backend.Front, e
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := connect("plugin:test", d.rpc, d.ctx, nil, o, nil, nil)
+	c, err := connect("plugin:test", d.rpc, d.ctx, nil, o, time.Now().Add(o.Timeout), nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -204,11 +256,27 @@ var fast = Options{Timeout: 1500 * time.Millisecond, PingTimeout: time.Second, P
 // within fails the test if fn takes longer than d, and returns fn's error.
 func within(t *testing.T, d time.Duration, fn func() error) error {
 	t.Helper()
+	return endsWithin(t, d, nil, fn)
+}
+
+// endsWithin is within for a call that may never return (the fault under
+// test is a hang): once d has passed, kill runs (it ends the plugin's
+// processes), so that fn returns and the test ends instead of hanging.
+func endsWithin(t *testing.T, d time.Duration, kill func(), fn func() error) error {
+	t.Helper()
 	start := time.Now()
-	err := fn()
-	if el := time.Since(start); el > d {
-		t.Errorf("took %v, want at most %v", el.Round(time.Millisecond), d)
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
 	}
+	if kill != nil {
+		kill()
+	}
+	err := <-done
+	t.Errorf("took %v, want at most %v", time.Since(start).Round(time.Millisecond), d)
 	return err
 }
 

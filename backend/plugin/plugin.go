@@ -18,8 +18,10 @@
 //
 // A plugin that is not a plugin, speaks another protocol version, exits, is
 // killed, hangs or sends malformed replies gives a clear error, never a hang:
-// the client watches the process, puts a deadline on starting, and while it
-// waits asks the plugin for progress (see Options).
+// the client watches the process, puts a deadline on starting, while it
+// waits asks the plugin for progress (see Options), and ends the plugin by
+// killing its whole process group, so that nothing the plugin started keeps
+// the host waiting.
 package plugin
 
 import (
@@ -72,16 +74,21 @@ const (
 
 // Options tune a client. The zero value uses the defaults.
 type Options struct {
-	// Timeout bounds starting the plugin and, while the host waits on it,
-	// each stretch of time in which the plugin executes nothing. Default:
-	// the environment variable IJEPA_PLUGIN_TIMEOUT (a Go duration such as
-	// "90s"), else 60s.
+	// Timeout bounds every wait on the plugin: its start (the handshake
+	// line, the connection and Hello, together), each stretch of time in
+	// which the plugin executes nothing while the host waits on it, and
+	// its end after Close. Default: the environment variable
+	// IJEPA_PLUGIN_TIMEOUT (a Go duration such as "90s"), else 60s.
 	Timeout time.Duration
 	// PingTimeout bounds each progress query; a plugin that cannot answer
-	// one in this time is taken as hung. Default 5s.
+	// one in this time is taken as hung. Default 5s. A query also ends
+	// when Timeout has passed without progress, so a wait on a plugin
+	// that answers nothing ends after about Timeout even when PingTimeout
+	// is longer.
 	PingTimeout time.Duration
 	// PollInterval is how long a wait lasts before the client first asks
-	// for progress, and the time between queries. Default 1s.
+	// for progress, and the time between queries. Default 1s, or a quarter
+	// of Timeout when that is shorter.
 	PollInterval time.Duration
 	// Stderr, when set, receives the plugin's standard error. The last
 	// lines are kept in any case and quoted when the plugin fails.
@@ -111,7 +118,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.PingTimeout = 5 * time.Second
 	}
 	if o.PollInterval <= 0 {
-		o.PollInterval = time.Second
+		o.PollInterval = min(time.Second, o.Timeout/4)
 	}
 	return o, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/internal/proctest"
 )
 
 // The tests below start this test binary as a plugin process (see
@@ -38,16 +39,6 @@ func mustOpenMode(t *testing.T, mode string, o Options) *backend.Front {
 
 // asClient returns the client behind a backend Open returned.
 func asClient(b backend.Backend) *client { return b.(*backend.Front).Device().(*client) }
-
-// exited reports whether process pid is gone (or a zombie nobody reaps).
-func exited(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return syscall.Kill(pid, 0) != nil
-	}
-	_, rest, _ := strings.Cut(string(stat), ") ")
-	return strings.HasPrefix(rest, "Z") || strings.HasPrefix(rest, "X")
-}
 
 // waitState waits until every thread of process pid is in the given state
 // ("T": stopped).
@@ -77,16 +68,6 @@ func waitState(t *testing.T, pid int, state string) {
 	t.Fatalf("process %d did not reach state %s", pid, state)
 }
 
-func waitExited(t *testing.T, pid int, d time.Duration) {
-	t.Helper()
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if exited(pid) {
-			return
-		}
-	}
-	t.Errorf("plugin process %d still runs after %v", pid, d)
-}
-
 // A plugin process computes like the backend in process, describes itself,
 // and exits when closed.
 func TestProcess(t *testing.T) {
@@ -110,7 +91,7 @@ func TestProcess(t *testing.T) {
 	if err := within(t, 3*time.Second, c.Close); err != nil {
 		t.Fatal(err)
 	}
-	waitExited(t, pid, 3*time.Second)
+	proctest.WaitGone(t, pid, 3*time.Second)
 }
 
 // A plugin written from docs/PLUGINS.md alone, with gRPC but without
@@ -130,7 +111,7 @@ func TestBarePlugin(t *testing.T) {
 	if err := within(t, 2*time.Second, b.Close); err != nil {
 		t.Fatal(err)
 	}
-	waitExited(t, pid, 2*time.Second)
+	proctest.WaitGone(t, pid, 2*time.Second)
 }
 
 // A plugin killed mid-run is reported, with how it died, at the next
@@ -179,13 +160,24 @@ func TestExitsMidRun(t *testing.T) {
 
 // A plugin stuck in an op, and a plugin stopped outright (SIGSTOP): clear
 // errors within the timeouts, and Close still ends the process.
+//
+// With only the timeout set (here 1.5 s; the progress query's own timeout
+// keeps its default of 5 s), a stopped plugin fails the wait within the
+// timeout: a query that went unanswered when the timeout passed ends it.
 func TestHangsMidRun(t *testing.T) {
-	for _, tt := range []struct{ name, mode, want string }{
-		{"stuck in an op", "hang-on-gelu", "executed nothing for"},
-		{"stopped", "cpu", "did not answer a progress query"},
+	short := Options{Timeout: 1500 * time.Millisecond}
+	for _, tt := range []struct {
+		name, mode string
+		o          Options
+		within     time.Duration
+		want       string
+	}{
+		{"stuck in an op", "hang-on-gelu", fast, fast.Timeout + fast.PingTimeout + 2*time.Second, "executed nothing for"},
+		{"stopped", "cpu", fast, fast.Timeout + fast.PingTimeout + 2*time.Second, "did not answer a progress query"},
+		{"stopped, only the timeout set", "cpu", short, short.Timeout + time.Second, "answered nothing for 1.5"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := mustOpenMode(t, tt.mode, fast)
+			c := mustOpenMode(t, tt.mode, tt.o)
 			pid := asClient(c).pid()
 			x := mustF32(t, c, seq(8, 1), 8)
 			if tt.mode == "cpu" {
@@ -210,7 +202,7 @@ func TestHangsMidRun(t *testing.T) {
 					t.Fatalf("after writes to a stuck plugin, Err = %v, want ErrHung", c.Err())
 				}
 			}
-			err := within(t, fast.Timeout+fast.PingTimeout+2*time.Second, c.Sync)
+			err := within(t, tt.within, c.Sync)
 			wantErr(t, err, ErrHung)
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q does not say %q", err, tt.want)
@@ -218,7 +210,7 @@ func TestHangsMidRun(t *testing.T) {
 			if err := within(t, 4*time.Second, c.Close); !errors.Is(err, ErrHung) {
 				t.Errorf("Close = %v, want the fault", err)
 			}
-			waitExited(t, pid, 3*time.Second)
+			proctest.WaitGone(t, pid, 3*time.Second)
 		})
 	}
 }
@@ -298,7 +290,7 @@ func TestRunByHand(t *testing.T) {
 // When its host dies without closing it, the plugin exits too.
 func TestHostDies(t *testing.T) {
 	host := exec.Command(os.Args[0])
-	host.Env = append(os.Environ(), hostEnv+"=1", modeEnv+"=cpu")
+	host.Env = append(os.Environ(), hostEnv+"=1", modeEnv+"=cpu", "TMPDIR="+t.TempDir()) // for the socket it leaves
 	out, err := host.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -317,7 +309,7 @@ func TestHostDies(t *testing.T) {
 	}
 	host.Process.Kill()
 	host.Wait()
-	waitExited(t, pid, 5*time.Second)
+	proctest.WaitGone(t, pid, 5*time.Second)
 }
 
 // Plugins in the plugin directory are listed, resolved by name, and opened
@@ -357,5 +349,140 @@ func TestDiscovery(t *testing.T) {
 	_, err = backend.Open("plugin:nope")
 	if err == nil || !strings.Contains(err.Error(), `no plugin "nope"`) || !strings.Contains(err.Error(), "found: fake") {
 		t.Fatalf("opening a missing plugin: %v", err)
+	}
+}
+
+// pidIn returns the process id a test plugin wrote to file (pidEnv), or 0.
+func pidIn(file string) int {
+	b, _ := os.ReadFile(file)
+	pid, _ := strconv.Atoi(string(b))
+	return pid
+}
+
+// killIn returns a function that kills the processes whose ids are in
+// files and pids.
+func killIn(files []string, pids ...*int) func() {
+	return func() {
+		for _, f := range files {
+			if pid := pidIn(f); pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		for _, p := range pids {
+			if *p > 0 {
+				syscall.Kill(*p, syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// A plugin started through a shell script that does not exec it runs as
+// the shell's child and holds the pipes the host reads. Healthy, it works
+// and Close ends it; stopped (SIGSTOP), the fault comes within the timeouts
+// and Close ends the script and its child within seconds; silent before
+// the handshake, Open fails within the start timeout and ends both. Catches
+// a host that killed only the script and then waited for the pipes to
+// close, forever (the plugin's whole process group is killed now).
+func TestScriptWithoutExec(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "plugin.sh")
+	body := "#!/bin/sh\n# no exec: the plugin runs as the shell's child\n'" + os.Args[0] + "'\nexit $?\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"healthy", "stopped", "mute"} {
+		mode := map[string]string{"healthy": "cpu", "stopped": "cpu", "mute": "mute"}[name]
+		t.Run(name, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			t.Setenv(pidEnv, pidFile)
+			t.Setenv(modeEnv, mode)
+			var shell int
+			kill := killIn([]string{pidFile}, &shell)
+			defer kill() // whatever happens
+			var b *backend.Front
+			err := endsWithin(t, fast.Timeout+3*time.Second, kill, func() error {
+				var err error
+				b, err = Open(script, fast)
+				return err
+			})
+			plugin := pidIn(pidFile)
+			if plugin == 0 {
+				t.Fatalf("the plugin wrote no process id (Open: %v)", err)
+			}
+			if name == "mute" {
+				wantErr(t, err, ErrStart)
+				if !strings.Contains(err.Error(), "no go-plugin handshake within 1.5s") {
+					t.Errorf("error %q does not say the handshake did not come", err)
+				}
+				proctest.WaitGone(t, plugin, 3*time.Second)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			shell = asClient(b).pid()
+			x := mustF32(t, b, seq(8, 1), 8)
+			if _, err := backend.ReadF32(b, x); err != nil {
+				t.Fatal(err)
+			}
+			if name == "stopped" {
+				// Stopped, it answers nothing, go-plugin's request to shut
+				// down included.
+				syscall.Kill(plugin, syscall.SIGSTOP)
+				waitState(t, plugin, "T")
+				backend.GELU(b, x, x)
+				err := endsWithin(t, fast.Timeout+fast.PingTimeout+2*time.Second, kill, b.Sync)
+				wantErr(t, err, ErrHung)
+			}
+			err = endsWithin(t, 3*time.Second, kill, b.Close)
+			if name == "stopped" && !errors.Is(err, ErrHung) || name == "healthy" && err != nil {
+				t.Errorf("Close = %v", err)
+			}
+			proctest.WaitGone(t, plugin, 3*time.Second)
+			proctest.WaitGone(t, shell, 3*time.Second)
+		})
+	}
+}
+
+// A plugin that stops answering while it starts fails to open within the
+// timeout (IJEPA_PLUGIN_TIMEOUT, here with every other option at its
+// default), with an error in the project's words, and its process is gone:
+// one that prints the handshake and accepts the connection but never speaks
+// gRPC on it, and one that speaks gRPC but never answers Hello. One that
+// exits after the handshake fails at once, with its exit status. Catches a
+// start that waited for gRPC's own 20 s connection deadline whatever the
+// timeout and then failed with gRPC's message (22 s with a 5 s timeout).
+func TestStartHangs(t *testing.T) {
+	t.Setenv(TimeoutEnv, "1500ms")
+	for _, tt := range []struct {
+		mode   string
+		within time.Duration
+		want   []string
+	}{
+		{"silent", 2500 * time.Millisecond, []string{"printed the go-plugin handshake but did not answer on its socket within 1.5s (" + TimeoutEnv + ")"}},
+		{"deaf", 2500 * time.Millisecond, []string{"did not answer Hello within 1.5s of its start (" + TimeoutEnv + ")"}},
+		// At once: the message says it exited, not that the timeout passed.
+		{"gone", 2500 * time.Millisecond, []string{"exited (exit status 4) after the go-plugin handshake", "exiting after the handshake as asked"}},
+	} {
+		t.Run(tt.mode, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			t.Setenv(pidEnv, pidFile)
+			kill := killIn([]string{pidFile})
+			defer kill()
+			err := endsWithin(t, tt.within, kill, func() error {
+				_, err := openMode(t, tt.mode, Options{})
+				return err
+			})
+			wantErr(t, err, ErrStart)
+			for _, w := range append(tt.want, "plugin:"+os.Args[0]+": plugin did not start: ") {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "rpc error") || strings.Contains(err.Error(), "DeadlineExceeded") {
+				t.Errorf("error %q speaks gRPC's words", err)
+			}
+			proctest.WaitGone(t, pidIn(pidFile), 3*time.Second)
+		})
 	}
 }

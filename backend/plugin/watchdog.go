@@ -51,12 +51,22 @@ func (c *client) wait(what string, fn func(ctx context.Context) error) error {
 }
 
 // watch is the watchdog of one wait; it returns when done is closed or it
-// has cancelled the session.
+// has cancelled the session. The plugin is hung when it executes nothing
+// for Timeout, or does not answer a progress query within PingTimeout. A
+// query still unanswered when Timeout has passed without progress ends the
+// wait then (or one PollInterval after the query was sent, if later),
+// whatever PingTimeout is.
 func (c *client) watch(what string, start time.Time, done chan struct{}) {
 	var last uint64
 	since, seen := start, false
 	for {
-		ctx, cancel := context.WithTimeout(c.ctx, c.opts.PingTimeout)
+		now := time.Now()
+		limit := since.Add(c.opts.Timeout)
+		if l := now.Add(c.opts.PollInterval); limit.Before(l) {
+			limit = l // time to answer
+		}
+		pingBy := now.Add(c.opts.PingTimeout)
+		ctx, cancel := context.WithDeadline(c.ctx, earliest(limit, pingBy))
 		p, err := c.rpc.Progress(ctx, &pb.ProgressRequest{})
 		cancel()
 		select {
@@ -67,19 +77,24 @@ func (c *client) watch(what string, start time.Time, done chan struct{}) {
 		if c.ctx.Err() != nil {
 			return
 		}
+		late := status.Code(err) == codes.DeadlineExceeded
 		switch {
-		case status.Code(err) == codes.DeadlineExceeded:
+		case late && pingBy.Before(limit):
 			c.cancel(fmt.Errorf("%s: %w: it did not answer a progress query within %v while %s%s", c.name, ErrHung, c.opts.PingTimeout, what, c.stderr.quote()))
+			return
+		case late && !seen:
+			c.cancel(fmt.Errorf("%s: %w: it answered nothing for %v while %s (the limit is %v, set by %s)%s",
+				c.name, ErrHung, time.Since(since).Round(time.Millisecond), what, c.opts.Timeout, TimeoutEnv, c.stderr.quote()))
+			return
+		case late, err == nil && seen && p.Commands == last && time.Since(since) > c.opts.Timeout:
+			c.cancel(fmt.Errorf("%s: %w: it executed nothing for %v while %s (stuck after command %d; the limit is %v, set by %s)%s",
+				c.name, ErrHung, time.Since(since).Round(time.Millisecond), what, last, c.opts.Timeout, TimeoutEnv, c.stderr.quote()))
 			return
 		case err != nil:
 			c.cancel(c.explain(what, err))
 			return
 		case !seen || p.Commands != last:
 			last, since, seen = p.Commands, time.Now(), true
-		case time.Since(since) > c.opts.Timeout:
-			c.cancel(fmt.Errorf("%s: %w: it executed nothing for %v while %s (stuck after command %d; the limit is %v, set by %s)%s",
-				c.name, ErrHung, time.Since(since).Round(time.Millisecond), what, p.Commands, c.opts.Timeout, TimeoutEnv, c.stderr.quote()))
-			return
 		}
 		select {
 		case <-done:
@@ -87,6 +102,14 @@ func (c *client) watch(what string, start time.Time, done chan struct{}) {
 		case <-time.After(c.opts.PollInterval):
 		}
 	}
+}
+
+// earliest returns the earlier of two times.
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // explain turns the error of a call into the reason the plugin failed.
@@ -98,10 +121,10 @@ func (c *client) explain(what string, err error) error {
 	if c.proc != nil {
 		// A dead process breaks the connection at once; go-plugin notices
 		// the exit a moment later.
-		for deadline := time.Now().Add(2 * time.Second); !c.proc.Exited() && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(2 * time.Second); !c.proc.exited() && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if c.proc.Exited() {
+		if c.proc.exited() {
 			return fmt.Errorf("%s: %w (%s) while %s%s", c.name, ErrExited, c.exit.status(), what, c.stderr.quote())
 		}
 	}

@@ -63,9 +63,11 @@ func (b *device) regTile() (tile, bool) {
 }
 
 // mmPlan is how a matmul call runs: the kernel's specialisation constants
-// and its grid.
+// (which pipeline variant), the outputs one workgroup computes (bm x bn of
+// the tile) and the grid.
 type mmPlan struct {
 	spec       []uint32
+	tile       tile
 	gx, gy, gz int
 }
 
@@ -97,6 +99,7 @@ func (b *device) matmulPlan(c backend.Call) (mmPlan, error) {
 	if err := b.loops(steps, fmt.Sprintf("a matmul over K = %d", k)); err != nil {
 		return p, err
 	}
+	p.tile = t
 	p.gx, p.gy, p.gz = ceilDiv(n, t.bn), ceilDiv(m, t.bm), z
 	if p.gx > maxGroups || p.gy > maxGroups || z > maxGroups {
 		return p, fmt.Errorf("%w: a %dx%dx%d matmul needs more workgroups than one dispatch has", backend.ErrUnsupported, z, m, n)

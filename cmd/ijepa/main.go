@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/ijepa-go/ijepa/backend/plugin"
 	"github.com/ijepa-go/ijepa/internal/atomicfile"
 )
 
@@ -79,7 +80,9 @@ func main() {
 // onSignals handles Ctrl-C: the first cancels the commands' context, so
 // that the command stops at its next safe point, says what it saved and
 // exits 130; the second exits at once (removing the temporary files of
-// writes in progress, so the files they were to replace stay intact).
+// writes in progress, so the files they were to replace stay intact, and
+// killing the backend plugins it started, which run in process groups of
+// their own and so do not see a terminal's Ctrl-C).
 func onSignals(sigs <-chan os.Signal, cancel context.CancelCauseFunc, stderr io.Writer) {
 	s := <-sigs
 	fmt.Fprintf(stderr, "\nijepa: %v: stopping at the next safe point (again to stop at once)\n", s)
@@ -87,6 +90,7 @@ func onSignals(sigs <-chan os.Signal, cancel context.CancelCauseFunc, stderr io.
 	<-sigs
 	fmt.Fprintln(stderr, "\nijepa: interrupted again: stopping at once")
 	atomicfile.RemovePending()
+	plugin.KillAll()
 	os.Exit(exitInterrupted)
 }
 
