@@ -145,11 +145,12 @@ func (e epsChanged) Run(c backend.Call) {
 // float32 kernel holds it, passes. Catches a layernorm kernel that drops or
 // misreads Eps: before the low-variance cases, an ignored eps failed 2 of
 // 21 cases (a one-element row, and [70001,5] at NMSE 2.2e-7), and passed
-// the rest at about 2e-10.
+// the rest at about 2e-10. In float32: the 16-bit cases' rows are rounded
+// before the statement sees them.
 func TestLayerNormEpsMatters(t *testing.T) {
 	lowVar := map[string]bool{}
 	for _, c := range conformance.Cases() {
-		if c.Op != backend.OpLayerNorm {
+		if c.Op != backend.OpLayerNorm || c.Low() != backend.F32 {
 			continue
 		}
 		x, n := conformance.Inputs(c, seed).F[3], c.Shapes[3][len(c.Shapes[3])-1]
@@ -177,7 +178,7 @@ func TestLayerNormEpsMatters(t *testing.T) {
 		{"eps in float32", func(e float64) float64 { return float64(float32(e)) }, false},
 	} {
 		for _, b := range []*backend.Front{cpu.NewReference(), cpu.New()} {
-			rep := conformance.Run(epsChanged{b, fault.eps}, conformance.Options{Seed: seed, Reference: naive.New(), Ops: regexp.MustCompile("^layernorm$")})
+			rep := conformance.Run(epsChanged{b, fault.eps}, conformance.Options{Seed: seed, Reference: naive.New(), Ops: regexp.MustCompile("^layernorm$"), DTypes: []backend.DType{backend.F32}})
 			o := rep.Ops[0]
 			failed, least := map[string]bool{}, math.Inf(1)
 			for _, f := range o.Failures {
