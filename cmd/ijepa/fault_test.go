@@ -104,7 +104,11 @@ func TestKillAndResume(t *testing.T) {
 			midWrite++
 		}
 		code, out, errs := run("train", "--run", dir, "--resume", "--quiet")
-		if code != 0 {
+		if code == 1 && strings.Contains(errs, "the run is done (step 8 of 8)") {
+			// Killed after the last checkpoint was written whole: there is
+			// nothing to resume, and the log must be the unbroken run's.
+			t.Logf("run %d (%s): killed after the last checkpoint", i, tr.what)
+		} else if code != 0 {
 			t.Fatalf("run %d (%s, %q + %v): --resume: exit %d\n%s%s\nkilled run:\n%s", i, tr.what, line, delay, code, out, errs, p.errText())
 		}
 		got := lossBits(t, dir)

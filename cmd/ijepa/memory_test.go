@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,11 +25,12 @@ func TestMemoryEstimateMatchesPeakRSS(t *testing.T) {
 		steps  string
 	}{{"tiny32", "4"}, {"small224", "1"}} {
 		dir := filepath.Join(t.TempDir(), "run")
-		p := startIjepa(t, nil, "train", "--config", tc.preset, "--run", dir, "--steps", tc.steps, "--quiet", "--eval=false")
+		peakFile := filepath.Join(t.TempDir(), "peak")
+		p := startIjepa(t, []string{peakFileEnv + "=" + peakFile}, "train", "--config", tc.preset, "--run", dir, "--steps", tc.steps, "--quiet", "--eval=false")
 		if code := p.wait(t, 10*time.Minute); code != 0 {
 			t.Fatalf("%s: exit %d\n%s", tc.preset, code, p.errText())
 		}
-		rss := p.cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+		rss := peakRSS(t, peakFile)
 		c, err := config.Open(tc.preset)
 		if err != nil {
 			t.Fatal(err)
@@ -48,6 +48,25 @@ func TestMemoryEstimateMatchesPeakRSS(t *testing.T) {
 			t.Errorf("%s: the estimate is %.2fx the peak RSS, want within 25%%", tc.preset, ratio)
 		}
 	}
+}
+
+// peakRSS reads the peak resident memory, in bytes, that a command run
+// with peakFileEnv wrote ("VmHWM:   123456 kB").
+func peakRSS(t *testing.T, file string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("no peak memory from the process (no /proc/self/status VmHWM?): %v", err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 3 || f[2] != "kB" {
+		t.Fatalf("%s: %q is not a VmHWM line", file, b)
+	}
+	kib, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		t.Fatalf("%s: %q is not a VmHWM line", file, b)
+	}
+	return kib << 10
 }
 
 // A run that cannot fit the memory the process may use is refused before

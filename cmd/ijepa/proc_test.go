@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"bufio"
 	"bytes"
 	"io"
@@ -16,8 +17,32 @@ import (
 // tests can run it as a process: to send it signals, or to kill it.
 const asMainEnv = "IJEPA_TEST_AS_MAIN"
 
+// peakFileEnv names a file into which the command, run as a process,
+// writes its peak resident memory when it ends: the VmHWM line of
+// /proc/self/status, which counts from the exec. The child's rusage cannot
+// tell it: Linux carries the parent's peak into a child's maxrss at exec,
+// so a test process grown large by earlier tests would show as the child's
+// peak.
+const peakFileEnv = "IJEPA_TEST_PEAK_FILE"
+
+// writePeak writes this process's VmHWM line to file (nothing where
+// /proc/self/status has none).
+func writePeak(file string) {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			os.WriteFile(file, []byte(line), 0o644)
+		}
+	}
+}
+
 func TestMain(m *testing.M) {
 	if os.Getenv(asMainEnv) == "1" {
+		if file := os.Getenv(peakFileEnv); file != "" {
+			code := runMain(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+			writePeak(file)
+			os.Exit(code)
+		}
 		main()
 		return
 	}
