@@ -38,7 +38,7 @@ func TestMemoryEstimateMatchesPeakRSS(t *testing.T) {
 		if err := c.Set("ijepago.steps", tc.steps); err != nil {
 			t.Fatal(err)
 		}
-		e, err := train.EstimateMemory(c, cpu.New().Info(), amp.FP32, c.IJEPAGo.DatasetSize, false)
+		e, err := train.EstimateMemory(c, cpu.New().Info(), amp.FP32, c.IJEPAGo.DatasetSize, 1, false)
 		if err != nil {
 			t.Fatal(err)
 		}

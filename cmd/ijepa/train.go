@@ -193,7 +193,7 @@ func printMemory(w io.Writer, c *config.Config, eval bool) error {
 		if p == amp.FP16 && run != amp.FP16 {
 			continue
 		}
-		e, err := train.EstimateMemory(c, backend.Info{Backend: c.IJEPAGo.Backend}, p, 0, eval)
+		e, err := train.EstimateMemory(c, backend.Info{Backend: c.IJEPAGo.Backend}, p, 0, 1, eval)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,9 @@ type StepMemory struct {
 	// Peak is the most the live tensors ask for at once during the step,
 	// State included.
 	Peak int64
+	// Trainable is the number of trainable parameters (the encoder's and
+	// the predictor's): the float32 gradients data-parallel ranks average.
+	Trainable int64
 }
 
 // StepShape is the shape of a training batch: B images, M target blocks of
@@ -80,7 +83,11 @@ func CountStep(cfg Config, s StepShape, p amp.Precision) (StepMemory, error) {
 	if _, err := m.Step(b, Hyper{LR: 1e-3, Momentum: 0.996}); err != nil {
 		return StepMemory{}, fmt.Errorf("model: count step: %w", err)
 	}
-	return StepMemory{State: state, Peak: c.peak}, nil
+	var trainable int64
+	for _, p := range m.Trainable() {
+		trainable += int64(p.Shape.NumElements())
+	}
+	return StepMemory{State: state, Peak: c.peak, Trainable: trainable}, nil
 }
 
 // counter is a device that holds no values and computes nothing, under a

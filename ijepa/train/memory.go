@@ -91,10 +91,12 @@ type MemoryEstimate struct {
 	// against the device's.
 	Tensors           int64
 	InProcess, Device bool
-	// Host is the loader's batches, the dataset in memory and the
-	// evaluation's images and datasets (Eval of it); Process the program
-	// itself.
-	Host, Eval, Process int64
+	// Host is the loader's batches, the dataset in memory, the
+	// evaluation's images and datasets (Eval of it) and, with more than
+	// one rank, the float32 buffers through which the ranks average the
+	// gradients (Buckets of it: 4 bytes a trainable parameter); Process
+	// the program itself.
+	Host, Eval, Buckets, Process int64
 	// Total is this process's estimated peak resident memory.
 	Total int64
 }
@@ -104,10 +106,14 @@ func (e MemoryEstimate) String() string {
 	if !e.InProcess {
 		where = "on the device"
 	}
-	return fmt.Sprintf("about %s at batch %d in %s on %s: tensors %s %s (model state %s, step peak %s at %d context and %dx%d target patches), host %s (evaluation %s), program %s",
+	buckets := ""
+	if e.Buckets > 0 {
+		buckets = ", gradient buckets " + memlimit.Format(e.Buckets)
+	}
+	return fmt.Sprintf("about %s at batch %d in %s on %s: tensors %s %s (model state %s, step peak %s at %d context and %dx%d target patches), host %s (evaluation %s%s), program %s",
 		memlimit.Format(e.Total+e.deviceOnly()), e.Batch, e.Precision, e.Backend, memlimit.Format(e.Tensors), where,
 		memlimit.Format(e.Step.State), memlimit.Format(e.Step.Peak), e.Shape.Kc, e.Shape.M, e.Shape.Kt,
-		memlimit.Format(e.Host), memlimit.Format(e.Eval), memlimit.Format(e.Process))
+		memlimit.Format(e.Host), memlimit.Format(e.Eval), buckets, memlimit.Format(e.Process))
 }
 
 func (e MemoryEstimate) deviceOnly() int64 {
@@ -117,10 +123,11 @@ func (e MemoryEstimate) deviceOnly() int64 {
 	return e.Tensors
 }
 
-// EstimateMemory estimates the peak memory of a run of c on the backend
-// info describes, in precision, with trainImages images in the training
-// set (0: unknown, taken from the config), evaluating or not.
-func EstimateMemory(c *config.Config, info backend.Info, precision amp.Precision, trainImages int, eval bool) (MemoryEstimate, error) {
+// EstimateMemory estimates the peak memory of one rank of a run of c on
+// ranks ranks (1 without data parallelism) on the backend info describes,
+// in precision, with trainImages images in the training set (0: unknown,
+// taken from the config), evaluating or not.
+func EstimateMemory(c *config.Config, info backend.Info, precision amp.Precision, trainImages, ranks int, eval bool) (MemoryEstimate, error) {
 	e := MemoryEstimate{Precision: precision, Backend: info.Backend, Batch: c.Data.BatchSize, Process: ProcessBytes}
 	if !CountedPrecisions[precision] {
 		return e, fmt.Errorf("ijepa: memory estimate: training in %v is not counted", precision)
@@ -159,6 +166,10 @@ func EstimateMemory(c *config.Config, info backend.Info, precision amp.Precision
 	}
 	e.Tensors = int64(float64(e.Step.Peak) * bm.factor)
 	e.Host, e.Eval = hostBytes(c, trainImages, eval)
+	if ranks > 1 {
+		e.Buckets = 4 * e.Step.Trainable
+		e.Host += e.Buckets
+	}
 	e.Total = e.Process + e.Host
 	if e.InProcess {
 		e.Total += e.Tensors
@@ -241,13 +252,13 @@ func hostBytes(c *config.Config, trainImages int, eval bool) (host, evalBytes in
 
 // largestBatch is the largest batch below c's whose estimate fits (0 if
 // none), by bisection: the estimate grows with the batch.
-func largestBatch(c *config.Config, info backend.Info, precision amp.Precision, trainImages int, eval bool, fits func(MemoryEstimate) bool) int {
+func largestBatch(c *config.Config, info backend.Info, precision amp.Precision, trainImages, ranks int, eval bool, fits func(MemoryEstimate) bool) int {
 	lo, hi := 0, c.Data.BatchSize
 	for hi-lo > 1 {
 		mid := (lo + hi) / 2
 		cc := *c
 		cc.Data.BatchSize = mid
-		m, err := EstimateMemory(&cc, info, precision, trainImages, eval)
+		m, err := EstimateMemory(&cc, info, precision, trainImages, ranks, eval)
 		if err == nil && fits(m) {
 			lo = mid
 		} else {
@@ -260,8 +271,8 @@ func largestBatch(c *config.Config, info backend.Info, precision amp.Precision, 
 // checkMemory refuses a run that cannot fit: the process's estimate above
 // the memory available, or the tensors above the device's memory. The
 // error names the largest batch that fits.
-func checkMemory(c *config.Config, info backend.Info, precision amp.Precision, trainImages int, eval bool, avail memlimit.Limit) (MemoryEstimate, error) {
-	e, err := EstimateMemory(c, info, precision, trainImages, eval)
+func checkMemory(c *config.Config, info backend.Info, precision amp.Precision, trainImages, ranks int, eval bool, avail memlimit.Limit) (MemoryEstimate, error) {
+	e, err := EstimateMemory(c, info, precision, trainImages, ranks, eval)
 	if err != nil {
 		return e, err
 	}
@@ -276,9 +287,9 @@ func checkMemory(c *config.Config, info backend.Info, precision amp.Precision, t
 		what = fmt.Sprintf("the device %s has %s", info.Device, memlimit.Format(info.Memory))
 	}
 	way := "no batch fits: choose a smaller model (meta.model_name) or image size (data.crop_size)"
-	if b := largestBatch(c, info, e.Precision, trainImages, eval, fits); b > 0 {
+	if b := largestBatch(c, info, e.Precision, trainImages, ranks, eval, fits); b > 0 {
 		way = fmt.Sprintf("the largest batch that fits is %d (--batch-size %d)", b, b)
-	} else if b := largestBatch(c, info, e.Precision, trainImages, false, fits); eval && b > 0 {
+	} else if b := largestBatch(c, info, e.Precision, trainImages, ranks, false, fits); eval && b > 0 {
 		way = fmt.Sprintf("no batch fits with evaluations, whose images and datasets need %s (lower ijepago.probe_train and ijepago.probe_test); with --eval=false the largest batch that fits is %d (--batch-size %d)",
 			memlimit.Format(e.Eval), b, b)
 	}
@@ -289,7 +300,7 @@ func checkMemory(c *config.Config, info backend.Info, precision amp.Precision, t
 // with the run's start, logMemory) and refuses a run that cannot fit.
 func (t *Trainer) checkMemory() error {
 	avail := memlimit.Available(NonResidentBytes)
-	e, err := checkMemory(t.cfg, t.be.Info(), t.precision, t.plan.train.Len(), t.opt.Eval, avail)
+	e, err := checkMemory(t.cfg, t.be.Info(), t.precision, t.plan.train.Len(), t.world.Size(), t.opt.Eval, avail)
 	if err != nil {
 		return err
 	}
