@@ -22,7 +22,7 @@ for cfg in "${configs[@]}"; do
   ones=() twos=() ratios=()
   for r in $(seq "$rounds"); do
     # shellcheck disable=SC2086
-    one=$(GOMAXPROCS=2 "$bin/ijepa" bench --config "$cfg" --op-steps 0 ${BENCH_ARGS:-} | awk -v c="$cfg" '$1 == "ijepa" && $2 == c { print $(NF-1) }')
+    one=$(GOMAXPROCS=2 "$bin/ijepa" bench --config "$cfg" --op-steps 0 ${BENCH_ARGS:-} | awk -v c="$cfg" '$1 == "ijepa" && $2 == c { for (i = 2; i <= NF; i++) if ($i ~ /^img\/s/) print $(i-1) }')
     # shellcheck disable=SC2086
     out=$(mpirun --oversubscribe -np 2 -x GOMAXPROCS=1 "$bin/ijepa" bench --config "$cfg" --op-steps 0 ${BENCH_ARGS:-})
     two=$(awk '/img\/s in all on/ { print $4 }' <<<"$out")
