@@ -302,20 +302,6 @@ func resultErr(what string, res vk.Result) error {
 // errDeviceLost marks a lost device; the backend cannot be used afterwards.
 var errDeviceLost = errors.New("device lost (VK_ERROR_DEVICE_LOST)")
 
-// MemoryStats are the counters of a Vulkan backend's tensor memory (device
-// memory; staging buffers are not counted).
-type MemoryStats struct {
-	// InUse is the bytes of live tensors now (each rounded up to the
-	// sub-allocation alignment, guards included).
-	InUse int64
-	// PeakInUse is the most bytes live tensors ever held at once: the
-	// model's tensors and every call's scratch (a 16-bit call's float32
-	// copies included).
-	PeakInUse int64
-	// Allocated is the bytes of the blocks tensors are sub-allocated from.
-	Allocated int64
-}
-
 // Stats returns the tensor memory counters of b, a Vulkan backend (zero for
 // any other backend).
 func Stats(b backend.Backend) MemoryStats {

@@ -21,3 +21,6 @@ func init() {
 		Devices: func() ([]backend.Info, error) { return nil, errUnavailable },
 	})
 }
+
+// Stats returns zero counters: this build has no Vulkan backend.
+func Stats(backend.Backend) MemoryStats { return MemoryStats{} }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 )
 
 // Names returns the library names to try: the value of the environment
@@ -43,4 +44,44 @@ func First(what string, names []string, open func(name string) (failure string))
 		return "", errors.New(what + ": no library name to try")
 	}
 	return "", fmt.Errorf("%s: %s", what, strings.Join(msgs, "; "))
+}
+
+// Library is an optional library opened at most once per process, on first
+// use: the names come from Names, open tries them (with First, in its cgo)
+// and returns the one that opened. A Library's zero value is not usable:
+// make one with NewLibrary.
+type Library struct {
+	what, env string
+	defaults  []string
+	open      func(names []string) (string, error)
+	once      sync.Once
+	err       error
+	name      string
+}
+
+// NewLibrary describes a library what (as in Names' errors) that env may
+// replace or turn off, found by defaults, opened by open.
+func NewLibrary(what, env string, open func(names []string) (string, error), defaults ...string) *Library {
+	return &Library{what: what, env: env, defaults: defaults, open: open}
+}
+
+// Load opens the library the first time it is called and returns, then and
+// after, why it is unavailable, if it is.
+func (l *Library) Load() error {
+	l.once.Do(func() {
+		var names []string
+		if names, l.err = Names(l.what, l.env, l.defaults...); l.err == nil {
+			l.name, l.err = l.open(names)
+		}
+	})
+	return l.err
+}
+
+// Name returns the name the library was opened by, or "" when it is not
+// loaded (loading it if need be).
+func (l *Library) Name() string {
+	if l.Load() != nil {
+		return ""
+	}
+	return l.name
 }

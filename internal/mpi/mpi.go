@@ -48,24 +48,12 @@ const maxCount = 1<<31 - 1
 
 var errNotLoaded = errors.New("mpi: not loaded")
 
-var (
-	loadOnce sync.Once
-	loadErr  error
-	libName  string
-)
+// lib is the MPI library.
+var lib = dlopen.NewLibrary("mpi", EnvVar, open, "libmpi.so.40", "libmpi.so")
 
 // Load opens the MPI library once per process and reports why it is
 // unavailable, if it is.
-func Load() error {
-	loadOnce.Do(func() {
-		var names []string
-		if names, loadErr = dlopen.Names("mpi", EnvVar, "libmpi.so.40", "libmpi.so"); loadErr != nil {
-			return
-		}
-		libName, loadErr = open(names)
-	})
-	return loadErr
-}
+func Load() error { return lib.Load() }
 
 // Launch is what the environment says about how the process was started.
 type Launch struct {
@@ -141,7 +129,7 @@ func Init() (*World, error) {
 			return nil, fmt.Errorf("mpi: the library provides thread level %d, this program needs MPI_THREAD_SERIALIZED (%d)", provided, threadSerialized)
 		}
 	}
-	w := &World{library: libName}
+	w := &World{library: lib.Name()}
 	var err error
 	if w.rank, w.size, err = rankSize(); err != nil {
 		return nil, err

@@ -15,7 +15,6 @@ package openblas
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/ijepa-go/ijepa/internal/dlopen"
 )
@@ -23,27 +22,19 @@ import (
 // EnvVar is the environment variable that overrides the library lookup.
 const EnvVar = "IJEPA_BLAS"
 
-var (
-	loadOnce sync.Once
-	loadErr  error
-	libName  string
-)
+// lib is OpenBLAS, set to one thread once open (the backend runs its own
+// goroutines).
+var lib = dlopen.NewLibrary("openblas", EnvVar, func(names []string) (string, error) {
+	name, err := open(names)
+	if err == nil {
+		setThreads(1)
+	}
+	return name, err
+}, "libopenblas.so.0", "libopenblas.so")
 
 // Load opens OpenBLAS once per process and reports why it is unavailable,
 // if it is.
-func Load() error {
-	loadOnce.Do(func() {
-		var names []string
-		if names, loadErr = dlopen.Names("openblas", EnvVar, "libopenblas.so.0", "libopenblas.so"); loadErr != nil {
-			return
-		}
-		libName, loadErr = open(names)
-		if loadErr == nil {
-			setThreads(1)
-		}
-	})
-	return loadErr
-}
+func Load() error { return lib.Load() }
 
 // Available reports whether OpenBLAS is loaded (loading it if need be).
 func Available() bool { return Load() == nil }
@@ -55,7 +46,7 @@ func Library() string {
 	if !Available() {
 		return ""
 	}
-	return libName + ": " + config()
+	return lib.Name() + ": " + config()
 }
 
 // SetThreads sets the number of threads each OpenBLAS call may use. Load

@@ -24,11 +24,10 @@ import (
 // EnvVar is the environment variable that overrides the library lookup.
 const EnvVar = "IJEPA_TURBOJPEG"
 
-var (
-	loadOnce sync.Once
-	loadErr  error
-	libName  string
+// lib is libjpeg-turbo's TurboJPEG API.
+var lib = dlopen.NewLibrary("turbojpeg", EnvVar, open, "libturbojpeg.so.0", "libturbojpeg.so")
 
+var (
 	// handles are decompressors not in use (a TurboJPEG handle is for one
 	// thread at a time); they live as long as the process.
 	mu      sync.Mutex
@@ -37,25 +36,11 @@ var (
 
 // Load opens the library once per process and reports why it is
 // unavailable, if it is.
-func Load() error {
-	loadOnce.Do(func() {
-		var names []string
-		if names, loadErr = dlopen.Names("turbojpeg", EnvVar, "libturbojpeg.so.0", "libturbojpeg.so"); loadErr != nil {
-			return
-		}
-		libName, loadErr = open(names)
-	})
-	return loadErr
-}
+func Load() error { return lib.Load() }
 
 // Library returns the name the library was opened by, or "" when it is not
 // loaded.
-func Library() string {
-	if Load() != nil {
-		return ""
-	}
-	return libName
-}
+func Library() string { return lib.Name() }
 
 // Decode decodes the JPEG image in buf as opaque RGBA (alpha 255). Before
 // it allocates the image (4*width*height bytes) it calls check with the
