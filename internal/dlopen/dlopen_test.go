@@ -41,3 +41,29 @@ func TestFirst(t *testing.T) {
 		t.Error("no names: no error")
 	}
 }
+
+// A Library opens once, whatever the number of calls, and keeps its answer;
+// its environment variable turns it off before open is called.
+func TestLibrary(t *testing.T) {
+	calls := 0
+	l := NewLibrary("x", "IJEPA_TEST_DLOPEN_X", func(names []string) (string, error) {
+		calls++
+		return names[len(names)-1], nil
+	}, "libx.so.1", "libx.so")
+	for i := 0; i < 3; i++ {
+		if err := l.Load(); err != nil || l.Name() != "libx.so" {
+			t.Fatalf("Load %v, Name %q; want nil, libx.so", err, l.Name())
+		}
+	}
+	if calls != 1 {
+		t.Errorf("open called %d times, want 1", calls)
+	}
+	t.Setenv("IJEPA_TEST_DLOPEN_X", "off")
+	off := NewLibrary("x", "IJEPA_TEST_DLOPEN_X", func([]string) (string, error) {
+		t.Error("open called though the library is off")
+		return "", nil
+	})
+	if err := off.Load(); err == nil || off.Name() != "" {
+		t.Errorf("Load %v, Name %q; want an error and no name", err, off.Name())
+	}
+}
