@@ -44,6 +44,13 @@ GOOS=darwin go build ./...
 go build -o "${TMPDIR:-/tmp}/ijepa-ci" ./cmd/ijepa
 echo "== ijepa conformance --backend vulkan --level all --seed 20261128" >&2
 timeout 300 "${TMPDIR:-/tmp}/ijepa-ci" conformance --backend vulkan --level all --seed 20261128
+# The composites of issue 18, at every level: a reference backend running
+# three ops with cpu behind it, and vulkan with cpu taking what it refuses
+# (about 11 s together: 2.6 s and 8.3 s).
+for b in 'cpu-ref?ops=matmul+gelu+gelu_bwd,cpu' 'vulkan,cpu'; do
+  echo "== ijepa conformance --backend '$b' --level all --seed 20261128" >&2
+  timeout 300 "${TMPDIR:-/tmp}/ijepa-ci" conformance --backend "$b" --level all --seed 20261128
+done
 for b in vulkan cpu; do
   echo "== ijepa conformance --backend $b --mode stress --seed 20261128" >&2
   timeout 300 "${TMPDIR:-/tmp}/ijepa-ci" conformance --backend $b --mode stress --seed 20261128
