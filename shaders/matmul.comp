@@ -35,7 +35,20 @@
 // multiply-adds. Every loop but the one over K
 // has a trip count fixed by the specialisation constants, so drivers unroll
 // them (lavapipe counts loop iterations against a limit).
+//
+// 16-bit operands (AB = 1: bf16, 2: f16; the op table's matmul signatures):
+// a and b are read as the uints (or uvec2s, for a vec4 load) holding their
+// 16-bit elements and converted in the shader (half.glsl: bf16 is the high
+// half of a float32, f16 converts exactly), and the sums stay float32. c is
+// float32, or with C16 in a and b's dtype: its beta term is read the same
+// way, and the result is rounded once (half.glsl). An invocation writes
+// each uint of c whose two columns are both its own with one plain store,
+// and a column whose neighbour in the uint is another invocation's into its
+// half by atomicAnd/atomicOr (the edges of a tile in a row of odd length).
+// Only 32-bit words and core atomics are used, so the module needs no
+// 16-bit storage feature and the float32 variants run on any device.
 #include "common.glsl"
+#include "half.glsl"
 
 layout(constant_id = 1) const uint BM = 64;
 layout(constant_id = 2) const uint BN = 64;
@@ -49,12 +62,19 @@ layout(constant_id = 9) const bool VECB = false; // b's rows are vec4-aligned (N
 layout(constant_id = 10) const bool REG = false;  // the register-tiled variant for CPU devices
 layout(constant_id = 11) const uint SG = 8;       // its subgroup size (= the workgroup size)
 layout(constant_id = 12) const bool VECK = false; // REG: K % 4 == 0, !TA, !TB
+layout(constant_id = 13) const uint AB = 0;       // a and b: 0 float32, 1 bf16, 2 f16
+layout(constant_id = 14) const bool C16 = false;  // c has a and b's 16-bit dtype
 
 layout(set = 0, binding = 0) buffer C { float c[]; };
+layout(set = 0, binding = 0) buffer CH { uint ch[]; };
 layout(set = 0, binding = 1) readonly buffer A { float a[]; };
 layout(set = 0, binding = 2) readonly buffer B { float b[]; };
 layout(set = 0, binding = 1) readonly buffer A4 { vec4 a4[]; };
 layout(set = 0, binding = 2) readonly buffer B4 { vec4 b4[]; };
+layout(set = 0, binding = 1) readonly buffer AH { uint ah[]; };
+layout(set = 0, binding = 2) readonly buffer BH { uint bh[]; };
+layout(set = 0, binding = 1) readonly buffer AH4 { uvec2 ah4[]; };
+layout(set = 0, binding = 2) readonly buffer BH4 { uvec2 bh4[]; };
 
 layout(push_constant) uniform Params {
     uint oc, oa, ob;
@@ -62,17 +82,119 @@ layout(push_constant) uniform Params {
     float alpha, beta;
 } p;
 
-const uint KQ = BK / 4; // vec4s per row of the a slice
-const uint NQ = BN / 4; // vec4s per row of the b slice
-const uint TQ = TN / 4; // vec4s per row of the register tile
-shared vec4 As[BM * KQ]; // [m][k/4]
-shared vec4 Bs[BK * NQ]; // [k][n/4]
+// widen returns the float of the 16-bit element in the low bits of h.
+float widen(uint h) {
+    return uintBitsToFloat(AB == 1u ? fromBF16(h) : fromF16(h));
+}
+
+// elem16 returns element i of the 16-bit array whose uint i/2 is w.
+float elem16(uint w, uint i) {
+    return widen((w >> (16u * (i & 1u))) & 0xffffu);
+}
+
+// half4 returns the four 16-bit elements of w.
+vec4 half4(uvec2 w) {
+    return vec4(widen(w.x & 0xffffu), widen(w.x >> 16), widen(w.y & 0xffffu), widen(w.y >> 16));
+}
+
+// Element i of a and b, and their vec4 q (elements 4q .. 4q+3).
+float ldA(uint i) { return AB == 0u ? a[i] : elem16(ah[i / 2u], i); }
+float ldB(uint i) { return AB == 0u ? b[i] : elem16(bh[i / 2u], i); }
+vec4 ldA4(uint q) { return AB == 0u ? a4[q] : half4(ah4[q]); }
+vec4 ldB4(uint q) { return AB == 0u ? b4[q] : half4(bh4[q]); }
 
 // comp returns component kk of v; kk is a constant once loops unroll, so
 // this is a plain swizzle (no dynamic vector indexing for the compiler to
 // lower into local memory).
 float comp(vec4 v, uint kk) {
     return kk == 0 ? v.x : kk == 1 ? v.y : kk == 2 ? v.z : v.w;
+}
+
+// narrow returns the bits of c's 16-bit dtype nearest v.
+uint narrow(float v) {
+    return AB == 1u ? toBF16(floatBitsToUint(v)) : toF16(floatBitsToUint(v));
+}
+
+// get16 reads element i of a 16-bit c, and put16 writes the 16 bits h
+// there, by atomics: the other half of its uint may be another invocation's.
+float get16(uint i) { return elem16(atomicOr(ch[i / 2u], 0u), i); }
+void put16(uint i, uint h) {
+    uint sh = 16u * (i & 1u);
+    atomicAnd(ch[i / 2u], ~(0xffffu << sh));
+    atomicOr(ch[i / 2u], h << sh);
+}
+
+// store4 writes c[i + r] = alpha*v[r] + beta*c[i + r] (c not read when beta
+// is 0) for r = 0 .. 3, column n + r, where the column is below N. With
+// C16, a pair of them that fills a uint of c is this invocation's alone and
+// is written by one plain store, others by atomics.
+void store4(uint i, uint n, uint N, vec4 v) {
+    v *= p.alpha;
+    if (!C16) {
+        [[unroll]] for (uint r = 0; r < 4; r++) {
+            if (n + r < N) {
+                float x = comp(v, r);
+                if (p.beta != 0.0) {
+                    x += p.beta * c[i + r];
+                }
+                c[i + r] = x;
+            }
+        }
+        return;
+    }
+    [[unroll]] for (uint r = 0; r < 4; r += 2) {
+        bool in0 = n + r < N, in1 = n + r + 1u < N;
+        vec2 x = vec2(comp(v, r), comp(v, r + 1u));
+        if (p.beta != 0.0) {
+            if (in0) x.x += p.beta * get16(i + r);
+            if (in1) x.y += p.beta * get16(i + r + 1u);
+        }
+        uint h0 = narrow(x.x), h1 = narrow(x.y);
+        if (in1 && ((i + r) & 1u) == 0u) {
+            ch[(i + r) / 2u] = h0 | (h1 << 16);
+        } else {
+            if (in0) put16(i + r, h0);
+            if (in1) put16(i + r + 1u, h1);
+        }
+    }
+}
+
+const uint KQ = BK / 4; // vec4s per row of the a slice
+const uint NQ = BN / 4; // vec4s per row of the b slice
+const uint TQ = TN / 4; // vec4s per row of the register tile
+shared vec4 As[BM * KQ]; // [m][k/4]
+shared vec4 Bs[BK * NQ]; // [k][n/4]
+
+// acc is an invocation's TM x TN tile of sums (row i: vec4s i*TQ ..).
+vec4 acc[TM * TQ];
+
+// storeAcc stores (store4) acc at rows m0 .. m0+TM-1, columns n0 ..
+// n0+TN-1 of the matrix of c at cb, those within M x N. A 16-bit c's
+// stores are in loops the driver keeps, over a copy of acc that they index:
+// unrolled, their conversions and atomics made llvmpipe take twice as long
+// to compile a pipeline.
+void storeAcc(uint cb, uint m0, uint n0, uint M, uint N) {
+    if (C16) {
+        vec4 res[TM * TQ];
+        [[unroll]] for (uint k = 0; k < TM * TQ; k++) {
+            res[k] = acc[k];
+        }
+        [[dont_unroll]] for (uint i = 0; i < TM; i++) {
+            [[dont_unroll]] for (uint j = 0; j < TQ; j++) {
+                if (m0 + i < M) {
+                    store4(cb + (m0 + i) * N + n0 + 4 * j, n0 + 4 * j, N, res[i * TQ + j]);
+                }
+            }
+        }
+        return;
+    }
+    [[unroll]] for (uint i = 0; i < TM; i++) {
+        [[unroll]] for (uint j = 0; j < TQ; j++) {
+            if (m0 + i < M) {
+                store4(cb + (m0 + i) * N + n0 + 4 * j, n0 + 4 * j, N, acc[i * TQ + j]);
+            }
+        }
+    }
 }
 
 // mainReg is the REG variant: group (x, y, z) computes rows y*TM .. +TM-1
@@ -90,7 +212,6 @@ void mainReg() {
     uint lane = gl_SubgroupInvocationID;
     uint n0 = gl_GlobalInvocationID.x * TN;
     uint m0 = gl_WorkGroupID.y * TM;
-    vec4 acc[TM * TQ];
     [[unroll]] for (uint i = 0; i < TM * TQ; i++) {
         acc[i] = vec4(0.0);
     }
@@ -112,17 +233,17 @@ void mainReg() {
             // av[s] = op(a)[m0 + s*SG + lane, k0 .. k0+3]
             vec4 av[TM / SG];
             [[unroll]] for (uint s = 0; s < TM / SG; s++) {
-                av[s] = a4[(ab + am[s] * K + k0) / 4];
+                av[s] = ldA4((ab + am[s] * K + k0) / 4);
             }
             for (uint kk = 0; kk < 4; kk++) {
                 uint k = k0 + kk;
                 vec4 bv[TQ];
                 [[unroll]] for (uint j = 0; j < TQ; j++) {
                     if (full) {
-                        bv[j] = b4[(bb + k * N + n0) / 4 + j];
+                        bv[j] = ldB4((bb + k * N + n0) / 4 + j);
                     } else {
-                        bv[j] = vec4(b[bb + k * N + bn[4 * j]], b[bb + k * N + bn[4 * j + 1]],
-                                     b[bb + k * N + bn[4 * j + 2]], b[bb + k * N + bn[4 * j + 3]]);
+                        bv[j] = vec4(ldB(bb + k * N + bn[4 * j]), ldB(bb + k * N + bn[4 * j + 1]),
+                                     ldB(bb + k * N + bn[4 * j + 2]), ldB(bb + k * N + bn[4 * j + 3]));
                     }
                 }
                 [[unroll]] for (uint i = 0; i < TM; i++) {
@@ -137,18 +258,18 @@ void mainReg() {
         for (uint k = 0; k < K; k++) {
             float av[TM / SG];
             [[unroll]] for (uint s = 0; s < TM / SG; s++) {
-                av[s] = TA ? a[ab + k * M + am[s]] : a[ab + am[s] * K + k];
+                av[s] = TA ? ldA(ab + k * M + am[s]) : ldA(ab + am[s] * K + k);
             }
             vec4 bv[TQ];
             [[unroll]] for (uint j = 0; j < TQ; j++) {
                 if (full) {
-                    bv[j] = b4[(bb + k * N + n0) / 4 + j];
+                    bv[j] = ldB4((bb + k * N + n0) / 4 + j);
                 } else if (TB) {
-                    bv[j] = vec4(b[bb + bn[4 * j] * K + k], b[bb + bn[4 * j + 1] * K + k],
-                                 b[bb + bn[4 * j + 2] * K + k], b[bb + bn[4 * j + 3] * K + k]);
+                    bv[j] = vec4(ldB(bb + bn[4 * j] * K + k), ldB(bb + bn[4 * j + 1] * K + k),
+                                 ldB(bb + bn[4 * j + 2] * K + k), ldB(bb + bn[4 * j + 3] * K + k));
                 } else {
-                    bv[j] = vec4(b[bb + k * N + bn[4 * j]], b[bb + k * N + bn[4 * j + 1]],
-                                 b[bb + k * N + bn[4 * j + 2]], b[bb + k * N + bn[4 * j + 3]]);
+                    bv[j] = vec4(ldB(bb + k * N + bn[4 * j]), ldB(bb + k * N + bn[4 * j + 1]),
+                                 ldB(bb + k * N + bn[4 * j + 2]), ldB(bb + k * N + bn[4 * j + 3]));
                 }
             }
             [[unroll]] for (uint i = 0; i < TM; i++) {
@@ -159,22 +280,7 @@ void mainReg() {
             }
         }
     }
-    [[unroll]] for (uint i = 0; i < TM; i++) {
-        uint gm = m0 + i;
-        [[unroll]] for (uint j = 0; j < TQ; j++) {
-            [[unroll]] for (uint r = 0; r < 4; r++) {
-                uint gn = n0 + 4 * j + r;
-                if (gm < M && gn < N) {
-                    uint k = cb + gm * N + gn;
-                    float v = p.alpha * comp(acc[i * TQ + j], r);
-                    if (p.beta != 0.0) {
-                        v += p.beta * c[k];
-                    }
-                    c[k] = v;
-                }
-            }
-        }
-    }
+    storeAcc(cb, m0, n0, M, N);
 }
 
 void main() {
@@ -194,7 +300,6 @@ void main() {
     uint bb = p.ob + z * K * N;
     uint cb = p.oc + z * M * N;
 
-    vec4 acc[TM * TQ];
     [[unroll]] for (uint i = 0; i < TM * TQ; i++) {
         acc[i] = vec4(0.0);
     }
@@ -209,7 +314,7 @@ void main() {
                 uint gm = m0 + m, gk = k0 + 4 * q;
                 vec4 v = vec4(0.0);
                 if (gm < M && gk < K) {
-                    v = a4[(ab + gm * K + gk) / 4];
+                    v = ldA4((ab + gm * K + gk) / 4);
                 }
                 As[e] = v;
             } else {
@@ -225,7 +330,7 @@ void main() {
                 vec4 v = vec4(0.0);
                 [[unroll]] for (uint r = 0; r < 4; r++) {
                     if (gm < M && gk + r < K) {
-                        v[r] = TA ? a[ab + (gk + r) * M + gm] : a[ab + gm * K + gk + r];
+                        v[r] = TA ? ldA(ab + (gk + r) * M + gm) : ldA(ab + gm * K + gk + r);
                     }
                 }
                 As[m * KQ + q] = v;
@@ -239,7 +344,7 @@ void main() {
                 uint gk = k0 + k, gn = n0 + 4 * q;
                 vec4 v = vec4(0.0);
                 if (gk < K && gn < N) {
-                    v = b4[(bb + gk * N + gn) / 4];
+                    v = ldB4((bb + gk * N + gn) / 4);
                 }
                 Bs[e] = v;
             } else {
@@ -255,7 +360,7 @@ void main() {
                 vec4 v = vec4(0.0);
                 [[unroll]] for (uint r = 0; r < 4; r++) {
                     if (gk < K && gn + r < N) {
-                        v[r] = TB ? b[bb + (gn + r) * K + gk] : b[bb + gk * N + gn + r];
+                        v[r] = TB ? ldB(bb + (gn + r) * K + gk) : ldB(bb + gk * N + gn + r);
                     }
                 }
                 Bs[k * NQ + q] = v;
@@ -279,20 +384,5 @@ void main() {
         barrier();
     }
 
-    [[unroll]] for (uint i = 0; i < TM; i++) {
-        uint gm = m0 + ty * TM + i;
-        [[unroll]] for (uint j = 0; j < TQ; j++) {
-            [[unroll]] for (uint r = 0; r < 4; r++) {
-                uint gn = n0 + tx * TN + 4 * j + r;
-                if (gm < M && gn < N) {
-                    uint k = cb + gm * N + gn;
-                    float v = p.alpha * acc[i * TQ + j][r];
-                    if (p.beta != 0.0) {
-                        v += p.beta * c[k];
-                    }
-                    c[k] = v;
-                }
-            }
-        }
-    }
+    storeAcc(cb, m0 + ty * TM, n0 + tx * TN, M, N);
 }

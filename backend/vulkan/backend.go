@@ -357,12 +357,12 @@ func (b *device) download(m *mem, off uint64, dst []byte) error {
 	return b.flush()
 }
 
-// Run records a call. A call with f16 or bf16 arguments (other than cast)
-// runs as its float32 call between casts (backend.Widen): the kernels
-// compute in float32, and the 16-bit tensors are converted in the cast
-// kernel.
+// Run records a call. A call with f16 or bf16 arguments runs as its float32
+// call between casts (backend.Widen) unless its op's kernel reads 16-bit
+// tensors itself (widens): cast, and matmul, which converts its operands in
+// the shader and sums in float32.
 func (b *device) Run(c backend.Call) error {
-	if c.Op != backend.OpCast && backend.HasHalf(c) {
+	if widens(c) {
 		return backend.Widen(b, c)
 	}
 	if err := b.begin(); err != nil {

@@ -46,7 +46,8 @@ type namedDevice struct {
 // matmulVariants returns the pipeline variants (specialisation constants)
 // that d's plans choose over a grid of calls: both sides of every choice
 // (each transpose, K and N multiples of 4 or not, few or many workgroups,
-// a batch or none).
+// a batch or none), in every signature of the op table (the dtypes are
+// constants too).
 func matmulVariants(t *testing.T, d *device) map[string]bool {
 	shape := func(z, r, c int) backend.Shape {
 		if z == 0 {
@@ -68,13 +69,15 @@ func matmulVariants(t *testing.T, d *device) map[string]bool {
 							if tb {
 								bs = shape(z, n, k)
 							}
-							c := conformance.Case{Op: backend.OpMatMul, Shapes: []backend.Shape{shape(z, m, n), as, bs},
-								Attrs: backend.Attrs{TransA: ta, TransB: tb, Alpha: 1}}
-							p, err := d.matmulPlan(c.Call(c.Placeholders()))
-							if err != nil {
-								t.Fatalf("%s: %v", c.Name(), err)
+							for _, sig := range backend.OpMatMul.Spec().Sigs {
+								c := conformance.Case{Op: backend.OpMatMul, Shapes: []backend.Shape{shape(z, m, n), as, bs},
+									Attrs: backend.Attrs{TransA: ta, TransB: tb, Alpha: 1}, DTypes: sig}
+								p, err := d.matmulPlan(c.Call(c.Placeholders()))
+								if err != nil {
+									t.Fatalf("%s: %v", c.Name(), err)
+								}
+								out[fmt.Sprint(p.spec)] = true
 							}
-							out[fmt.Sprint(p.spec)] = true
 						}
 					}
 				}

@@ -93,10 +93,11 @@ func rowLoops(c int) int { return 3*ceilDiv(c, int(rowWG(c))) + 32 }
 
 // Supports refuses the calls the device cannot run: a matmul or a row of
 // a row op longer than the driver's loop limit, a matmul needing more
-// workgroups than one dispatch has. A 16-bit call runs as its float32 call
-// between casts (Run), so it is asked about as that.
+// workgroups than one dispatch has. A 16-bit call the kernels do not read
+// in 16 bits runs as its float32 call between casts (Run), so it is asked
+// about as that.
 func (b *device) Supports(c backend.Call) error {
-	if c.Op != backend.OpCast && backend.HasHalf(c) {
+	if widens(c) {
 		c = widened(c)
 	}
 	switch c.Op {
@@ -145,6 +146,15 @@ var recorders = map[backend.Op]func(r *rec) error{
 	backend.OpCast:         (*rec).cast,
 }
 
+// reads16 are the ops whose kernels read and write f16 and bf16 tensors
+// themselves (cast.comp, matmul.comp); every other op runs its 16-bit calls
+// as float32 calls between casts.
+var reads16 = map[backend.Op]bool{backend.OpCast: true, backend.OpMatMul: true}
+
+// widens reports whether c runs as its float32 call between casts: a call
+// with an f16 or bf16 argument to an op not in reads16.
+func widens(c backend.Call) bool { return !reads16[c.Op] && backend.HasHalf(c) }
+
 // widened is c with every 16-bit argument replaced by a float32 placeholder
 // of its shape: the call Run records for it between casts.
 func widened(c backend.Call) backend.Call {
@@ -169,9 +179,8 @@ var castModes = map[[2]backend.DType]uint32{
 func (r *rec) cast() error {
 	y, x := r.c.Args[0], r.c.Args[1]
 	mode := castModes[[2]backend.DType{y.DType(), x.DType()}]
-	oy, ox := r.ms[0].elemOf(y.DType()), r.ms[1].elemOf(x.DType())
 	n := y.NumElements()
-	return dispatch(r, kCast, []uint32{elemWG, mode}, args(0, 1), &castPush{Oy: oy, Ox: ox, N: uint32(n)}, r.b.groups1D(n, elemWG), 1, 1)
+	return dispatch(r, kCast, []uint32{elemWG, mode}, args(0, 1), &castPush{Oy: r.off(0), Ox: r.off(1), N: uint32(n)}, r.b.groups1D(n, elemWG), 1, 1)
 }
 
 // ops lists the ops of recorders in catalogue order.
@@ -263,12 +272,13 @@ func (r *rec) access(slots []slot) [maxBindings]*mem {
 	return binds
 }
 
-// off returns the element offset of argument i (0 for an absent one).
+// off returns the offset of argument i in elements of its dtype (0 for an
+// absent one).
 func (r *rec) off(i int) uint32 {
 	if r.ms[i] == nil {
 		return 0
 	}
-	return r.ms[i].elem()
+	return r.ms[i].elemOf(r.c.Args[i].DType())
 }
 
 // dispatch records one dispatch of kernel k with specialisation constants

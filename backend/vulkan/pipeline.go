@@ -17,7 +17,7 @@ import (
 const (
 	maxBindings = 8
 	pushBytes   = 128
-	maxSpec     = 13
+	maxSpec     = 15
 )
 
 // pipeKey names a pipeline: a kernel and its specialisation constants
