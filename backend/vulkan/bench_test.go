@@ -83,15 +83,19 @@ var tiny32Calls = []benchCall{
 }
 
 // newArgs allocates a call's arguments on be with random data (indices in
-// range).
-func newArgs(b *testing.B, be backend.Backend, c benchCall) []*backend.Tensor {
+// range), in the dtypes of signature sig (nil: the op table's first).
+func newArgs(b *testing.B, be backend.Backend, c benchCall, sig backend.Sig) []*backend.Tensor {
 	specs := c.op.Expand(len(c.shapes))
 	r := rand.New(rand.NewPCG(1, 2))
 	args := make([]*backend.Tensor, len(c.shapes))
 	for i, s := range c.shapes {
-		t := be.New(specs[i].DType, s...)
+		dt := specs[i].DType
+		if sig != nil {
+			dt = sig[i]
+		}
+		t := be.New(dt, s...)
 		args[i] = t
-		if specs[i].DType == backend.I32 {
+		if dt == backend.I32 {
 			rows := c.shapes[1][0]
 			if c.op == backend.OpScatterAdd {
 				rows = c.shapes[0][0]
@@ -134,26 +138,48 @@ func BenchmarkOps(b *testing.B) {
 			}{"vulkan-shared", shared})
 		}
 		for _, x := range runs {
-			b.Run(fmt.Sprintf("%s/%s", c.name, x.name), func(b *testing.B) {
-				args := newArgs(b, x.be, c)
-				defer func() {
-					for _, t := range args {
-						x.be.Release(t)
-					}
-				}()
-				call := backend.Call{Op: c.op, Args: args, Attrs: c.attrs}
-				x.be.Run(call) // compile the pipelines first
-				if err := x.be.Sync(); err != nil {
-					b.Fatal(err)
-				}
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					x.be.Run(call)
-				}
-				if err := x.be.Sync(); err != nil {
-					b.Fatal(err)
-				}
-			})
+			b.Run(fmt.Sprintf("%s/%s", c.name, x.name), func(b *testing.B) { benchCallOn(b, x.be, c, nil) })
+		}
+	}
+}
+
+// benchCallOn times call c on be, its arguments in the dtypes of sig (nil:
+// the op table's first signature).
+func benchCallOn(b *testing.B, be backend.Backend, c benchCall, sig backend.Sig) {
+	args := newArgs(b, be, c, sig)
+	defer func() {
+		for _, t := range args {
+			be.Release(t)
+		}
+	}()
+	call := backend.Call{Op: c.op, Args: args, Attrs: c.attrs}
+	be.Run(call) // compile the pipelines first
+	if err := be.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		be.Run(call)
+	}
+	if err := be.Sync(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkMatMulDTypes/OP/SIG runs tiny32's matmuls on the Vulkan device
+// in every signature of the op table (c, a, b: float32; f16 or bf16
+// throughout; f16 or bf16 in, float32 out), the 16-bit ones reading their
+// operands as 16 bits in the shader:
+//
+//	go test -run '^$' -bench MatMulDTypes -benchtime 20x ./backend/vulkan/
+func BenchmarkMatMulDTypes(b *testing.B) {
+	vk := backends(b)[0].be
+	for _, c := range tiny32Calls {
+		if c.op != backend.OpMatMul {
+			continue
+		}
+		for _, sig := range c.op.Spec().Sigs {
+			b.Run(fmt.Sprintf("%s/%v", c.name, sig), func(b *testing.B) { benchCallOn(b, vk, c, sig) })
 		}
 	}
 }
