@@ -9,7 +9,6 @@ import (
 	"github.com/ijepa-go/ijepa/backend/composite"
 	"github.com/ijepa-go/ijepa/dist"
 	"github.com/ijepa-go/ijepa/ijepa/model"
-	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 // Session is a benchmark model allocated on a backend (through a Profile),
@@ -37,10 +36,7 @@ func NewSession(be backend.Backend, cfg Config, seed uint64) (*Session, error) {
 	if err := m.Alloc(s.prof, seed); err != nil {
 		return nil, fmt.Errorf("bench: %s: %w", cfg.Name, err)
 	}
-	m.Precision = cfg.Precision
-	if cfg.Precision.Low() != backend.F32 {
-		m.Scaler = amp.NewGradScaler()
-	}
+	m.SetPrecision(cfg.Precision)
 	s.model = m
 	if s.work, err = NewWorkload(cfg, seed); err != nil {
 		m.Free()

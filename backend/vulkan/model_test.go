@@ -247,10 +247,7 @@ func TestHalfPrecisionTrains(t *testing.T) {
 	h := model.Hyper{LR: 1e-3, WD: 0.04, Momentum: 0.996}
 	run := func(be backend.Backend, p amp.Precision) []float64 {
 		m, cfg := smallModel(t, be)
-		m.Precision = p
-		if p != amp.FP32 {
-			m.Scaler = amp.NewGradScaler()
-		}
+		m.SetPrecision(p)
 		bs := batches(t, cfg, 10, 4)
 		var out []float64
 		for i := 0; i < 30; i++ {

@@ -42,10 +42,7 @@ func CountStep(cfg Config, s StepShape, p amp.Precision) (StepMemory, error) {
 	if err != nil {
 		return StepMemory{}, err
 	}
-	m.Precision = p
-	if p.Low() != backend.F32 {
-		m.Scaler = amp.NewGradScaler()
-	}
+	m.SetPrecision(p)
 	n := m.EncCfg.NumPatches()
 	if s.B < 1 || s.M < 1 || s.Kc < 1 || s.Kc > n || s.Kt < 1 || s.Kt > n {
 		return StepMemory{}, fmt.Errorf("model: count step: batch %d, %d blocks of %d patches, context %d: each must be from 1 (and at most %d patches)", s.B, s.M, s.Kt, s.Kc, n)
@@ -62,7 +59,18 @@ func CountStep(cfg Config, s StepShape, p amp.Precision) (StepMemory, error) {
 	}
 	defer m.Free()
 	state := c.live
-	var b Batch // no images: their tensor is counted, not filled
+	b := s.batch(n) // no images: their tensor is counted, not filled
+	if _, err := m.Step(b, Hyper{LR: 1e-3, Momentum: 0.996}); err != nil {
+		return StepMemory{}, fmt.Errorf("model: count step: %w", err)
+	}
+	return StepMemory{State: state, Peak: c.peak, Trainable: nn.Count(m.Trainable(), true)}, nil
+}
+
+// batch is a batch of shape s over a grid of n patches, without images:
+// every context keeps the first Kc patches, every target block the last Kt
+// (the patches chosen do not change a step's memory).
+func (s StepShape) batch(n int) Batch {
+	var b Batch
 	for i := 0; i < s.B; i++ {
 		ctx := make([]int32, s.Kc)
 		for k := range ctx {
@@ -80,14 +88,7 @@ func CountStep(cfg Config, s StepShape, p amp.Precision) (StepMemory, error) {
 		}
 		b.Targets = append(b.Targets, blk)
 	}
-	if _, err := m.Step(b, Hyper{LR: 1e-3, Momentum: 0.996}); err != nil {
-		return StepMemory{}, fmt.Errorf("model: count step: %w", err)
-	}
-	var trainable int64
-	for _, p := range m.Trainable() {
-		trainable += int64(p.Shape.NumElements())
-	}
-	return StepMemory{State: state, Peak: c.peak, Trainable: trainable}, nil
+	return b
 }
 
 // counter is a device that holds no values and computes nothing, under a

@@ -53,30 +53,11 @@ func countMatchesCPU(t *testing.T, cfg Config, s StepShape, p amp.Precision) {
 	if err := m.Alloc(be, 1); err != nil {
 		t.Fatal(err)
 	}
-	m.Precision = p
-	if p != amp.FP32 {
-		m.Scaler = amp.NewGradScaler()
-	}
+	m.SetPrecision(p)
 	state := cpu.Stats(be).PeakAsked
 	n := m.EncCfg.NumPatches()
-	b := Batch{Images: make([]float32, s.B*3*cfg.ImgSize*cfg.ImgSize)}
-	for i := 0; i < s.B; i++ {
-		ctx := make([]int32, s.Kc)
-		for k := range ctx {
-			ctx[k] = int32(n - 1 - k)
-		}
-		b.Context = append(b.Context, ctx)
-	}
-	for mi := 0; mi < s.M; mi++ {
-		blk := make([][]int32, s.B)
-		for i := range blk {
-			blk[i] = make([]int32, s.Kt)
-			for k := range blk[i] {
-				blk[i][k] = int32(k)
-			}
-		}
-		b.Targets = append(b.Targets, blk)
-	}
+	b := s.batch(n)
+	b.Images = make([]float32, s.B*3*cfg.ImgSize*cfg.ImgSize)
 	if _, err := m.Step(b, Hyper{LR: 1e-3}); err != nil {
 		t.Fatal(err)
 	}

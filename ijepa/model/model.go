@@ -182,6 +182,16 @@ func New(cfg Config) (*Model, error) {
 	return m, nil
 }
 
+// SetPrecision makes the steps train in p, with a fresh GradScaler where p
+// computes in 16 bits (none in FP32), as the official trainer pairs them.
+// A resumed run then restores the scaler's state into *m.Scaler.
+func (m *Model) SetPrecision(p amp.Precision) {
+	m.Precision, m.Scaler = p, nil
+	if p.Low() != backend.F32 {
+		m.Scaler = amp.NewGradScaler()
+	}
+}
+
 // Trainable returns the parameters the optimiser updates: the context
 // encoder's, then the predictor's.
 func (m *Model) Trainable() []*nn.Param {

@@ -462,10 +462,7 @@ func stepTrains(t *testing.T, p amp.Precision) []float64 {
 	be := &counting{Front: cpu.New(), live: map[*backend.Storage]string{}}
 	cfg := Config{Dim: 16, Depth: 2, Heads: 2, MLPHidden: 32, ImgSize: 16, Patch: 4, PredDim: 8, PredDepth: 1}
 	m := newModel(t, be, cfg, 11)
-	m.Precision = p
-	if p != amp.FP32 {
-		m.Scaler = amp.NewGradScaler()
-	}
+	m.SetPrecision(p)
 	r := rand.New(rand.NewPCG(1, 1))
 	bt := randomBatch(r, m.EncCfg, 4, 4, 6, 4)
 	alive := len(be.live)

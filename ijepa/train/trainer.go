@@ -228,10 +228,7 @@ func newTrainer(opt Options) (_ *Trainer, err error) {
 	if err := t.model.Alloc(t.be, t.cfg.IJEPAGo.Seed); err != nil {
 		return nil, err
 	}
-	t.model.Precision = t.precision
-	if t.precision.Low() != backend.F32 {
-		t.model.Scaler = amp.NewGradScaler()
-	}
+	t.model.SetPrecision(t.precision)
 	t.good = newGoodness(t.model)
 	if err := t.setupWorld(); err != nil {
 		t.model.Free()
