@@ -125,26 +125,14 @@ func tempPrefix(path string, pid int) string {
 // after it. A file whose writer is alive, or whose writer cannot be told,
 // is left alone.
 func removeStale(path string) {
-	stem := "." + filepath.Base(path) + ".tmp-"
-	names, _ := filepath.Glob(filepath.Join(filepath.Dir(path), globEscape(stem)+"*"))
-	for _, name := range names {
-		pidStr, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(name), stem), "-")
+	dir, stem := filepath.Dir(path), "."+filepath.Base(path)+".tmp-"
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		pidStr, _, ok := strings.Cut(strings.TrimPrefix(e.Name(), stem), "-")
 		pid, err := strconv.Atoi(pidStr)
-		if !ok || err != nil || pid <= 0 || pid == os.Getpid() || alive(pid) {
+		if !strings.HasPrefix(e.Name(), stem) || !ok || err != nil || pid <= 0 || pid == os.Getpid() || alive(pid) {
 			continue
 		}
-		os.Remove(name)
+		os.Remove(filepath.Join(dir, e.Name()))
 	}
-}
-
-// globEscape quotes the characters filepath.Match treats specially.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[\\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
