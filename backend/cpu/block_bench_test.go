@@ -17,12 +17,12 @@ import (
 // backend (time per op, allocation in the steady state), not a layer
 // implementation: the model lives in package nn.
 type block struct {
-	b             backend.Backend
-	bsz, t, d, h  int
-	params, grads []*backend.Tensor
-	m, v          []*backend.Tensor
-	x, dy         *backend.Tensor
-	step          int
+	b            backend.Backend
+	bsz, t, d, h int
+	params       []*backend.Tensor
+	m, v         []*backend.Tensor
+	x, dy        *backend.Tensor
+	step         int
 }
 
 // Parameter indices.

@@ -135,33 +135,6 @@ func (p *pool) take(b *block, n int) {
 // eighth 1554 MiB and 60-240.)
 func (p *pool) cap() int64 { return p.peakReq + p.peakReq/8 }
 
-// oldestMapped removes the least recently freed mapped block from the free
-// lists and returns it, or nil if there is none.
-func (p *pool) oldestMapped() *block {
-	oc, oi := -1, -1
-	var oldest uint64
-	for c, l := range p.free {
-		for i, b := range l {
-			if b.mapped && (oc < 0 || b.stamp < oldest) {
-				oldest, oc, oi = b.stamp, c, i
-			}
-			if b.mapped {
-				break // the first mapped block of a list is its oldest
-			}
-		}
-	}
-	if oc < 0 {
-		return nil
-	}
-	l := p.free[oc]
-	b := l[oi]
-	copy(l[oi:], l[oi+1:])
-	l[len(l)-1] = nil
-	p.free[oc] = l[:len(l)-1]
-	p.pooled -= int64(oc)
-	return b
-}
-
 // put returns a block to the free lists.
 func (p *pool) put(b *block) {
 	c := len(b.mem)

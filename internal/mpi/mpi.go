@@ -46,8 +46,6 @@ const threadSerialized = 2
 // maxCount is the most elements one MPI call moves (its count is a C int).
 const maxCount = 1<<31 - 1
 
-var errNotLoaded = errors.New("mpi: not loaded")
-
 // lib is the MPI library.
 var lib = dlopen.NewLibrary("mpi", EnvVar, open, "libmpi.so.40", "libmpi.so")
 
