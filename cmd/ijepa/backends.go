@@ -89,7 +89,7 @@ func describeBackend(ctx context.Context, spec, cfgName string, steps int, stdou
 	}
 	defer sess.Close()
 	var res bench.Result
-	if _, err := sess.Steps(ctx, 1); err == nil {
+	if _, err = sess.Steps(ctx, 1); err == nil {
 		err = res.Timed(ctx, sess, steps)
 	}
 	if err != nil {

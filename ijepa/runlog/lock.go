@@ -48,7 +48,7 @@ func LockDir(dir string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("ijepa: %s: %w: %s is training it (%s); wait for it to end or stop it, or choose another run directory", dir, ErrLocked, who, LockFile)
 	}
-	if err := f.Truncate(0); err == nil {
+	if err = f.Truncate(0); err == nil {
 		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	if err != nil {
