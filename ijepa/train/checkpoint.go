@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"github.com/ijepa-go/ijepa/nn/amp"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
@@ -108,26 +106,6 @@ func saveCheckpoint(m *model.Model, g *goodness, path string, meta map[string]st
 	return nil
 }
 
-// linkOrCopy makes dst an atomic replacement holding the bytes of src: a
-// hard link to src renamed over dst, or, where links are not supported, a
-// copy (written to a temporary file, synced and renamed).
-func linkOrCopy(src, dst string) error {
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".link.tmp")
-	os.Remove(tmp)
-	if err := os.Link(src, tmp); err == nil {
-		if err := os.Rename(tmp, dst); err != nil {
-			os.Remove(tmp)
-			return fmt.Errorf("ijepa: %w", err)
-		}
-		return nil
-	}
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return fmt.Errorf("ijepa: %w", err)
-	}
-	return writeFileAtomic(dst, b)
-}
-
 // writeFileAtomic writes b to path through a temporary file in the same
 // directory, synced and renamed over path.
 func writeFileAtomic(path string, b []byte) error {
@@ -139,20 +117,6 @@ func writeFileAtomic(path string, b []byte) error {
 		return fmt.Errorf("ijepa: %s: %w", path, err)
 	}
 	return nil
-}
-
-// removeStaleTemps deletes the temporary files a crash mid-write left in
-// dir (".NAME.tmp*"); the files they were to replace are intact.
-func removeStaleTemps(dir string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if n := e.Name(); strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp") {
-			os.Remove(filepath.Join(dir, n))
-		}
-	}
 }
 
 // CheckpointInfo is what a checkpoint's metadata says about its run.

@@ -18,6 +18,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
+	"github.com/ijepa-go/ijepa/internal/atomicfile"
 )
 
 // testConfig is a run small enough for unit tests: vit_nano on 24-pixel
@@ -349,11 +350,11 @@ func TestCheckpointWriteIsAtomic(t *testing.T) {
 	}
 	// A crash that killed the process mid-write leaves a temporary file,
 	// which the next run removes; the checkpoint is untouched.
-	stale := filepath.Join(dir, "."+runlog.LatestFile+".tmp123")
+	stale := filepath.Join(dir, "."+runlog.LatestFile+".tmp-99999999-123")
 	if err := os.WriteFile(stale, old[:len(old)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	removeStaleTemps(dir)
+	atomicfile.RemoveTemps(dir)
 	if _, err := os.Stat(stale); err == nil {
 		t.Error("the stale temporary file was not removed")
 	}

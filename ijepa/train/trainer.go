@@ -33,6 +33,7 @@ import (
 	"github.com/ijepa-go/ijepa/ijepa/mask"
 	"github.com/ijepa-go/ijepa/ijepa/model"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
+	"github.com/ijepa-go/ijepa/internal/atomicfile"
 	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
@@ -281,8 +282,9 @@ func (t *Trainer) prepareDir() error {
 	if err := os.MkdirAll(t.ckDir, 0o755); err != nil {
 		return fmt.Errorf("ijepa: %w", err)
 	}
-	removeStaleTemps(t.opt.Dir)
-	removeStaleTemps(t.ckDir)
+	// The lock is held: a temporary file here is a crash's.
+	atomicfile.RemoveTemps(t.opt.Dir)
+	atomicfile.RemoveTemps(t.ckDir)
 	return nil
 }
 
@@ -598,8 +600,8 @@ func (t *Trainer) checkpoint(res *Result, step int64, loss float64, numbered boo
 		return err
 	}
 	if numbered {
-		if err := linkOrCopy(target, latest); err != nil {
-			return err
+		if err := atomicfile.Link(target, latest); err != nil {
+			return fmt.Errorf("ijepa: %w", err)
 		}
 	}
 	t.lastGood, t.lastGoodStep = latest, step

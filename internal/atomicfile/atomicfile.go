@@ -7,6 +7,7 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -125,14 +126,62 @@ func tempPrefix(path string, pid int) string {
 // after it. A file whose writer is alive, or whose writer cannot be told,
 // is left alone.
 func removeStale(path string) {
-	dir, stem := filepath.Dir(path), "."+filepath.Base(path)+".tmp-"
+	stem := "." + filepath.Base(path) + ".tmp-"
+	removeTemps(filepath.Dir(path), func(name string, pid int) bool {
+		return strings.HasPrefix(name, stem) && pid != os.Getpid() && !alive(pid)
+	})
+}
+
+// RemoveTemps removes every temporary file of Write and Link in dir,
+// whoever wrote it: for a caller that holds dir for itself (a trainer
+// holds its run directory's lock) and so knows no write is in progress.
+func RemoveTemps(dir string) {
+	removeTemps(dir, func(string, int) bool { return true })
+}
+
+// removeTemps removes the files of dir named as temporary files
+// (".NAME.tmp-PID-...") for which remove, given the name and the PID,
+// says so.
+func removeTemps(dir string, remove func(name string, pid int) bool) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		pidStr, _, ok := strings.Cut(strings.TrimPrefix(e.Name(), stem), "-")
-		pid, err := strconv.Atoi(pidStr)
-		if !strings.HasPrefix(e.Name(), stem) || !ok || err != nil || pid <= 0 || pid == os.Getpid() || alive(pid) {
+		name := e.Name()
+		i := strings.LastIndex(name, ".tmp-")
+		if i < 1 || name[0] != '.' {
 			continue
 		}
-		os.Remove(filepath.Join(dir, e.Name()))
+		pidStr, _, ok := strings.Cut(name[i+len(".tmp-"):], "-")
+		if pid, err := strconv.Atoi(pidStr); ok && err == nil && pid > 0 && remove(name, pid) {
+			os.Remove(filepath.Join(dir, name))
+		}
 	}
+}
+
+// Link makes dst hold the bytes of src, replacing dst atomically as Write
+// does: a hard link to src made under a temporary name and renamed over
+// dst, or, where the file system has no hard links, a copy written by
+// Write. A dst that exists and is not a regular file is refused.
+func Link(src, dst string) error {
+	if err := CheckTarget(dst); err != nil {
+		return err
+	}
+	removeStale(dst)
+	tmp := filepath.Join(filepath.Dir(dst), tempPrefix(dst, os.Getpid())+"link")
+	os.Remove(tmp)
+	if err := os.Link(src, tmp); err == nil {
+		if err := os.Rename(tmp, dst); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("atomicfile: %w", err)
+		}
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	return Write(dst, func(f *os.File) error {
+		_, err := io.Copy(f, in)
+		return err
+	})
 }

@@ -129,3 +129,41 @@ func TestWriteRemovesStaleTemporaries(t *testing.T) {
 		}
 	}
 }
+
+// Link replaces its target with the source's bytes (a hard link) and leaves
+// no temporary file; RemoveTemps removes every temporary file of a
+// directory, a live writer's too, and nothing else.
+func TestLinkAndRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "step-1"), filepath.Join(dir, "latest")
+	for _, p := range []string{src, dst} {
+		if err := os.WriteFile(p, []byte(filepath.Base(p)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Link(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "step-1" {
+		t.Errorf("after Link the target holds %q, want the source's bytes", b)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("%d entries after Link, want 2 (no temporary file)", len(entries))
+	}
+	if err := Link(src, dir); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("Link over a directory: %v, want ErrNotRegular", err)
+	}
+	temps := []string{tempPrefix(dst, os.Getpid()) + "1", tempPrefix(src, 1) + "link"}
+	for _, n := range append(temps, ".keep.tmp", "a.tmp-1-2") {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	RemoveTemps(dir)
+	for _, n := range append(temps, ".keep.tmp", "a.tmp-1-2") {
+		_, err := os.Stat(filepath.Join(dir, n))
+		if gone, want := err != nil, n == temps[0] || n == temps[1]; gone != want {
+			t.Errorf("%s: removed %v, want %v", n, gone, want)
+		}
+	}
+}
