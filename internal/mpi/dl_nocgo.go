@@ -4,6 +4,10 @@ package mpi
 
 import "errors"
 
+// errNotLoaded is what every MPI call answers in a build that cannot load
+// MPI (Load fails first, so it is not met in practice).
+var errNotLoaded = errors.New("mpi: not loaded")
+
 func open([]string) (string, error) {
 	return "", errors.New("mpi: this build has no cgo (CGO_ENABLED=0) or no dlopen, so it cannot load MPI")
 }
