@@ -52,6 +52,9 @@ type argRec struct {
 	// the value; savedVer is the version that value must still have.
 	saved    *backend.Tensor
 	savedVer int
+	// recast, in place of saved, is a handle of the watched tensor whose
+	// cast the argument is (see castOf): the rule reads a fresh cast of it.
+	recast *backend.Tensor
 }
 
 // entry is one recorded call.
@@ -71,6 +74,13 @@ type grad struct {
 	leaf bool
 }
 
+// castSrc is the watched tensor a recorded cast read, at the version it
+// read.
+type castSrc struct {
+	x   *backend.Tensor
+	ver int
+}
+
 // Tape records differentiable ops run through it; see the package comment.
 // A Tape is used by one goroutine at a time.
 type Tape struct {
@@ -79,6 +89,9 @@ type Tape struct {
 	tracked  map[key]bool
 	leaves   map[key]*backend.Tensor
 	entries  []entry
+	// castOf maps the value a recorded cast wrote from a watched tensor to
+	// the tape's handle of that tensor (at the version cast).
+	castOf map[key]castSrc
 	// onGrad, when set, is called by Backward with each watched tensor's
 	// gradient as soon as it is final (OnGrad).
 	onGrad func(g *backend.Tensor) error
@@ -102,6 +115,10 @@ func (t *Tape) Reset() {
 		t.releaseSaved(&t.entries[i])
 	}
 	t.entries = nil
+	for _, c := range t.castOf {
+		t.b.Release(c.x)
+	}
+	t.castOf = map[key]castSrc{}
 	t.versions = map[*backend.Storage]int{}
 	t.tracked = map[key]bool{}
 	t.leaves = map[key]*backend.Tensor{}
@@ -113,6 +130,10 @@ func (t *Tape) releaseSaved(e *entry) {
 		if e.args[i].saved != nil {
 			t.b.Release(e.args[i].saved)
 			e.args[i].saved = nil
+		}
+		if e.args[i].recast != nil {
+			t.b.Release(e.args[i].recast)
+			e.args[i].recast = nil
 		}
 	}
 }
@@ -232,10 +253,25 @@ func (t *Tape) Run(c backend.Call) {
 		if x == nil || r.saves == nil || !r.saves(&e, i, t) {
 			continue
 		}
+		if c, ok := t.castOf[a.in]; ok && a.role == backend.In {
+			// A cast of a watched tensor (a parameter's 16-bit copy
+			// under autocast) is cast again when the rule runs: the
+			// same bits, without holding the copy from the forward
+			// pass to the backward pass.
+			a.recast = backend.Reshape(c.x, c.x.Shape()...)
+			a.savedVer = c.ver
+			continue
+		}
 		a.saved = backend.Reshape(x, x.Shape()...)
 		a.savedVer = a.in.v
 		if a.role != backend.In {
 			a.savedVer = a.out.v
+		}
+	}
+	if c.Op == backend.OpCast {
+		if _, leaf := t.leaves[e.args[1].in]; leaf {
+			x := c.Args[1]
+			t.castOf[e.args[0].out] = castSrc{x: backend.Reshape(x, x.Shape()...), ver: e.args[1].in.v}
 		}
 	}
 	for i := range e.args {
@@ -385,7 +421,11 @@ func (t *Tape) backwardEntry(e *entry, grads map[key]*grad) error {
 	}
 	for i := range e.args {
 		a := &e.args[i]
-		if a.saved != nil && t.versions[a.saved.Storage()] != a.savedVer {
+		v := a.saved
+		if v == nil {
+			v = a.recast
+		}
+		if v != nil && t.versions[v.Storage()] != a.savedVer {
 			return fmt.Errorf("nn: backward of %v: argument %s (%v) was overwritten after the forward used it",
 				e.op, argName(e, i), a.shape)
 		}
@@ -422,6 +462,8 @@ type gradCtx struct {
 	// owned are handles released after the rule: output gradients taken
 	// from the map, views and scratch tensors.
 	owned []*backend.Tensor
+	// recast holds the arguments cast again for this rule (value).
+	recast map[int]*backend.Tensor
 	// given is true once an output gradient's storage was handed on as
 	// an input's gradient (at most once per rule).
 	given bool
@@ -464,9 +506,24 @@ func (g *gradCtx) tmp(dt backend.DType, shape backend.Shape) *backend.Tensor {
 // out returns the gradient of output argument i, nil if none.
 func (g *gradCtx) out(i int) *backend.Tensor { return g.outs[i] }
 
-// value returns the saved value of argument i.
+// value returns the saved value of argument i; an argument that was a cast
+// of a watched tensor is cast again into a scratch tensor released after
+// the rule.
 func (g *gradCtx) value(i int) *backend.Tensor {
-	s := g.e.args[i].saved
+	a := &g.e.args[i]
+	if a.saved == nil && a.recast != nil {
+		if x, ok := g.recast[i]; ok {
+			return x
+		}
+		x := g.tmp(a.dtype, a.shape)
+		backend.Cast(g.b(), x, g.view(a.recast, a.shape))
+		if g.recast == nil {
+			g.recast = map[int]*backend.Tensor{}
+		}
+		g.recast[i] = x
+		return x
+	}
+	s := a.saved
 	if s == nil {
 		g.fail(fmt.Errorf("nn: backward of %v: the rule reads argument %d, which was not saved", g.e.op, i))
 	}

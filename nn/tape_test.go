@@ -7,6 +7,7 @@ import (
 
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 // perturbed wraps a backend and scales the first output of one op by
@@ -196,4 +197,79 @@ func TestTapeReleasesEverything(t *testing.T) {
 		}
 	}
 	must(t, be.Sync())
+}
+
+// Under autocast a parameter's 16-bit copy is not held from the forward
+// pass to the backward pass: the tape casts the parameter again when the
+// rule runs. The gradients are those of a tape that keeps the copy (the same
+// layer on a weight the tape sees as computed, w*1, whose cast it must
+// save), bit for bit, and after the forward pass no 16-bit copy of the
+// weight is alive. Catches a tape that saves the copy (memory) or recasts
+// from the wrong tensor or dtype (gradients).
+func TestParamCastsAreCastAgainInBackward(t *testing.T) {
+	be := newCounting()
+	b := NewBuilder()
+	l := NewLinear(b, "fc", 8, 6, true)
+	ps := b.Params()
+	must(t, Alloc(be, ps, 1))
+	r := testRand(t.Name())
+	randomize(t, be, r, ps, 0.5)
+	x := randT(t, be, r, 0, 1, 4, 8)
+	w := randT(t, be, r, 0, 1, 4, 6)
+	grads := func(computed bool) (gw, gx []float32, copies int) {
+		t.Helper()
+		gW, gX, gB := be.New(backend.F32, 6, 8), be.New(backend.F32, 4, 8), be.New(backend.F32, 6)
+		tape := NewTape(be)
+		must(t, tape.Watch(l.Weight.Value, gW))
+		must(t, tape.Watch(l.Bias.Value, gB))
+		must(t, tape.Watch(x, gX))
+		layer := l
+		if computed {
+			wc := tape.New(backend.F32, 6, 8)
+			backend.Scale(tape, wc, l.Weight.Value, 1)
+			layer = &Linear{Weight: &Param{Name: "fc.weight", Value: wc}, Bias: l.Bias, In: 8, Out: 6}
+			defer be.Release(wc)
+		}
+		before := be.snapshot()
+		y, err := layer.Forward(Autocast(tape, amp.BF16), x)
+		must(t, err)
+		for _, s := range be.leaked(before) {
+			if s == "bf16[6,8]" {
+				copies++
+			}
+		}
+		z := tape.New(backend.F32, 4, 6)
+		backend.Cast(tape, z, y)
+		be.Release(y)
+		loss, err := dotLoss(tape, z, w)
+		must(t, err)
+		must(t, tape.Backward(loss))
+		be.Release(loss)
+		gw, err = backend.ReadF32(be, gW)
+		must(t, err)
+		gx, err = backend.ReadF32(be, gX)
+		must(t, err)
+		for _, g := range []*backend.Tensor{gW, gX, gB} {
+			be.Release(g)
+		}
+		return gw, gx, copies
+	}
+	gw, gx, copies := grads(false)
+	wantW, wantX, kept := grads(true)
+	if kept != 1 {
+		t.Fatalf("the reference tape holds %d 16-bit copies of a computed weight, want 1 (is the test's tensor name %q right?)", kept, "bf16[6,8]")
+	}
+	if copies != 0 {
+		t.Errorf("after the forward pass %d 16-bit copies of the parameter are alive, want 0", copies)
+	}
+	for i := range wantW {
+		if gw[i] != wantW[i] {
+			t.Fatalf("dL/dW[%d] = %v, with the copy kept %v", i, gw[i], wantW[i])
+		}
+	}
+	for i := range wantX {
+		if gx[i] != wantX[i] {
+			t.Fatalf("dL/dx[%d] = %v, with the copy kept %v", i, gx[i], wantX[i])
+		}
+	}
 }
