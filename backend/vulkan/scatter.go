@@ -106,6 +106,15 @@ func (r *rec) scatterAdd() error {
 	if err != nil {
 		return err
 	}
+	if r.b.cur == nil {
+		// Uploading a new plan ended the batch this call was being
+		// recorded into (upload's endOp submits a full one): record the
+		// dispatches into a new batch, which names the call.
+		if err := r.b.begin(); err != nil {
+			return err
+		}
+		r.b.cur.ops = append(r.b.cur.ops, r.c)
+	}
 	if p.nact == 0 {
 		return nil
 	}

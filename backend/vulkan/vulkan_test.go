@@ -268,6 +268,24 @@ func TestScatterAddSegments(t *testing.T) {
 	}
 }
 
+// A scatter_add whose plan upload ends the batch the call is being recorded
+// into (staged through host memory, here with every op ending its batch)
+// records its dispatches into a new batch. Before, it recorded them into
+// none (a nil dereference), which a bf16 step on lavapipe reached once its
+// batch filled up at that upload.
+func TestScatterAddPlanEndsBatch(t *testing.T) {
+	b, d := openTest(t)
+	d.devArena.mapped = false
+	d.syncEach = true
+	x := []float32{1, 2, 3, 4, 5, 6}
+	ty := fromF32(t, b, []float32{10, 20, 30, 40}, 2, 2)
+	backend.ScatterAdd(b, ty, fromF32(t, b, x, 3, 2), backend.FromI32(b, []int32{1, 0, 1}, 3))
+	got := readF32(t, b, ty)
+	if want := []float32{13, 24, 36, 48}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
 // Errors are sticky and name the op: a shape error on the host, an
 // allocation failing while recording, and a lost device.
 func TestStickyErrors(t *testing.T) {
