@@ -49,3 +49,39 @@ uint fromF16(uint h) {
 
 // fromBF16 returns the float32 bits of the bf16 bits h (exact).
 uint fromBF16(uint h) { return h << 16; }
+
+// Kernels select a tensor's dtype with a specialisation constant (a dt
+// below; backend/vulkan's dtModes): 0 float32, 1 bf16, 2 f16. A 16-bit
+// tensor is bound as a uint array, two elements a uint, the first in the low
+// half, so a module that reads and writes 16 bits this way declares no
+// 16-bit capability and its float32 variants run on any device.
+
+// widen16 returns the float of the dtype dt element in the low 16 bits of h
+// (the bits above are ignored).
+float widen16(uint h, uint dt) {
+    return uintBitsToFloat(dt == 1u ? fromBF16(h) : fromF16(h));
+}
+
+// half16 returns element i of a 16-bit array of dtype dt whose uint i/2 is w.
+float half16(uint w, uint i, uint dt) { return widen16(w >> (16u * (i & 1u)), dt); }
+
+// narrow16 returns the bits of dtype dt nearest v.
+uint narrow16(float v, uint dt) {
+    return dt == 1u ? toBF16(floatBitsToUint(v)) : toF16(floatBitsToUint(v));
+}
+
+// LOAD(f, h, g, dt) is element g of a tensor of dtype dt bound both as the
+// float array f and as the uint array h.
+#define LOAD(f, h, g, dt) ((dt) == 0u ? (f)[g] : half16((h)[(g) / 2u], (g), (dt)))
+
+// BITS16(h, g) is the 16 bits of element g of the uint array h.
+#define BITS16(h, g) (((h)[(g) / 2u] >> (16u * ((g) & 1u))) & 0xffffu)
+
+// PUT16(h, g, bits) writes the 16 bits bits to element g of the uint array h
+// by atomics, leaving the other half of its uint as it is: for a uint whose
+// other half another invocation may write at the same time.
+#define PUT16(h, g, bits) { \
+    uint sh16_ = 16u * ((g) & 1u); \
+    atomicAnd((h)[(g) / 2u], ~(0xffffu << sh16_)); \
+    atomicOr((h)[(g) / 2u], (bits) << sh16_); \
+}

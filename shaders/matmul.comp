@@ -82,24 +82,14 @@ layout(push_constant) uniform Params {
     float alpha, beta;
 } p;
 
-// widen returns the float of the 16-bit element in the low bits of h.
-float widen(uint h) {
-    return uintBitsToFloat(AB == 1u ? fromBF16(h) : fromF16(h));
-}
-
-// elem16 returns element i of the 16-bit array whose uint i/2 is w.
-float elem16(uint w, uint i) {
-    return widen((w >> (16u * (i & 1u))) & 0xffffu);
-}
-
 // half4 returns the four 16-bit elements of w.
 vec4 half4(uvec2 w) {
-    return vec4(widen(w.x & 0xffffu), widen(w.x >> 16), widen(w.y & 0xffffu), widen(w.y >> 16));
+    return vec4(widen16(w.x, AB), widen16(w.x >> 16, AB), widen16(w.y, AB), widen16(w.y >> 16, AB));
 }
 
 // Element i of a and b, and their vec4 q (elements 4q .. 4q+3).
-float ldA(uint i) { return AB == 0u ? a[i] : elem16(ah[i / 2u], i); }
-float ldB(uint i) { return AB == 0u ? b[i] : elem16(bh[i / 2u], i); }
+float ldA(uint i) { return LOAD(a, ah, i, AB); }
+float ldB(uint i) { return LOAD(b, bh, i, AB); }
 vec4 ldA4(uint q) { return AB == 0u ? a4[q] : half4(ah4[q]); }
 vec4 ldB4(uint q) { return AB == 0u ? b4[q] : half4(bh4[q]); }
 
@@ -110,19 +100,9 @@ float comp(vec4 v, uint kk) {
     return kk == 0 ? v.x : kk == 1 ? v.y : kk == 2 ? v.z : v.w;
 }
 
-// narrow returns the bits of c's 16-bit dtype nearest v.
-uint narrow(float v) {
-    return AB == 1u ? toBF16(floatBitsToUint(v)) : toF16(floatBitsToUint(v));
-}
-
-// get16 reads element i of a 16-bit c, and put16 writes the 16 bits h
-// there, by atomics: the other half of its uint may be another invocation's.
-float get16(uint i) { return elem16(atomicOr(ch[i / 2u], 0u), i); }
-void put16(uint i, uint h) {
-    uint sh = 16u * (i & 1u);
-    atomicAnd(ch[i / 2u], ~(0xffffu << sh));
-    atomicOr(ch[i / 2u], h << sh);
-}
+// get16 reads element i of a 16-bit c by an atomic: the other half of its
+// uint may be another invocation's (written by PUT16).
+float get16(uint i) { return half16(atomicOr(ch[i / 2u], 0u), i, AB); }
 
 // store4 writes c[i + r] = alpha*v[r] + beta*c[i + r] (c not read when beta
 // is 0) for r = 0 .. 3, column n + r, where the column is below N. With
@@ -149,12 +129,12 @@ void store4(uint i, uint n, uint N, vec4 v) {
             if (in0) x.x += p.beta * get16(i + r);
             if (in1) x.y += p.beta * get16(i + r + 1u);
         }
-        uint h0 = narrow(x.x), h1 = narrow(x.y);
+        uint h0 = narrow16(x.x, AB), h1 = narrow16(x.y, AB);
         if (in1 && ((i + r) & 1u) == 0u) {
             ch[(i + r) / 2u] = h0 | (h1 << 16);
         } else {
-            if (in0) put16(i + r, h0);
-            if (in1) put16(i + r + 1u, h1);
+            if (in0) PUT16(ch, i + r, h0)
+            if (in1) PUT16(ch, i + r + 1u, h1)
         }
     }
 }

@@ -62,9 +62,6 @@ func (b *device) regTile() (tile, bool) {
 	return tile{bm: tm, bn: sg * tn, bk: 4, tm: tm, tn: tn}, true
 }
 
-// abModes are matmul.comp's AB constant by the dtype of a and b.
-var abModes = map[backend.DType]uint32{backend.F32: 0, backend.BF16: 1, backend.F16: 2}
-
 // mmPlan is how a matmul call runs: the kernel's specialisation constants
 // (which pipeline variant, the dtypes included), the outputs one workgroup computes (bm x bn of
 // the tile) and the grid.
@@ -101,7 +98,7 @@ func (b *device) matmulPlan(c backend.Call) (mmPlan, error) {
 	}
 	// The dtypes: a and b's (the same in every signature of the op table),
 	// and whether c is 16-bit too.
-	p.spec = append(p.spec, abModes[c.Args[1].DType()], b2u(c.Args[0].DType() != backend.F32))
+	p.spec = append(p.spec, dtMode(c.Args[1].DType()), b2u(c.Args[0].DType() != backend.F32))
 	if err := b.loops(steps, fmt.Sprintf("a matmul over K = %d", k)); err != nil {
 		return p, err
 	}

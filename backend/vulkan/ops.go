@@ -151,6 +151,18 @@ var recorders = map[backend.Op]func(r *rec) error{
 // as float32 calls between casts.
 var reads16 = map[backend.Op]bool{backend.OpCast: true, backend.OpMatMul: true}
 
+// dtMode is the specialisation constant by which a kernel reading 16 bits
+// is told a tensor's dtype (half.glsl): 0 float32, 1 bf16, 2 f16.
+func dtMode(d backend.DType) uint32 {
+	switch d {
+	case backend.BF16:
+		return 1
+	case backend.F16:
+		return 2
+	}
+	return 0
+}
+
 // widens reports whether c runs as its float32 call between casts: a call
 // with an f16 or bf16 argument to an op not in reads16.
 func widens(c backend.Call) bool { return !reads16[c.Op] && backend.HasHalf(c) }
