@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 // Elementwise activations and their gradients, one per MODE:
 //   0 gelu:     y  = x * Phi(x)
 //   1 gelu_bwd: dx = dy * (Phi(x) + x * phi(x))
@@ -21,13 +22,22 @@
 //   |x| >= 12: Phi is 0 or 1 (erfc(12/sqrt(2)) < 4e-33).
 // Every mode allows the output to be an input (in place). The forward modes
 // read i0 = x; the gradient modes read i0 = dy and i1 = x.
+//
+// DT is the dtype of every tensor (the op table's signatures): float32, or
+// bf16 or f16 read and written as 32-bit words (half.glsl, store.glsl), the
+// arithmetic in float32 and the output rounded once.
 #include "common.glsl"
+#include "half.glsl"
 
 layout(constant_id = 1) const uint MODE = 0;
+layout(constant_id = 2) const uint DT = 0; // 0 float32, 1 bf16, 2 f16
 
 layout(set = 0, binding = 0) buffer Out { float o[]; };
+layout(set = 0, binding = 0) buffer OutH { uint oh[]; };
 layout(set = 0, binding = 1) readonly buffer In0 { float i0[]; }; // x, or dy
+layout(set = 0, binding = 1) readonly buffer In0H { uint i0h[]; };
 layout(set = 0, binding = 2) readonly buffer In1 { float i1[]; }; // x (backward)
+layout(set = 0, binding = 2) readonly buffer In1H { uint i1h[]; };
 
 layout(push_constant) uniform Params {
     uint oo, oi0, oi1;
@@ -97,22 +107,26 @@ float Phi(float x) {
     return x > 0.0 ? 1.0 - 0.5 * r : 0.5 * r;
 }
 
-void main() {
-    for (uint i = gl_GlobalInvocationID.x; i < p.n; i += gridStride()) {
-        if (MODE == 0) {
-            float x = i0[p.oi0 + i];
-            o[p.oo + i] = x * Phi(x);
-        } else if (MODE == 1) {
-            float x = i1[p.oi1 + i];
-            float pdf = abs(x) < 12.0 ? 0.3989422804014327 * expHalfSq(abs(x), 0.0) : 0.0; // 1/sqrt(2 pi)
-            o[p.oo + i] = i0[p.oi0 + i] * (Phi(x) + x * pdf);
-        } else if (MODE == 2) {
-            float x = i0[p.oi0 + i];
-            o[p.oo + i] = x / (1.0 + exp(-x));
-        } else if (MODE == 3) {
-            float x = i1[p.oi1 + i];
-            float s = 1.0 / (1.0 + exp(-x));
-            o[p.oo + i] = i0[p.oi0 + i] * s * (1.0 + x * (1.0 - s));
-        }
+// value returns element k of the output.
+float value(uint k) {
+    if (MODE == 0) {
+        float x = LOAD(i0, i0h, p.oi0 + k, DT);
+        return x * Phi(x);
+    } else if (MODE == 1) {
+        float x = LOAD(i1, i1h, p.oi1 + k, DT);
+        float pdf = abs(x) < 12.0 ? 0.3989422804014327 * expHalfSq(abs(x), 0.0) : 0.0; // 1/sqrt(2 pi)
+        return LOAD(i0, i0h, p.oi0 + k, DT) * (Phi(x) + x * pdf);
+    } else if (MODE == 2) {
+        float x = LOAD(i0, i0h, p.oi0 + k, DT);
+        return x / (1.0 + exp(-x));
     }
+    float x = LOAD(i1, i1h, p.oi1 + k, DT);
+    float s = 1.0 / (1.0 + exp(-x));
+    return LOAD(i0, i0h, p.oi0 + k, DT) * s * (1.0 + x * (1.0 - s));
+}
+
+#include "store.glsl"
+
+void main() {
+    storeRange(p.oo, p.n, gl_GlobalInvocationID.x, gridStride());
 }

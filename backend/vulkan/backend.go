@@ -359,8 +359,9 @@ func (b *device) download(m *mem, off uint64, dst []byte) error {
 
 // Run records a call. A call with f16 or bf16 arguments runs as its float32
 // call between casts (backend.Widen) unless its op's kernel reads 16-bit
-// tensors itself (widens): cast, and matmul, which converts its operands in
-// the shader and sums in float32.
+// tensors itself (reads16, widens): cast, matmul, and the elementwise and
+// row ops a 16-bit training step calls in 16 bits, which convert in the
+// shader, compute in float32 and round once.
 func (b *device) Run(c backend.Call) error {
 	if widens(c) {
 		return backend.Widen(b, c)

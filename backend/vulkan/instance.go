@@ -253,7 +253,7 @@ func (p *physical) halfNote() string {
 	if p.half&halfStorage == 0 {
 		return s + "f16 and bf16 unsupported"
 	}
-	return s + "f16 and bf16 stored as 16 bits, computed in float32 (matmul reads them in the shader, other ops cast in, cast out)"
+	return s + "f16 and bf16 stored as 16 bits, computed in float32 (the kernels of the ops a training step runs in 16 bits read and write them; other ops cast in, cast out)"
 }
 
 // devices lists the devices as backend.Info, in preference order.

@@ -147,9 +147,17 @@ var recorders = map[backend.Op]func(r *rec) error{
 }
 
 // reads16 are the ops whose kernels read and write f16 and bf16 tensors
-// themselves (cast.comp, matmul.comp); every other op runs its 16-bit calls
-// as float32 calls between casts.
-var reads16 = map[backend.Op]bool{backend.OpCast: true, backend.OpMatMul: true}
+// themselves (cast.comp, matmul.comp, and the kernels that take a dtype
+// constant, dtMode): the ops a 16-bit training step calls with 16-bit
+// tensors. Every other op runs its 16-bit calls as float32 calls between
+// casts.
+var reads16 = map[backend.Op]bool{
+	backend.OpCast: true, backend.OpMatMul: true,
+	backend.OpAdd: true, backend.OpMul: true, backend.OpColSum: true,
+	backend.OpGELU: true, backend.OpGELUBwd: true, backend.OpSiLU: true, backend.OpSiLUBwd: true,
+	backend.OpSoftmax: true, backend.OpSoftmaxBwd: true,
+	backend.OpSplitHeads: true, backend.OpMergeHeads: true,
+}
 
 // dtMode is the specialisation constant by which a kernel reading 16 bits
 // is told a tensor's dtype (half.glsl): 0 float32, 1 bf16, 2 f16.
@@ -284,6 +292,11 @@ func (r *rec) access(slots []slot) [maxBindings]*mem {
 	return binds
 }
 
+// dt returns the dtype constant (dtMode) of the call's first tensor, which
+// kernels reading 16 bits take as the dtype of all of them (the op table's
+// signatures of those ops have one dtype).
+func (r *rec) dt() uint32 { return dtMode(r.c.Args[0].DType()) }
+
 // off returns the offset of argument i in elements of its dtype (0 for an
 // absent one).
 func (r *rec) off(i int) uint32 {
@@ -309,7 +322,7 @@ func f32(x float64) float32 { return float32(x) }
 
 func (r *rec) binary() error {
 	n, nb := r.c.Args[0].NumElements(), r.c.Args[2].NumElements()
-	return dispatch(r, kBinary, []uint32{elemWG, b2u(r.c.Op == backend.OpMul)}, args(0, 1, 2),
+	return dispatch(r, kBinary, []uint32{elemWG, b2u(r.c.Op == backend.OpMul), r.dt()}, args(0, 1, 2),
 		&binaryPush{Oy: r.off(0), Oa: r.off(1), Ob: r.off(2), N: uint32(n), Nb: uint32(nb)}, r.b.groups1D(n, elemWG), 1, 1)
 }
 
@@ -328,7 +341,7 @@ func (r *rec) softmax() error {
 	}
 	rows, cols := rowsCols(r.c.Args[0])
 	gx, gy := rowGrid(rows)
-	return dispatch(r, kSoftmax, []uint32{rowWG(cols), b2u(bwd)}, in,
+	return dispatch(r, kSoftmax, []uint32{rowWG(cols), b2u(bwd), r.dt()}, in,
 		&softmaxPush{Oo: r.off(0), Oi0: r.off(1), Oi1: r.off(in[2].arg), R: uint32(rows), C: uint32(cols), Alpha: f32(r.c.Attrs.Alpha)}, gx, gy, 1)
 }
 
@@ -351,7 +364,7 @@ func (r *rec) activation() error {
 		in = args(0, 1, 2)
 	}
 	n := r.c.Args[0].NumElements()
-	return dispatch(r, kActivation, []uint32{elemWG, a.mode}, in,
+	return dispatch(r, kActivation, []uint32{elemWG, a.mode, r.dt()}, in,
 		&activationPush{Oo: r.off(0), Oi0: r.off(1), Oi1: r.off(in[2].arg), N: uint32(n)}, r.b.groups1D(n, elemWG), 1, 1)
 }
 
@@ -427,10 +440,12 @@ func (r *rec) colsum() error {
 
 // colsums records the column sums of a [rows,cols] matrix into argument y
 // (mode 0: of argument src[0]; mode 1: of a*(x-mean)*rstd with src the
-// arguments a, x, mean, rstd), through partial sums over chunks of rows when
-// there are many rows.
+// arguments a, x, mean, rstd), through float32 partial sums over chunks of
+// rows when there are many rows. a and y may be 16-bit (colsum.comp's AT
+// and YT).
 func (r *rec) colsums(mode uint32, y int, src []int, rows, cols int) error {
 	const wg = 64
+	at, yt := dtMode(r.c.Args[src[0]].DType()), dtMode(r.c.Args[y].DType())
 	for len(src) < 4 {
 		src = append(src, src[0]) // bound but not read in mode 0
 	}
@@ -443,7 +458,7 @@ func (r *rec) colsums(mode uint32, y int, src []int, rows, cols int) error {
 	gx := ceilDiv(cols, wg)
 	if chunks == 1 {
 		pc.Oy, pc.Rows = r.off(y), uint32(rows)
-		return dispatch(r, kColSum, []uint32{wg, mode}, append(args(y), in...), &pc, gx, 1, 1)
+		return dispatch(r, kColSum, []uint32{wg, mode, at, yt}, append(args(y), in...), &pc, gx, 1, 1)
 	}
 	part, err := r.b.scratch(chunks * cols)
 	if err != nil {
@@ -451,11 +466,11 @@ func (r *rec) colsums(mode uint32, y int, src []int, rows, cols int) error {
 	}
 	defer r.b.freeScratch(part)
 	pc.Oy, pc.Rows = part.elem(), uint32(per)
-	if err := dispatch(r, kColSum, []uint32{wg, mode}, append([]slot{scratchOut(part)}, in...), &pc, gx, chunks, 1); err != nil {
+	if err := dispatch(r, kColSum, []uint32{wg, mode, at, 0}, append([]slot{scratchOut(part)}, in...), &pc, gx, chunks, 1); err != nil {
 		return err
 	}
 	p := scratchIn(part)
-	return dispatch(r, kColSum, []uint32{wg, 0}, []slot{arg(y), p, p, p, p},
+	return dispatch(r, kColSum, []uint32{wg, 0, 0, yt}, []slot{arg(y), p, p, p, p},
 		&colsumPush{Oy: r.off(y), Oa: part.elem(), Ox: part.elem(), Om: part.elem(), Ors: part.elem(), R: uint32(chunks), C: uint32(cols), Rows: uint32(chunks)},
 		gx, 1, 1)
 }
@@ -516,7 +531,7 @@ func (r *rec) heads() error {
 	n := bsz * h * t * e
 	for k := 0; k < g; k++ {
 		part := first + k
-		if err := dispatch(r, kHeads, []uint32{elemWG, b2u(merge)}, args(packed, part),
+		if err := dispatch(r, kHeads, []uint32{elemWG, b2u(merge), r.dt()}, args(packed, part),
 			&headsPush{Opk: r.off(packed), Opt: r.off(part), B: uint32(bsz), T: uint32(t), G: uint32(g), Part: uint32(k), H: uint32(h), E: uint32(e)},
 			r.b.groups1D(n, elemWG), 1, 1); err != nil {
 			return err
