@@ -35,9 +35,11 @@ func TestBenchCommand(t *testing.T) {
 // on the CPU and on Vulkan (lavapipe in CI), with the quick preset, every
 // precision's line and ratio line are there, and a 16-bit step's live
 // tensors peak lower than fp32's, counted and as the backend held them (at
-// most 0.75x on the CPU; on lavapipe the widening's float32 scratch makes
-// it 0.80x, counted 0.64x). Catches a 16-bit run that keeps its
-// activations in float32, and a precision run but not reported. About 2 s
+// most 0.75x on both: 0.63x on lavapipe, in bf16 and fp16, where it was
+// 0.79x while the elementwise ops ran 16-bit calls between casts, whose
+// float32 scratch the count leaves out). Catches a 16-bit run that keeps
+// its activations in float32, a device that widens a step's 16-bit calls
+// again, and a precision run but not reported. About 2 s
 // on the CPU and 6 s on lavapipe. The quick preset, not tiny32: this
 // process's peak RSS is what the children it starts later report as theirs
 // (Linux keeps the high-water mark across exec), and tiny32 in three
@@ -50,10 +52,9 @@ func TestBenchPrecision(t *testing.T) {
 	ratio := regexp.MustCompile(`(?m)^(bf16|fp16)/fp32: ([0-9.]+)x the images/s, ([0-9.]+)x the counted step peak, ([0-9.]+)x the backend's peak of live tensors$`)
 	for _, tc := range []struct {
 		backend, config, precisions string
-		most                        float64 // the largest ratio of peaks allowed
 	}{
-		{"cpu", "quick", "bf16,fp16", 0.75},
-		{"vulkan", "quick", "bf16", 0.9},
+		{"cpu", "quick", "bf16,fp16"},
+		{"vulkan", "quick", "bf16,fp16"},
 	} {
 		if tc.backend == "vulkan" {
 			vk, err := backend.Open("vulkan")
@@ -81,8 +82,8 @@ func TestBenchPrecision(t *testing.T) {
 			counted, _ := strconv.ParseFloat(l[3], 64)
 			held, _ := strconv.ParseFloat(l[4], 64)
 			t.Logf("%s %s", tc.backend, l[0])
-			if counted > 0.75 || held > tc.most {
-				t.Errorf("%s %s: peaks %.2fx counted, %.2fx held; want at most 0.75x and %.2fx", tc.backend, l[1], counted, held, tc.most)
+			if counted > 0.75 || held > 0.75 {
+				t.Errorf("%s %s: peaks %.2fx counted, %.2fx held; want both at most 0.75x", tc.backend, l[1], counted, held)
 			}
 		}
 	}
