@@ -128,5 +128,11 @@ float value(uint k) {
 #include "store.glsl"
 
 void main() {
-    storeRange(p.oo, p.n, gl_GlobalInvocationID.x, gridStride());
+    if (DT == 0u) {
+        for (uint i = gl_GlobalInvocationID.x; i < p.n; i += gridStride()) {
+            o[p.oo + i] = value(i);
+        }
+    } else {
+        store16(p.oo, p.n, gl_GlobalInvocationID.x, gridStride());
+    }
 }

@@ -34,5 +34,11 @@ float value(uint i) {
 #include "store.glsl"
 
 void main() {
-    storeRange(p.oy, p.n, gl_GlobalInvocationID.x, gridStride());
+    if (DT == 0u) {
+        for (uint i = gl_GlobalInvocationID.x; i < p.n; i += gridStride()) {
+            o[p.oy + i] = value(i);
+        }
+    } else {
+        store16(p.oy, p.n, gl_GlobalInvocationID.x, gridStride());
+    }
 }

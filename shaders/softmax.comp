@@ -72,5 +72,11 @@ void main() {
         }
         inv = 1.0 / wgSum(t);
     }
-    storeRange(p.oo + base, p.C, l, WG);
+    if (DT == 0u) {
+        for (uint j = l; j < p.C; j += WG) {
+            o[p.oo + base + j] = value(j);
+        }
+    } else {
+        store16(p.oo + base, p.C, l, WG);
+    }
 }

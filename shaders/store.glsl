@@ -1,25 +1,20 @@
-// store.glsl: writing a range of an output tensor of dtype DT (a
-// specialisation constant: 0 float32, 1 bf16, 2 f16, as half.glsl), whose
-// elements the kernel computes one by one. The kernel binds the output as
+// store.glsl: writing a range of a 16-bit output tensor of dtype DT (a
+// specialisation constant: 1 bf16, 2 f16, as half.glsl), whose elements
+// the kernel computes one by one in float32. The kernel binds the output as
 // the float array o and the uint array oh, declares DT, and defines
 // value(k), element k of the range, before including this file (after
 // half.glsl); it uses GL_EXT_control_flow_attributes.
 
-// storeRange writes o[g0 + k] = value(k) for the k in [0, n) that this
-// invocation owns when the invocations of a workgroup or grid stride over
-// the range with step step from first: elements k = first, first+step, ...
-// in float32; in 16 bits the uints of the range, each with both its
-// elements (computed in float32, rounded once to DT), so that an invocation
-// writes whole uints with plain stores. A uint holding one element outside
-// the range (at an odd start or end) may be another invocation's too
-// (rows of odd length): its element in the range is written by atomics.
-void storeRange(uint g0, uint n, uint first, uint step) {
-    if (DT == 0u) {
-        for (uint k = first; k < n; k += step) {
-            o[g0 + k] = value(k);
-        }
-        return;
-    }
+// store16 writes o[g0 + k] = value(k), rounded to DT, for the k in [0, n)
+// that this invocation owns when the invocations of a workgroup or grid
+// stride over the range with step step from first, taking the uints of the
+// range, each with both its elements, so that an invocation writes whole
+// uints with plain stores. A uint holding one element outside the range
+// (at an odd start or end) may be another invocation's too (rows of odd
+// length): its element in the range is written by atomics. (In float32 the
+// kernels loop over their elements themselves: the same loop here made the
+// float32 softmax_bwd 10% slower on lavapipe.)
+void store16(uint g0, uint n, uint first, uint step) {
     // The pair's values come from one loop that the compiler keeps, so
     // that value is inlined once (GELU's is long).
     uint g1 = g0 + n;
