@@ -371,6 +371,11 @@ next:
 	return nil, false
 }
 
+// ArgRow returns the index in the op's row (Spec.Args, and each Sig) of
+// argument i of a call of n arguments: a variadic argument's tensors share
+// one.
+func (o Op) ArgRow(n, i int) int { return specIndex(specs[o], n, i) }
+
 // DTypes returns the dtypes the op's signatures give argument i of a call
 // of n arguments, in the order of the signatures, each once.
 func (o Op) DTypes(n, i int) []DType {

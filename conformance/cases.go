@@ -180,26 +180,13 @@ func withSig(c Case, sig backend.Sig) Case {
 	dts := make([]backend.DType, len(c.Shapes))
 	plain := true
 	for i := range dts {
-		dts[i] = sig[argIndex(specs, i)]
+		dts[i] = sig[c.Op.ArgRow(len(c.Shapes), i)]
 		plain = plain && dts[i] == specs[i].DType
 	}
 	if !plain {
 		c.DTypes = dts
 	}
 	return c
-}
-
-// argIndex returns the index in the op's row of argument i of a call whose
-// expanded argument specs are specs (a variadic argument's tensors are one
-// entry of the row).
-func argIndex(specs []backend.Arg, i int) int {
-	k := 0
-	for j := 1; j <= i; j++ {
-		if !(specs[j].Variadic && specs[j-1].Variadic) {
-			k++
-		}
-	}
-	return k
 }
 
 // S is shorthand for a shape literal.

@@ -91,7 +91,7 @@ func newArgs(b *testing.B, be backend.Backend, c benchCall, sig backend.Sig) []*
 	for i, s := range c.shapes {
 		dt := specs[i].DType
 		if sig != nil {
-			dt = sig[i]
+			dt = sig[c.op.ArgRow(len(c.shapes), i)]
 		}
 		t := be.New(dt, s...)
 		args[i] = t
@@ -173,9 +173,26 @@ func benchCallOn(b *testing.B, be backend.Backend, c benchCall, sig backend.Sig)
 //
 //	go test -run '^$' -bench MatMulDTypes -benchtime 20x ./backend/vulkan/
 func BenchmarkMatMulDTypes(b *testing.B) {
+	benchDTypes(b, func(op backend.Op) bool { return op == backend.OpMatMul })
+}
+
+// BenchmarkOpDTypes/OP/SIG does the same for the other ops that a 16-bit
+// training step calls with 16-bit tensors, whose kernels read and write
+// them too (f32, f16 and bf16 throughout):
+//
+//	go test -run '^$' -bench OpDTypes -benchtime 20x ./backend/vulkan/
+func BenchmarkOpDTypes(b *testing.B) {
+	step16 := map[backend.Op]bool{backend.OpAdd: true, backend.OpColSum: true, backend.OpSoftmax: true, backend.OpSoftmaxBwd: true,
+		backend.OpGELU: true, backend.OpGELUBwd: true, backend.OpSplitHeads: true, backend.OpMergeHeads: true}
+	benchDTypes(b, func(op backend.Op) bool { return step16[op] })
+}
+
+// benchDTypes runs the tiny32 calls of the ops keep keeps on the Vulkan
+// device, in every signature of each op.
+func benchDTypes(b *testing.B, keep func(backend.Op) bool) {
 	vk := backends(b)[0].be
 	for _, c := range tiny32Calls {
-		if c.op != backend.OpMatMul {
+		if !keep(c.op) {
 			continue
 		}
 		for _, sig := range c.op.Spec().Sigs {
