@@ -51,7 +51,7 @@ uint fromF16(uint h) {
 uint fromBF16(uint h) { return h << 16; }
 
 // Kernels select a tensor's dtype with a specialisation constant (a dt
-// below; backend/vulkan's dtModes): 0 float32, 1 bf16, 2 f16. A 16-bit
+// below; backend/vulkan's dtMode): 0 float32, 1 bf16, 2 f16. A 16-bit
 // tensor is bound as a uint array, two elements a uint, the first in the low
 // half, so a module that reads and writes 16 bits this way declares no
 // 16-bit capability and its float32 variants run on any device.
