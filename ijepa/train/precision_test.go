@@ -112,12 +112,12 @@ func TestOverflowSkipsTheStep(t *testing.T) {
 // about step 110 the preset's runs fall into loss levels up to 14% apart
 // even in fp32 when only the order of float32 sums changes (GOMAXPROCS 1
 // against 2), so the full 960-step comparison is measured, not asserted
-// (docs/BENCHMARKS.md, "Mixed-precision training"). On the CPU: about 70 s
+// (docs/BENCHMARKS.md, "Mixed-precision training"). On the CPU: about 50 s
 // on two cores. On Vulkan only with IJEPA_TEST_VULKAN_QUICK=1: lavapipe
-// took 11 minutes for the three runs on two shared cores, too long for CI,
-// where backend/vulkan's TestHalfPrecisionTrains follows the CPU step by
-// step instead (measured: bf16 +0.18%, fp16 -0.21%, probes 0.234 and 0.236
-// against 0.235). Catches a 16-bit path that trains differently from the start: a
+// took 456 s for the three runs on two cores, too long for CI, where
+// backend/vulkan's TestHalfPrecisionTrains follows the CPU step by step
+// instead (measured: bf16 -0.71%, fp16 -0.46%, probes 0.627 and 0.626
+// against 0.630). Catches a 16-bit path that trains differently from the start: a
 // gradient lost or mis-scaled, the loss scale left on the weights, a cast
 // the wrong way.
 func TestQuickPresetInHalfPrecision(t *testing.T) {
@@ -134,7 +134,7 @@ func TestQuickPresetInHalfPrecision(t *testing.T) {
 	} {
 		t.Run(be.name, func(t *testing.T) {
 			if be.name == "vulkan" && os.Getenv("IJEPA_TEST_VULKAN_QUICK") != "1" {
-				t.Skip("about 11 minutes on lavapipe: set IJEPA_TEST_VULKAN_QUICK=1")
+				t.Skip("about 8 minutes on lavapipe: set IJEPA_TEST_VULKAN_QUICK=1")
 			}
 			run := func(p string) outcome {
 				c, err := config.Preset("quick")
