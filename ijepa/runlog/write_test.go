@@ -156,51 +156,12 @@ func TestAppendRefusesNonRegularFiles(t *testing.T) {
 	}
 }
 
-// log.csv's relaxed column reads back; a log.csv written before the column
-// was added is appended to in its own layout (so its rows keep one field
-// count) and reads with relaxed 0.
-func TestLogRelaxedColumn(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, LogFile)
-	w, err := OpenLog(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(LogRow{Step: 1, Loss: 0.5, Relaxed: 3})
-	w.Close()
-	rows, err := ReadLog(path)
-	if err != nil || len(rows) != 1 || rows[0].Relaxed != 3 {
-		t.Fatalf("rows %+v, %v", rows, err)
-	}
-	if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), strings.Join(LogHeader, ",")+"\n") || !slices.Contains(LogHeader, "relaxed") {
-		t.Errorf("file %q", b)
-	}
-
-	old := filepath.Join(dir, "old.csv")
-	first := "step,epoch,loss,lr,wd,momentum,context,target,img_per_s,elapsed_s"
-	os.WriteFile(old, []byte(first+"\n1,0,0.5,0.001,0.04,0.996,40,9,100.0,0.100\n"), 0o644)
-	w, err = OpenLog(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(LogRow{Step: 2, Loss: 0.25, Relaxed: 2})
-	w.Close()
-	b, _ := os.ReadFile(old)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) != 3 || lines[0] != first || strings.Count(lines[2], ",") != strings.Count(first, ",") {
-		t.Errorf("the old file after a row: %q", b)
-	}
-	rows, err = ReadLog(old)
-	if err != nil || len(rows) != 2 || rows[1].Loss != 0.25 || rows[1].Relaxed != 0 {
-		t.Errorf("rows %+v, %v", rows, err)
-	}
-}
-
-// log.csv's loss_scale column reads back, and files of each earlier layout
-// (the first version's, and the one with relaxed but no loss_scale) are
-// appended to in their own layout and read with the missing columns 0.
-// Catches a second added column making files of the one before unreadable.
-func TestLogLossScaleColumn(t *testing.T) {
+// log.csv's columns added later (relaxed, loss_scale) read back, and files
+// of each earlier layout (the first version's, and the one with relaxed but
+// no loss_scale) are appended to in their own layout (so their rows keep one
+// field count) and read with the missing columns 0. Catches an added column
+// making files of the layouts before unreadable.
+func TestLogColumnsAddedLater(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, LogFile)
 	w, err := OpenLog(path)
@@ -212,6 +173,10 @@ func TestLogLossScaleColumn(t *testing.T) {
 	rows, err := ReadLog(path)
 	if err != nil || len(rows) != 1 || rows[0].LossScale != 32768 || rows[0].Relaxed != 1 {
 		t.Fatalf("rows %+v, %v", rows, err)
+	}
+	if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), strings.Join(LogHeader, ",")+"\n") ||
+		!slices.Contains(LogHeader, "relaxed") || !slices.Contains(LogHeader, "loss_scale") {
+		t.Errorf("file %q", b)
 	}
 	for i, header := range []string{
 		"step,epoch,loss,lr,wd,momentum,context,target,img_per_s,elapsed_s",
@@ -228,11 +193,12 @@ func TestLogLossScaleColumn(t *testing.T) {
 		w.Close()
 		b, _ := os.ReadFile(old)
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		if len(lines) != 3 || strings.Count(lines[2], ",") != strings.Count(header, ",") {
+		if len(lines) != 3 || lines[0] != header || strings.Count(lines[2], ",") != strings.Count(header, ",") {
 			t.Errorf("%s after a row: %q", header, b)
 		}
 		rows, err := ReadLog(old)
-		if err != nil || len(rows) != 2 || rows[1].Loss != 0.25 || rows[1].LossScale != 0 {
+		wantRelaxed := []int{0, 3}[i] // the first layout has no relaxed column
+		if err != nil || len(rows) != 2 || rows[1].Loss != 0.25 || rows[1].LossScale != 0 || rows[1].Relaxed != wantRelaxed {
 			t.Errorf("%s: rows %+v, %v", header, rows, err)
 		}
 	}
