@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	pb "github.com/ijepa-go/ijepa/backend/plugin/pluginpb"
+	"github.com/ijepa-go/ijepa/internal/proctest"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -323,16 +323,14 @@ func selfCPU(b *testing.B) time.Duration {
 
 // processCPU is the CPU time process pid has used (in clock ticks of 10 ms).
 func processCPU(b *testing.B, pid int) time.Duration {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f, err := proctest.Stat(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, rest, _ := strings.Cut(string(stat), ") ")
-	f := strings.Fields(rest) // fields from the third: utime and stime are the 14th and 15th
 	u, err1 := strconv.ParseInt(f[11], 10, 64)
 	s, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		b.Fatalf("/proc/%d/stat: %q", pid, stat)
+		b.Fatalf("/proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
 	}
 	return time.Duration(u+s) * 10 * time.Millisecond
 }

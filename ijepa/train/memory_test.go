@@ -35,7 +35,7 @@ func TestMemoryEstimateCountsGradientBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trainable := nn.Count(m.Encoder.Params(), true) + nn.Count(m.Predictor.Params(), true)
+	trainable := nn.Count(m.Trainable(), true)
 	if one.Buckets != 0 || two.Buckets != 4*trainable || two.Total-one.Total != 4*trainable {
 		t.Errorf("buckets %d on 1 rank, %d on 2 (totals %d, %d); want 0 and %d, 4 bytes for each of %d trainable parameters",
 			one.Buckets, two.Buckets, one.Total, two.Total, 4*trainable, trainable)

@@ -5,6 +5,7 @@
 package proctest
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -16,12 +17,27 @@ import (
 // Gone reports whether process pid has ended: it no longer exists, or it is
 // a zombie that its parent has not reaped yet.
 func Gone(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f, err := Stat(pid)
 	if err != nil {
 		return syscall.Kill(pid, 0) != nil
 	}
-	_, rest, _ := strings.Cut(string(stat), ") ")
-	return strings.HasPrefix(rest, "Z") || strings.HasPrefix(rest, "X")
+	return f[0] == "Z" || f[0] == "X"
+}
+
+// Stat returns the fields of /proc/PID/stat from the third on (after the
+// command name, which may hold spaces): f[0] is the state, f[11] and f[12]
+// utime and stime in clock ticks (proc(5) numbers them 3, 14 and 15).
+func Stat(pid int) ([]string, error) {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, err
+	}
+	_, rest, ok := strings.Cut(string(stat), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return nil, fmt.Errorf("/proc/%d/stat: %q", pid, stat)
+	}
+	return f, nil
 }
 
 // WaitGone fails t unless process pid ends within d.
