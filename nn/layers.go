@@ -59,7 +59,8 @@ func (l *Linear) Params() []*Param {
 
 // Forward maps x [..., In] to a new tensor [..., Out]. Under autocast (a
 // matrix product: the policy's Lower rule) x, the weight and the bias are
-// cast to the 16-bit dtype and so is the output, as PyTorch's linear.
+// cast to the 16-bit dtype, summed in float32 and the output rounded once
+// to the 16-bit dtype, as PyTorch's linear.
 func (l *Linear) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor, error) {
 	xs := x.Shape()
 	if xs[len(xs)-1] != l.In {
@@ -71,10 +72,20 @@ func (l *Linear) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor
 	dt := dtypeFor(be, backend.OpMatMul, x, l.Weight.Value)
 	y := be.New(dt, append(xs[:len(xs)-1:len(xs)-1], l.Out)...)
 	yv := s.View(y, r, l.Out)
-	backend.MatMul(be, yv, s.View(s.Cast(x, dt), r, l.In), s.View(s.Cast(l.Weight.Value, dt), l.Out, l.In), false, true, 1, 0)
+	// The bias goes in as the product's c (beta 1), as PyTorch's addmm and
+	// cuBLAS take it: summed with the products before the one rounding to
+	// the output's dtype. Added after a 16-bit product, it would be
+	// rounded twice, and a bias small against the products would move
+	// the output by whole 16-bit steps or not at all: bf16 training then
+	// parted from PyTorch's autocast (ijepa/train's
+	// TestTrainingFollowsPyTorch measures it).
+	beta := 0.0
 	if l.Bias != nil {
+		backend.Fill(be, yv, 0)
 		backend.Add(be, yv, yv, s.Cast(l.Bias.Value, dt))
+		beta = 1
 	}
+	backend.MatMul(be, yv, s.View(s.Cast(x, dt), r, l.In), s.View(s.Cast(l.Weight.Value, dt), l.Out, l.In), false, true, 1, beta)
 	return y, nil
 }
 

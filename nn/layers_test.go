@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend"
+	"github.com/ijepa-go/ijepa/nn/amp"
 )
 
 // layerCase builds one layer on a Builder and runs it on an input.
@@ -118,6 +119,39 @@ func TestViTKeepIsGatherOfAll(t *testing.T) {
 			if a[int(row)*8+j] != k[i*8+j] {
 				t.Fatalf("kept row %d (patch row %d) col %d = %v, full encoding has %v", i, row, j, k[i*8+j], a[int(row)*8+j])
 			}
+		}
+	}
+}
+
+// Under autocast a linear's bias is summed with the products before the
+// output's one rounding to 16 bits, as PyTorch's linear (addmm) computes
+// it: with x = [1, u/2], weights [1, 1] and bias u/4 (u the 16-bit ulp at
+// 1) the exact output 1 + 3u/4 rounds to 1 + u. Catches a bias added after
+// the product was rounded: 1 + u/2 rounds to even (1), and 1 + u/4 to 1
+// again.
+func TestLinearRoundsOnceUnderAutocast(t *testing.T) {
+	for _, c := range []struct {
+		p   amp.Precision
+		ulp float32
+	}{{amp.BF16, 1.0 / 128}, {amp.FP16, 1.0 / 1024}} {
+		be := newCPU(t)
+		b := NewBuilder()
+		l := NewLinear(b, "fc", 2, 1, true)
+		must(t, Alloc(be, b.Params(), 1))
+		backend.WriteF32(be, l.Weight.Value, []float32{1, 1})
+		backend.WriteF32(be, l.Bias.Value, []float32{c.ulp / 4})
+		x := backend.FromF32(be, []float32{1, c.ulp / 2}, 1, 2)
+		y, err := l.Forward(Autocast(be, c.p), x)
+		must(t, err)
+		if y.DType() != c.p.Low() {
+			t.Fatalf("%v: the output is %v, want %v", c.p, y.DType(), c.p.Low())
+		}
+		f := be.New(backend.F32, 1, 1)
+		backend.Cast(be, f, y)
+		got, err := backend.ReadF32(be, f)
+		must(t, err)
+		if want := 1 + c.ulp; got[0] != want {
+			t.Errorf("%v: linear gives %v, want %v (1 + 3u/4 rounded once)", c.p, got[0], want)
 		}
 	}
 }

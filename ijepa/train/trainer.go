@@ -84,6 +84,9 @@ type Options struct {
 	// afterStep, when set (tests), runs after each step is logged; an
 	// error stops the run there as a crash would (no checkpoint).
 	afterStep func(step int64) error
+	// beforeStep, when set (tests), is given each step's batch and
+	// scheduled values just before the model takes the step.
+	beforeStep func(step int64, b *data.Batch, h model.Hyper) error
 	// globalMasks samples the masks of every global batch, so that they
 	// do not depend on the number of ranks (data.LoaderConfig.GlobalMasks;
 	// the data-parallel equivalence tests).
@@ -456,8 +459,13 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			scale = t.model.Scaler.Scale
 		}
 		adamw := t.model.Opt.Steps
-		loss, err := t.model.Step(model.Batch{Images: b.Images, Context: b.Masks.Context, Targets: b.Masks.Targets},
-			model.Hyper{LR: lr, WD: wd, Momentum: mom})
+		hyper := model.Hyper{LR: lr, WD: wd, Momentum: mom}
+		if t.opt.beforeStep != nil {
+			if err := t.opt.beforeStep(s, b, hyper); err != nil {
+				return res, err
+			}
+		}
+		loss, err := t.model.Step(model.Batch{Images: b.Images, Context: b.Masks.Context, Targets: b.Masks.Targets}, hyper)
 		if err != nil {
 			return res, fmt.Errorf("ijepa: step %d: %w", s, err)
 		}

@@ -38,6 +38,7 @@ Python in Debian); safetensors.torch.load_file reads the same files.
 """
 
 import collections
+import contextlib
 import json
 import math
 import os
@@ -149,21 +150,31 @@ def make_optimizer(enc, pred):
     return torch.optim.AdamW(groups)
 
 
-def train_step(enc, pred, target, opt, imgs, masks_enc, masks_pred, lr, wd, m):
+def train_step(enc, pred, target, opt, imgs, masks_enc, masks_pred, lr, wd, m,
+               autocast=contextlib.nullcontext, scaler=None):
     """One step of the official train.py: schedules set before the forward,
-    smooth L1 against layer-normed targets, AdamW, then EMA."""
+    smooth L1 against layer-normed targets, AdamW, then EMA. The forward
+    passes and the loss run under autocast() (the official trainer's
+    torch.cuda.amp.autocast when use_bfloat16 is set); with a scaler,
+    scaler.step(loss, opt) takes the backward pass and the optimiser's
+    step, as the official scaler.scale(loss).backward(), scaler.step(opt),
+    scaler.update()."""
     for g in opt.param_groups:
         g["lr"] = lr
         if not g.get("WD_exclude", False):
             g["weight_decay"] = wd
-    with torch.no_grad():
-        h = target(imgs)
-        h = F.layer_norm(h, (h.size(-1),))
-        h = gather(h, masks_pred)
-    z = pred(enc(imgs, masks_enc), masks_enc, masks_pred)
-    loss = F.smooth_l1_loss(z, h)
-    loss.backward()
-    opt.step()
+    with autocast():
+        with torch.no_grad():
+            h = target(imgs)
+            h = F.layer_norm(h, (h.size(-1),))
+            h = gather(h, masks_pred)
+        z = pred(enc(imgs, masks_enc), masks_enc, masks_pred)
+        loss = F.smooth_l1_loss(z, h)
+    if scaler is None:
+        loss.backward()
+        opt.step()
+    else:
+        scaler.step(loss, opt)
     opt.zero_grad()
     with torch.no_grad():
         for q, k in zip(enc.parameters(), target.parameters()):
