@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/ijepa-go/ijepa/backend"
@@ -106,23 +107,26 @@ func TestOverflowSkipsTheStep(t *testing.T) {
 	mustRun(t, testConfig(t, "ijepago.precision=fp16", "ijepago.steps=6", "ijepago.checkpoint_every=2"), dir, true)
 }
 
-// The quick preset trains in bf16 and fp16 as in fp32: over its first 100
+// The quick preset trains in bf16 and fp16 as in fp32: over its first 60
 // steps (seed 0) the mean loss is within 3% of fp32's on the same backend
-// and the trained target encoder's linear probe within 0.02 of fp32's. Past
-// about step 110 the preset's runs fall into loss levels up to 14% apart
-// even in fp32 when only the order of float32 sums changes (GOMAXPROCS 1
-// against 2), so the full 960-step comparison is measured, not asserted
-// (docs/BENCHMARKS.md, "Mixed-precision training"). On the CPU: about 50 s
-// on two cores. On Vulkan only with IJEPA_TEST_VULKAN_QUICK=1: lavapipe
-// took 456 s for the three runs on two cores, too long for CI, where
-// backend/vulkan's TestHalfPrecisionTrains follows the CPU step by step
-// instead (measured: bf16 -0.71%, fp16 -0.46%, probes 0.627 and 0.626
-// against 0.630). Catches a 16-bit path that trains differently from the start: a
-// gradient lost or mis-scaled, the loss scale left on the weights, a cast
-// the wrong way.
+// and the trained target encoder's linear probe within 0.02 of fp32's.
+// From about step 65 the preset's runs part exponentially on any change of
+// rounding (a 1e-4 difference at step 61 is 1e-2 at step 69 and 10% at
+// step 81), in PyTorch as here and in fp32 too when only the order of
+// float32 sums changes; the 960-step runs end up to 14% apart in fp32 and
+// 51% in PyTorch's own bf16 against its fp32, so the full comparison is
+// measured, not asserted (docs/BENCHMARKS.md, "Mixed-precision training
+// against fp32"), and TestTrainingFollowsPyTorch holds each precision to
+// PyTorch's step by step. On the CPU: about 40 s on two cores. On Vulkan
+// only with IJEPA_TEST_VULKAN_QUICK=1 (lavapipe: minutes), where
+// backend/vulkan's TestHalfPrecisionTrains follows the CPU step by step in
+// CI instead. Catches a 16-bit path that trains differently from the
+// start: a gradient lost or mis-scaled, the loss scale left on the
+// weights, a cast the wrong way.
 func TestQuickPresetInHalfPrecision(t *testing.T) {
+	const quickHalfSteps = 60
 	if testing.Short() {
-		t.Skip("trains the quick preset for 100 steps in three precisions: about 70 s on two cores")
+		t.Skip("trains the quick preset for 60 steps in three precisions: about 40 s on two cores")
 	}
 	type outcome struct{ loss, probe float64 }
 	for _, be := range []struct {
@@ -134,14 +138,14 @@ func TestQuickPresetInHalfPrecision(t *testing.T) {
 	} {
 		t.Run(be.name, func(t *testing.T) {
 			if be.name == "vulkan" && os.Getenv("IJEPA_TEST_VULKAN_QUICK") != "1" {
-				t.Skip("about 8 minutes on lavapipe: set IJEPA_TEST_VULKAN_QUICK=1")
+				t.Skip("minutes on lavapipe: set IJEPA_TEST_VULKAN_QUICK=1")
 			}
 			run := func(p string) outcome {
 				c, err := config.Preset("quick")
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, kv := range [][2]string{{"ijepago.precision", p}, {"ijepago.steps", "100"}, {"ijepago.seed", "0"}} {
+				for _, kv := range [][2]string{{"ijepago.precision", p}, {"ijepago.steps", strconv.Itoa(quickHalfSteps)}, {"ijepago.seed", "0"}} {
 					if err := c.Set(kv[0], kv[1]); err != nil {
 						t.Fatal(err)
 					}
@@ -172,7 +176,7 @@ func TestQuickPresetInHalfPrecision(t *testing.T) {
 			fp32 := run("fp32")
 			for _, p := range []string{"bf16", "fp16"} {
 				o := run(p)
-				t.Logf("%s %s: mean loss of steps 1-100 %.5f (fp32 %.5f, %+.2f%%), probe %.4f (fp32 %.4f)", be.name, p, o.loss, fp32.loss, 100*(o.loss/fp32.loss-1), o.probe, fp32.probe)
+				t.Logf("%s %s: mean loss of steps 1-%d %.5f (fp32 %.5f, %+.2f%%), probe %.4f (fp32 %.4f)", be.name, p, quickHalfSteps, o.loss, fp32.loss, 100*(o.loss/fp32.loss-1), o.probe, fp32.probe)
 				if math.Abs(o.loss-fp32.loss) > 0.03*fp32.loss {
 					t.Errorf("%s: mean loss %.5f, fp32's %.5f: more than 3%% apart", p, o.loss, fp32.loss)
 				}
