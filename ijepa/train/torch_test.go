@@ -72,7 +72,7 @@ func TestTrainingFollowsPyTorch(t *testing.T) {
 	}
 	ours := map[string][]float64{}
 	defer func() {
-		if t.Failed() || testing.Verbose() {
+		if t.Failed() {
 			raw, _ := json.Marshal(ours)
 			t.Logf("this side's losses: %s", raw)
 		}
