@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,10 +28,11 @@ import (
 // batches, masks and schedules. Each precision's losses must follow
 // PyTorch's in that precision, step by step: fp32 to rounding order, a
 // 16-bit precision closer than half of what separates PyTorch's 16-bit
-// run from its fp32 run. Catches a training
-// step whose semantics differ from the official one (an optimiser group,
-// a schedule applied a step late, the EMA) and an autocast policy other
-// than PyTorch's.
+// run from its fp32 run. Catches a training step whose semantics differ
+// from the official one (an optimiser group, a schedule applied a step
+// late, the EMA) and 16-bit arithmetic other than PyTorch's autocast (a
+// linear layer's bias rounded apart from its product failed it: bf16
+// 7.7e-4 against PyTorch's 2.6e-4 from fp32).
 //
 // IJEPA_TORCH_STEPS=N (default 30) replays N steps, and IJEPA_TORCH_SET
 // adds comma-separated config settings (optimization.lr=0.00025): with
@@ -90,10 +92,21 @@ func TestTrainingFollowsPyTorch(t *testing.T) {
 		ours[p] = trainReplay(t, &c, filepath.Join(root, p), dump)
 	}
 	theirs := map[string][]float64{}
+	// The replays, one thread each, run side by side.
+	cmds := map[string]*exec.Cmd{}
+	outs := map[string]*bytes.Buffer{}
 	for _, p := range precisions {
-		out, err := exec.Command(py, filepath.Join("testdata", "torch_replay.py"), replay, p).CombinedOutput()
-		if err != nil {
-			t.Fatalf("torch_replay.py %s: %v\n%s", p, err, out)
+		cmd := exec.Command(py, filepath.Join("testdata", "torch_replay.py"), replay, p)
+		outs[p] = &bytes.Buffer{}
+		cmd.Stdout, cmd.Stderr = outs[p], outs[p]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[p] = cmd
+	}
+	for _, p := range precisions {
+		if err := cmds[p].Wait(); err != nil {
+			t.Fatalf("torch_replay.py %s: %v\n%s", p, err, outs[p])
 		}
 		var losses []float64
 		raw, err := os.ReadFile(filepath.Join(replay, "torch_"+p+".json"))
