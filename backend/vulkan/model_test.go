@@ -236,12 +236,12 @@ func TestTwentySteps(t *testing.T) {
 // between casts) follows fp32: 30 steps of the small model on 10 batches
 // (each seen three times), the mean loss of the last 10 within 3% of
 // fp32's on Vulkan, and every step's loss within 1e-3 (relative) of the
-// same precision on the CPU (whose bf16 products run on AMX: other sums, the same 16-bit
-// roundings). The quick preset's comparison on Vulkan, 11 minutes on
-// lavapipe and so not run in CI, is ijepa/train's
-// TestQuickPresetInHalfPrecision with IJEPA_TEST_VULKAN_QUICK=1. Catches a 16-bit tensor
-// read or written with the wrong element size or offset, a cast the
-// wrong way, and a loss scale that reaches the weights.
+// same precision on the CPU (whose bf16 products run on AMX: other sums,
+// the same 16-bit roundings). The quick preset's comparison on Vulkan,
+// 5.5 minutes on lavapipe and so not run in CI, is ijepa/train's
+// TestQuickPresetInHalfPrecision with IJEPA_TEST_VULKAN_QUICK=1. Catches a
+// 16-bit tensor read or written with the wrong element size or offset, a
+// cast the wrong way, and a loss scale that reaches the weights.
 func TestHalfPrecisionTrains(t *testing.T) {
 	vk := openVulkan(t)
 	h := model.Hyper{LR: 1e-3, WD: 0.04, Momentum: 0.996}
