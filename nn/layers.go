@@ -76,7 +76,7 @@ func (l *Linear) Forward(be backend.Backend, x *backend.Tensor) (*backend.Tensor
 	switch {
 	case l.Bias == nil:
 		backend.MatMul(be, yv, xv, wv, false, true, 1, 0)
-	case dt.Size() < 4:
+	case dt != backend.F32:
 		// A 16-bit output: the bias goes in as the product's c (beta 1), as
 		// PyTorch's addmm and cuBLAS take it, summed with the products
 		// before the one rounding. Added after the rounded product it would

@@ -9,10 +9,11 @@ import (
 	"strconv"
 	"testing"
 
+	"gonum.org/v1/gonum/stat"
+
 	"github.com/ijepa-go/ijepa/backend"
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/backend/vulkan"
-	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/runlog"
 )
 
@@ -141,18 +142,7 @@ func TestQuickPresetInHalfPrecision(t *testing.T) {
 				t.Skip("minutes on lavapipe: set IJEPA_TEST_VULKAN_QUICK=1")
 			}
 			run := func(p string) outcome {
-				c, err := config.Preset("quick")
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, kv := range [][2]string{{"ijepago.precision", p}, {"ijepago.steps", strconv.Itoa(quickHalfSteps)}, {"ijepago.seed", "0"}} {
-					if err := c.Set(kv[0], kv[1]); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := c.Validate(); err != nil {
-					t.Fatal(err)
-				}
+				c := quickConfig(t, "ijepago.precision="+p, "ijepago.steps="+strconv.Itoa(quickHalfSteps), "ijepago.seed=0")
 				b, err := be.open()
 				if err != nil {
 					t.Fatal(err)
@@ -162,10 +152,7 @@ func TestQuickPresetInHalfPrecision(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var o outcome
-				for _, l := range res.Losses {
-					o.loss += l / float64(len(res.Losses))
-				}
+				o := outcome{loss: stat.Mean(res.Losses, nil)}
 				for _, r := range res.Evals {
 					if r.Step == res.Step && r.Features == runlog.FeaturesTarget {
 						o.probe = r.ProbeAcc

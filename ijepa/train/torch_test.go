@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"gonum.org/v1/gonum/stat"
+
 	"github.com/ijepa-go/ijepa/backend/cpu"
 	"github.com/ijepa-go/ijepa/ijepa/config"
 	"github.com/ijepa-go/ijepa/ijepa/data"
@@ -50,19 +52,9 @@ func TestTrainingFollowsPyTorch(t *testing.T) {
 		}
 		steps = n
 	}
-	c, err := config.Preset("quick")
-	if err != nil {
-		t.Fatal(err)
-	}
 	sets := []string{"ijepago.seed=0", "ijepago.steps=" + strconv.Itoa(steps)}
 	if s := os.Getenv("IJEPA_TORCH_SET"); s != "" {
 		sets = append(sets, strings.Split(s, ",")...)
-	}
-	for _, kv := range sets {
-		k, v, _ := strings.Cut(kv, "=")
-		if err := c.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
 	}
 	root := t.TempDir()
 	if keep := os.Getenv("IJEPA_TORCH_KEEP"); keep != "" {
@@ -81,15 +73,11 @@ func TestTrainingFollowsPyTorch(t *testing.T) {
 	}()
 	precisions := []string{"fp32", "bf16", "fp16"}
 	for _, p := range precisions {
-		c := *c
-		if err := c.Set("ijepago.precision", p); err != nil {
-			t.Fatal(err)
-		}
 		var dump *replayDump
 		if p == "fp32" {
-			dump = &replayDump{dir: replay, steps: steps}
+			dump = &replayDump{dir: replay}
 		}
-		ours[p] = trainReplay(t, &c, filepath.Join(root, p), dump)
+		ours[p] = trainReplay(t, quickConfig(t, append(sets, "ijepago.precision="+p)...), filepath.Join(root, p), dump)
 	}
 	theirs := map[string][]float64{}
 	// The replays, one thread each, run side by side.
@@ -146,14 +134,7 @@ func TestTrainingFollowsPyTorch(t *testing.T) {
 				p, p, got, at, apart, p)
 		}
 	}
-	mean := func(v []float64) float64 {
-		var sum float64
-		for _, x := range v {
-			sum += x
-		}
-		return sum / float64(len(v))
-	}
-	var windows []int // first steps of the 100-step windows, the last 100 steps' last
+	var windows []int // where 100-step windows start: every 100 steps, and the last 100 steps
 	for from := 0; from+100 <= steps; from += 100 {
 		windows = append(windows, from)
 	}
@@ -163,7 +144,7 @@ func TestTrainingFollowsPyTorch(t *testing.T) {
 	for _, from := range windows {
 		line := fmt.Sprintf("steps %d-%d, mean loss here and in PyTorch:", from+1, from+100)
 		for _, p := range precisions {
-			line += fmt.Sprintf(" %s %.4f %.4f;", p, mean(ours[p][from:from+100]), mean(theirs[p][from:from+100]))
+			line += fmt.Sprintf(" %s %.4f %.4f;", p, stat.Mean(ours[p][from:from+100], nil), stat.Mean(theirs[p][from:from+100], nil))
 		}
 		t.Log(line)
 	}
@@ -172,7 +153,6 @@ func TestTrainingFollowsPyTorch(t *testing.T) {
 // replayDump writes what torch_replay.py reads (its doc lists it).
 type replayDump struct {
 	dir   string
-	steps int
 	hyper [][3]float64 // each step's learning rate, weight decay and momentum
 }
 
@@ -238,7 +218,7 @@ func (d *replayDump) start(m *model.Model, c *config.Config) error {
 		return err
 	}
 	shape := map[string]int{"img": enc.ImgSize, "patch": enc.Patch, "dim": enc.Dim, "depth": enc.Depth, "heads": enc.Heads,
-		"mlp": enc.MLPHidden, "pred_dim": mc.PredDim, "pred_depth": mc.PredDepth, "steps": d.steps}
+		"mlp": enc.MLPHidden, "pred_dim": mc.PredDim, "pred_depth": mc.PredDepth, "masks": c.Mask.NumPredMasks}
 	raw, err := json.Marshal(shape)
 	if err != nil {
 		return err
@@ -246,37 +226,19 @@ func (d *replayDump) start(m *model.Model, c *config.Config) error {
 	return os.WriteFile(filepath.Join(d.dir, "replay.json"), raw, 0o644)
 }
 
-// step writes step s's images, context and target indices, and keeps its
-// scheduled values.
+// step writes step s's images and its context and target patch indices
+// (flat: torch_replay.py shapes them), and keeps its scheduled values.
 func (d *replayDump) step(s int64, b *data.Batch, h model.Hyper) error {
 	prefix := filepath.Join(d.dir, fmt.Sprintf("step%04d_", s))
-	n := len(b.Masks.Context)
-	if err := interop.WriteNPY(prefix+"images.npy", b.Images, n, len(b.Images)/n); err != nil {
+	if err := interop.WriteNPY(prefix+"images.npy", b.Images, len(b.Images)); err != nil {
 		return err
 	}
-	ctx := b.Masks.Context
-	if err := interop.WriteNPY(prefix+"context.npy", indices(ctx), n, len(ctx[0])); err != nil {
+	if err := interop.WriteLabelsNPY(prefix+"context.npy", b.Masks.ContextPatches()); err != nil {
 		return err
 	}
-	tg := b.Masks.Targets
-	var flat []float32
-	for _, m := range tg {
-		flat = append(flat, indices(m)...)
-	}
-	if err := interop.WriteNPY(prefix+"targets.npy", flat, len(tg), n, len(tg[0][0])); err != nil {
+	if err := interop.WriteLabelsNPY(prefix+"targets.npy", b.Masks.TargetPatches()); err != nil {
 		return err
 	}
 	d.hyper = append(d.hyper, [3]float64{h.LR, h.WD, h.Momentum})
 	return nil
-}
-
-// indices flattens [B][K] patch indices to float32 (exact below 2^24).
-func indices(rows [][]int32) []float32 {
-	var out []float32
-	for _, r := range rows {
-		for _, i := range r {
-			out = append(out, float32(i))
-		}
-	}
-	return out
 }

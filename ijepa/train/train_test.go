@@ -25,10 +25,6 @@ import (
 // procedural images (a 6x6 patch grid), batches of 8, 8 steps per epoch.
 func testConfig(t testing.TB, sets ...string) *config.Config {
 	t.Helper()
-	c, err := config.Preset("quick")
-	if err != nil {
-		t.Fatal(err)
-	}
 	base := []string{
 		"data.crop_size=24", "mask.patch_size=4", "mask.min_keep=2", "mask.num_pred_masks=2",
 		"data.batch_size=8", "data.num_workers=2", "meta.pred_emb_dim=12", "meta.pred_depth=1",
@@ -36,7 +32,18 @@ func testConfig(t testing.TB, sets ...string) *config.Config {
 		"ijepago.probe_train=60", "ijepago.probe_test=40", "ijepago.probe_iterations=20", "ijepago.knn_k=5",
 		"ijepago.seed=7",
 	}
-	for _, kv := range append(base, sets...) {
+	return quickConfig(t, append(base, sets...)...)
+}
+
+// quickConfig is the quick preset with the settings ("section.key=value")
+// applied, validated.
+func quickConfig(t testing.TB, sets ...string) *config.Config {
+	t.Helper()
+	c, err := config.Preset("quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range sets {
 		k, v, _ := strings.Cut(kv, "=")
 		if err := c.Set(k, v); err != nil {
 			t.Fatal(err)

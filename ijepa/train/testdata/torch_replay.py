@@ -4,10 +4,11 @@
   /usr/bin/python3 torch_replay.py DIR fp32|bf16|fp16
 
 DIR holds what TestTrainingFollowsPyTorch (ijepa/train) wrote: replay.json
-(the model's shape and the number of steps), the initial encoder, predictor
-and target encoder (`ijepa export --part ...` names: the official state
-dicts), and per step its images, context and target indices and its
-scheduled learning rate, weight decay and EMA momentum (hyper.json). This script loads
+(the model's shape and the number of target blocks), the initial encoder,
+predictor and target encoder (`ijepa export --part ...` names: the official
+state dicts), per step its images and its context and target patch indices
+(flat), and every step's scheduled learning rate, weight decay and EMA
+momentum (hyper.json, one row a step). This script loads
 the initial state into the official classes of ijepa/interop's fixture
 (make_fixtures.py) and trains the same steps on the same batches as the
 official train.py does, in fp32 or under bf16 or fp16 autocast with its
@@ -119,12 +120,11 @@ def main(d, precision):
     kw = {"autocast": lambda: Autocast(low), "scaler": GradScaler()} if low else {}
     hyper = json.load(open(os.path.join(d, "hyper.json")))
     losses = []
-    for s in range(cfg["steps"]):
+    for s, (lr, wd, m) in enumerate(hyper):
         step = os.path.join(d, "step%04d_" % (s + 1))
         imgs = torch.from_numpy(np.load(step + "images.npy")).reshape(-1, 3, cfg["img"], cfg["img"])
-        ctx = torch.from_numpy(np.load(step + "context.npy")).long()
-        tgt = torch.from_numpy(np.load(step + "targets.npy")).long()
-        lr, wd, m = (float(v) for v in hyper[s])
+        ctx = torch.from_numpy(np.load(step + "context.npy")).reshape(len(imgs), -1)
+        tgt = torch.from_numpy(np.load(step + "targets.npy")).reshape(cfg["masks"], len(imgs), -1)
         losses.append(train_step(enc, pred, target, opt, imgs, [ctx], list(tgt), lr, wd, m, **kw))
         if not np.isfinite(losses[-1]):
             break
